@@ -1,0 +1,3 @@
+"""gradstep: a step-through debugger for PyTorch's backward pass."""
+
+__version__ = "0.1.0"
