@@ -179,7 +179,9 @@ class Step:
     node: str | None = None
     record: int | None = None  # index into passes[pass_index].nodes
     new_nodes: list[str] = field(default_factory=list)
-    variables: dict[str, VariableState | None] = field(default_factory=dict)  # deltas; None: unbound
+    variables: dict[str, VariableState | None] = field(
+        default_factory=dict
+    )  # deltas; None: unbound
     output: str = ""  # what the statement printed (and the repr of an expression's value)
 
     @classmethod

@@ -1,0 +1,177 @@
+"""The ``gradstep`` command.
+
+    gradstep [FILE]                      open the app (the default bundled scenario without FILE)
+    gradstep trace FILE [--json]         record FILE and print its steps (or the trace document)
+    gradstep export FILE [...]           images of the graph, headless
+    gradstep handout FILE -o DIR         a handout folder, headless
+
+``trace`` exit status: 0 the scenario ran to its end, 1 it raised (the trace is
+still printed), 2 it was refused before running (syntax error, refused
+construct, unreadable file), 3 it hit a limit or crashed the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gradstep import __version__
+from gradstep.resources import default_scenario
+
+SUBCOMMANDS = ("trace", "export", "handout", "open")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="run the file as ordinary Python (still in the worker, with its limits)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="wall-time limit (default 10, or $GRADSTEP_TIMEOUT)",
+    )
+    p.add_argument(
+        "--memory",
+        type=int,
+        metavar="MB",
+        help="memory limit of the worker (default: half the RAM)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradstep", description="Step through PyTorch's backward pass."
+    )
+    parser.add_argument("--version", action="version", version=f"gradstep {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p_open = sub.add_parser("open", help="open the app on a scenario (the default command)")
+    p_open.add_argument("file", nargs="?", help="a .py or .ipynb scenario")
+    p_open.add_argument("--presentation", action="store_true", help="start in presentation mode")
+    _add_run_options(p_open)
+
+    p_trace = sub.add_parser("trace", help="record a scenario and print its steps")
+    p_trace.add_argument("file")
+    p_trace.add_argument(
+        "--json", action="store_true", help="print the trace document (JSON) instead of a table"
+    )
+    p_trace.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    _add_run_options(p_trace)
+
+    p_export = sub.add_parser("export", help="export the graph at a step as PNG/SVG/PDF, headless")
+    p_export.add_argument("file")
+    group = p_export.add_mutually_exclusive_group()
+    group.add_argument("--step", type=int, help="the step to show (default: the last)")
+    group.add_argument("--all", action="store_true", help="one image per step")
+    p_export.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    p_export.add_argument("-o", "--output", help="output file (or folder with --all)")
+    p_export.add_argument(
+        "--scale", type=float, default=2.0, help="PNG pixel scale (default 2 for slides)"
+    )
+    p_export.add_argument("--no-caption", action="store_true")
+    _add_run_options(p_export)
+
+    p_handout = sub.add_parser(
+        "handout", help="write a handout folder (Markdown + images), headless"
+    )
+    p_handout.add_argument("file")
+    p_handout.add_argument("-o", "--output", required=True, help="output folder")
+    p_handout.add_argument("--pdf", action="store_true", help="also write handout.pdf")
+    p_handout.add_argument(
+        "--per",
+        choices=("step", "node"),
+        default="node",
+        help="one image per step or per backward node",
+    )
+    _add_run_options(p_handout)
+    return parser
+
+
+def _limits(args: argparse.Namespace):  # noqa: ANN202 - Limits, imported lazily
+    from gradstep.worker.limits import Limits
+
+    return Limits.from_env(seconds=args.timeout, memory_mb=args.memory)
+
+
+def record(args: argparse.Namespace):  # noqa: ANN202 - Trace
+    """Record ``args.file`` in a worker process and return the trace."""
+    from gradstep.worker.client import WorkerPool
+
+    with WorkerPool(prestart=False) as pool:
+        return pool.run(args.file, trusted=args.trust, limits=_limits(args)).trace
+
+
+def exit_status(trace) -> int:  # noqa: ANN001
+    if trace.error is None:
+        return 0
+    return {"exception": 1, "refused": 2, "syntax": 2, "limit": 3, "crash": 3}.get(
+        trace.error.kind, 1
+    )
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from gradstep.trace.io import dumps
+    from gradstep.trace.text import step_table
+
+    if args.in_process:  # for profiling the recorder; not the safe path
+        from gradstep.record.run import record_scenario
+        from gradstep.scenario.loader import load_scenario
+
+        trace = record_scenario(load_scenario(args.file), trusted=args.trust)
+    else:
+        trace = record(args)
+    if args.json:
+        sys.stdout.write(dumps(trace) + "\n")
+    else:
+        sys.stdout.write(step_table(trace))
+        if trace.error is not None:
+            print(
+                f"{args.file}, line {trace.error.line}: {trace.error.type}: {trace.error.message}",
+                file=sys.stderr,
+            )
+    return exit_status(trace)
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    try:
+        from gradstep.gui.app import run_app
+    except ImportError as e:  # the window is optional for the core; say what is missing
+        print(f"gradstep: the window needs PySide6 and pyqtgraph ({e})", file=sys.stderr)
+        return 2
+    return run_app(
+        args.file or str(default_scenario()),
+        presentation=getattr(args, "presentation", False),
+        trusted=getattr(args, "trust", False),
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gradstep.gui.export_cli import export_command
+
+    return export_command(args)
+
+
+def cmd_handout(args: argparse.Namespace) -> int:
+    from gradstep.gui.export_cli import handout_command
+
+    return handout_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["open", *argv]
+    args = build_parser().parse_args(argv)
+    handlers = {"trace": cmd_trace, "open": cmd_open, "export": cmd_export, "handout": cmd_handout}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

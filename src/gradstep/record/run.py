@@ -1,0 +1,74 @@
+"""Record a scenario into a trace, in this process (the worker calls this)."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+from typing import Any
+
+import torch
+
+from gradstep.record.recorder import Recorder
+from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
+from gradstep.scenario.loader import Scenario
+from gradstep.trace.model import ScenarioInfo, Step, Trace, TraceError
+
+
+def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
+    """The trace of a scenario that never ran: its source, its notes and the error."""
+    kind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
+    etype = "SyntaxError" if kind == "syntax" else "ScenarioRefused"
+    trace = Trace(
+        scenario=ScenarioInfo(
+            path=scenario.path,
+            title=scenario.title,
+            summary=scenario.summary,
+            source=scenario.source,
+            cells=[c.to_dict() for c in scenario.cells],
+        )
+    )
+    line = error.line or None
+    trace.error = TraceError(etype, error.message, line, kind)
+    trace.steps.append(
+        Step(index=0, kind="error", line=line, text=f"{etype}: {error.message}"[:160])
+    )
+    return trace
+
+
+def record_scenario(
+    scenario: Scenario,
+    *,
+    trusted: bool = False,
+    max_steps: int = 200_000,
+) -> Trace:
+    """Check, then run the scenario under the recorder; always returns a trace."""
+    from gradstep.scenario import check, sandbox
+
+    try:
+        if not trusted:
+            check.check_source(scenario.source, scenario.path)
+        tree = ast.parse(scenario.source, scenario.path)
+    except ScenarioRefused as e:
+        return refused_trace(scenario, e)
+    except SyntaxError as e:
+        return refused_trace(
+            scenario,
+            ScenarioSyntaxError(
+                e.msg or "invalid syntax", e.lineno or 0, e.offset or 0, filename=scenario.path
+            ),
+        )
+    namespace: dict[str, Any] = (
+        sandbox.trusted_globals(scenario.path)
+        if trusted
+        else sandbox.restricted_globals(scenario.path)
+    )
+    recorder = Recorder(scenario, namespace, max_steps=max_steps)
+    grad_enabled = torch.is_grad_enabled()
+    guard = contextlib.nullcontext() if trusted else sandbox.guarded()
+    try:
+        with recorder.patched_autograd(), guard:
+            trace = recorder.run(tree)
+    finally:
+        torch.set_grad_enabled(grad_enabled)
+    trace.stats["trusted"] = trusted
+    return trace

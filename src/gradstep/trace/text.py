@@ -1,0 +1,93 @@
+"""Readable text for values, chain-rule lines and the step table (no torch, no Qt)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradstep.trace.model import NodeRecord, Step, Trace, is_summary
+
+
+def format_number(x: Any) -> str:
+    if isinstance(x, str):  # "NaN", "Infinity", "-Infinity"
+        return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(x, x)
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if x == 0:
+            return "0"
+        if abs(x) >= 1e5 or abs(x) < 1e-4:
+            return f"{x:.4e}"
+        return f"{x:.4f}".rstrip("0").rstrip(".") if abs(x - round(x)) < 5e-5 else f"{x:.4f}"
+    return str(x)
+
+
+def format_value(v: Any, *, max_items: int = 6) -> str:
+    """A tensor's encoded value in one line: 6, [0.6667, 1.3333, 2], [[1, 2], …]."""
+    if v is None:
+        return "None"
+    if is_summary(v):
+        shape = "×".join(str(s) for s in v["shape"])
+        stats = ""
+        if "mean" in v:
+            stats = f" mean {format_number(v['mean'])}, |max| {format_number(v.get('absmax', v['max']))}"
+        return f"<{shape}{stats}>"
+    if isinstance(v, list):
+        items = [format_value(x, max_items=max_items) for x in v[:max_items]]
+        if len(v) > max_items:
+            items.append(f"… ({len(v)})")
+        return "[" + ", ".join(items) + "]"
+    return format_number(v)
+
+
+def _join(values: list[Any]) -> str:
+    shown = [format_value(v) for v in values if v is not None]
+    if not shown:
+        return "—"
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
+
+
+def chain_rule_line(rec: NodeRecord) -> str:
+    """``upstream × local = downstream`` for an op; ``old + new = new .grad`` for a leaf."""
+    if rec.op == "AccumulateGrad":
+        before = "None" if rec.grad_before is None else format_value(rec.grad_before)
+        incoming = _join(rec.grad_outputs)
+        after = format_value(rec.grad_after) if rec.grad_after is not None else "…"
+        return f".grad: {before} + {incoming} = {after}"
+    up = _join(rec.grad_outputs)
+    local = _join(rec.local_derivatives)
+    down = _join(rec.grad_inputs) if any(g is not None for g in rec.grad_inputs) else "…"
+    return f"{up} × {local} = {down}"
+
+
+def step_detail(trace: Trace, step: Step) -> str:
+    rec = trace.record_for(step)
+    if rec is None:
+        return ""
+    if step.kind == "tensor_hook":
+        return ""
+    if step.kind == "receive":
+        return f"in: {_join(rec.grad_outputs)}"
+    return chain_rule_line(rec)
+
+
+def step_table(trace: Trace) -> str:
+    """The whole trace as a table, one line per step."""
+    rows = [("step", "line", "kind", "what", "values")]
+    for s in trace.steps:
+        detail = step_detail(trace, s)
+        if s.kind == "statement" and s.output.strip():
+            detail = "→ " + s.output.strip().replace("\n", " | ")
+        rows.append((str(s.index), str(s.line or ""), s.kind, s.text, detail))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+    title = trace.scenario.title or trace.scenario.path
+    out = [title, "=" * len(title), *[ln.rstrip() for ln in lines]]
+    if trace.error:
+        e = trace.error
+        out.append("")
+        out.append(f"error at line {e.line}: {e.type}: {e.message}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,3 @@
+from gradstep.worker.child import main
+
+raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""The worker process: import torch early, wait for one scenario, record it, exit.
+
+One run per process keeps every run clean (no torch state, patched modules or
+lowered limits leak into the next); the parent keeps a spare worker started
+ahead of need, so torch's import cost is paid before the user asks.
+
+Protocol: one JSON request line on stdin; one JSON response on the protocol
+file descriptor (the original stdout, which is then pointed at stderr so that
+nothing the scenario or a native library prints can corrupt it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from typing import Any
+
+
+def _protocol_stream() -> Any:
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.__stdout__ = os.fdopen(1, "w", buffering=1)
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _set_memory_limit(memory_mb: int) -> None:
+    limit = int(memory_mb) << 20
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass  # a platform without RLIMIT_AS still has the parent's wall-time kill
+
+
+def main() -> int:
+    out = _protocol_stream()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch  # the expensive part, done before any request arrives
+
+    torch.set_num_threads(1)  # the GUI and the worker share the cores
+    from gradstep.record.recorder import LimitExceeded
+    from gradstep.record.run import record_scenario
+    from gradstep.scenario.errors import ScenarioRefused
+    from gradstep.scenario.loader import load_scenario, scenario_from_source
+    from gradstep.trace.io import dumps
+
+    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    out.flush()
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    req = json.loads(line)
+    limits = req.get("limits", {})
+    started = time.perf_counter()
+    _set_memory_limit(limits.get("memory_mb", 8192))
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise LimitExceeded(
+            "time", f"the scenario ran longer than the time limit of {limits.get('seconds', 10)} s"
+        )
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        if "source" in req:
+            scenario = scenario_from_source(req["source"], req.get("path", "<scenario>"))
+        else:
+            scenario = load_scenario(req["path"])
+    except ScenarioRefused as e:
+        out.write(
+            json.dumps(
+                {
+                    "ok": False,
+                    "error": {
+                        "type": "ScenarioRefused",
+                        "message": str(e),
+                        "line": e.line or None,
+                        "kind": "refused",
+                    },
+                }
+            )
+            + "\n"
+        )
+        return 0
+    signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", 10.0)))
+    try:
+        trace = record_scenario(
+            scenario,
+            trusted=bool(req.get("trusted")),
+            max_steps=int(limits.get("max_steps", 200_000)),
+        )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    trace.limits.update(limits)
+    trace.stats["worker_seconds"] = round(time.perf_counter() - started, 6)
+    text = dumps(trace)
+    max_bytes = int(limits.get("max_trace_mb", 512)) << 20
+    if len(text) > max_bytes:
+        out.write(
+            json.dumps(
+                {
+                    "ok": False,
+                    "error": {
+                        "type": "TraceLimit",
+                        "message": f"the trace is larger than the limit of {limits.get('max_trace_mb')} MB",
+                        "line": None,
+                        "kind": "limit",
+                    },
+                }
+            )
+            + "\n"
+        )
+        return 0
+    out.write('{"ok": true, "trace": ' + text + "}\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
