@@ -1,0 +1,179 @@
+"""A cursor over a trace's steps: the state at step k, without Qt or torch.
+
+The state at step k is a pure function of the trace and k; everything here is
+precomputed once per trace so that moving the cursor costs O(changes), which
+keeps a step within a frame on graphs of thousands of nodes.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from psygnal import Signal
+
+from gradstep.trace.model import BackwardPass, NodeRecord, Step, Trace, VariableState
+
+NodeStatus = Literal["pending", "received", "done"]
+
+
+@dataclass
+class StepState:
+    """What the views show at one step."""
+
+    index: int
+    step: Step
+    line: int | None
+    visible_nodes: set[str]
+    current_node: str | None
+    current_record: NodeRecord | None
+    pass_index: int | None
+    node_status: dict[str, NodeStatus] = field(default_factory=dict)
+    # (producer, consumer, input slot) -> gradient flowing along that edge, for done nodes
+    edge_grads: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    active_edges: list[tuple[str, str, int]] = field(default_factory=list)
+    variables: dict[str, VariableState] = field(default_factory=dict)
+
+
+class Session:
+    """The trace on screen and where the user is in it."""
+
+    step_changed = Signal(int)
+    trace_changed = Signal()
+
+    def __init__(self, trace: Trace) -> None:
+        self._index = 0
+        self.set_trace(trace)
+
+    # --------------------------------------------------------------- trace
+    def set_trace(self, trace: Trace, *, keep_place: bool = False) -> None:
+        """Show another trace (a reload); optionally stay at the same step."""
+        old = self._index
+        self.trace = trace
+        self._changes: dict[str, tuple[list[int], list[VariableState | None]]] = {}
+        for s in trace.steps:
+            for name, state in s.variables.items():
+                idx, vals = self._changes.setdefault(name, ([], []))
+                idx.append(s.index)
+                vals.append(state)
+        self._pass_of_step: list[int | None] = [s.pass_index for s in trace.steps]
+        self._index = min(old, self.step_count - 1) if keep_place else 0
+        self._index = max(self._index, 0)
+        self.trace_changed.emit()
+        self.step_changed.emit(self._index)
+
+    @property
+    def step_count(self) -> int:
+        return len(self.trace.steps)
+
+    # -------------------------------------------------------------- cursor
+    @property
+    def index(self) -> int:
+        return self._index
+
+    def go_to(self, k: int) -> None:
+        k = max(0, min(int(k), self.step_count - 1))
+        if k != self._index:
+            self._index = k
+            self.step_changed.emit(k)
+
+    def step_forward(self) -> None:
+        self.go_to(self._index + 1)
+
+    def step_back(self) -> None:
+        self.go_to(self._index - 1)
+
+    def first(self) -> None:
+        self.go_to(0)
+
+    def last(self) -> None:
+        self.go_to(self.step_count - 1)
+
+    def next_pass(self) -> None:
+        for p in self.trace.passes:
+            if p.first_step > self._index:
+                self.go_to(p.first_step)
+                return
+        self.last()
+
+    def previous_pass(self) -> None:
+        for p in reversed(self.trace.passes):
+            if p.first_step < self._index:
+                self.go_to(p.first_step)
+                return
+        self.first()
+
+    def next_at_node(self, node: str) -> int | None:
+        """The next step after the cursor that concerns ``node`` (a breakpoint)."""
+        for s in self.trace.steps[self._index + 1 :]:
+            if s.node == node or node in s.new_nodes:
+                return s.index
+        return None
+
+    def first_step_of_line(self, line: int) -> int | None:
+        for s in self.trace.steps:
+            if s.line == line:
+                return s.index
+        return None
+
+    def step_for_node(self, node: str) -> int | None:
+        """The step where ``node`` computes in the most recent pass that ran it."""
+        for p in reversed(self.trace.passes):
+            for rec in p.nodes:
+                if rec.node == node and rec.compute_step is not None:
+                    return rec.compute_step
+        n = self.trace.nodes.get(node)
+        return n.step if n is not None else None
+
+    # --------------------------------------------------------------- state
+    def variables_at(self, k: int) -> dict[str, VariableState]:
+        out: dict[str, VariableState] = {}
+        for name, (idx, vals) in self._changes.items():
+            i = bisect_right(idx, k) - 1
+            if i >= 0 and vals[i] is not None:
+                out[name] = vals[i]  # type: ignore[assignment]
+        return out
+
+    def pass_at(self, k: int) -> BackwardPass | None:
+        pi = self._pass_of_step[k] if 0 <= k < len(self._pass_of_step) else None
+        return self.trace.passes[pi] if pi is not None else None
+
+    def state(self, k: int | None = None) -> StepState:
+        k = self._index if k is None else k
+        step = self.trace.steps[k]
+        visible = {nid for nid, n in self.trace.nodes.items() if n.step <= k}
+        st = StepState(
+            index=k,
+            step=step,
+            line=step.line,
+            visible_nodes=visible,
+            current_node=step.node,
+            current_record=self.trace.record_for(step),
+            pass_index=step.pass_index,
+            variables=self.variables_at(k),
+        )
+        bpass = self.pass_at(k)
+        if bpass is not None:
+            for rec in bpass.nodes:
+                if rec.compute_step is not None and rec.compute_step <= k:
+                    st.node_status[rec.node] = "done"
+                    self._edge_grads(rec, st)
+                elif rec.receive_step is not None and rec.receive_step <= k:
+                    st.node_status[rec.node] = "received"
+                else:
+                    st.node_status[rec.node] = "pending"
+            if step.node is not None and step.kind == "compute":
+                node = self.trace.nodes[step.node]
+                st.active_edges = [
+                    (src, step.node, slot) for slot, (src, _) in enumerate(node.inputs) if src is not None
+                ]
+        return st
+
+    def _edge_grads(self, rec: NodeRecord, st: StepState) -> None:
+        node = self.trace.nodes.get(rec.node)
+        if node is None:
+            return
+        for slot, (src, _) in enumerate(node.inputs):
+            if src is not None and slot < len(rec.grad_inputs) and rec.grad_inputs[slot] is not None:
+                st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]
