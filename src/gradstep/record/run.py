@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 from typing import Any
 
@@ -42,10 +43,10 @@ def record_scenario(
     max_steps: int = 200_000,
 ) -> Trace:
     """Check, then run the scenario under the recorder; always returns a trace."""
-    from gradstep.scenario import check, sandbox
-
     try:
         if not trusted:
+            from gradstep.scenario import check
+
             check.check_source(scenario.source, scenario.path)
         tree = ast.parse(scenario.source, scenario.path)
     except ScenarioRefused as e:
@@ -57,14 +58,21 @@ def record_scenario(
                 e.msg or "invalid syntax", e.lineno or 0, e.offset or 0, filename=scenario.path
             ),
         )
-    namespace: dict[str, Any] = (
-        sandbox.trusted_globals(scenario.path)
-        if trusted
-        else sandbox.restricted_globals(scenario.path)
-    )
+    guard: contextlib.AbstractContextManager[Any]
+    if trusted:
+        namespace: dict[str, Any] = {
+            "__name__": "__main__",
+            "__file__": scenario.path,
+            "__builtins__": builtins,
+        }
+        guard = contextlib.nullcontext()
+    else:
+        from gradstep.scenario import sandbox
+
+        namespace = sandbox.restricted_globals(scenario.path)
+        guard = sandbox.guarded()
     recorder = Recorder(scenario, namespace, max_steps=max_steps)
     grad_enabled = torch.is_grad_enabled()
-    guard = contextlib.nullcontext() if trusted else sandbox.guarded()
     try:
         with recorder.patched_autograd(), guard:
             trace = recorder.run(tree)
