@@ -1,0 +1,549 @@
+"""The static allow-list check a scenario passes before anything of it runs.
+
+A scenario is ordinary PyTorch teaching code, so the check accepts the whole
+ordinary language (assignments, functions, classes, loops, ``with``,
+``try``, comprehensions, f-strings) and refuses, each with its line:
+
+- imports other than torch's teaching parts and ``math``
+  (:data:`ALLOWED_MODULES`), relative imports and ``import *``;
+- the reflective and I/O built-ins (``open``, ``eval``, ``getattr``,
+  ``vars``, ``input``, ...) unless the scenario binds the name itself (a
+  variable called ``input`` is common in PyTorch code and harmless: the
+  restricted built-ins do not have it, see :mod:`gradstep.scenario.sandbox`);
+- every name or attribute that starts with an underscore, except
+  ``__name__`` read as a value and ``super().__init__(...)``-style calls;
+- attribute names that reach frames, code, tracebacks or globals without an
+  underscore (``gi_frame``, ``f_back``, ``tb_frame``, ...);
+- ``str.format``/``format_map`` unless the receiver is a literal whose fields
+  are plain (``"{:.4f}".format(x)``): ``"{0.__class__}".format(x)`` walks
+  attributes by a string the tree cannot see;
+- the escape hatches of torch and numpy by attribute name, wherever they
+  appear (:data:`ESCAPE_ATTRIBUTES`), so that aliasing (``t = torch;
+  t.save``) does not help;
+- language features teaching code does not need and that only widen the
+  surface: ``async``, ``await``, ``match`` and ``except*``.
+
+The check is one layer of two: what it cannot see (names reached through
+aliases, values computed at run time) is stopped by the allow-listing module
+proxies, the curated built-ins and the audit hook in ``sandbox``.
+
+Review of torch 2.13's public namespace (``dir(torch)``, ``dir(torch.Tensor)``,
+``dir(torch.nn)``, ``dir(torch.autograd)``, ``dir(torch.nn.functional)``,
+``dir(torch.optim)``, ``dir(torch.nn.Module)``), done for this module:
+
+- files: ``torch.save``/``load``, ``from_file`` (``shared=True`` creates and
+  maps a file), ``UntypedStorage.from_file``, ``torch.serialization``,
+  ``torch.package``, ``PyTorchFileReader``/``PyTorchFileWriter``,
+  ``torch.jit.save``/``load``, ``torch.onnx.export``, the profilers'
+  ``export_chrome_trace``/``export_stacks``/``export_memory_timeline``,
+  ``torch.cuda.memory._dump_snapshot``, ``get_file_path``,
+  ``prepare_multiprocessing_environment(path)``, ``Tensor.numpy()`` (then
+  numpy's ``tofile``/``save``/``load``), ``Tensor.share_memory_()`` and
+  ``nn.Module.share_memory()`` (shared-memory files);
+- processes, threads and the network: ``torch.multiprocessing``,
+  ``torch.distributed``, ``torch.hub`` (downloads, then imports), ``torch.fork``,
+  ``nn.DataParallel``, ``torch.utils.data`` workers, ``torch.utils.model_zoo``;
+- native code: ``torch.ops.load_library``, ``torch.classes.load_library``,
+  ``torch.utils.cpp_extension.load_inline`` (compiles and loads C++),
+  ``torch.compile``/``nn.Module.compile`` (Inductor writes and loads C++),
+  ``torch.jit``, ``torch.library`` (can override aten kernels for the whole
+  process, the recorder's included), ``torch.cuda.jiterator``,
+  ``torch.from_dlpack``/``to_dlpack``, ``frombuffer``, numpy's ``.ctypes``;
+- Python internals and imports by name: the modules torch re-exports
+  (``torch.os``, ``sys``, ``builtins``, ``ctypes``, ``importlib``,
+  ``inspect``, ``glob``, ``platform``, ``signal``, ``threading``; ``F.np``,
+  ``F.importlib``, ``F.torch``; ``autograd.torch``),
+  ``torch.set_default_tensor_type("pkg.mod.Name")`` and
+  ``TypedStorage.type("pkg.mod.Name")`` (both ``__import__`` a dotted name),
+  ``torch.overrides``, ``torch.fx`` (code generation), ``torch.backends``
+  (process-wide switches), ``set_num_threads`` (the worker's setting);
+- harmless, kept: ``set_printoptions``, ``manual_seed``, ``Tensor.type(...)``
+  (parses only tensor type names), ``data_ptr()``, ``register_hook``,
+  ``apply_``/``map_`` (call a Python function), ``as_strided`` (bounds
+  checked against the storage), ``nn.Module.get_submodule`` (only yields
+  modules).
+"""
+
+from __future__ import annotations
+
+import ast
+import string
+from collections.abc import Iterable, Iterator
+
+from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
+
+#: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``).
+ALLOWED_MODULES: frozenset[str] = frozenset(
+    {
+        "torch",
+        "torch.nn",
+        "torch.nn.functional",
+        "torch.nn.init",
+        "torch.optim",
+        "torch.optim.lr_scheduler",
+        "torch.autograd",
+        "torch.autograd.functional",
+        "math",
+    }
+)
+
+_ALLOWED_LIST = (
+    "torch, torch.nn, torch.nn.functional, torch.nn.init, torch.optim, "
+    "torch.optim.lr_scheduler, torch.autograd, torch.autograd.functional and math"
+)
+
+#: Built-ins that reach files, the interpreter or arbitrary attributes by name.
+DANGEROUS_BUILTINS: frozenset[str] = frozenset(
+    {
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "getattr",
+        "setattr",
+        "delattr",
+        "vars",
+        "globals",
+        "locals",
+        "dir",
+        "breakpoint",
+        "input",
+        "memoryview",
+        "help",
+        "exit",
+        "quit",
+        "copyright",
+        "credits",
+        "license",
+    }
+)
+
+#: Attributes that reach frames, code objects, tracebacks or globals without an underscore.
+FRAME_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "gi_frame",
+        "gi_code",
+        "gi_yieldfrom",
+        "cr_frame",
+        "cr_code",
+        "cr_await",
+        "cr_origin",
+        "ag_frame",
+        "ag_code",
+        "ag_await",
+        "f_globals",
+        "f_locals",
+        "f_back",
+        "f_builtins",
+        "f_code",
+        "f_trace",
+        "tb_frame",
+        "tb_next",
+        "co_code",
+        "co_consts",
+        "co_names",
+        "func_globals",
+        "func_code",
+        "func_closure",
+        "im_func",
+        "im_self",
+        "im_class",
+        "cell_contents",
+        "mro",
+    }
+)
+
+#: torch/numpy escape hatches and the stdlib modules torch re-exports, refused by name anywhere.
+ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        # files and serialisation
+        "save",
+        "load",
+        "from_file",
+        "fromfile",
+        "tofile",
+        "serialization",
+        "package",
+        "get_file_path",
+        "PyTorchFileReader",
+        "PyTorchFileWriter",
+        "export_chrome_trace",
+        "export_stacks",
+        "export_memory_timeline",
+        "onnx",
+        "export",
+        # numpy and raw memory
+        "numpy",
+        "np",
+        "from_numpy",
+        "frombuffer",
+        "to_dlpack",
+        "from_dlpack",
+        "storage",
+        "untyped_storage",
+        "typed_storage",
+        "set_",
+        "share_memory_",
+        "share_memory",
+        "ctypes",
+        # native code, compilers and process-wide switches
+        "hub",
+        "ops",
+        "utils",
+        "cpp_extension",
+        "load_inline",
+        "load_library",
+        "jit",
+        "compile",
+        "library",
+        "classes",
+        "fx",
+        "backends",
+        "overrides",
+        "profiler",
+        "set_default_tensor_type",
+        "import_ir_module",
+        "import_ir_module_from_buffer",
+        "parse_ir",
+        # processes and the network
+        "distributed",
+        "multiprocessing",
+        "prepare_multiprocessing_environment",
+        "fork",
+        "futures",
+        "testing",
+        # stdlib modules that torch and torch.nn.functional re-export
+        "os",
+        "sys",
+        "builtins",
+        "importlib",
+        "inspect",
+        "subprocess",
+        "socket",
+        "shutil",
+        "pickle",
+        "marshal",
+        "glob",
+        "platform",
+        "signal",
+        "threading",
+        "gc",
+        "io",
+    }
+)
+
+#: ``str.format`` walks ``{0.attr}`` and ``{0[key]}`` fields by name: refused unless provably plain.
+FORMAT_ATTRIBUTES: frozenset[str] = frozenset({"format", "format_map"})
+
+#: Dunder methods a scenario may define (``__init__``, operators for a micrograd-style ``Value``).
+DEFINABLE_DUNDERS: frozenset[str] = frozenset(
+    {"__init__", "__call__", "__repr__", "__str__", "__len__", "__iter__", "__next__"}
+    | {"__getitem__", "__setitem__", "__delitem__", "__contains__", "__enter__", "__exit__"}
+    | {"__bool__", "__hash__", "__float__", "__int__", "__index__", "__neg__", "__pos__"}
+    | {"__abs__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
+    | {
+        f"__{prefix}{op}__"
+        for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
+        for prefix in ("", "r", "i")
+    }
+)
+
+#: Dunders that may be called on ``super()``, as in ``super().__init__()``.
+SUPER_DUNDERS: frozenset[str] = DEFINABLE_DUNDERS
+
+#: Dunder names a scenario may read as values (``if __name__ == "__main__":``).
+READABLE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__"})
+
+_REFUSED_NODES: dict[type[ast.AST], str] = {
+    ast.AsyncFunctionDef: "async functions are not needed in a scenario and are not allowed",
+    ast.AsyncFor: "'async for' is not allowed in a scenario",
+    ast.AsyncWith: "'async with' is not allowed in a scenario",
+    ast.Await: "'await' is not allowed in a scenario",
+    ast.Match: "'match' statements are not allowed in a scenario; use if/elif",
+    ast.TryStar: "'except*' is not allowed in a scenario; use a plain 'except'",
+}
+
+_MAX_NESTING = "the code is nested too deeply to be checked; split the expression"
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def refused_attribute_reason(name: str) -> str | None:
+    """Why an attribute name is refused wherever it appears, or None when it is allowed.
+
+    Shared with the sandbox's module proxies, so both layers refuse the same names.
+    """
+    if is_dunder(name):
+        return f"'.{name}' is not allowed: double-underscore attributes reach Python internals"
+    if name.startswith("_"):
+        return (
+            f"'.{name}' is not allowed: names starting with an underscore are "
+            "PyTorch and Python internals"
+        )
+    if name in FRAME_ATTRIBUTES:
+        return f"'.{name}' is not allowed: it reaches the interpreter's frames and code"
+    if name in ESCAPE_ATTRIBUTES or name.endswith("Storage"):
+        return (
+            f"'.{name}' is not allowed in a scenario: it reaches files, processes, "
+            "native code or Python internals"
+        )
+    return None
+
+
+def check_source(source: str, filename: str) -> None:
+    """Refuse the scenario with its first problem, or return None when it may run."""
+    problems = find_refusals(source, filename)
+    if problems:
+        raise problems[0]
+
+
+def find_refusals(source: str, filename: str) -> list[ScenarioRefused]:
+    """Every refused construct, in source order; a syntax error is the only item if any."""
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as e:
+        raise ScenarioSyntaxError(
+            e.msg or "invalid syntax", e.lineno or 1, max((e.offset or 1) - 1, 0), filename
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        # null bytes, lone surrogates, pathological nesting: not Python a scenario can be
+        raise ScenarioSyntaxError(_parse_failure(e), _null_line(source), 0, filename) from None
+    checker = _Checker(filename, _bound_names(tree))
+    try:
+        checker.visit(tree)
+    except RecursionError:
+        return [ScenarioRefused(_MAX_NESTING, 1, 0, filename)]
+    return sorted(checker.problems, key=lambda p: (p.line, p.col))
+
+
+def _parse_failure(e: BaseException) -> str:
+    if isinstance(e, ValueError) and "null" in str(e):
+        return "the file contains a null byte"
+    if isinstance(e, ValueError):
+        return f"the file is not valid text: {e}"
+    return _MAX_NESTING
+
+
+def _null_line(source: str) -> int:
+    index = source.find("\0")
+    return source.count("\n", 0, index) + 1 if index >= 0 else 1
+
+
+def _bound_names(tree: ast.AST) -> frozenset[str]:
+    """Names the scenario binds itself anywhere (variables, parameters, defs, imports)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.partition(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return frozenset(names)
+
+
+class _Checker(ast.NodeVisitor):
+    """Walks the tree once and collects a ScenarioRefused per refused construct."""
+
+    def __init__(self, filename: str, bound: frozenset[str]) -> None:
+        self.filename = filename
+        self.bound = bound
+        self.problems: list[ScenarioRefused] = []
+
+    def refuse(self, node: ast.AST, message: str) -> None:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        if isinstance(node, ast.Attribute) and node.end_lineno is not None:
+            # point at the attribute name itself, which may sit lines below the receiver
+            line, col = node.end_lineno, max((node.end_col_offset or 0) - len(node.attr), 0)
+        self.problems.append(ScenarioRefused(message, line, col, self.filename))
+
+    def generic_visit(self, node: ast.AST) -> None:
+        reason = _REFUSED_NODES.get(type(node))
+        if reason is not None:
+            self.refuse(node, reason)
+            return  # one message per construct; its body is not worth more
+        super().generic_visit(node)
+
+    # ---------------------------------------------------------------- imports
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name not in ALLOWED_MODULES:
+                self.refuse(node, _import_message(alias.name))
+            self._check_binding(node, alias.asname)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            self.refuse(
+                node, f"relative imports are not allowed; a scenario may import {_ALLOWED_LIST}"
+            )
+            return
+        if module not in ALLOWED_MODULES:
+            self.refuse(node, _import_message(module))
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                self.refuse(
+                    node, f"'from {module} import *' is not allowed; import the names you use"
+                )
+                continue
+            reason = refused_attribute_reason(alias.name)
+            if reason and not _is_nn_utils(module, alias.name):
+                self.refuse(
+                    node, f"importing '{alias.name}' from {module} is not allowed: {reason}"
+                )
+            self._check_binding(node, alias.asname)
+
+    # ------------------------------------------------------------------ names
+    def visit_Name(self, node: ast.Name) -> None:
+        name = node.id
+        if name.startswith("_") and is_dunder(name):
+            if not (name in READABLE_DUNDER_NAMES and isinstance(node.ctx, ast.Load)):
+                self.refuse(
+                    node,
+                    f"the name '{name}' is not allowed: double-underscore names reach Python internals",
+                )
+        elif name in DANGEROUS_BUILTINS and name not in self.bound:
+            self.refuse(
+                node,
+                f"the built-in '{name}' is not available in a scenario: it reaches files, "
+                "the interpreter or attributes by name",
+            )
+        elif name == "type" and "type" not in self.bound:
+            # a bare 'type' is only reachable here when it is not the one-argument call below
+            self.refuse(node, "'type' may only be called with one argument, as in type(x)")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "type" and "type" not in self.bound:
+            if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
+                self.refuse(node, "'type' may only be called with one argument, as in type(x)")
+            for child in node.args:
+                self.visit(child)
+            for keyword in node.keywords:
+                self.visit(keyword)
+            return
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            self._check_binding(node, name)
+
+    visit_Nonlocal = visit_Global
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self._check_binding(node, node.name)
+        self.generic_visit(node)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._check_binding(node, node.arg)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        if is_dunder(node.name) and node.name not in DEFINABLE_DUNDERS:
+            self.refuse(
+                node,
+                f"defining '{node.name}' is not allowed; a scenario may define __init__, "
+                "__call__, __repr__, __len__, __getitem__ and the arithmetic operators",
+            )
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._check_binding(node, node.name)
+        self.generic_visit(node)
+
+    def _check_binding(self, node: ast.AST, name: str | None) -> None:
+        if name and is_dunder(name):
+            self.refuse(
+                node,
+                f"the name '{name}' is not allowed: double-underscore names reach Python internals",
+            )
+
+    # ------------------------------------------------------------- attributes
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        name = node.attr
+        if name in FORMAT_ATTRIBUTES:
+            if not (name == "format" and _is_plain_format_literal(node.value)):
+                self.refuse(
+                    node,
+                    f"'.{name}' is not allowed here: only a string literal with plain fields "
+                    'such as "{:.4f}".format(x) may be formatted; use an f-string',
+                )
+        elif is_dunder(name) and _is_super_call(node.value) and name in SUPER_DUNDERS:
+            pass  # super().__init__(...) and friends
+        elif name == "utils" and _is_nn_reference(node.value):
+            pass  # nn.utils: the sandbox exposes only its gradient-clipping helpers
+        else:
+            reason = refused_attribute_reason(name)
+            if reason:
+                self.refuse(node, reason)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        for key in _string_constants(node.slice):
+            if key.startswith("__"):
+                self.refuse(
+                    node, f"subscripting with '{key}' is not allowed: it names Python internals"
+                )
+        self.generic_visit(node)
+
+
+def _import_message(module: str) -> str:
+    return f"importing '{module}' is not allowed; a scenario may import {_ALLOWED_LIST}"
+
+
+def _is_nn_utils(module: str, name: str) -> bool:
+    return module == "torch.nn" and name == "utils"
+
+
+def _is_nn_reference(node: ast.expr) -> bool:
+    """``nn`` or ``<anything>.nn``: the receivers of the allowed ``nn.utils``."""
+    return (isinstance(node, ast.Name) and node.id == "nn") or (
+        isinstance(node, ast.Attribute) and node.attr == "nn"
+    )
+
+
+def _is_super_call(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
+
+
+def _string_constants(node: ast.expr) -> Iterator[str]:
+    parts: Iterable[ast.expr] = node.elts if isinstance(node, ast.Tuple) else (node,)
+    for part in parts:
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            yield part.value
+
+
+def _is_plain_format_literal(node: ast.expr) -> bool:
+    """A str literal whose fields are ``{}``, ``{0}`` or ``{name}``, specs included."""
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and _plain_fields(node.value, depth=0)
+    )
+
+
+def _plain_fields(template: str, depth: int) -> bool:
+    if depth > 2:  # str.format itself refuses specs nested deeper than two levels
+        return False
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return False  # malformed: it would fail at run time, but we cannot vouch for it
+    for _, field, spec, _ in fields:
+        if field is None:
+            continue
+        if field and not (field.isdigit() or field.isidentifier()):
+            return False  # '.' or '[' walks attributes or items by name
+        if spec and not _plain_fields(spec, depth + 1):
+            return False
+    return True
