@@ -38,6 +38,12 @@ def saved_values(node: Any, exact_numel: int) -> dict[str, Any]:
     return out
 
 
+class GraphTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the autograd graph grew past {limit} nodes")
+        self.limit = limit
+
+
 class NameTable:
     """Which scenario variable a tensor is bound to, taken from a namespace."""
 
@@ -77,8 +83,12 @@ class GraphCapture:
         # so the id cannot be reused while this capture lives
         self.leaf_ids: dict[int, str] = {}
 
-    def walk(self, roots: Iterable[Any]) -> list[Any]:
-        """All nodes reachable from ``roots`` (producers after consumers)."""
+    def walk(self, roots: Iterable[Any], limit: int | None = None) -> list[Any]:
+        """All nodes reachable from ``roots`` (producers after consumers).
+
+        Raises GraphTooLarge past ``limit`` new nodes: a runaway loop can build
+        millions of nodes, and walking them all would outlast any time limit.
+        """
         seen: set[Any] = set()
         order: list[Any] = []
         stack = [r for r in roots if r is not None]
@@ -88,6 +98,8 @@ class GraphCapture:
                 continue
             seen.add(node)
             order.append(node)
+            if limit is not None and len(order) > limit and node not in self.ids:
+                raise GraphTooLarge(limit)
             for producer, _ in node.next_functions:
                 if producer is not None and producer not in seen:
                     stack.append(producer)

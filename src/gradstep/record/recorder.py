@@ -21,7 +21,7 @@ import torch
 
 from gradstep.record.encode import EXACT_NUMEL, dtype_name, encode
 from gradstep.record.formulas import formula_for
-from gradstep.record.graph import GraphCapture, NameTable
+from gradstep.record.graph import GraphCapture, GraphTooLarge, NameTable
 from gradstep.record.passes import PassHooks
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.model import (
@@ -57,12 +57,14 @@ class Recorder:
         namespace: dict[str, Any],
         *,
         max_steps: int = 200_000,
+        max_nodes: int = 100_000,
         jacobians: bool = True,
     ) -> None:
         self.scenario = scenario
         self.filename = scenario.path
         self.ns = namespace
         self.max_steps = max_steps
+        self.max_nodes = max_nodes
         self.jacobians = jacobians
         self.capture = GraphCapture()
         self.trace = Trace(
@@ -201,7 +203,11 @@ class Recorder:
             except Exception as e:
                 error = _as_memory_limit(e) or e
         names = NameTable(self.ns)
-        new_ids = self._capture_forward(names)
+        try:
+            new_ids = self._capture_forward(names)
+        except LimitExceeded as e:
+            new_ids = []
+            error = error or e  # the first error is the one to report
         deltas = self.variable_deltas(names)
         had_pass = any(s.kind == "pass_end" for s in self.trace.steps[steps_before:])
         if not had_pass or new_ids or deltas or out.getvalue():
@@ -230,10 +236,16 @@ class Recorder:
             for t in names.tensors.values()
             if t.is_leaf and t.requires_grad and id(t) not in self.capture.leaf_ids
         ]
-        nodes = self.capture.walk(roots)
+        nodes = self._walk(roots)
         new = self.capture.register(nodes, names, line=self._line, step=len(self.trace.steps))
         self._sync_nodes()
         return new
+
+    def _walk(self, roots: list[Any]) -> list[Any]:
+        try:
+            return self.capture.walk(roots, limit=self.max_nodes - len(self.capture.nodes))
+        except GraphTooLarge as e:
+            raise LimitExceeded("graph", f"{e} (the limit is {self.max_nodes})") from None
 
     def _sync_nodes(self) -> None:
         self.trace.nodes = self.capture.nodes
@@ -298,7 +310,7 @@ class Recorder:
             return run()  # the engine raises its own error ("does not require grad")
         line = self.current_line()
         names = NameTable(self.ns)
-        nodes = self.capture.walk(root_nodes)
+        nodes = self._walk(root_nodes)
         new_ids = self.capture.register(nodes, names, line=line, step=len(self.trace.steps))
         self.capture.rename(nodes, names)
         self._sync_nodes()
