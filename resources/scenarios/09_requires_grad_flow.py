@@ -22,7 +22,8 @@ C = A * 2
 D = B * 3
 E = C + D
 print("E =", E)
-print("requires grad:", A.requires_grad, B.requires_grad, C.requires_grad, D.requires_grad, E.requires_grad)
+print("A, B require grad:", A.requires_grad, B.requires_grad)
+print("C, D, E require grad:", C.requires_grad, D.requires_grad, E.requires_grad)
 
 # %% [markdown]
 # ## Backward
