@@ -87,7 +87,7 @@ ALLOWED_MODULES: frozenset[str] = frozenset(
     }
 )
 
-_ALLOWED_LIST = (
+ALLOWED_MODULES_TEXT = (
     "torch, torch.nn, torch.nn.functional, torch.nn.init, torch.optim, "
     "torch.optim.lr_scheduler, torch.autograd, torch.autograd.functional and math"
 )
@@ -382,7 +382,8 @@ class _Checker(ast.NodeVisitor):
         module = node.module or ""
         if node.level:
             self.refuse(
-                node, f"relative imports are not allowed; a scenario may import {_ALLOWED_LIST}"
+                node,
+                f"relative imports are not allowed; a scenario may import {ALLOWED_MODULES_TEXT}",
             )
             return
         if module not in ALLOWED_MODULES:
@@ -496,7 +497,7 @@ class _Checker(ast.NodeVisitor):
 
 
 def _import_message(module: str) -> str:
-    return f"importing '{module}' is not allowed; a scenario may import {_ALLOWED_LIST}"
+    return f"importing '{module}' is not allowed; a scenario may import {ALLOWED_MODULES_TEXT}"
 
 
 def _is_nn_utils(module: str, name: str) -> bool:
