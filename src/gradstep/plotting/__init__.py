@@ -1,0 +1,36 @@
+"""What the plots show, computed without Qt or torch (numpy only).
+
+``gradstep.gui.plots`` draws these with pyqtgraph; the tests check the numbers
+here directly.
+"""
+
+from gradstep.plotting.flow import (
+    GradientFlow,
+    ParamFlow,
+    PassSeries,
+    first_nonfinite,
+    gradient_flow,
+    pass_series,
+)
+from gradstep.plotting.functions import OPS, TangentPlot, tangent_plot
+from gradstep.plotting.labels import compact_chain_line, shape_of, step_caption
+from gradstep.plotting.values import Array, abs_stats, has_nonfinite, to_array
+
+__all__ = [
+    "OPS",
+    "Array",
+    "GradientFlow",
+    "ParamFlow",
+    "PassSeries",
+    "TangentPlot",
+    "abs_stats",
+    "compact_chain_line",
+    "first_nonfinite",
+    "gradient_flow",
+    "has_nonfinite",
+    "pass_series",
+    "shape_of",
+    "step_caption",
+    "tangent_plot",
+    "to_array",
+]
