@@ -1,0 +1,63 @@
+"""One connected component through the whole pipeline, on integer vertices.
+
+``layout`` reads the networkx graph, splits it into components and packs
+their drawings; this module draws one: layers, dummies, order, coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gradstep.graph.coordinates import assign_x
+from gradstep.graph.layering import CycleError, assign_layers, break_cycles
+from gradstep.graph.ordering import initial_order, reduce_crossings
+from gradstep.graph.proper import ProperGraph, make_proper
+
+Bundle = tuple[int, int, int]  # (tail, head, number of parallel edges)
+
+
+@dataclass
+class ComponentDrawing:
+    """Layer and across-coordinate of every vertex, dummies after the ``n`` nodes."""
+
+    layer: list[int]  # per vertex
+    across: list[float]  # per vertex: centre across the layers
+    order: list[list[int]]  # per layer: the nodes (not dummies) in drawing order
+    chains: list[list[int]]  # per bundle: its vertices in the bundle's own direction
+    crossings: int
+
+
+def draw_component(
+    n: int,
+    bundles: list[Bundle],
+    breadth: Sequence[float],
+    gap: float,
+    seed: Callable[[ProperGraph, set[int]], list[float]] | None = None,
+) -> ComponentDrawing:
+    """Lay out nodes ``0..n-1`` joined by ``bundles`` (listed in input-slot order per head).
+
+    ``breadth[v]`` is a node's extent across the layers, ``gap`` the space
+    between neighbours on a layer; ``seed(pg, flipped)`` may give a preferred
+    across-coordinate per vertex (NaN where none) to start the order from.
+    """
+    if n == 1 and not bundles:
+        return ComponentDrawing([0], [0.0], [[0]], [], 0)
+    pairs = [(u, v) for u, v, _ in bundles]
+    flipped: set[int] = set()
+    try:
+        layer = assign_layers(n, pairs)
+    except CycleError:  # never for autograd graphs; any other graph still gets drawn
+        flipped = break_cycles(n, pairs)
+        bundles = [(v, u, m) if i in flipped else (u, v, m) for i, (u, v, m) in enumerate(bundles)]
+        pairs = [(u, v) for u, v, _ in bundles]
+        layer = assign_layers(n, pairs)
+    pg = make_proper(n, layer, bundles)
+    order, crossings = reduce_crossings(pg, initial_order(pg, seed(pg, flipped) if seed else None))
+    width = list(breadth) + [0.0] * (pg.size - n)
+    across = assign_x(pg, order, width, gap, crossings=crossings > 0)
+    chains = pg.chains
+    if flipped:
+        chains = [chain[::-1] if i in flipped else chain for i, chain in enumerate(chains)]
+    real_order = [[v for v in row if v < n] for row in order]
+    return ComponentDrawing(pg.layer, across, real_order, chains, crossings)

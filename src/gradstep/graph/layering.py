@@ -1,0 +1,110 @@
+"""Layer assignment: which row each node of a directed graph is drawn on.
+
+Nodes are integers ``0..n-1`` and edges ``(u, v)`` pairs, parallel edges
+already merged by the caller. Every edge ends on a strictly later layer than
+it starts.
+"""
+
+from __future__ import annotations
+
+
+def break_cycles(n: int, edges: list[tuple[int, int]]) -> set[int]:
+    """Indices of edges to reverse so that the graph has no cycle.
+
+    Autograd graphs are acyclic, so the usual cost is one topological sort.
+    Otherwise the back edges of a depth-first search (in node order, so the
+    choice is deterministic) are reversed: removing them leaves a DAG, and a
+    reversed back edge cannot close a new cycle.
+    """
+    if _topological_order(n, edges) is not None:
+        return set()
+    out: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for index, (u, v) in enumerate(edges):
+        out[u].append((v, index))
+    state = [0] * n  # 0 unvisited, 1 on the stack, 2 done
+    back: set[int] = set()
+    for root in range(n):
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, iter(out[root]))]
+        while stack:
+            node, it = stack[-1]
+            for v, index in it:
+                if state[v] == 1:
+                    back.add(index)
+                elif state[v] == 0:
+                    state[v] = 1
+                    stack.append((v, iter(out[v])))
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
+    return back
+
+
+def _topological_order(n: int, edges: list[tuple[int, int]]) -> list[int] | None:
+    """Kahn's order (ties by node index, via a FIFO), or None if there is a cycle."""
+    indegree = [0] * n
+    out: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges:
+        out[u].append(v)
+        indegree[v] += 1
+    order = [v for v in range(n) if not indegree[v]]
+    for u in order:  # the list grows while we walk it: a FIFO without a deque
+        for v in out[u]:
+            indegree[v] -= 1
+            if not indegree[v]:
+                order.append(v)
+    return order if len(order) == n else None
+
+
+class CycleError(ValueError):
+    """The graph has a cycle; reverse the edges ``break_cycles`` names first."""
+
+
+def assign_layers(n: int, edges: list[tuple[int, int]]) -> list[int]:
+    """Layer per node of a DAG, short edges first, the first layer 0.
+
+    Each node starts as late as its consumers allow (so a weight sits right
+    above the op that uses it, not on the first layer with every other
+    source), then a node with more inputs than outputs moves up as far as its
+    inputs allow: that shortens its in-edges more than it lengthens its
+    out-edges. In topological order one pass is a fixed point, because nodes
+    only ever move up and a node with more outputs never wants to. This is
+    the one-node move of network simplex; on the benchmark autograd graphs it
+    reaches the same total edge span as Graphviz's network simplex.
+
+    Raises ``CycleError`` if the graph is not acyclic.
+    """
+    if not n:
+        return []
+    succ: list[list[int]] = [[] for _ in range(n)]
+    pred: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges:
+        succ[u].append(v)
+        pred[v].append(u)
+    indegree = [len(p) for p in pred]
+    order = [v for v in range(n) if not indegree[v]]
+    for u in order:  # the list grows while we walk it: a FIFO without a deque
+        for v in succ[u]:
+            indegree[v] -= 1
+            if not indegree[v]:
+                order.append(v)
+    if len(order) != n:
+        raise CycleError("assign_layers needs a DAG")
+    layer = [0] * n
+    for v in reversed(order):
+        s = succ[v]
+        if len(s) == 1:
+            layer[v] = layer[s[0]] - 1
+        elif s:
+            layer[v] = min([layer[w] for w in s]) - 1
+    for v in order:
+        p = pred[v]
+        if len(p) > len(succ[v]):
+            top = max([layer[u] for u in p]) + 1
+            if top < layer[v]:
+                layer[v] = top
+    low = min(layer)
+    return [x - low for x in layer] if low else layer

@@ -1,0 +1,301 @@
+"""Layered drawing of an autograd graph (the Sugiyama framework, tuned for tall graphs).
+
+``layered_layout`` runs, per weakly connected component:
+
+1. cycle breaking and layering (``layering``): short edges, weights right
+   above the op that uses them;
+2. dummy vertices on long edges (``proper``);
+3. crossing reduction (``ordering``): a depth-first initial order, then
+   median sweeps and swaps only in windows around the crossings left;
+4. coordinates (``coordinates``): Brandes–Köpf, so that chains and long
+   edges run straight;
+
+then packs the components left to right. Everything is deterministic: the
+same graph (same node and edge insertion order) gives the same drawing.
+
+Stability: with ``previous``, the initial order of each layer is the
+previous left-to-right order of the nodes and edge bends it still has (new
+ones slot in where the depth-first walk puts them), crossing reduction only
+replaces an order by one with strictly fewer crossings, and the result is
+translated so that the nodes both drawings share move as little as possible
+(the median shift is removed). A reload that adds or removes a node
+therefore leaves the rest where it was, except where the new node needs
+room.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import median
+from typing import TYPE_CHECKING, Any
+
+from gradstep.graph.component import draw_component
+from gradstep.graph.proper import ProperGraph
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+DEFAULT_NODE_SIZE = (120.0, 40.0)
+NAN = float("nan")
+
+Point = tuple[float, float]
+EdgeId = tuple[str, str, int]
+
+
+@dataclass
+class GraphLayout:
+    """Where everything goes; layout units, y grows downward.
+
+    Without ``previous`` the drawing's box is ``[0, width] x [0, height]``;
+    a layout made with ``previous`` is translated into the previous one's
+    frame, so its box may start elsewhere (``width``/``height`` stay its
+    extent).
+    """
+
+    positions: dict[str, Point]  # node id -> centre (x, y)
+    layers: dict[str, int]  # node id -> layer index (0 = first in forward direction)
+    order: list[list[str]]  # real node ids per layer, in drawing order
+    edge_points: dict[EdgeId, list[Point]]  # (u, v, key) -> polyline, endpoints included
+    width: float
+    height: float
+
+
+def layered_layout(
+    g: nx.MultiDiGraph,
+    *,
+    direction: str = "TB",
+    node_size: Callable[[str], tuple[float, float]] | None = None,
+    previous: GraphLayout | None = None,
+    rank_sep: float = 50.0,
+    node_sep: float = 30.0,
+) -> GraphLayout:
+    """Lay out ``g`` (edges producer -> consumer) in layers along ``direction``.
+
+    ``direction`` is ``"TB"`` (forward flows down) or ``"LR"`` (left to
+    right); ``node_size(n)`` gives a node's (w, h), default 120 x 40;
+    ``rank_sep`` is the gap between layers and ``node_sep`` between nodes
+    on a layer. See the module docstring for what ``previous`` keeps.
+    """
+    if direction not in ("TB", "LR"):
+        raise ValueError(f"direction must be 'TB' or 'LR', not {direction!r}")
+    # Python's cycle collector would otherwise walk every object of the process
+    # (a GUI, torch) several times over the many small lists made here.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _layout(g, direction, node_size, previous, rank_sep, node_sep)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _layout(
+    g: nx.MultiDiGraph,
+    direction: str,
+    node_size: Callable[[str], tuple[float, float]] | None,
+    previous: GraphLayout | None,
+    rank_sep: float,
+    node_sep: float,
+) -> GraphLayout:
+    nodes = list(g)
+    n = len(nodes)
+    index = {node: i for i, node in enumerate(nodes)}
+    across_axis = 0 if direction == "TB" else 1
+    if node_size is None:
+        breadth = [DEFAULT_NODE_SIZE[across_axis]] * n
+        depth = [DEFAULT_NODE_SIZE[1 - across_axis]] * n
+    else:
+        sizes = [node_size(node) for node in nodes]
+        breadth = [s[across_axis] for s in sizes]
+        depth = [s[1 - across_axis] for s in sizes]
+
+    edges = _read_edges(g, index)
+    comp_of, count = _components(n, edges)
+    members: list[list[int]] = [[] for _ in range(count)]
+    for v, c in enumerate(comp_of):
+        members[c].append(v)
+    comp_edges: list[list[_Edge]] = [[] for _ in range(count)]
+    for e in edges:
+        if e.tail != e.head:
+            comp_edges[comp_of[e.tail]].append(e)
+
+    drawings = []
+    for c in range(count):
+        glob = members[c]
+        local = glob if count == 1 else {v: i for i, v in enumerate(glob)}
+        bundles = [(local[e.tail], local[e.head], len(e.keys)) for e in comp_edges[c]]
+        seed = None
+        if previous is not None:
+            seed = _seeder(previous, [nodes[v] for v in glob], comp_edges[c], nodes, across_axis)
+        drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, seed)
+        drawings.append((glob, comp_edges[c], drawing))
+    if previous is not None:
+        drawings.sort(key=lambda d: _previous_place(d[0], nodes, previous, across_axis))
+
+    # Components side by side, all starting on layer 0 and sharing the layer rows.
+    thickness = [0.0] * (1 + max((max(d.layer) for _, _, d in drawings), default=-1))
+    for glob, _, drawing in drawings:
+        for v, lay in zip(glob, drawing.layer):
+            if depth[v] > thickness[lay]:
+                thickness[lay] = depth[v]
+    centre: list[float] = []
+    edge = 0.0
+    for t in thickness:
+        centre.append(edge + t / 2)
+        edge += t + rank_sep
+    along_extent = max(edge - rank_sep, 0.0)
+
+    positions: dict[str, Point] = {}
+    layers: dict[str, int] = {}
+    order: list[list[str]] = [[] for _ in thickness]
+    edge_points: dict[EdgeId, list[Point]] = {}
+    offset = 0.0
+    for glob, comp_edges_c, drawing in drawings:
+        across = drawing.across
+        halves = [breadth[v] / 2 for v in glob] + [0.0] * (len(across) - len(glob))
+        lo = min(map(float.__sub__, across, halves))
+        hi = max(map(float.__add__, across, halves))
+        shift = offset - lo
+        offset += hi - lo + node_sep
+        # One point per vertex (dummies included); nodes and edges read from it.
+        if across_axis == 0:
+            points = [(a + shift, centre[lay]) for a, lay in zip(across, drawing.layer)]
+        else:
+            points = [(centre[lay], a + shift) for a, lay in zip(across, drawing.layer)]
+        for local, v in enumerate(glob):
+            positions[nodes[v]] = points[local]
+            layers[nodes[v]] = drawing.layer[local]
+        for lay, row in enumerate(drawing.order):
+            order[lay].extend([nodes[glob[v]] for v in row])
+        for e, chain in zip(comp_edges_c, drawing.chains):
+            line = [points[w] for w in chain]
+            tail, head = nodes[e.tail], nodes[e.head]
+            for key in e.keys:
+                edge_points[(tail, head, key)] = line if len(e.keys) == 1 else list(line)
+    for e in edges:
+        if e.tail == e.head:  # a self-loop crosses no layer; the view draws it as an arc
+            p = positions[nodes[e.tail]]
+            for key in e.keys:
+                edge_points[(nodes[e.tail], nodes[e.head], key)] = [p, p]
+    width = max(offset - node_sep, 0.0)
+    size = (width, along_extent) if across_axis == 0 else (along_extent, width)
+    result = GraphLayout(positions, layers, order, edge_points, size[0], size[1])
+    if previous is not None:
+        _translate_onto(result, previous)
+    return result
+
+
+@dataclass
+class _Edge:
+    """A bundle of parallel edges tail -> head (node indices) and their keys in slot order."""
+
+    tail: int
+    head: int
+    keys: list[Any]
+
+
+def _read_edges(g: nx.MultiDiGraph, index: dict[str, int]) -> list[_Edge]:
+    """Bundles grouped by head, each head's inputs in slot (key) order.
+
+    ``adjacency()`` hands out networkx's own dicts: no view object per edge.
+    """
+    by_head: list[list[tuple[tuple[int, Any], _Edge]]] = [[] for _ in index]
+    for u, nbrs in g.adjacency():
+        iu = index[u]
+        for v, keydict in nbrs.items():
+            keys = list(keydict)
+            if len(keys) > 1:
+                keys.sort(key=_key_order)
+            by_head[index[v]].append((_key_order(keys[0]), _Edge(iu, index[v], keys)))
+    edges: list[_Edge] = []
+    for entries in by_head:
+        if len(entries) > 1:
+            entries.sort(key=lambda entry: (entry[0], entry[1].tail))
+        edges.extend([e for _, e in entries])
+    return edges
+
+
+def _key_order(key: Any) -> tuple[int, Any]:
+    """Input slots (integers) in numeric order, any other key after them by its text."""
+    return (0, key) if isinstance(key, int) else (1, str(key))
+
+
+def _components(n: int, edges: list[_Edge]) -> tuple[list[int], int]:
+    """Weakly connected component per node, numbered in order of their first node."""
+    parent = list(range(n))
+    for e in edges:
+        a, b = e.tail, e.head
+        while parent[a] != a:
+            parent[a] = a = parent[parent[a]]
+        while parent[b] != b:
+            parent[b] = b = parent[parent[b]]
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+    number: dict[int, int] = {}
+    comp_of = [0] * n
+    for v in range(n):
+        r = v
+        while parent[r] != r:
+            r = parent[r]
+        comp_of[v] = number.setdefault(r, len(number))
+    return comp_of, len(number)
+
+
+def _seeder(
+    previous: GraphLayout, names: list[str], edges: list[_Edge], nodes: list[str], across_axis: int
+) -> Callable[[ProperGraph, set[int]], list[float]]:
+    """Previous across-coordinates of a component's vertices (NaN where unknown)."""
+
+    def seed(pg: ProperGraph, flipped: set[int]) -> list[float]:
+        values = [NAN] * pg.size
+        for i, name in enumerate(names):
+            p = previous.positions.get(name)
+            if p is not None:
+                values[i] = p[across_axis]
+        for b, (chain, e) in enumerate(zip(pg.chains, edges)):
+            if len(chain) <= 2:
+                continue
+            points = previous.edge_points.get((nodes[e.tail], nodes[e.head], e.keys[0]))
+            if not points or len(points) < 2:
+                continue
+            if b in flipped:
+                points = points[::-1]
+            span = len(chain) - 1
+            for j, w in enumerate(chain[1:-1], start=1):
+                t = j * (len(points) - 1) / span
+                k = min(int(t), len(points) - 2)
+                frac = t - k
+                values[w] = points[k][across_axis] * (1 - frac) + points[k + 1][across_axis] * frac
+        return values
+
+    return seed
+
+
+def _previous_place(
+    glob: list[int], nodes: list[str], previous: GraphLayout, across_axis: int
+) -> tuple[int, float]:
+    """Components that were drawn before keep their left-to-right order; new ones go right."""
+    known = [
+        previous.positions[nodes[v]][across_axis] for v in glob if nodes[v] in previous.positions
+    ]
+    return (0, median(known)) if known else (1, 0.0)
+
+
+def _translate_onto(layout: GraphLayout, previous: GraphLayout) -> None:
+    """Shift ``layout`` by the median displacement of the nodes it shares with ``previous``."""
+    shared = [n for n in layout.positions if n in previous.positions]
+    if not shared:
+        return
+    dx = median(previous.positions[n][0] - layout.positions[n][0] for n in shared)
+    dy = median(previous.positions[n][1] - layout.positions[n][1] for n in shared)
+    if not dx and not dy:
+        return
+    layout.positions = {n: (x + dx, y + dy) for n, (x, y) in layout.positions.items()}
+    layout.edge_points = {
+        e: [(x + dx, y + dy) for x, y in pts] for e, pts in layout.edge_points.items()
+    }
