@@ -1,0 +1,115 @@
+"""The window's commands as named QActions, with their keys (stable object names for tests)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+Key = QKeySequence.StandardKey
+
+# object name, text, shortcuts, checkable, tip
+_SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
+    ("action_open", "&Open…", (Key.Open,), False, "Open a scenario (.py or .ipynb)"),
+    ("action_reload", "&Reload", ("Ctrl+R",), False, "Run the file again"),
+    (
+        "action_trust_file",
+        "&Trust This File",
+        (),
+        True,
+        "Run this file as ordinary Python (still in the worker, with its limits)",
+    ),
+    ("action_quit", "&Quit", (Key.Quit,), False, ""),
+    (
+        "action_step_forward",
+        "Step &Forward",
+        ("Right", "F10", "PgDown"),
+        False,
+        "Next step (→, F10)",
+    ),
+    (
+        "action_step_back",
+        "Step &Back",
+        ("Left", "Shift+F10", "PgUp"),
+        False,
+        "Previous step (←, Shift+F10)",
+    ),
+    ("action_first_step", "F&irst Step", ("Home",), False, "First step (Home)"),
+    ("action_last_step", "&Last Step", ("End",), False, "Last step (End)"),
+    (
+        "action_next_pass",
+        "&Next Backward Pass",
+        ("Ctrl+Right", "]"),
+        False,
+        "Next backward pass (Ctrl+→)",
+    ),
+    (
+        "action_previous_pass",
+        "&Previous Backward Pass",
+        ("Ctrl+Left", "["),
+        False,
+        "Previous backward pass (Ctrl+←)",
+    ),
+    ("action_play", "&Play", ("Space",), True, "Play / pause (Space)"),
+    (
+        "action_run_to_breakpoint",
+        "&Run to Breakpoint",
+        ("F5",),
+        False,
+        "Go to the next step at a breakpoint (F5)",
+    ),
+    (
+        "action_toggle_breakpoint",
+        "Toggle &Breakpoint",
+        ("F9",),
+        False,
+        "Breakpoint on the selected node, or the current one (F9)",
+    ),
+    ("action_zoom_in", "Zoom &In", (Key.ZoomIn, "+", "="), False, ""),
+    ("action_zoom_out", "Zoom &Out", (Key.ZoomOut, "-"), False, ""),
+    ("action_fit", "&Fit Graph", ("Ctrl+0", "F"), False, "Show the whole graph (F)"),
+    ("action_follow", "Follow &Current Node", ("C",), True, "Keep the current node in view"),
+    (
+        "action_direction_lr",
+        "Graph &Left to Right",
+        ("Ctrl+L",),
+        True,
+        "Forward direction left→right (else top→bottom)",
+    ),
+    (
+        "action_presentation_mode",
+        "&Presentation Mode",
+        ("F11",),
+        True,
+        "Full screen, large fonts, graph and inspector only (F11, Esc leaves)",
+    ),
+    ("action_escape", "Leave Presentation / Unpin", ("Esc",), False, ""),
+    ("action_theme_system", "&System", (), True, ""),
+    ("action_theme_light", "&Light", (), True, ""),
+    ("action_theme_dark", "&Dark", (), True, ""),
+]
+
+
+class Actions:
+    """Every command of the window; ``actions.step_forward`` is ``action_step_forward``."""
+
+    def __init__(self, window: QWidget) -> None:
+        self.all: list[QAction] = []
+        for name, text, keys, checkable, tip in _SPECS:
+            action = QAction(text, window)
+            action.setObjectName(name)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setCheckable(checkable)
+            if tip:
+                action.setToolTip(tip)
+                action.setStatusTip(tip)
+            setattr(self, name.removeprefix("action_"), action)
+            self.all.append(action)
+        self.follow.setChecked(True)
+        self.themes = QActionGroup(window)
+        for action in (self.theme_system, self.theme_light, self.theme_dark):
+            self.themes.addAction(action)
+        self.theme_system.setChecked(True)
+        window.addActions(self.all)  # shortcuts work with menus and toolbars hidden
+
+    def __getattr__(self, name: str) -> QAction:  # for type checkers: attributes set above
+        raise AttributeError(name)

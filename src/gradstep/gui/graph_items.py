@@ -1,0 +1,254 @@
+"""The items of the graph scene: nodes, edges and gradient labels.
+
+Items are built once per trace and only restyled while stepping:
+``set_visual`` compares a small key and repaints only on a change. Ordinary
+edges use a cosmetic one-pixel pen; text is not drawn when zoomed far out.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gradstep.gui.theme import Theme
+
+TEXT_LOD = 0.45  # below this zoom, nodes are drawn as plain boxes
+PAD_X, PAD_Y = 10.0, 6.0
+ARROW = 7.0
+
+
+def node_lines(kind: str, op: str, name: str | None) -> tuple[str, str]:
+    """(title, subtitle): the variable name over the grad_fn, or the grad_fn alone."""
+    if kind == "leaf":
+        return (name or "leaf", "leaf")
+    return (name, op) if name else (op, "")
+
+
+def node_size(theme: Theme, title: str, subtitle: str) -> tuple[float, float]:
+    bold, plain = theme.node_font(bold=True), _small(theme.node_font())
+    fm_b, fm_s = QFontMetricsF(bold), QFontMetricsF(plain)
+    width = max(fm_b.horizontalAdvance(title), fm_s.horizontalAdvance(subtitle) if subtitle else 0)
+    height = fm_b.height() + (fm_s.height() if subtitle else 0)
+    return (max(width + 2 * PAD_X, 3.2 * fm_b.height()), height + 2 * PAD_Y)
+
+
+def _small(font: QFont) -> QFont:
+    small = QFont(font)
+    small.setPointSizeF(font.pointSizeF() * 0.85)
+    return small
+
+
+class NodeItem(QGraphicsItem):
+    """A rounded box with the node's name and op; leaves are pill-shaped."""
+
+    def __init__(
+        self,
+        node_id: str,
+        kind: str,
+        title: str,
+        subtitle: str,
+        size: tuple[float, float],
+        theme: Theme,
+    ) -> None:
+        super().__init__()
+        self.node_id = node_id
+        self.kind = kind
+        self.title, self.subtitle = title, subtitle
+        self.named = kind == "op" and bool(subtitle)
+        w, h = size
+        self.rect = QRectF(-w / 2, -h / 2, w, h)
+        self._bounds = self.rect.adjusted(-6, -6, 6, 6)
+        self.theme = theme
+        self.key: tuple[str, bool, bool] = ("", False, False)
+        self.state = "normal"
+        self.breakpoint = False
+        self.selected = False
+        self._fonts = (theme.node_font(bold=True), _small(theme.node_font()))
+        self.setZValue(2)
+        self.setAcceptHoverEvents(False)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, False)
+        self.set_visual("normal", False, False, force=True)
+
+    def set_visual(
+        self, state: str, breakpoint: bool, selected: bool, *, force: bool = False
+    ) -> bool:
+        key = (state, breakpoint, selected)
+        if key == self.key and not force:
+            return False
+        self.key = key
+        self.state, self.breakpoint, self.selected = key
+        self.setOpacity(self.theme.faded_opacity if state == "absent" else 1.0)
+        self.setZValue(3 if state == "current" else 2)
+        self.update()
+        return True
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._bounds
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        theme = self.theme
+        state = "normal" if self.state == "absent" else self.state
+        border = QColor(theme.node_border(state, self.kind))
+        fill = QColor(theme.node_fill(state, self.kind, self.named))
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        width = {"current": 3.0, "received": 2.0, "done": 2.0, "pending": 1.5}.get(state, 1.0)
+        pen = QPen(border, width)
+        pen.setCosmetic(width <= 1.0)
+        if state == "pending":
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        if lod < TEXT_LOD:
+            painter.drawRect(self.rect)
+        else:
+            radius = self.rect.height() / 2 if self.kind == "leaf" else 5.0
+            painter.drawRoundedRect(self.rect, radius, radius)
+            self._paint_text(painter)
+        if self.selected:
+            sel = QPen(QColor(theme.selected), 2.0)
+            sel.setCosmetic(True)
+            painter.setPen(sel)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(self.rect.adjusted(-4, -4, 4, 4), 7, 7)
+        if self.breakpoint:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(theme.breakpoint))
+            r = 5.0
+            painter.drawEllipse(QPointF(self.rect.left() + 1, self.rect.top() + 1), r, r)
+        if state == "done" and lod >= TEXT_LOD:
+            painter.setPen(QPen(QColor(theme.done), 2.0))
+            c = QPointF(self.rect.right() - 7, self.rect.top() + 7)
+            painter.drawPolyline([c + QPointF(-4, 0), c + QPointF(-1.5, 3), c + QPointF(4, -3.5)])
+
+    def _paint_text(self, painter: QPainter) -> None:
+        bold, small = self._fonts
+        painter.setPen(QColor(self.theme.text))
+        if not self.subtitle:
+            painter.setFont(bold)
+            painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.title)
+            return
+        inner = self.rect.adjusted(2, PAD_Y - 2, -2, -(PAD_Y - 2))
+        painter.setFont(bold)
+        painter.drawText(
+            inner, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, self.title
+        )
+        painter.setFont(small)
+        painter.setPen(QColor(self.theme.muted_text))
+        painter.drawText(
+            inner, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, self.subtitle
+        )
+
+
+class EdgeItem(QGraphicsItem):
+    """A forward edge (producer → consumer) through the layout's points, with an arrowhead."""
+
+    def __init__(
+        self, key: tuple[str, str, int], path: QPainterPath, arrow: list[QPointF], theme: Theme
+    ) -> None:
+        super().__init__()
+        self.edge_key = key
+        self.path = path
+        self.arrow = arrow
+        self.theme = theme
+        self.state = ""
+        self._bounds = path.boundingRect().adjusted(-ARROW, -ARROW, ARROW, ARROW)
+        self.set_visual("normal")
+
+    def set_visual(self, state: str) -> bool:
+        if state == self.state:
+            return False
+        self.state = state
+        self.setOpacity(self.theme.faded_opacity if state == "absent" else 1.0)
+        self.setZValue(1 if state == "active" else 0)
+        self.update()
+        return True
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self.path
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        colour = QColor(self.theme.edge_color(self.state))
+        active = self.state == "active"
+        pen = QPen(colour, self.theme.active_edge_width if active else 1.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) >= TEXT_LOD / 2:
+            painter.setBrush(colour)
+            painter.drawPolygon(self.arrow)
+
+
+def edge_geometry(
+    points: list[tuple[float, float]], source: QRectF, target: QRectF, vertical: bool
+) -> tuple[QPainterPath, list[QPointF]]:
+    """A smooth path through ``points``, cut at the two node boxes, and its arrowhead."""
+    pts = [QPointF(x, y) for x, y in points]
+    if len(pts) < 2:
+        pts = [source.center(), target.center()]
+    pts[0] = _leave_box(pts[0], source, vertical, +1)
+    pts[-1] = _leave_box(pts[-1], target, vertical, -1)
+    tip = pts[-1]
+    path = QPainterPath(pts[0])
+    for a, b in zip(pts, pts[1:]):
+        if vertical:
+            mid = (a.y() + b.y()) / 2
+            path.cubicTo(QPointF(a.x(), mid), QPointF(b.x(), mid), b)
+        else:
+            mid = (a.x() + b.x()) / 2
+            path.cubicTo(QPointF(mid, a.y()), QPointF(mid, b.y()), b)
+    back = QPointF(0, -ARROW) if vertical else QPointF(-ARROW, 0)
+    side = QPointF(ARROW / 2, 0) if vertical else QPointF(0, ARROW / 2)
+    arrow = [tip, tip + back + side, tip + back - side]
+    return path, arrow
+
+
+def _leave_box(p: QPointF, box: QRectF, vertical: bool, sign: int) -> QPointF:
+    """Move an end point from the node's centre to its side facing the flow."""
+    if vertical:
+        return QPointF(p.x(), box.bottom() if sign > 0 else box.top())
+    return QPointF(box.right() if sign > 0 else box.left(), p.y())
+
+
+class EdgeLabel(QGraphicsItem):
+    """The gradient flowing along an edge, as small text on a tinted chip."""
+
+    def __init__(self, theme: Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self.text = ""
+        self.font = _small(theme.node_font())
+        self._rect = QRectF()
+        self.setZValue(4)
+
+    def set_text(self, text: str, at: QPointF) -> None:
+        if text != self.text:
+            self.prepareGeometryChange()
+            self.text = text
+            fm = QFontMetricsF(self.font)
+            w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+            self._rect = QRectF(-w / 2, -h / 2, w, h)
+        self.setPos(at)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._rect
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_LOD:
+            return
+        painter.setPen(QPen(QColor(self.theme.done), 0))
+        painter.setBrush(QColor(self.theme.label_fill))
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(self.font)
+        painter.setPen(QColor(self.theme.grad_text))
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)

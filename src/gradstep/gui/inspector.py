@@ -1,0 +1,298 @@
+"""The inspector panel: what the current (or pinned) node received, computed and passed on."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+
+from gradstep.gui.stepping import state_of
+from gradstep.gui.tensor_html import shape_text, tensor_html
+from gradstep.gui.theme import Theme
+from gradstep.session import Session, StepState
+from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
+from gradstep.trace.text import chain_rule_line
+
+_KIND_TITLES = {"jacobian": "Jacobian", "vjp": "vector–Jacobian product", "scalar": "derivative"}
+
+
+class Inspector(QWidget):
+    """Follows the current step's node unless the user pinned another one."""
+
+    pin_changed = Signal(object)  # the pinned node id, or None when following
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self.session: Session | None = None
+        self.pinned: str | None = None
+        self.shown_node: str | None = None
+        self._banner = QLabel()
+        self._follow = QPushButton("Follow current step")
+        self._browser = QTextBrowser()
+        self._browser.setObjectName("inspector_text")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        bar.addWidget(self._banner, 1)
+        bar.addWidget(self._follow)
+        self._bar = QWidget()
+        self._bar.setLayout(bar)
+        self._bar.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._bar)
+        layout.addWidget(self._browser, 1)
+        self.set_theme(theme)
+        self._follow.clicked.connect(self.unpin)
+
+    # -------------------------------------------------------------- public
+    def set_session(self, session: Session) -> None:
+        self.session = session
+        session.trace_changed.connect(self._on_trace)
+        session.step_changed.connect(self.show_step)
+        self._on_trace()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self._browser.setFont(theme.ui_font(1.05))
+        self._banner.setFont(theme.ui_font())
+        if self.session is not None:
+            self.show_step(self.session.index)
+
+    def pin(self, node: str | None) -> None:
+        """Show ``node`` whatever the step (None: follow the current step again)."""
+        if node == self.pinned:
+            return
+        self.pinned = node
+        self.pin_changed.emit(node)
+        if self.session is not None:
+            self.show_step(self.session.index)
+
+    def unpin(self) -> None:
+        self.pin(None)
+
+    def toPlainText(self) -> str:  # noqa: N802 - reads like QTextEdit's, for tests
+        return self._browser.toPlainText()
+
+    def html(self) -> str:
+        return self._browser.toHtml()
+
+    # ---------------------------------------------------------------- view
+    def _on_trace(self) -> None:
+        assert self.session is not None
+        if self.pinned is not None and self.pinned not in self.session.trace.nodes:
+            self.pin(None)
+        self.show_step(self.session.index)
+
+    def show_step(self, k: int) -> None:
+        if self.session is None:
+            return
+        st = state_of(self.session, k)
+        node = self.pinned or st.current_node
+        if node is None and st.step.kind == "statement" and st.step.new_nodes:
+            node = st.step.new_nodes[-1]
+        self.shown_node = node
+        pinned = self.pinned is not None
+        self._bar.setVisible(pinned)
+        if pinned:
+            n = self.session.trace.nodes.get(self.pinned or "")
+            label = (n.name or n.op) if n else self.pinned
+            self._banner.setText(f"📌 Pinned: <b>{escape(str(label))}</b>")
+        body = (
+            self._node_html(node, st) if node in self.session.trace.nodes else self._step_html(st)
+        )
+        scroll = self._browser.verticalScrollBar().value()
+        self._browser.setHtml(body)
+        self._browser.verticalScrollBar().setValue(scroll)
+
+    # ------------------------------------------------------------- content
+    def _step_html(self, st: StepState) -> str:
+        trace = self.session.trace  # type: ignore[union-attr]
+        step = st.step
+        out = [f"<h3>Step {st.index}: {escape(step.text)}</h3>"]
+        if step.kind == "error" and trace.error is not None:
+            e = trace.error
+            out.append(
+                f"<p style='color:{self.theme.error_text}'><b>{escape(e.type)}</b>: {escape(e.message)}</p>"
+            )
+        bpass = self.session.pass_at(st.index)  # type: ignore[union-attr]
+        if bpass is not None:
+            out.append(self._pass_html(bpass))
+        if step.output.strip():
+            out.append(f"<p>Printed:</p><pre>{escape(step.output.strip())}</pre>")
+        if step.line:
+            out.append(self._source_line(step.line))
+        return "".join(out)
+
+    def _pass_html(self, bpass: BackwardPass) -> str:
+        what = "torch.autograd.grad" if bpass.kind == "grad" else "backward()"
+        root = f" from <b>{escape(bpass.root_name)}</b>" if bpass.root_name else ""
+        out = [f"<p>Backward pass {bpass.index + 1} ({what}){root}: {len(bpass.nodes)} nodes.</p>"]
+        for name, grad in bpass.retained.items():
+            out.append(f"<p>retain_grad() keeps <b>{escape(name)}.grad</b> = {self._t(grad)}</p>")
+        for i, result in enumerate(bpass.results):
+            out.append(f"<p>result {i}: {self._t(result)}</p>")
+        return "".join(out)
+
+    def _node_html(self, nid: str, st: StepState) -> str:
+        trace = self.session.trace  # type: ignore[union-attr]
+        node = trace.nodes[nid]
+        rec, bpass, status = self._record(nid, st)
+        title = escape(node.name) + " — " if node.name else ""
+        shapes = ", ".join(shape_text(s) for s in node.output_shapes)
+        out = [
+            f"<h2 style='margin-bottom:2px'>{title}<span style='font-family:monospace'>{escape(node.op)}</span></h2>"
+        ]
+        out.append(
+            f"<p style='color:{self.theme.muted_text}'>{'leaf tensor' if node.kind == 'leaf' else 'operation'}"
+            f"{', output ' + shapes if shapes else ''}{self._status_html(status, rec)}</p>"
+        )
+        if nid not in st.visible_nodes:
+            out.append(f"<p><i>Not created yet: it appears at step {node.step}.</i></p>")
+        if rec is not None and bpass is not None:
+            out.append(self._record_html(node, rec, status))
+        out.append(self._variable_html(node, st, bpass))
+        if node.line:
+            out.append(self._source_line(node.line))
+        return "".join(out)
+
+    def _record(
+        self, nid: str, st: StepState
+    ) -> tuple[NodeRecord | None, BackwardPass | None, str]:
+        """The node's record in the pass at this step, else in the last pass finished before it."""
+        session = self.session
+        assert session is not None
+        current = session.pass_at(st.index)
+        passes = [current] if current is not None else []
+        passes += [
+            p for p in reversed(session.trace.passes) if p.last_step < st.index and p is not current
+        ]
+        for bpass in passes:
+            for rec in bpass.nodes:
+                if rec.node == nid:
+                    if bpass is current:
+                        status = (
+                            "current"
+                            if st.current_node == nid
+                            else st.node_status.get(nid, "pending")
+                        )
+                    else:
+                        status = "earlier"
+                    return rec, bpass, status
+        return None, None, "forward"
+
+    def _status_html(self, status: str, rec: NodeRecord | None) -> str:
+        text = {
+            "current": "at work in this step",
+            "pending": f"waiting: receives its gradient at step {rec.receive_step}" if rec else "",
+            "received": "gradient received, not computed yet",
+            "done": "done in this pass",
+            "earlier": "values from the last backward pass",
+        }.get(status, "")
+        colour = {
+            "current": self.theme.current,
+            "done": self.theme.done,
+            "received": self.theme.received,
+        }.get(status, self.theme.muted_text)
+        return f" — <b style='color:{colour}'>{escape(text)}</b>" if text else ""
+
+    def _record_html(self, node: GraphNode, rec: NodeRecord, status: str) -> str:
+        computed = status in ("done", "earlier") or (
+            status == "current"
+            and rec.compute_step is not None
+            and rec.compute_step <= self.session.index
+        )  # type: ignore[union-attr]
+        received = computed or status in ("received", "current")
+        out = []
+        if rec.formula:
+            out.append(
+                f"<p style='font-size:large'>Local derivative: <b>{escape(rec.formula)}</b></p>"
+            )
+        if node.kind == "leaf" or rec.op == "AccumulateGrad":
+            after = rec.grad_after if computed else None
+            out.append(
+                "<table cellpadding='4'><tr><th align='left'>.grad before</th><th></th>"
+                "<th align='left'>incoming</th><th></th><th align='left'>.grad after</th></tr><tr>"
+            )
+            out.append(
+                f"<td>{self._t(rec.grad_before)}</td><td>+</td>"
+                f"<td>{self._t(rec.grad_outputs[0] if rec.grad_outputs and received else None, '…')}</td>"
+                f"<td>=</td><td>{self._t(after, '…')}</td></tr></table>"
+            )
+        else:
+            out.append(
+                "<table cellpadding='4'><tr><th></th><th align='left'>upstream (incoming)</th><th></th>"
+                "<th align='left'>local</th><th></th><th align='left'>downstream (outgoing)</th></tr>"
+            )
+            upstream = rec.grad_outputs[0] if len(rec.grad_outputs) == 1 else rec.grad_outputs
+            for slot, (src, _) in enumerate(node.inputs):
+                local = rec.local_derivatives[slot] if slot < len(rec.local_derivatives) else None
+                kind = (
+                    rec.local_derivative_kinds[slot]
+                    if slot < len(rec.local_derivative_kinds)
+                    else None
+                )
+                down = rec.grad_inputs[slot] if computed and slot < len(rec.grad_inputs) else None
+                target = self._input_name(src)
+                if src is None and local is None and down is None:
+                    out.append(
+                        f"<tr><td>→ {target}</td><td colspan='5'><i>no gradient (constant)</i></td></tr>"
+                    )
+                    continue
+                ktitle = (
+                    f"<br><small>{_KIND_TITLES.get(kind or '', kind or '')}</small>" if kind else ""
+                )
+                out.append(
+                    f"<tr><td valign='middle'>→ {target}</td>"
+                    f"<td>{self._t(upstream if received else None, '…')}</td><td>×</td>"
+                    f"<td>{self._t(local, '—')}{ktitle}</td><td>=</td><td>{self._t(down, '…')}</td></tr>"
+                )
+            out.append("</table>")
+        if computed:
+            out.append(f"<p style='font-family:monospace'>{escape(chain_rule_line(rec))}</p>")
+        if rec.saved:
+            items = "".join(
+                f"<tr><td>{escape(k)}</td><td>{self._t(v)}</td></tr>" for k, v in rec.saved.items()
+            )
+            out.append(f"<p><b>Saved for backward</b></p><table cellpadding='3'>{items}</table>")
+        return "".join(out)
+
+    def _input_name(self, src: str | None) -> str:
+        if src is None:
+            return "<i>constant</i>"
+        n = self.session.trace.nodes.get(src)  # type: ignore[union-attr]
+        return f"<b>{escape(n.name or n.op)}</b>" if n else escape(src)
+
+    def _variable_html(self, node: GraphNode, st: StepState, bpass: BackwardPass | None) -> str:
+        var = next((v for name, v in st.variables.items() if v.node == node.id), None)
+        name = next((name for name, v in st.variables.items() if v.node == node.id), node.name)
+        if var is None:
+            return ""
+        out = [f"<p><b>{escape(name or '')}</b> = {self._t(var.value)}</p>"]
+        if node.kind == "leaf":
+            out.append(f"<p>{escape(name or '')}.grad = {self._t(var.grad)}</p>")
+        elif var.retains_grad or var.grad is not None:
+            out.append(
+                f"<p>{escape(name or '')}.grad (kept by retain_grad()) = {self._t(var.grad)}</p>"
+            )
+        else:
+            out.append(
+                f"<p style='color:{self.theme.muted_text}'>{escape(name or '')}.grad is <b>None</b>: "
+                f"{escape(name or 'it')} is not a leaf, so autograd passes its gradient on and frees it. "
+                f"Call <code>{escape(name or 'it')}.retain_grad()</code> before backward() to keep it.</p>"
+            )
+        return "".join(out)
+
+    def _source_line(self, line: int) -> str:
+        lines = self.session.trace.scenario.source.split("\n")  # type: ignore[union-attr]
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        return (
+            f"<p style='color:{self.theme.muted_text}'>line {line}: "
+            f"<code style='color:{self.theme.text}'>{escape(code)}</code></p>"
+        )
+
+    def _t(self, value: Any, empty: str = "None") -> str:
+        return tensor_html(value, border=self.theme.muted_text, empty=empty)

@@ -1,0 +1,46 @@
+"""Presentation mode: full screen, large and high-contrast, graph and inspector only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+
+
+class Presentation:
+    """Remembers the window as it was, shows only the lecture panels, and puts it back."""
+
+    def __init__(
+        self, window: QMainWindow, keep: list[QDockWidget], retheme: Callable[[bool], None]
+    ) -> None:
+        self.window = window
+        self.keep = keep
+        self.retheme = retheme
+        self.active = False
+        self._state = QByteArray()
+        self._was_maximized = False
+
+    def set_active(self, on: bool) -> None:
+        if on == self.active:
+            return
+        w = self.window
+        if on:
+            self._state = w.saveState()
+            self._was_maximized = w.isMaximized()
+            for dock in w.findChildren(QDockWidget):
+                dock.setVisible(dock in self.keep)
+                if dock in self.keep:
+                    dock.setFloating(False)
+            for bar in (w.menuBar(), w.statusBar()):
+                bar.setVisible(False)
+            for toolbar in w.findChildren(QToolBar):
+                toolbar.setVisible(toolbar.objectName() == "toolbar_messages")
+            w.showFullScreen()
+        else:
+            w.menuBar().setVisible(True)
+            w.statusBar().setVisible(True)
+            w.restoreState(self._state)
+            w.showMaximized() if self._was_maximized else w.showNormal()
+        self.active = on
+        self.retheme(on)

@@ -1,0 +1,128 @@
+"""Moving through the steps: the shared step state, breakpoints, play, keeping one's place."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from gradstep.session import Session, StepState
+from gradstep.trace.model import Trace
+
+
+class StateCache:
+    """``session.state(k)`` computed once per step, however many panels ask for it."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] | None = None
+        self._state: StepState | None = None
+
+    def get(self, session: Session, k: int | None = None) -> StepState:
+        k = session.index if k is None else k
+        key = (id(session.trace), k)
+        if key != self._key or self._state is None:
+            self._state = session.state(k)
+            self._key = key
+        return self._state
+
+
+STATES = StateCache()
+
+
+def state_of(session: Session, k: int | None = None) -> StepState:
+    return STATES.get(session, k)
+
+
+def place_in(old: Trace, index: int, new: Trace) -> int:
+    """The step of ``new`` that matches step ``index`` of ``old`` (a reload keeps one's place).
+
+    The same description (kind and text) nearest to the old index wins; a line
+    edited away falls back to the same index, clamped.
+    """
+    if not new.steps:
+        return 0
+    if not 0 <= index < len(old.steps):
+        return min(max(index, 0), len(new.steps) - 1)
+    ref = old.steps[index]
+    same = [s.index for s in new.steps if s.kind == ref.kind and s.text == ref.text]
+    if same:
+        return min(same, key=lambda i: abs(i - index))
+    return min(index, len(new.steps) - 1)
+
+
+class Breakpoints(QObject):
+    """Nodes the player and "run to breakpoint" stop at."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: set[str] = set()
+
+    def toggle(self, node: str) -> None:
+        self.nodes.symmetric_difference_update({node})
+        self.changed.emit()
+
+    def clear(self) -> None:
+        if self.nodes:
+            self.nodes.clear()
+            self.changed.emit()
+
+    def next_hit(self, session: Session) -> int | None:
+        hits = [i for n in self.nodes if (i := session.next_at_node(n)) is not None]
+        return min(hits) if hits else None
+
+
+class Player(QObject):
+    """Steps forward on a timer until the end or a breakpoint."""
+
+    playing_changed = Signal(bool)
+
+    def __init__(self, breakpoints: Breakpoints) -> None:
+        super().__init__()
+        self.session: Session | None = None
+        self.breakpoints = breakpoints
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        self.set_speed(4.0)
+
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    def set_speed(self, steps_per_second: float) -> None:
+        self._timer.setInterval(max(10, int(1000 / max(steps_per_second, 0.1))))
+
+    def toggle(self) -> None:
+        self.stop() if self.playing else self.play()
+
+    def play(self) -> None:
+        s = self.session
+        if s is None or s.step_count == 0:
+            return
+        if s.index >= s.step_count - 1:
+            s.first()
+        self._timer.start()
+        self.playing_changed.emit(True)
+
+    def stop(self) -> None:
+        if self.playing:
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def _tick(self) -> None:
+        s = self.session
+        if s is None or s.index >= s.step_count - 1:
+            self.stop()
+            return
+        s.step_forward()
+        if s.index >= s.step_count - 1 or s.trace.steps[s.index].node in self.breakpoints.nodes:
+            self.stop()
+
+    def run_to_breakpoint(self) -> bool:
+        """Jump to the next step at a breakpoint node; False if there is none ahead."""
+        if self.session is None:
+            return False
+        hit = self.breakpoints.next_hit(self.session)
+        if hit is None:
+            return False
+        self.session.go_to(hit)
+        return True

@@ -1,0 +1,280 @@
+"""Colours and fonts of the window: light and dark, normal and presentation.
+
+Every colour the GUI draws comes from here, so exports and legends match the
+screen. ``Theme.legend()`` lists what each status colour means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
+
+# Node visual states, in the order a legend lists them.
+NODE_STATES = ("absent", "normal", "pending", "received", "done", "current")
+EDGE_STATES = ("absent", "normal", "done", "active")
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One line of a legend: a swatch (node or edge) and what it means."""
+
+    label: str
+    shape: str  # "leaf", "op" or "edge"
+    fill: str
+    border: str
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A palette for the scene and the panels, plus the font scale."""
+
+    name: str
+    dark: bool
+    background: str  # graph scene and panel backgrounds
+    panel: str
+    text: str
+    muted_text: str
+    # node kinds
+    leaf_fill: str
+    leaf_border: str
+    op_fill: str
+    op_border: str
+    named_fill: str  # an op that produced a scenario variable
+    edge: str
+    # statuses
+    current: str  # the node of the current step, active edges
+    current_fill: str
+    received: str  # incoming gradient arrived, not computed yet
+    received_fill: str
+    done: str  # computed in this backward pass
+    done_fill: str
+    pending: str  # part of the pass, not reached yet
+    grad_text: str  # gradient labels on edges
+    label_fill: str
+    breakpoint: str
+    selected: str
+    faded_opacity: float  # nodes not created yet in the forward pass
+    # code view
+    current_line: str
+    error_line: str
+    error_text: str
+    # fonts
+    font_scale: float = 1.0
+    node_font_pt: float = 9.0
+    max_fit_scale: float = 1.6
+    active_edge_width: float = 3.0
+
+    # ---------------------------------------------------------------- helpers
+    def color(self, name: str) -> QColor:
+        return QColor(getattr(self, name))
+
+    def node_border(self, state: str, kind: str) -> str:
+        return {
+            "current": self.current,
+            "received": self.received,
+            "done": self.done,
+            "pending": self.pending,
+        }.get(state, self.leaf_border if kind == "leaf" else self.op_border)
+
+    def node_fill(self, state: str, kind: str, named: bool) -> str:
+        if state == "current":
+            return self.current_fill
+        if state == "received":
+            return self.received_fill
+        if state == "done":
+            return self.done_fill
+        if kind == "leaf":
+            return self.leaf_fill
+        return self.named_fill if named else self.op_fill
+
+    def edge_color(self, state: str) -> str:
+        return {"active": self.current, "done": self.done}.get(state, self.edge)
+
+    def legend(self) -> list[LegendEntry]:
+        """What the colours of the graph mean, for a legend drawn by an exporter."""
+        return [
+            LegendEntry("leaf tensor", "leaf", self.leaf_fill, self.leaf_border),
+            LegendEntry("operation (grad_fn)", "op", self.op_fill, self.op_border),
+            LegendEntry("named intermediate", "op", self.named_fill, self.op_border),
+            LegendEntry("current node", "op", self.current_fill, self.current, 3.0),
+            LegendEntry("gradient received", "op", self.received_fill, self.received, 2.0),
+            LegendEntry("done in this pass", "op", self.done_fill, self.done, 2.0),
+            LegendEntry("waiting in this pass", "op", self.op_fill, self.pending, 2.0),
+            LegendEntry("gradient flowing now", "edge", self.current, self.current, 3.0),
+            LegendEntry("gradient computed", "edge", self.done, self.done, 1.0),
+        ]
+
+    def ui_font(self, scale: float = 1.0) -> QFont:
+        font = QFont(QGuiApplication.font())
+        font.setPointSizeF(_base_point_size() * self.font_scale * scale)
+        return font
+
+    def mono_font(self, scale: float = 1.0) -> QFont:
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(_base_point_size() * self.font_scale * scale)
+        return font
+
+    def node_font(self, bold: bool = False) -> QFont:
+        font = QFont(QGuiApplication.font())
+        font.setPointSizeF(self.node_font_pt)
+        font.setBold(bold)
+        return font
+
+    def palette(self) -> QPalette:
+        pal = QPalette()
+        bg, panel, text = QColor(self.background), QColor(self.panel), QColor(self.text)
+        for role, colour in (
+            (QPalette.ColorRole.Window, panel),
+            (QPalette.ColorRole.Base, bg),
+            (QPalette.ColorRole.AlternateBase, panel),
+            (QPalette.ColorRole.Button, panel),
+            (QPalette.ColorRole.WindowText, text),
+            (QPalette.ColorRole.Text, text),
+            (QPalette.ColorRole.ButtonText, text),
+            (QPalette.ColorRole.ToolTipBase, bg),
+            (QPalette.ColorRole.ToolTipText, text),
+            (QPalette.ColorRole.PlaceholderText, QColor(self.muted_text)),
+            (QPalette.ColorRole.Highlight, QColor(self.selected)),
+            (QPalette.ColorRole.HighlightedText, QColor("#ffffff")),
+            (QPalette.ColorRole.Link, QColor(self.selected)),
+        ):
+            pal.setColor(role, colour)
+        pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(self.muted_text))
+        pal.setColor(
+            QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(self.muted_text)
+        )
+        return pal
+
+
+_BASE_PT: list[float] = []
+
+
+def _base_point_size() -> float:
+    """The application's font size before any presentation scaling."""
+    if not _BASE_PT:
+        size = QGuiApplication.font().pointSizeF()
+        _BASE_PT.append(size if size > 0 else 10.0)
+    return _BASE_PT[0]
+
+
+LIGHT = Theme(
+    name="light",
+    dark=False,
+    background="#fbfbfc",
+    panel="#f0f1f3",
+    text="#1d2126",
+    muted_text="#6b7280",
+    leaf_fill="#fff1c2",
+    leaf_border="#b7861f",
+    op_fill="#e7eef8",
+    op_border="#5878a8",
+    named_fill="#dcebdc",
+    edge="#7c8590",
+    current="#e0560b",
+    current_fill="#ffd8bf",
+    received="#d99a00",
+    received_fill="#fff0b3",
+    done="#2b8a3e",
+    done_fill="#c9efd2",
+    pending="#9aa4b2",
+    grad_text="#8a2c0a",
+    label_fill="#fffaf5",
+    breakpoint="#d6336c",
+    selected="#1c6fd1",
+    faded_opacity=0.18,
+    current_line="#ffe8a3",
+    error_line="#ffc9c9",
+    error_text="#b00020",
+)
+
+DARK = Theme(
+    name="dark",
+    dark=True,
+    background="#1c1e22",
+    panel="#25282d",
+    text="#e6e8eb",
+    muted_text="#9aa1ab",
+    leaf_fill="#4a3d17",
+    leaf_border="#e0b64a",
+    op_fill="#243349",
+    op_border="#7ea2d6",
+    named_fill="#22402c",
+    edge="#8d96a3",
+    current="#ff8a3d",
+    current_fill="#6b3414",
+    received="#f5c542",
+    received_fill="#5b4a12",
+    done="#51cf66",
+    done_fill="#1e4d2b",
+    pending="#6c7583",
+    grad_text="#ffc38f",
+    label_fill="#2b2119",
+    breakpoint="#f06595",
+    selected="#4dabf7",
+    faded_opacity=0.16,
+    current_line="#4d4220",
+    error_line="#5c2326",
+    error_text="#ff8787",
+)
+
+
+def presentation(theme: Theme) -> Theme:
+    """The same theme, larger and with stronger contrast, for a lecture hall."""
+    if theme.dark:
+        return replace(
+            theme,
+            name="dark-presentation",
+            background="#000000",
+            panel="#111111",
+            text="#ffffff",
+            muted_text="#c8c8c8",
+            edge="#c8ced6",
+            pending="#a3acb9",
+            font_scale=1.7,
+            node_font_pt=15.0,
+            max_fit_scale=3.0,
+            active_edge_width=5.0,
+        )
+    return replace(
+        theme,
+        name="light-presentation",
+        background="#ffffff",
+        panel="#ffffff",
+        text="#000000",
+        muted_text="#3a3f45",
+        edge="#3d4550",
+        op_border="#1f3f75",
+        leaf_border="#7a5400",
+        pending="#5c6673",
+        font_scale=1.7,
+        node_font_pt=15.0,
+        max_fit_scale=3.0,
+        active_edge_width=5.0,
+    )
+
+
+def system_prefers_dark() -> bool:
+    """Whether the desktop asks for dark colours (Qt ≥ 6.5 knows; else guess from the palette)."""
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    if not _SYSTEM_WINDOW_LIGHTNESS:  # before our own palette replaces the system's
+        window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
+        _SYSTEM_WINDOW_LIGHTNESS.append(window.lightness())
+    return _SYSTEM_WINDOW_LIGHTNESS[0] < 128
+
+
+_SYSTEM_WINDOW_LIGHTNESS: list[int] = []
+
+
+def choose_theme(mode: str = "system", *, presenting: bool = False) -> Theme:
+    """``mode`` is "system", "light" or "dark"."""
+    dark = system_prefers_dark() if mode == "system" else mode == "dark"
+    theme = DARK if dark else LIGHT
+    return presentation(theme) if presenting else theme

@@ -1,0 +1,124 @@
+"""The variables panel: every named tensor at the current step, like a debugger's locals."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from gradstep.gui.stepping import state_of
+from gradstep.gui.tensor_html import shape_text
+from gradstep.gui.theme import Theme
+from gradstep.session import Session
+from gradstep.trace.model import VariableState
+from gradstep.trace.text import format_value
+
+COLUMNS = ("name", "value", "grad", "shape", "requires_grad", "is_leaf", "grad_fn")
+
+
+def cells(var: VariableState) -> tuple[str, ...]:
+    grad = format_value(var.grad, max_items=4)
+    if var.grad is None and not var.is_leaf and var.requires_grad:
+        grad = "None (not retained)"
+    return (
+        format_value(var.value, max_items=4),
+        grad,
+        shape_text(var.shape),
+        str(var.requires_grad),
+        str(var.is_leaf),
+        var.grad_fn or "",
+    )
+
+
+class VariablesView(QTableWidget):
+    """One row per name; values that changed at this step are shown in bold colour."""
+
+    node_selected = Signal(str)
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setObjectName("variables")
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.session: Session | None = None
+        self._rows: dict[str, tuple[str, ...]] = {}  # name -> cells shown at the previous step
+        self._names: list[str] = []
+        self._nodes: dict[str, str | None] = {}
+        self.set_theme(theme)
+        self.itemClicked.connect(self._clicked)
+
+    def set_session(self, session: Session) -> None:
+        self.session = session
+        session.trace_changed.connect(self._on_trace)
+        session.step_changed.connect(self.show_step)
+        self._on_trace()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setFont(theme.ui_font())
+        self.verticalHeader().setDefaultSectionSize(int(self.fontMetrics().height() * 1.5))
+
+    def _on_trace(self) -> None:
+        self._rows, self._names = {}, []
+        self.setRowCount(0)
+        if self.session is not None:
+            self.show_step(self.session.index)
+            self.resizeColumnsToContents()
+
+    def show_step(self, k: int) -> None:
+        if self.session is None:
+            return
+        variables = state_of(self.session, k).variables
+        names = list(variables)
+        if names != self._names:
+            self._names = names
+            self.setRowCount(len(names))
+        highlight, normal = QColor(self.theme.current), self.palette().text().color()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for row, name in enumerate(names):
+            var = variables[name]
+            values = cells(var)
+            before = self._rows.get(name)
+            self._nodes[name] = var.node
+            for col, text in enumerate((name, *values)):
+                item = self.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+                    item.setToolTip(text if col else f"{name}: graph node {var.node or '—'}")
+                changed = before is not None and col > 0 and before[col - 1] != text
+                item.setFont(bold if changed or col == 0 else self.font())
+                item.setForeground(highlight if changed else normal)
+            self._rows[name] = values
+        for name in set(self._rows) - set(names):
+            self._rows.pop(name, None)
+
+    def select_node(self, node: str | None) -> None:
+        """Select the row of the variable bound to ``node``, if any."""
+        for row, name in enumerate(self._names):
+            if node is not None and self._nodes.get(name) == node:
+                self.selectRow(row)
+                return
+        self.clearSelection()
+
+    def _clicked(self, item: QTableWidgetItem) -> None:
+        name = self.item(item.row(), 0).text()
+        node = self._nodes.get(name)
+        if node:
+            self.node_selected.emit(node)
