@@ -158,6 +158,11 @@ def pass_series(trace: Trace) -> PassSeries:
     names = [p.root_name for p in trace.passes if p.root_name]
     series.loss_name = max(set(names), key=names.count) if names else None
     count = len(trace.passes)
+    leaves = {r.node for p in trace.passes for r in p.nodes if r.op == "AccumulateGrad"}
+    for nid in _forward_order(trace, list(leaves)):  # legend order: first layer first
+        name = _leaf_name(trace, nid, None)
+        series.grad[name] = [math.nan] * count
+        series.incoming[name] = [math.nan] * count
     for k, bpass in enumerate(trace.passes):
         series.passes.append(bpass.index)
         series.loss.append(_root_value(trace, bpass))

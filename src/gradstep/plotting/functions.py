@@ -78,6 +78,8 @@ class UnaryOp:
     key: str = "self"  # the saved value that is the input ("self") or the output ("result")
     inverse: Callable[[np.ndarray], np.ndarray] | None = None  # result -> input
     positive: bool = False  # defined for x > 0 only
+    span: float = 2.0  # least half-width of the view around the input
+    centred: bool = False  # always show [-span, span]: where an S-curve bends
 
 
 def _fixed(fn: Fn) -> Callable[[Saved], Fn]:
@@ -113,9 +115,16 @@ OPS: dict[str, UnaryOp] = {
     "AtanBackward0": UnaryOp("atan x", _fixed(np.arctan)),
     "SinhBackward0": UnaryOp("sinh x", _fixed(np.sinh)),
     "CoshBackward0": UnaryOp("cosh x", _fixed(np.cosh)),
-    "TanhBackward0": UnaryOp("tanh x", _fixed(np.tanh), key="result", inverse=np.arctanh),
+    "TanhBackward0": UnaryOp(
+        "tanh x", _fixed(np.tanh), key="result", inverse=np.arctanh, span=3.0, centred=True
+    ),
     "SigmoidBackward0": UnaryOp(
-        "σ(x)", _fixed(_sigmoid), key="result", inverse=lambda y: np.log(y / (1.0 - y))
+        "σ(x)",
+        _fixed(_sigmoid),
+        key="result",
+        inverse=lambda y: np.log(y / (1.0 - y)),
+        span=5.0,
+        centred=True,
     ),
     "ExpBackward0": UnaryOp("eˣ", _fixed(np.exp), key="result", inverse=np.log),
     "Exp2Backward0": UnaryOp("2ˣ", _fixed(np.exp2), key="result", inverse=np.log2),
@@ -255,7 +264,7 @@ def tangent_plot(trace: Trace, record: NodeRecord) -> TangentPlot | None:
     slope = _slopes(record, slot, x0.size)
     if slope is None:
         return None
-    xs = _sample_range(x0, spec.positive)
+    xs = _sample_range(x0, spec.positive, spec.span, spec.centred)
     with np.errstate(all="ignore"):
         ys = np.asarray(fn(xs), dtype=np.float64)
         y0 = np.asarray(fn(x0), dtype=np.float64).reshape(-1)
@@ -279,9 +288,13 @@ def tangent_plot(trace: Trace, record: NodeRecord) -> TangentPlot | None:
     return plot
 
 
-def _sample_range(x0: np.ndarray, positive: bool) -> np.ndarray:
+def _sample_range(x0: np.ndarray, positive: bool, span: float, centred: bool) -> np.ndarray:
     lo, hi = float(x0.min()), float(x0.max())
-    w = max(2.0, 0.5 * max(abs(lo), abs(hi)), 0.25 * (hi - lo))
+    if centred:
+        w = max(0.25 * (hi - lo), 1.0)
+        a, b = min(lo - w, -span), max(hi + w, span)
+        return np.linspace(a, b, SAMPLES)
+    w = max(span, 0.5 * max(abs(lo), abs(hi)), 0.25 * (hi - lo))
     a, b = lo - w, hi + w
     if positive:
         a = max(a, lo * 0.02 if lo > 0 else 1e-6)

@@ -1,0 +1,185 @@
+"""``gradstep export`` and ``gradstep handout``: figures and handouts without a display.
+
+Exit status: 0 done; 1 the scenario raised, and what it recorded up to the
+error was exported; 2 a bad option or a scenario refused before running
+(syntax error, refused construct, unreadable file); 3 the scenario hit a
+time or memory limit or crashed the worker (nothing to export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gradstep.trace.model import Trace
+
+FORMATS = ("png", "svg", "pdf")
+
+
+class UsageError(Exception):
+    """A bad option: exit 2 with this message."""
+
+
+def _say(message: str) -> None:
+    print(f"gradstep: {message}", file=sys.stderr)
+
+
+def ensure_qt_platform() -> None:
+    """Offscreen rendering when there is no display (a server, CI, an ssh session)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def _app() -> Any:
+    ensure_qt_platform()
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["gradstep"])
+
+
+def _record(args: argparse.Namespace) -> Trace:
+    from gradstep.cli import record
+
+    return record(args)
+
+
+def _check_trace(trace: Trace, file: str) -> int | None:
+    """An exit status when there is nothing to export; None to go on."""
+    e = trace.error
+    if e is None or e.kind == "exception":
+        return None
+    where = f", line {e.line}" if e.line else ""
+    _say(f"{file}{where}: {e.type}: {e.message}")
+    return 2 if e.kind in ("refused", "syntax") else 3
+
+
+def _finish(trace: Trace, file: str) -> int:
+    if trace.error is not None:  # an exception: the steps up to it were exported
+        e = trace.error
+        _say(f"{file}, line {e.line}: {e.type}: {e.message} (exported the steps up to it)")
+        return 1
+    return 0
+
+
+def _output_file(args: argparse.Namespace, step: int) -> tuple[Path, str]:
+    stem = Path(args.file).stem
+    fmt = args.format
+    if args.output is None:
+        return Path(f"{stem}-step{step}.{fmt}"), fmt
+    out = Path(args.output)
+    if out.is_dir():
+        return out / f"{stem}-step{step}.{fmt}", fmt
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        if suffix != fmt and fmt != "png":  # png is the default: the file name decides
+            raise UsageError(f"--format {fmt} but the file name {out.name} says {suffix}")
+        return out, suffix
+    return out.with_name(out.name + f".{fmt}"), fmt
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if not (args.scale > 0 and args.scale <= 16):
+        raise UsageError(f"--scale {args.scale:g} must be between 0 and 16")
+
+
+def export_command(args: argparse.Namespace) -> int:
+    try:
+        _check_options(args)
+    except UsageError as e:
+        _say(str(e))
+        return 2
+    trace = _record(args)
+    status = _check_trace(trace, args.file)
+    if status is not None:
+        return status
+    n = len(trace.steps)
+    if args.step is not None and not 0 <= args.step < n:
+        _say(f"step {args.step} is out of range (0–{n - 1})")
+        return 2
+    _app()
+    from gradstep.gui.export import ExportError
+
+    try:
+        if args.all:
+            _export_all(trace, args)
+        else:
+            step = n - 1 if args.step is None else args.step
+            path, fmt = _output_file(args, step)
+            _export_one(trace, step, path, fmt, args)
+            print(path)
+    except UsageError as e:
+        _say(str(e))
+        return 2
+    except (ExportError, OSError) as e:
+        _say(f"cannot write the export: {e}")
+        return 2
+    return _finish(trace, args.file)
+
+
+def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Namespace) -> None:
+    from gradstep.gui.export import export_graph, graph_view_for
+
+    view = graph_view_for(trace, step)
+    export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption)
+
+
+def _export_all(trace: Trace, args: argparse.Namespace) -> None:
+    """One file per step in a folder: a new folder appears whole, an existing one file by file."""
+    from gradstep.gui.export import atomic_write_bytes, figure_bytes, graph_view_for
+
+    target = Path(args.output or f"{Path(args.file).stem}-steps")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--all writes a folder, and {target} is a file")
+    if not target.resolve().parent.is_dir():
+        raise UsageError(f"folder {target.resolve().parent} does not exist")
+    fresh = not target.exists()
+    folder = (
+        Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.resolve().parent)
+        )
+        if fresh
+        else target
+    )
+    try:
+        view = graph_view_for(trace, 0)
+        width = max(3, len(str(len(trace.steps) - 1)))
+        for step in range(len(trace.steps)):
+            view.session.go_to(step)
+            data = figure_bytes(view, args.format, scale=args.scale, caption=not args.no_caption)
+            atomic_write_bytes(folder / f"step_{step:0{width}d}.{args.format}", data)
+        if fresh:
+            os.replace(folder, target)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    print(f"{target}{os.sep} ({len(trace.steps)} files)")
+
+
+def handout_command(args: argparse.Namespace) -> int:
+    trace = _record(args)
+    status = _check_trace(trace, args.file)
+    if status is not None:
+        return status
+    _app()
+    from gradstep.gui.handout import HandoutError, write_handout
+
+    try:
+        out = write_handout(trace, args.output, per=args.per, pdf=args.pdf)
+    except HandoutError as e:
+        _say(str(e))
+        return 2
+    except OSError as e:
+        _say(f"cannot write the handout: {e}")
+        return 2
+    print(out)
+    return _finish(trace, args.file)
