@@ -11,7 +11,8 @@ ordinary language (assignments, functions, classes, loops, ``with``,
   variable called ``input`` is common in PyTorch code and harmless: the
   restricted built-ins do not have it, see :mod:`gradstep.scenario.sandbox`);
 - every name or attribute that starts with an underscore, except
-  ``__name__`` read as a value and ``super().__init__(...)``-style calls;
+  ``__name__`` read as a value (``type(x).__name__``) and
+  ``super().__init__(...)``-style calls;
 - attribute names that reach frames, code, tracebacks or globals without an
   underscore (``gi_frame``, ``f_back``, ``tb_frame``, ...);
 - ``str.format``/``format_map`` unless the receiver is a literal whose fields
@@ -229,6 +230,18 @@ ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
         "threading",
         "gc",
         "io",
+        "warnings",
+        "linecache",
+        "functools",
+        "dataclasses",
+        "types",
+        "typing",
+        "traceback",
+        "weakref",
+        # the real torch module, re-exported by torch.nn.functional and torch.autograd,
+        # and torch.compiler (its load_cache_artifacts unpickles bytes)
+        "torch",
+        "compiler",
     }
 )
 
@@ -251,7 +264,8 @@ DEFINABLE_DUNDERS: frozenset[str] = frozenset(
 #: Dunders that may be called on ``super()``, as in ``super().__init__()``.
 SUPER_DUNDERS: frozenset[str] = DEFINABLE_DUNDERS
 
-#: Dunder names a scenario may read as values (``if __name__ == "__main__":``).
+#: Dunder names a scenario may read as values (``if __name__ == "__main__":``) and as
+#: attributes (``type(x).__name__``): a string, whatever it is read from.
 READABLE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__"})
 
 _REFUSED_NODES: dict[type[ast.AST], str] = {
@@ -479,6 +493,8 @@ class _Checker(ast.NodeVisitor):
                 )
         elif is_dunder(name) and _is_super_call(node.value) and name in SUPER_DUNDERS:
             pass  # super().__init__(...) and friends
+        elif name in READABLE_DUNDER_NAMES and isinstance(node.ctx, ast.Load):
+            pass  # type(x).__name__
         elif name == "utils" and _is_nn_reference(node.value):
             pass  # nn.utils: the sandbox exposes only its gradient-clipping helpers
         else:

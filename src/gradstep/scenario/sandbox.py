@@ -429,13 +429,30 @@ def _read_roots() -> tuple[str, ...]:
     return tuple(sorted(r for r in roots if r != os.sep))
 
 
+class _ImportGuard:
+    """First finder on ``sys.meta_path``: refuses, while guarded, what the audit hook misses.
+
+    The ``import`` audit event is raised by the ``import`` statement only;
+    ``importlib.import_module`` finds modules without it. Every import of a
+    module not yet loaded asks the finders, so this sees both.
+    """
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if _state.depth and name.partition(".")[0] not in _IMPORTABLE_ROOTS:
+            _refuse(f"importing '{name}'")
+        return None  # let the real finders find it
+
+
 def install_audit_guard() -> None:
-    """Install the audit hook once per process; it does nothing outside :func:`guarded`."""
+    """Install the audit hook and the import guard once per process; both are inert
+    outside :func:`guarded`."""
     with _state.lock:
         if _state.installed:
             return
         _state.read_roots = _read_roots()
         sys.addaudithook(_audit_hook)
+        sys.meta_path.insert(0, _ImportGuard)  # type: ignore[arg-type]
         _state.installed = True
 
 
