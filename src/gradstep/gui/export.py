@@ -45,7 +45,7 @@ from PySide6.QtGui import (
     QPen,
 )
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QGraphicsView, QMessageBox, QWidget
 
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
 from gradstep.plotting.labels import step_caption
@@ -54,6 +54,7 @@ __all__ = [
     "FORMATS",
     "ExportError",
     "atomic_write_bytes",
+    "confirm_replace",
     "copy_graph_to_clipboard",
     "default_caption",
     "export_graph",
@@ -61,6 +62,9 @@ __all__ = [
     "figure_bytes",
     "graph_image",
     "graph_view_for",
+    "save_graph_dialog",
+    "save_screenshot_dialog",
+    "widget_image",
 ]
 
 FORMATS = ("png", "svg", "pdf")
@@ -465,3 +469,92 @@ def widget_image(widget: QWidget, *, scale: float = 1.0) -> QImage:
 def export_widget_png(widget: QWidget, path: str | os.PathLike[str], *, scale: float = 1.0) -> Path:
     """A screenshot of ``widget`` as PNG, written atomically."""
     return atomic_write_bytes(path, _png_bytes(widget_image(widget, scale=scale)))
+
+
+# ------------------------------------------------------------------ dialogs
+GRAPH_FILTERS = {
+    "png": "PNG image, 2× for slides (*.png)",
+    "svg": "SVG vector drawing (*.svg)",
+    "pdf": "PDF document, vector (*.pdf)",
+}
+
+
+def confirm_replace(parent: QWidget | None, path: Path) -> bool:
+    """Ask before replacing an existing file (True: go ahead)."""
+    if not path.exists():
+        return True
+    answer = QMessageBox.question(
+        parent,
+        "Replace file?",
+        f"{path.name} already exists in {path.parent}.\nReplace it?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def _ask_path(
+    parent: QWidget | None, title: str, suggested: Path, formats: Sequence[str]
+) -> tuple[Path, str] | None:
+    filters = [GRAPH_FILTERS[f] for f in formats]
+    chosen, selected = QFileDialog.getSaveFileName(
+        parent, title, str(suggested), ";;".join(filters)
+    )
+    if not chosen:
+        return None
+    path = Path(chosen)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        fmt = formats[filters.index(selected)] if selected in filters else formats[0]
+        path = path.with_name(path.name + "." + fmt)
+        # the dialog asked about the name as typed, not with the suffix added
+        if not confirm_replace(parent, path):
+            return None
+        return path, fmt
+    return path, suffix
+
+
+def save_graph_dialog(
+    parent: QWidget | None,
+    view: Any,
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    caption: Caption = True,
+    legend: bool = True,
+    scale: float = 2.0,
+) -> Path | None:
+    """File ▸ Export graph…: ask where (PNG, SVG or PDF), never replace a file silently."""
+    session = getattr(view, "session", None)
+    stem, step = "graph", 0
+    if session is not None:
+        stem, step = Path(session.trace.scenario.path).stem or "graph", session.index
+    folder = Path(directory) if directory else Path.home()
+    answer = _ask_path(parent, "Export graph", folder / f"{stem}-step{step}.png", FORMATS)
+    if answer is None:
+        return None
+    path, fmt = answer
+    try:
+        return export_graph(view, path, fmt, scale=scale, caption=caption, legend=legend)
+    except (ExportError, OSError) as e:
+        QMessageBox.warning(parent, "Export failed", f"Could not write {path.name}:\n{e}")
+        return None
+
+
+def save_screenshot_dialog(
+    parent: QWidget | None,
+    widget: QWidget,
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    scale: float = 1.0,
+) -> Path | None:
+    """File ▸ Save window screenshot…: the whole window (or any widget) as PNG."""
+    folder = Path(directory) if directory else Path.home()
+    answer = _ask_path(parent, "Save screenshot", folder / "gradstep-window.png", ("png",))
+    if answer is None:
+        return None
+    path, _ = answer
+    try:
+        return export_widget_png(widget, path, scale=scale)
+    except (ExportError, OSError) as e:
+        QMessageBox.warning(parent, "Screenshot failed", f"Could not write {path.name}:\n{e}")
+        return None

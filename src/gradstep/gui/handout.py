@@ -29,7 +29,7 @@ from PySide6.QtGui import (
     QTextDocument,
     QTextImageFormat,
 )
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from gradstep.gui.export import ExportError, _png_bytes, graph_image, graph_view_for, widget_image
 from gradstep.gui.theme import LIGHT, Theme
@@ -37,7 +37,13 @@ from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import compact_chain_line
 from gradstep.trace.model import Step, Trace
 
-__all__ = ["HandoutError", "is_handout_folder", "write_handout"]
+__all__ = [
+    "HandoutError",
+    "build_markdown",
+    "is_handout_folder",
+    "save_handout_dialog",
+    "write_handout",
+]
 
 MARKDOWN = "handout.md"
 PDF = "handout.pdf"
@@ -354,3 +360,57 @@ def write_handout(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def save_handout_dialog(
+    parent: QWidget | None,
+    trace: Trace,
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    per: Per = "node",
+    pdf: bool = True,
+) -> Path | None:
+    """File ▸ Export handout…: pick a folder; ``<scenario>-handout`` is written inside it.
+
+    A previous handout there is replaced only after asking; any other
+    non-empty folder of that name is left alone.
+    """
+    start = str(directory) if directory else str(Path.home())
+    chosen = QFileDialog.getExistingDirectory(parent, "Export handout into folder", start)
+    if not chosen:
+        return None
+    stem = Path(trace.scenario.path).stem or "scenario"
+    target = Path(chosen) / f"{stem}-handout"
+    if target.exists() and any(target.iterdir()):
+        if not is_handout_folder(target):
+            QMessageBox.warning(
+                parent,
+                "Folder in use",
+                f"{target} exists and is not a gradstep handout.\nChoose another folder.",
+            )
+            return None
+        answer = QMessageBox.question(
+            parent,
+            "Replace handout?",
+            f"Replace the handout in {target}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+    progress = QProgressDialog("Writing the handout…", "", 0, 0, parent)
+    progress.setCancelButton(None)
+    progress.setMinimumDuration(300)
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+
+    def step(done: int, total: int) -> None:
+        progress.setMaximum(total)
+        progress.setValue(done)
+
+    try:
+        return write_handout(trace, target, per=per, pdf=pdf, progress=step)
+    except (ExportError, OSError) as e:
+        QMessageBox.warning(parent, "Handout failed", f"Could not write {target.name}:\n{e}")
+        return None
+    finally:
+        progress.close()

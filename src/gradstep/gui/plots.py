@@ -71,14 +71,23 @@ class NodePlot(_ThemedLayout):
     def __init__(self, theme: Theme | None = None, parent: QWidget | None = None) -> None:
         super().__init__(theme, parent)
         self.setObjectName("node_plot")
-        self.tangent: TangentPlot | None = None  # what is drawn, for tests and exports
+        # what is drawn, for tests and exports
+        self.tangent: TangentPlot | None = None
+        self.tangent_items: list[pg.PlotDataItem] = []
+        self.point_item: pg.PlotDataItem | None = None
+        self.annotation = ""
         self.panels: list[tuple[str, Array]] = []
+        self.items: list[pg.PlotItem] = []
         self.clear_plot()
 
     def clear_plot(self, text: str = "Select a node or step into the backward pass") -> None:
-        self.clear()
-        self.tangent, self.panels = None, []
+        self._reset()
         self._message(text)
+
+    def _reset(self) -> None:
+        self.clear()
+        self.tangent, self.tangent_items, self.point_item = None, [], None
+        self.annotation, self.panels, self.items = "", [], []
 
     def show_record(
         self,
@@ -90,8 +99,7 @@ class NodePlot(_ThemedLayout):
         if record is None:
             self.clear_plot()
             return
-        self.clear()
-        self.tangent, self.panels = None, []
+        self._reset()
         plot = tangent_plot(trace, record)
         if plot is not None:
             self._draw_tangent(plot, record)
@@ -104,8 +112,7 @@ class NodePlot(_ThemedLayout):
 
     def show_variable(self, name: str, state: VariableState) -> None:
         """A tensor's value and gradient side by side."""
-        self.clear()
-        self.tangent = None
+        self._reset()
         panels = [(f"{name}", state.value), (f"{name}.grad", state.grad)]
         arrays = [(t, a) for t, v in panels if (a := to_array(v)) is not None]
         if not arrays:
@@ -125,8 +132,9 @@ class NodePlot(_ThemedLayout):
         )
         for i in range(p.x0.size):
             tx, ty = p.tangent(i)
-            item.plot(tx, ty, pen=pg.mkPen(t.current, width=2.5), antialias=True, name="tangent")
-        item.plot(
+            line = item.plot(tx, ty, pen=pg.mkPen(t.current, width=2.5), antialias=True)
+            self.tangent_items.append(line)
+        self.point_item = item.plot(
             p.x0,
             p.y0,
             pen=None,
@@ -182,6 +190,7 @@ class NodePlot(_ThemedLayout):
         gradient = "grad" in title or "∂" in title
         suffix = f" [{shape}, first {a.data.size}]" if a.partial else f" [{shape}]"
         item = self._plot(title + suffix, row=0, col=2 * col)
+        self.items.append(item)
         data = a.data
         if data.ndim >= 2 and sum(d > 1 for d in data.shape) <= 1:
             data = data.reshape(-1)  # a 5×1 column is five numbers: bars read better
@@ -406,13 +415,15 @@ class PassSeriesPlot(_ThemedLayout):
             return
         self.clear()
         self.series, self._markers = series, []
+        self.loss_item: pg.PlotDataItem | None = None
+        self.grad_items: dict[str, pg.PlotDataItem] = {}
         t = self.theme
         x = np.arange(1, len(series.passes) + 1)
         ticks = [[(int(i), str(int(i))) for i in x]] if len(x) <= 20 else None
         row = 0
         if series.has_loss:
             loss = self._plot(f"{series.loss_name or 'loss'} per pass", row=row)
-            loss.plot(
+            self.loss_item = loss.plot(
                 x,
                 series.loss,
                 pen=pg.mkPen(t.current, width=2),
@@ -440,6 +451,7 @@ class PassSeriesPlot(_ThemedLayout):
                 connect="finite",
             )
             legend.addItem(line, _short(name, 28) + how)
+            self.grad_items[name] = line
         self._markers.append(self._marker(grads))
         if ticks:
             grads.getAxis("bottom").setTicks(ticks)
