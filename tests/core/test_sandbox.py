@@ -18,6 +18,7 @@ import io
 import math
 import os
 import socket
+import subprocess
 import sys
 import tracemalloc  # noqa: F401  pytest's unraisable-exception hook imports it lazily, under the guard
 import types
@@ -926,6 +927,24 @@ def test_guard_refuses_frame_attributes_only_to_scenario_code() -> None:
         assert frame.f_code is not None  # the recorder reads frames: allowed
         with pytest.raises(PermissionError, match="gi_frame"):
             exec("g = (x for x in [1])\ng.gi_frame", restricted_globals("attack.py"))
+
+
+def test_a_fresh_process_trains_under_the_guard() -> None:
+    """The first optimiser imports torch._dynamo (sympy, a temp-dir probe): guarded() prewarms."""
+    code = (
+        "import sys\n"
+        "from gradstep.scenario.sandbox import guarded, restricted_globals\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "ns = restricted_globals('lesson.py')\n"
+        "with guarded():\n"
+        f"    exec(compile({MLP_TRAINING!r}, 'lesson.py', 'exec'), ns)\n"
+        "print(len(ns['losses']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"
 
 
 def test_restricted_globals_are_fresh_and_curated() -> None:

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import ast
 import string
+import warnings
 from collections.abc import Iterable, Iterator
 
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
@@ -316,7 +317,10 @@ def check_source(source: str, filename: str) -> None:
 def find_refusals(source: str, filename: str) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
     try:
-        tree = ast.parse(source, filename)
+        with warnings.catch_warnings():
+            # "invalid escape sequence" and friends are the interpreter's business, not ours
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename)
     except SyntaxError as e:
         raise ScenarioSyntaxError(
             e.msg or "invalid syntax", e.lineno or 1, max((e.offset or 1) - 1, 0), filename

@@ -460,8 +460,10 @@ def prewarm() -> None:
     """Import what torch otherwise imports lazily on first use, so it happens unguarded.
 
     Constructing any optimiser imports ``torch._dynamo`` (about 800 modules,
-    sympy among them, ~1 s); under the guard those imports would be refused.
-    The worker should call this once at start-up, before a run is requested.
+    sympy among them, ~1 s), which also probes the temporary directory by
+    writing a file; under the guard both would be refused. :func:`guarded`
+    calls this; a worker that calls it at start-up, before a run is
+    requested, spares the first lesson that second.
     """
     if _state.prewarmed:
         return
