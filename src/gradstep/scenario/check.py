@@ -21,8 +21,10 @@ ordinary language (assignments, functions, classes, loops, ``with``,
 - the escape hatches of torch and numpy by attribute name, wherever they
   appear (:data:`ESCAPE_ATTRIBUTES`), so that aliasing (``t = torch;
   t.save``) does not help;
-- language features teaching code does not need and that only widen the
-  surface: ``async``, ``await``, ``match`` and ``except*``.
+- syntax outside :data:`ALLOWED_NODES`, the node types teaching code needs:
+  ``async``, ``await``, ``match`` (its class patterns read attributes by
+  name) and ``except*`` only widen the surface, and syntax that later Python
+  versions add stays refused until someone reviews it.
 
 The check is one layer of two: what it cannot see (names reached through
 aliases, values computed at run time) is stopped by the allow-listing module
@@ -269,6 +271,28 @@ SUPER_DUNDERS: frozenset[str] = DEFINABLE_DUNDERS
 #: attributes (``type(x).__name__``): a string, whatever it is read from.
 READABLE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__"})
 
+#: The syntax a scenario may use: every node type of Python 3.11 teaching code needs.
+#: Anything else, including syntax that later Python versions add, is refused.
+ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
+    {
+        ast.Module, ast.Expr, ast.Pass, ast.Break, ast.Continue, ast.Return, ast.Delete,
+        ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.While, ast.If, ast.With,
+        ast.withitem, ast.Raise, ast.Try, ast.ExceptHandler, ast.Assert, ast.Import,
+        ast.ImportFrom, ast.alias, ast.Global, ast.Nonlocal, ast.FunctionDef, ast.ClassDef,
+        ast.arguments, ast.arg, ast.keyword, ast.Lambda, ast.Yield, ast.YieldFrom,
+        ast.BoolOp, ast.NamedExpr, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Compare, ast.Call,
+        ast.Dict, ast.Set, ast.List, ast.Tuple, ast.ListComp, ast.SetComp, ast.DictComp,
+        ast.GeneratorExp, ast.comprehension, ast.FormattedValue, ast.JoinedStr, ast.Constant,
+        ast.Attribute, ast.Subscript, ast.Starred, ast.Name, ast.Slice,
+        ast.Load, ast.Store, ast.Del, ast.And, ast.Or,
+        ast.Add, ast.Sub, ast.Mult, ast.MatMult, ast.Div, ast.Mod, ast.Pow, ast.LShift,
+        ast.RShift, ast.BitOr, ast.BitXor, ast.BitAnd, ast.FloorDiv,
+        ast.Invert, ast.Not, ast.UAdd, ast.USub,
+        ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
+    }
+)  # fmt: skip
+
+#: Clearer words for the refused syntax teaching code is likeliest to meet.
 _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.AsyncFunctionDef: "async functions are not needed in a scenario and are not allowed",
     ast.AsyncFor: "'async for' is not allowed in a scenario",
@@ -383,9 +407,12 @@ class _Checker(ast.NodeVisitor):
         self.problems.append(ScenarioRefused(message, line, col, self.filename))
 
     def generic_visit(self, node: ast.AST) -> None:
-        reason = _REFUSED_NODES.get(type(node))
-        if reason is not None:
-            self.refuse(node, reason)
+        if type(node) not in ALLOWED_NODES:
+            kind = type(node).__name__
+            self.refuse(
+                node,
+                _REFUSED_NODES.get(type(node), f"'{kind}' syntax is not allowed in a scenario"),
+            )
             return  # one message per construct; its body is not worth more
         super().generic_visit(node)
 
