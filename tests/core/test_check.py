@@ -189,8 +189,8 @@ def test_refusal_names_file_line_and_what_is_allowed() -> None:
     assert (error.filename, error.line, error.col) == ("lesson.py", 7, 0)
     assert str(error) == (
         "lesson.py, line 7: importing 'os' is not allowed; a scenario may import torch, "
-        "torch.nn, torch.nn.functional, torch.nn.init, torch.optim, torch.optim.lr_scheduler, "
-        "torch.autograd, torch.autograd.functional and math"
+        "torch.nn, torch.nn.functional, torch.nn.init, torch.nn.utils, torch.optim, "
+        "torch.optim.lr_scheduler, torch.autograd, torch.autograd.functional and math"
     )
     assert isinstance(error, Exception)
 
@@ -279,6 +279,7 @@ ACCEPTED: list[str] = [
     'import torch\nx = torch.ones(1)\nprint(type(x), type(x).__name__)\nif __name__ == "__main__":\n'
     "    print('main')\n",
     'print("{:.4f} {} {0} {name!r:>10}".format(1.0, 2, name="x"))\nprint("%s and %d" % ("a", 1))',
+    "from torch.nn.utils import clip_grad_norm_\n"
     "import torch\nimport torch.nn as nn\nm = nn.Linear(2, 2)\nnn.utils.clip_grad_norm_(m.parameters(), 1.0)\n"
     "torch.nn.utils.clip_grad_value_(m.parameters(), 0.5)\nnn.init.zeros_(m.bias)\n",
     "import torch\nfrom torch.optim import lr_scheduler\nimport torch.optim as optim\n"

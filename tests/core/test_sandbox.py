@@ -348,6 +348,7 @@ ATTACKS = [
         None,
         AttributeError,
     ),
+    Attack("import from nn.utils", "from torch.nn.utils import prune", None, ImportError),
     Attack("torch.nn.modules", "import torch\nm = torch.nn.modules.module", None, AttributeError),
     Attack("threads", "import torch\ntorch.set_num_threads(64)", None, AttributeError),
     Attack(
@@ -957,6 +958,8 @@ def test_restricted_globals_are_fresh_and_curated() -> None:
         assert name not in builtins_
     assert first["__name__"] == "__main__"
     assert builtins_["type"](3) is int
+    with pytest.raises(TypeError, match=r"^type\(\) takes 1 positional argument but 3"):
+        builtins_["type"]("T", (), {})
 
 
 def test_trusted_globals_have_the_real_builtins() -> None:

@@ -83,6 +83,7 @@ ALLOWED_MODULES: frozenset[str] = frozenset(
         "torch.nn",
         "torch.nn.functional",
         "torch.nn.init",
+        "torch.nn.utils",  # its gradient-clipping helpers only (see sandbox)
         "torch.optim",
         "torch.optim.lr_scheduler",
         "torch.autograd",
@@ -92,7 +93,7 @@ ALLOWED_MODULES: frozenset[str] = frozenset(
 )
 
 ALLOWED_MODULES_TEXT = (
-    "torch, torch.nn, torch.nn.functional, torch.nn.init, torch.optim, "
+    "torch, torch.nn, torch.nn.functional, torch.nn.init, torch.nn.utils, torch.optim, "
     "torch.optim.lr_scheduler, torch.autograd, torch.autograd.functional and math"
 )
 

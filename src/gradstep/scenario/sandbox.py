@@ -301,8 +301,16 @@ def _type_of(obj: object, /) -> type:
     return type(obj)
 
 
+# "type() takes 1 positional argument but 3 were given" reads right to the scenario's author
+_type_of.__name__ = _type_of.__qualname__ = "type"
+
+
 def restricted_globals(filename: str) -> dict[str, Any]:
-    """A fresh namespace for ``exec`` of a restricted scenario."""
+    """A fresh namespace for ``exec`` of a restricted scenario.
+
+    ``filename`` mirrors :func:`trusted_globals`; the scenario is not told its
+    path (``__file__`` is refused: paths lead to files).
+    """
     safe: dict[Any, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTINS}
     safe["__import__"] = _restricted_import
     safe["type"] = _type_of
