@@ -19,8 +19,17 @@ stops what it cannot see, when the scenario runs:
 What the audit hook does not refuse on purpose: ``compile`` and ``exec``
 (the recorder compiles and runs each statement inside :func:`guarded`, and
 torch generates code internally), ``sys._getframe`` and frame attributes read
-by the recorder itself (only scenario frames are refused those). Native code
-(ATen kernels) raises no audit events; that is why the proxies allow-list.
+by the recorder itself (only scenario frames are refused those).
+
+What it cannot see: native code raises no audit events. ``torch.save``
+writes through a C++ zip writer, ``torch.from_file(..., shared=True)`` and
+``UntypedStorage.from_file`` create and map files, ``share_memory_()`` makes
+shared-memory files, all without an ``open`` event (numpy's ``tofile`` and
+``save`` do raise one). Those are kept out by name: the static check refuses
+them and the proxies never hand out the real torch module. With the
+allow-lists below, no module object and no reflective built-in is reachable
+in three public attribute steps from a proxy, a tensor, a ``grad_fn``, an
+``nn.Module`` or an optimiser (``test_sandbox`` walks it).
 """
 
 from __future__ import annotations
