@@ -392,12 +392,10 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     if event == "open":
         _check_open(args)
     elif event == "import":
-        root = str(args[0]).partition(".")[0]
-        if root not in _IMPORTABLE_ROOTS:
-            _refuse(f"importing '{args[0]}'")
+        _check_import(str(args[0]))
     elif event in _ATTRIBUTE_EVENTS:
         if _is_scenario_frame(sys._getframe(1)):
-            _refuse(f"reading '{args[1]}' of {type(args[0]).__name__} objects")
+            _refuse(f"using '{args[1]}' of {type(args[0]).__name__} objects")
     elif event in _OS_READS or event.startswith("glob.glob"):
         path = args[0] if args and args[0] is not None else "."
         if not isinstance(path, int):
@@ -406,6 +404,11 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
         _refuse(f"{event} (processes, signals and changes to files or the environment)")
     elif event in _REFUSED_EVENTS or event.partition(".")[0] in _REFUSED_PREFIXES:
         _refuse(event)
+
+
+def _check_import(name: str) -> None:
+    if name.partition(".")[0] not in _IMPORTABLE_ROOTS:
+        _refuse(f"importing '{name}'")
 
 
 def _check_open(args: tuple[Any, ...]) -> None:
@@ -456,8 +459,8 @@ class _ImportGuard:
 
     @staticmethod
     def find_spec(name: str, path: Any = None, target: Any = None) -> None:
-        if _state.depth and name.partition(".")[0] not in _IMPORTABLE_ROOTS:
-            _refuse(f"importing '{name}'")
+        if _state.depth:
+            _check_import(name)
         return None  # let the real finders find it
 
 
