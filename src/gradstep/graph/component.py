@@ -33,13 +33,14 @@ def draw_component(
     bundles: list[Bundle],
     breadth: Sequence[float],
     gap: float,
-    seed: Callable[[ProperGraph, set[int]], list[float]] | None = None,
+    seed: Callable[[ProperGraph, set[int]], tuple[list[float], list[int]]] | None = None,
 ) -> ComponentDrawing:
     """Lay out nodes ``0..n-1`` joined by ``bundles`` (listed in input-slot order per head).
 
     ``breadth[v]`` is a node's extent across the layers, ``gap`` the space
     between neighbours on a layer; ``seed(pg, flipped)`` may give a preferred
-    across-coordinate per vertex (NaN where none) to start the order from.
+    across-coordinate per vertex (NaN where none) to start the order from,
+    and the crossings per strip that a previous drawing already had.
     """
     if n == 1 and not bundles:
         return ComponentDrawing([0], [0.0], [[0]], [], 0)
@@ -53,9 +54,14 @@ def draw_component(
         pairs = [(u, v) for u, v, _ in bundles]
         layer = assign_layers(n, pairs)
     pg = make_proper(n, layer, bundles)
-    order, crossings = reduce_crossings(pg, initial_order(pg, seed(pg, flipped) if seed else None))
+    preferred: list[float] | None = None
+    if seed is None:
+        order, crossings = reduce_crossings(pg, initial_order(pg))
+    else:
+        preferred, allowed = seed(pg, flipped)
+        order, crossings = reduce_crossings(pg, initial_order(pg, preferred), allowed=allowed)
     width = list(breadth) + [0.0] * (pg.size - n)
-    across = assign_x(pg, order, width, gap, crossings=crossings > 0)
+    across = assign_x(pg, order, width, gap, crossings=crossings > 0, anchor=preferred)
     chains = pg.chains
     if flipped:
         chains = [chain[::-1] if i in flipped else chain for i, chain in enumerate(chains)]

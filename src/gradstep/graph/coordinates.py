@@ -29,10 +29,12 @@ zigzag that the relaxation removes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import median
 
 from gradstep.graph.proper import ProperGraph
 
 SWEEPS = 2  # relaxation sweeps, one each way: later ones barely move anything on these graphs
+ANCHORED_SWEEPS = 6  # with a previous drawing, blocks held up by a neighbour get more turns
 
 
 def assign_x(
@@ -42,13 +44,17 @@ def assign_x(
     gap: float,
     *,
     crossings: bool = True,
+    anchor: Sequence[float] | None = None,
 ) -> list[float]:
     """Centre coordinate across the layers of every vertex.
 
     ``width[v]`` is each vertex's extent across the layers (0 for dummies);
     neighbours on a layer keep ``gap`` between their boxes (half of it next to
     a dummy, so that long edges bundle closely). ``crossings=False`` promises
-    the order has none, which skips looking for conflicts.
+    the order has none, which skips looking for conflicts. ``anchor`` gives
+    a coordinate to stay at (NaN for none) per vertex, from a previous
+    drawing: blocks that have one go back to it wherever their neighbours on
+    the layer leave room, instead of to their neighbours' median.
     """
     n = pg.size
     pos = [0] * n
@@ -57,19 +63,60 @@ def assign_x(
             pos[v] = k
     marked = _type1_conflicts(pg, layers, pos) if crossings else set()
     root = _align(pg, layers, pos, marked)
-    n_real, half = pg.n_real, gap / 2
-    # Neighbours on a layer and the distance their centres keep.
-    neighbours = [
-        (a, b, (width[a] + width[b]) / 2 + (gap if a < n_real and b < n_real else half))
-        for row in layers
-        for a, b in zip(row, row[1:])
-    ]
-    left = _pack(neighbours, root, n)
-    right = _pack([(b, a, sep) for a, b, sep in neighbours], root, n)
+    left_of, right_of = _block_graph(layers, root, width, gap, pg.n_real)
+    blocks = [v for v in range(n) if root[v] == v]
+    left = _pack(blocks, right_of, left_of, n)
+    right = _pack(blocks, left_of, right_of, n)
     shift = max(left) + max(right)  # the right packing, negated, moved into the left one's span
     x = [(lx + shift - rx) / 2 for lx, rx in zip(left, right)]
-    _relax(pg, root, neighbours, x, left)
+    targets = _block_anchors(root, anchor) if anchor is not None else {}
+    if targets:  # start in the previous drawing's frame, as most vertices see it
+        offset = median([a - x[root[v]] for v, a in enumerate(anchor) if a == a])
+        x = [c + offset for c in x]
+    _relax(pg, root, left_of, right_of, x, left, targets)
     return [x[r] for r in root]
+
+
+def _block_anchors(root: list[int], anchor: Sequence[float]) -> dict[int, float]:
+    """Median anchor of each block that has any."""
+    found: dict[int, list[float]] = {}
+    for v, a in enumerate(anchor):
+        if a == a:  # not NaN
+            found.setdefault(root[v], []).append(a)
+    return {b: median(values) for b, values in found.items()}
+
+
+def _block_graph(
+    layers: list[list[int]], root: list[int], width: Sequence[float], gap: float, n_real: int
+) -> tuple[dict[int, dict[int, float]], dict[int, dict[int, float]]]:
+    """Per block, the blocks next to it on its left (right) on some layer, and the least distance.
+
+    Centres of neighbours on a layer keep half their widths plus ``gap``, or
+    half of it next to a dummy, so that long edges bundle closely.
+    """
+    left_of: dict[int, dict[int, float]] = {}
+    right_of: dict[int, dict[int, float]] = {}
+    half = gap / 2
+    for row in layers:
+        if len(row) < 2:
+            continue
+        a = row[0]
+        ra = root[a]
+        for b in row[1:]:
+            rb = root[b]
+            sep = (width[a] + width[b]) / 2 + (gap if a < n_real and b < n_real else half)
+            d = right_of.get(ra)
+            if d is None:
+                right_of[ra] = {rb: sep}
+            elif d.get(rb, -1.0) < sep:
+                d[rb] = sep
+            d = left_of.get(rb)
+            if d is None:
+                left_of[rb] = {ra: sep}
+            elif d.get(ra, -1.0) < sep:
+                d[ra] = sep
+            a, ra = b, rb
+    return left_of, right_of
 
 
 def _type1_conflicts(
@@ -160,27 +207,29 @@ def _align(
     return root
 
 
-def _pack(neighbours: list[tuple[int, int, float]], root: list[int], n: int) -> list[float]:
-    """Left-most block placement: the longest path over 'block a is left of block b'.
+def _pack(
+    blocks: list[int],
+    after: dict[int, dict[int, float]],
+    before: dict[int, dict[int, float]],
+    n: int,
+) -> list[float]:
+    """Tightest packing from one side: the longest path over the block graph.
 
-    Returns the coordinate per block root (other entries unused).
+    ``after[a]`` are the blocks that must come after ``a`` (and how far),
+    ``before`` the same constraints seen from the other end. Returns the
+    distance from the packing's start per block root (other entries unused).
     """
-    out: dict[int, list[tuple[int, float]]] = {}
     indegree = [0] * n
-    for a, b, sep in neighbours:
-        ra, rb = root[a], root[b]
-        if ra in out:
-            out[ra].append((rb, sep))
-        else:
-            out[ra] = [(rb, sep)]
-        indegree[rb] += 1
+    for b, d in before.items():
+        indegree[b] = len(d)
     x = [0.0] * n
-    queue = [v for v in range(n) if root[v] == v and not indegree[v]]
+    queue = [b for b in blocks if b not in before]
     for a in queue:
-        if a not in out:
+        nxt = after.get(a)
+        if nxt is None:
             continue
         xa = x[a]
-        for b, sep in out[a]:
+        for b, sep in nxt.items():
             if xa + sep > x[b]:
                 x[b] = xa + sep
             indegree[b] -= 1
@@ -192,14 +241,17 @@ def _pack(neighbours: list[tuple[int, int, float]], root: list[int], n: int) -> 
 def _relax(
     pg: ProperGraph,
     root: list[int],
-    neighbours: list[tuple[int, int, float]],
+    left_of: dict[int, dict[int, float]],
+    right_of: dict[int, dict[int, float]],
     x: list[float],
     left: list[float],
+    targets: dict[int, float],
 ) -> None:
     """Move each block to the median of its outside neighbours, within its layer neighbours.
 
     ``x`` (per root) is updated in place; ``left`` (the left packing) fixes the
-    sweep order, left to right and back.
+    sweep order, left to right and back. A block in ``targets`` moves toward
+    that coordinate instead.
     """
     pulls: dict[int, list[int]] = {}
     up = pg.up
@@ -216,30 +268,21 @@ def _relax(
                     pulls[rw].append(rv)
                 else:
                     pulls[rw] = [rv]
-    lower: dict[int, dict[int, float]] = {}  # block -> left neighbour block -> least distance
-    upper: dict[int, dict[int, float]] = {}
-    for a, b, sep in neighbours:
-        ra, rb = root[a], root[b]
-        d = lower.setdefault(rb, {})
-        if d.get(ra, 0.0) < sep:
-            d[ra] = sep
-        d = upper.setdefault(ra, {})
-        if d.get(rb, 0.0) < sep:
-            d[rb] = sep
-    blocks = sorted(pulls, key=left.__getitem__)
     work = [
         (
             b,
-            pulls[b],
-            list(lower[b].items()) if b in lower else None,
-            list(upper[b].items()) if b in upper else None,
+            pulls.get(b, ()),
+            list(left_of[b].items()) if b in left_of else None,
+            list(right_of[b].items()) if b in right_of else None,
         )
-        for b in blocks
+        for b in sorted(pulls.keys() | targets.keys(), key=left.__getitem__)
     ]
-    for sweep in range(SWEEPS):
+    for sweep in range(ANCHORED_SWEEPS if targets else SWEEPS):
         moved = False
         for b, pull, lows, highs in work if sweep % 2 == 0 else reversed(work):
-            if len(pull) == 1:
+            if b in targets:
+                target = targets[b]
+            elif len(pull) == 1:
                 target = x[pull[0]]
             else:
                 xs = sorted([x[r] for r in pull])

@@ -15,8 +15,8 @@ not counted. The total is the sum over all strips and all pairs.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -68,6 +68,8 @@ def strip_crossings(
             lower.append(pos[ends[0]])
         elif ends:
             lower.extend(sorted([pos[w] for w in ends]))
+    if lower == sorted(lower):  # the usual case, checked at C speed
+        return 0
     return inversions(lower, size)
 
 
@@ -87,9 +89,16 @@ def count_crossings(g: nx.MultiDiGraph, layout: GraphLayout, *, direction: str =
     ours once its points are given one per layer the edge passes. Inside a
     layer the order is by x for a ``"TB"`` drawing and by y for ``"LR"``.
     """
+    return sum(strip_counts(g.edges(keys=True), layout, direction=direction).values())
+
+
+def strip_counts(
+    edges: Iterable[tuple[str, str, Any]], layout: GraphLayout, *, direction: str = "TB"
+) -> dict[int, int]:
+    """Crossings per strip (keyed by the upper layer) among ``edges`` of ``layout``."""
     across = 0 if direction == "TB" else 1
     strips: dict[int, list[tuple[float, float]]] = {}
-    for u, v, key in g.edges(keys=True):
+    for u, v, key in edges:
         lu, lv = layout.layers[u], layout.layers[v]
         if lu == lv:
             continue
@@ -106,4 +115,4 @@ def count_crossings(g: nx.MultiDiGraph, layout: GraphLayout, *, direction: str =
             lu = lv
         for i in range(len(coords) - 1):
             strips.setdefault(lu + i, []).append((coords[i], coords[i + 1]))
-    return sum(_strip_segments_crossings(segments) for segments in strips.values())
+    return {i: _strip_segments_crossings(segments) for i, segments in strips.items()}

@@ -7,6 +7,8 @@ it starts.
 
 from __future__ import annotations
 
+from gradstep.graph.simplex import tighten
+
 
 def break_cycles(n: int, edges: list[tuple[int, int]]) -> set[int]:
     """Indices of edges to reverse so that the graph has no cycle.
@@ -106,5 +108,35 @@ def assign_layers(n: int, edges: list[tuple[int, int]]) -> list[int]:
             top = max([layer[u] for u in p]) + 1
             if top < layer[v]:
                 layer[v] = top
-    low = min(layer)
-    return [x - low for x in layer] if low else layer
+    layer = tighten(n, edges, layer)
+    _balance(layer, pred, succ)
+    return layer
+
+
+def _balance(layer: list[int], pred: list[list[int]], succ: list[list[int]]) -> None:
+    """Move each node with as many inputs as outputs to its least crowded feasible layer.
+
+    Such a node can sit anywhere between its inputs and its outputs without
+    changing the total edge span; spreading them out (ties: the highest
+    layer) narrows the widest rows, which is where crossings come from.
+    Graphviz's ``dot`` does the same after its network simplex.
+    """
+    top = max(layer)
+    count = [0] * (top + 1)
+    for x in layer:
+        count[x] += 1
+    for v, p in enumerate(pred):
+        s = succ[v]
+        if len(p) != len(s) or not p:
+            continue
+        low = max([layer[u] for u in p]) + 1
+        high = min([layer[w] for w in s]) - 1
+        if low >= high:
+            continue
+        choice = low
+        for i in range(low + 1, high + 1):
+            if count[i] < count[choice]:
+                choice = i
+        count[layer[v]] -= 1
+        count[choice] += 1
+        layer[v] = choice

@@ -28,10 +28,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
-from statistics import median
+from statistics import median, median_low
 from typing import TYPE_CHECKING, Any
 
 from gradstep.graph.component import draw_component
+from gradstep.graph.crossings import strip_counts
 from gradstep.graph.proper import ProperGraph
 
 if TYPE_CHECKING:
@@ -118,17 +119,27 @@ def _layout(
         members[c].append(v)
     comp_edges: list[list[_Edge]] = [[] for _ in range(count)]
     for e in edges:
-        if e.tail != e.head:
-            comp_edges[comp_of[e.tail]].append(e)
+        if e[0] != e[1]:
+            comp_edges[comp_of[e[0]]].append(e)
 
+    previous_strips = (
+        strip_counts(previous.edge_points, previous, direction=direction) if previous else {}
+    )
     drawings = []
     for c in range(count):
         glob = members[c]
         local = glob if count == 1 else {v: i for i, v in enumerate(glob)}
-        bundles = [(local[e.tail], local[e.head], len(e.keys)) for e in comp_edges[c]]
+        bundles = [(local[u], local[v], len(keys)) for u, v, keys in comp_edges[c]]
         seed = None
         if previous is not None:
-            seed = _seeder(previous, [nodes[v] for v in glob], comp_edges[c], nodes, across_axis)
+            seed = _seeder(
+                previous,
+                previous_strips,
+                [nodes[v] for v in glob],
+                comp_edges[c],
+                nodes,
+                across_axis,
+            )
         drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, seed)
         drawings.append((glob, comp_edges[c], drawing))
     if previous is not None:
@@ -164,21 +175,23 @@ def _layout(
             points = [(a + shift, centre[lay]) for a, lay in zip(across, drawing.layer)]
         else:
             points = [(centre[lay], a + shift) for a, lay in zip(across, drawing.layer)]
-        for local, v in enumerate(glob):
-            positions[nodes[v]] = points[local]
-            layers[nodes[v]] = drawing.layer[local]
+        names = nodes if len(drawings) == 1 else [nodes[v] for v in glob]
+        positions.update(zip(names, points))
+        layers.update(zip(names, drawing.layer))
         for lay, row in enumerate(drawing.order):
-            order[lay].extend([nodes[glob[v]] for v in row])
-        for e, chain in zip(comp_edges_c, drawing.chains):
+            order[lay].extend([names[v] for v in row])
+        for (u, v, keys), chain in zip(comp_edges_c, drawing.chains):
             line = [points[w] for w in chain]
-            tail, head = nodes[e.tail], nodes[e.head]
-            for key in e.keys:
-                edge_points[(tail, head, key)] = line if len(e.keys) == 1 else list(line)
-    for e in edges:
-        if e.tail == e.head:  # a self-loop crosses no layer; the view draws it as an arc
-            p = positions[nodes[e.tail]]
-            for key in e.keys:
-                edge_points[(nodes[e.tail], nodes[e.head], key)] = [p, p]
+            if len(keys) == 1:
+                edge_points[(nodes[u], nodes[v], keys[0])] = line
+            else:
+                for key in keys:
+                    edge_points[(nodes[u], nodes[v], key)] = list(line)
+    for u, v, keys in edges:
+        if u == v:  # a self-loop crosses no layer; the view draws it as an arc
+            p = positions[nodes[u]]
+            for key in keys:
+                edge_points[(nodes[u], nodes[v], key)] = [p, p]
     width = max(offset - node_sep, 0.0)
     size = (width, along_extent) if across_axis == 0 else (along_extent, width)
     result = GraphLayout(positions, layers, order, edge_points, size[0], size[1])
@@ -187,13 +200,7 @@ def _layout(
     return result
 
 
-@dataclass
-class _Edge:
-    """A bundle of parallel edges tail -> head (node indices) and their keys in slot order."""
-
-    tail: int
-    head: int
-    keys: list[Any]
+_Edge = tuple[int, int, list[Any]]  # a bundle of parallel edges: tail, head, keys in slot order
 
 
 def _read_edges(g: nx.MultiDiGraph, index: dict[str, int]) -> list[_Edge]:
@@ -201,19 +208,21 @@ def _read_edges(g: nx.MultiDiGraph, index: dict[str, int]) -> list[_Edge]:
 
     ``adjacency()`` hands out networkx's own dicts: no view object per edge.
     """
-    by_head: list[list[tuple[tuple[int, Any], _Edge]]] = [[] for _ in index]
+    by_head: list[list[tuple[int, list[Any]]]] = [[] for _ in index]
     for u, nbrs in g.adjacency():
         iu = index[u]
         for v, keydict in nbrs.items():
-            keys = list(keydict)
-            if len(keys) > 1:
-                keys.sort(key=_key_order)
-            by_head[index[v]].append((_key_order(keys[0]), _Edge(iu, index[v], keys)))
+            by_head[index[v]].append((iu, list(keydict)))
     edges: list[_Edge] = []
-    for entries in by_head:
+    for head, entries in enumerate(by_head):
         if len(entries) > 1:
-            entries.sort(key=lambda entry: (entry[0], entry[1].tail))
-        edges.extend([e for _, e in entries])
+            for _, keys in entries:
+                if len(keys) > 1:
+                    keys.sort(key=_key_order)
+            entries.sort(key=lambda entry: (_key_order(entry[1][0]), entry[0]))
+        elif entries and len(entries[0][1]) > 1:
+            entries[0][1].sort(key=_key_order)
+        edges.extend([(tail, head, keys) for tail, keys in entries])
     return edges
 
 
@@ -225,8 +234,7 @@ def _key_order(key: Any) -> tuple[int, Any]:
 def _components(n: int, edges: list[_Edge]) -> tuple[list[int], int]:
     """Weakly connected component per node, numbered in order of their first node."""
     parent = list(range(n))
-    for e in edges:
-        a, b = e.tail, e.head
+    for a, b, _ in edges:
         while parent[a] != a:
             parent[a] = a = parent[parent[a]]
         while parent[b] != b:
@@ -247,20 +255,26 @@ def _components(n: int, edges: list[_Edge]) -> tuple[list[int], int]:
 
 
 def _seeder(
-    previous: GraphLayout, names: list[str], edges: list[_Edge], nodes: list[str], across_axis: int
-) -> Callable[[ProperGraph, set[int]], list[float]]:
-    """Previous across-coordinates of a component's vertices (NaN where unknown)."""
+    previous: GraphLayout,
+    previous_strips: dict[int, int],
+    names: list[str],
+    edges: list[_Edge],
+    nodes: list[str],
+    across_axis: int,
+) -> Callable[[ProperGraph, set[int]], tuple[list[float], list[int]]]:
+    """Previous across-coordinates of a component's vertices (NaN where unknown),
+    and the previous crossings of each strip, matched by the layers' shift."""
 
-    def seed(pg: ProperGraph, flipped: set[int]) -> list[float]:
+    def seed(pg: ProperGraph, flipped: set[int]) -> tuple[list[float], list[int]]:
         values = [NAN] * pg.size
         for i, name in enumerate(names):
             p = previous.positions.get(name)
             if p is not None:
                 values[i] = p[across_axis]
-        for b, (chain, e) in enumerate(zip(pg.chains, edges)):
+        for b, (chain, (u, v, keys)) in enumerate(zip(pg.chains, edges)):
             if len(chain) <= 2:
                 continue
-            points = previous.edge_points.get((nodes[e.tail], nodes[e.head], e.keys[0]))
+            points = previous.edge_points.get((nodes[u], nodes[v], keys[0]))
             if not points or len(points) < 2:
                 continue
             if b in flipped:
@@ -271,7 +285,14 @@ def _seeder(
                 k = min(int(t), len(points) - 2)
                 frac = t - k
                 values[w] = points[k][across_axis] * (1 - frac) + points[k + 1][across_axis] * frac
-        return values
+        shifts = [
+            pg.layer[i] - previous.layers[name]
+            for i, name in enumerate(names)
+            if name in previous.layers
+        ]
+        offset = median_low(shifts) if shifts else 0
+        allowed = [previous_strips.get(i - offset, 0) for i in range(pg.depth - 1)]
+        return values, allowed
 
     return seed
 

@@ -18,7 +18,8 @@ from gradstep.graph.crossings import strip_crossings
 from gradstep.graph.proper import ProperGraph
 
 MAX_ROUNDS = 24  # median sweeps per window, as dot's MaxIter
-PATIENCE = 4  # sweeps without a better order before a window gives up, as dot's MinQuit
+PATIENCE = 8  # sweeps without a real gain before a window gives up, as dot's MinQuit
+CONVERGENCE = 0.995  # what counts as a real gain, as dot's Convergence
 
 
 def initial_order(pg: ProperGraph, seed: list[float] | None = None) -> list[list[int]]:
@@ -116,8 +117,14 @@ class _Orderer:
             row[k] = v
             pos[v] = k
 
-    def transpose(self, a: int, b: int) -> None:
-        """Swap neighbours on layers ``a..b`` while a swap removes crossings."""
+    def transpose(self, a: int, b: int, ties: bool) -> None:
+        """Swap neighbours on layers ``a..b`` while a swap removes crossings.
+
+        With ``ties``, a pair with crossings is also swapped when swapping
+        leaves as many: that walks plateaus where strict descent stalls (as
+        ``dot`` does on alternate rounds). Only strict gains revisit layers,
+        so this ends.
+        """
         up, down, pos, layers = self.up, self.down, self.pos, self.layers
         candidates = list(range(a, b + 1))
         while candidates:
@@ -134,10 +141,11 @@ class _Orderer:
                     swap = _pair_crossings(up[w], up[v], pos) + _pair_crossings(
                         down[w], down[v], pos
                     )
-                    if swap < keep:
+                    if swap < keep or (ties and swap == keep):
                         row[k], row[k + 1] = w, v
                         pos[v], pos[w] = k + 1, k
-                        touched.update((i - 1, i, i + 1))
+                        if swap < keep:
+                            touched.update((i - 1, i, i + 1))
             candidates = sorted(j for j in touched if a <= j <= b)
 
     def snapshot(self, a: int, b: int) -> list[list[int]]:
@@ -150,47 +158,64 @@ class _Orderer:
             for k, v in enumerate(row):
                 pos[v] = k
 
-    def improve_window(self, a: int, b: int) -> int:
-        """Median sweeps and swaps on layers ``a..b``; keeps the best order seen."""
+    def improve_window(self, a: int, b: int, drift: bool = True) -> int:
+        """Median sweeps and swaps on layers ``a..b``, dot's schedule; keeps the best order.
+
+        With ``drift`` an order as good as the best replaces it (so sweeps can
+        walk along a plateau); otherwise only a strictly better one does. Only
+        a gain of more than half a per cent buys more rounds.
+        """
         best = self.window_crossings(a, b)
         saved = self.snapshot(a, b)
-        stale = 0
+        trying = 0
         for round_ in range(MAX_ROUNDS):
-            if not best:
+            if not best or trying >= PATIENCE:
                 break
+            trying += 1
             upward = round_ % 2 == 0
-            flip = round_ % 4 >= 2
+            reverse = round_ % 4 < 2
             rows = range(a, b + 1) if upward else range(b, a - 1, -1)
             for i in rows:
-                self.median_sort(i, upward, flip)
-            self.transpose(a, b)
+                self.median_sort(i, upward, reverse)
+            self.transpose(a, b, ties=not reverse)
             crossings = self.window_crossings(a, b)
-            if crossings < best:
-                best, saved, stale = crossings, self.snapshot(a, b), 0
-            else:
-                stale += 1
-                if stale >= PATIENCE:
-                    break
+            if crossings < best or (drift and crossings == best):
+                saved = self.snapshot(a, b)
+                if crossings < CONVERGENCE * best:
+                    trying = 0
+                best = crossings
         self.restore(a, saved)
         for i in range(max(a - 1, 0), min(b + 1, len(self.layers) - 1)):
             self.strips[i] = self.strip(i)
         return best
 
 
-def reduce_crossings(pg: ProperGraph, layers: list[list[int]]) -> tuple[list[list[int]], int]:
-    """Improve ``layers`` in place around each crossing; returns them and the crossings left."""
+def reduce_crossings(
+    pg: ProperGraph, layers: list[list[int]], *, allowed: list[int] | None = None
+) -> tuple[list[list[int]], int]:
+    """Improve ``layers`` in place around each crossing; returns them and the crossings left.
+
+    ``allowed`` is for an order seeded from a previous drawing: the crossings
+    it already had per strip. Only strips with more than that are repaired,
+    in small windows, taking only strictly better orders, so that what was
+    drawn before stays as it was.
+    """
     if len(layers) < 2:
         return layers, 0
     orderer = _Orderer(pg, layers)
     last = len(layers) - 1
     radius = 2
     while True:
-        windows = _windows([i for i, c in enumerate(orderer.strips) if c], radius, last)
+        if allowed is None:
+            dirty = [i for i, c in enumerate(orderer.strips) if c]
+        else:
+            dirty = [i for i, c in enumerate(orderer.strips) if c > allowed[i]]
+        windows = _windows(dirty, radius, last)
         if not windows:
             break
         for a, b in windows:
-            orderer.improve_window(a, b)
-        if windows == [(0, last)]:
+            orderer.improve_window(a, b, drift=allowed is None)
+        if allowed is not None or windows == [(0, last)]:
             break
         radius *= 4
     return orderer.layers, sum(orderer.strips)

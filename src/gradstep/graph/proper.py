@@ -40,6 +40,15 @@ def make_proper(n: int, layer: list[int], bundles: list[tuple[int, int, int]]) -
     down: list[list[int]] = [[] for _ in range(n)]
     chains: list[list[int]] = []
     for tail, head, mult in bundles:
+        if layer[head] == layer[tail] + 1:  # most edges: no dummy
+            if mult == 1:
+                down[tail].append(head)
+                up[head].append(tail)
+            else:
+                down[tail].extend([head] * mult)
+                up[head].extend([tail] * mult)
+            chains.append([tail, head])
+            continue
         chain = [tail]
         for lay in range(layer[tail] + 1, layer[head]):
             dummy = len(layer)
