@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 
 from gradstep.gui import export
@@ -174,6 +175,17 @@ def test_widget_screenshot(qtbot, trace, tmp_path) -> None:
     plot.show_record(trace, trace.record_for(trace.steps[SIN_STEP]))
     image = QImage(str(export_widget_png(plot, tmp_path / "plot.png", scale=2.0)))
     assert (image.width(), image.height()) == (800, 600)
+    # the same picture as at 1×, only sharper (a QGraphicsView's own render() would crop it)
+    small = QImage(str(export_widget_png(plot, tmp_path / "small.png", scale=1.0)))
+    halved = image.scaled(400, 300, mode=Qt.TransformationMode.SmoothTransformation)
+    small = small.convertToFormat(QImage.Format.Format_RGB32)
+    halved = halved.convertToFormat(QImage.Format.Format_RGB32)
+    diff = [
+        abs(small.pixelColor(x, y).lightness() - halved.pixelColor(x, y).lightness())
+        for y in range(0, 300, 3)
+        for x in range(0, 400, 3)
+    ]
+    assert sum(diff) / len(diff) < 12
 
 
 def test_the_dialog_asks_before_replacing_a_file(view, tmp_path, monkeypatch) -> None:
@@ -271,4 +283,6 @@ def test_cli_export_headless_and_bad_step(tmp_path) -> None:
     frames = sorted((tmp_path / "frames").iterdir())
     assert len(frames) == int(steps.group(1)) + 1
     assert all(f.suffix == ".svg" and f.stat().st_size > 1000 for f in frames)
+    sizes = {re.search(rb'viewBox="([^"]*)"', f.read_bytes()).group(1) for f in frames}
+    assert len(sizes) == 1, "frames of a series have one size, whatever their captions"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "sq.py"]

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
     QIODevice,
     QMarginsF,
     QMimeData,
+    QPoint,
     QPointF,
     QRectF,
     QSize,
@@ -71,6 +72,7 @@ FORMATS = ("png", "svg", "pdf")
 MARGIN = 18.0
 MAX_PNG_SIDE = 16384  # larger figures are drawn at a smaller scale
 SCENE_PAD = 20.0
+FRAME_LINES = 4  # a series of frames keeps room for title, step, chain rule, formula
 
 
 class ExportError(Exception):
@@ -89,6 +91,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         raise ExportError(f"folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     try:
+        os.chmod(tmp, _mode(path, 0o666))  # mkstemp makes it private; a figure is not
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -101,6 +104,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             pass
         raise
     return path
+
+
+def _mode(path: Path, default: int) -> int:
+    """The permissions a new file (or folder) would get: the old one's, else per the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return default & ~umask
 
 
 # ------------------------------------------------------------------ sources
@@ -153,6 +166,7 @@ class _Figure:
     height: float = 0.0
     caption_h: float = 0.0
     legend_rows: list[list[tuple[LegendEntry, float]]] | None = None
+    lines: list[tuple[str, QFont, float]] | None = None  # caption: text, font, height
 
     def fonts(self) -> tuple[QFont, QFont, QFont]:
         title = self.theme.ui_font(1.35)
@@ -170,7 +184,8 @@ def _caption_lines(source: Any, caption: Caption) -> list[str]:
     return [str(c) for c in caption]
 
 
-def _layout(source: Any, caption: Caption, legend: bool) -> _Figure:
+def _layout(source: Any, caption: Caption, legend: bool, frame: bool = False) -> _Figure:
+    """Sizes and places the parts; ``frame``: the same size at every step (for a series)."""
     scene = _scene(source)
     rect = scene.itemsBoundingRect().adjusted(-SCENE_PAD, -SCENE_PAD, SCENE_PAD, SCENE_PAD)
     if rect.isEmpty():
@@ -184,25 +199,31 @@ def _layout(source: Any, caption: Caption, legend: bool) -> _Figure:
         _caption_lines(source, caption),
         theme.legend() if legend else [],
     )
-    title_f, text_f, mono_f = fig.fonts()
-    width = rect.width()
-    widest = max(
-        (QFontMetricsF(_font_for(i, fig)).horizontalAdvance(t) for i, t in enumerate(fig.caption)),
-        default=0.0,
-    )
-    width = max(width, min(widest, 1100.0), 360.0 if fig.legend else 0.0)
-    inner = width
+    _, text_f, _ = fig.fonts()
+    fonts = [_font_for(i, fig) for i in range(len(fig.caption))]
+    if frame:  # the caption neither widens nor heightens the figure: lines are elided
+        width = max(rect.width(), 480.0 if fig.caption else 0.0, 360.0 if fig.legend else 0.0)
+        elided = [
+            QFontMetricsF(f).elidedText(t, Qt.TextElideMode.ElideRight, width)
+            for f, t in zip(fonts, fig.caption[:FRAME_LINES])
+        ]
+        fig.lines = [(t, f, QFontMetricsF(f).height()) for f, t in zip(fonts, elided)]
+        slots = [QFontMetricsF(_font_for(i, fig)).height() for i in range(FRAME_LINES)]
+        caption_h = sum(slots) + 2 * FRAME_LINES if fig.caption else 0.0
+    else:
+        widest = max(
+            (QFontMetricsF(f).horizontalAdvance(t) for f, t in zip(fonts, fig.caption)), default=0.0
+        )
+        width = max(rect.width(), min(widest, 1100.0), 360.0 if fig.legend else 0.0)
+        fig.lines = [(t, f, _text_height(f, t, width)) for f, t in zip(fonts, fig.caption)]
+        caption_h = sum(h + 2 for _, _, h in fig.lines)
     fig.width = width + 2 * MARGIN
-    caption_h = 0.0
-    for i, text in enumerate(fig.caption):
-        caption_h += _text_height(_font_for(i, fig), text, inner) + 2
     fig.caption_h = caption_h + (8 if fig.caption else 0)
     legend_h = 0.0
     if fig.legend:
-        fig.legend_rows = _legend_rows(fig.legend, text_f, inner)
+        fig.legend_rows = _legend_rows(fig.legend, text_f, width)
         legend_h = 10 + len(fig.legend_rows) * _legend_row_h(text_f)
     fig.height = MARGIN + fig.caption_h + rect.height() + legend_h + MARGIN
-    del title_f, mono_f
     return fig
 
 
@@ -252,9 +273,7 @@ def _paint(painter: QPainter, fig: _Figure) -> None:
     painter.fillRect(QRectF(0, 0, fig.width, fig.height), QColor(theme.background))
     inner = fig.width - 2 * MARGIN
     y = MARGIN
-    for i, text in enumerate(fig.caption):
-        font = _font_for(i, fig)
-        h = _text_height(font, text, inner)
+    for i, (text, font, h) in enumerate(fig.lines or []):
         painter.setFont(font)
         painter.setPen(QColor(theme.text if i != 1 else theme.muted_text))
         painter.drawText(QRectF(MARGIN, y, inner, h + 2), int(Qt.TextFlag.TextWordWrap), text)
@@ -303,13 +322,18 @@ def _dpi() -> int:
 
 
 def graph_image(
-    source: Any, *, scale: float = 2.0, caption: Caption = None, legend: bool = True
+    source: Any,
+    *,
+    scale: float = 2.0,
+    caption: Caption = None,
+    legend: bool = True,
+    frame: bool = False,
 ) -> QImage:
     """The figure as an image, ``scale`` device pixels per scene unit (capped for huge graphs)."""
-    fig = _layout(source, caption, legend)
+    fig = _layout(source, caption, legend, frame)
     scale = max(0.05, min(scale, MAX_PNG_SIDE / max(fig.width, fig.height)))
     size = QSize(max(1, round(fig.width * scale)), max(1, round(fig.height * scale)))
-    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image = QImage(size, QImage.Format.Format_RGB32)  # opaque: smaller files, faster PDFs
     image.setDevicePixelRatio(scale)  # fonts in points then come out at the screen's size × scale
     image.fill(QColor(fig.theme.background))
     painter = QPainter(image)
@@ -392,15 +416,26 @@ def _pdf_bytes(fig: _Figure, title: str) -> bytes:
 
 
 def figure_bytes(
-    source: Any, format: str, *, scale: float = 2.0, caption: Caption = None, legend: bool = True
+    source: Any,
+    format: str,
+    *,
+    scale: float = 2.0,
+    caption: Caption = None,
+    legend: bool = True,
+    frame: bool = False,
 ) -> bytes:
-    """The figure encoded as ``format`` ("png", "svg" or "pdf")."""
+    """The figure encoded as ``format`` ("png", "svg" or "pdf").
+
+    ``frame``: one size whatever the step's caption says (frames of a series).
+    """
     format = format.lower()
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     if format == "png":
-        return _png_bytes(graph_image(source, scale=scale, caption=caption, legend=legend))
-    fig = _layout(source, caption, legend)
+        return _png_bytes(
+            graph_image(source, scale=scale, caption=caption, legend=legend, frame=frame)
+        )
+    fig = _layout(source, caption, legend, frame)
     title = fig.caption[0] if fig.caption else "gradstep graph"
     return _svg_bytes(fig, title) if format == "svg" else _pdf_bytes(fig, title)
 
@@ -460,7 +495,9 @@ def widget_image(widget: QWidget, *, scale: float = 1.0) -> QImage:
     image.fill(Qt.GlobalColor.transparent)
     painter = QPainter(image)
     try:
-        widget.render(painter)
+        # QWidget's own render: a QGraphicsView (every pyqtgraph plot) overrides ``render``
+        # to draw its scene instead, which crops and enlarges the picture at scale 2
+        QWidget.render(widget, painter, QPoint())
     finally:
         painter.end()
     return image

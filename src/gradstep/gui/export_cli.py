@@ -58,7 +58,8 @@ def _check_trace(trace: Trace, file: str) -> int | None:
     if e is None or e.kind == "exception":
         return None
     where = f", line {e.line}" if e.line else ""
-    _say(f"{file}{where}: {e.type}: {e.message}")
+    message = e.message if file in e.message else f"{file}{where}: {e.message}"
+    _say(f"{e.type}: {message}")
     return 2 if e.kind in ("refused", "syntax") else 3
 
 
@@ -87,8 +88,8 @@ def _output_file(args: argparse.Namespace, step: int) -> tuple[Path, str]:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    if not (args.scale > 0 and args.scale <= 16):
-        raise UsageError(f"--scale {args.scale:g} must be between 0 and 16")
+    if not 0 < args.scale <= 16:
+        raise UsageError(f"--scale {args.scale:g}: give a number above 0 and at most 16")
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -134,7 +135,7 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
 
 def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     """One file per step in a folder: a new folder appears whole, an existing one file by file."""
-    from gradstep.gui.export import atomic_write_bytes, figure_bytes, graph_view_for
+    from gradstep.gui.export import _mode, atomic_write_bytes, figure_bytes, graph_view_for
 
     target = Path(args.output or f"{Path(args.file).stem}-steps")
     if target.exists() and not target.is_dir():
@@ -150,11 +151,15 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
         else target
     )
     try:
+        if fresh:
+            os.chmod(folder, _mode(target, 0o777))  # mkdtemp makes it private
         view = graph_view_for(trace, 0)
         width = max(3, len(str(len(trace.steps) - 1)))
         for step in range(len(trace.steps)):
             view.session.go_to(step)
-            data = figure_bytes(view, args.format, scale=args.scale, caption=not args.no_caption)
+            data = figure_bytes(
+                view, args.format, scale=args.scale, caption=not args.no_caption, frame=True
+            )
             atomic_write_bytes(folder / f"step_{step:0{width}d}.{args.format}", data)
         if fresh:
             os.replace(folder, target)

@@ -27,11 +27,19 @@ from PySide6.QtGui import (
     QPdfWriter,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
     QTextImageFormat,
 )
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
-from gradstep.gui.export import ExportError, _png_bytes, graph_image, graph_view_for, widget_image
+from gradstep.gui.export import (
+    ExportError,
+    _mode,
+    _png_bytes,
+    graph_image,
+    graph_view_for,
+    widget_image,
+)
 from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import compact_chain_line
@@ -226,7 +234,9 @@ def _render_images(
             path = folder / img.name
             if img.kind == "graph":
                 view.session.go_to(img.step)
-                data = _png_bytes(graph_image(view, scale=scale, caption=True, legend=False))
+                data = _png_bytes(
+                    graph_image(view, scale=scale, caption=True, legend=False, frame=True)
+                )
             elif img.kind == "tangent":
                 if node_plot is None:
                     node_plot = NodePlot(theme)
@@ -271,12 +281,29 @@ def _write_pdf(folder: Path, markdown: str, title: str) -> None:
     writer.setCreator("gradstep")
     page = writer.pageLayout().paintRectPixels(writer.resolution())
     doc.setPageSize(QSizeF(page.width(), page.height()))
-    _fit_images(doc, page.width())
+    _fit_images(doc, page.width(), 0.62 * page.height())
+    _step_per_page(doc)
     doc.print_(writer)
 
 
-def _fit_images(doc: QTextDocument, width: float) -> None:
-    """Images at their size on screen (they are 2× for sharpness), never wider than the page."""
+def _step_per_page(doc: QTextDocument) -> None:
+    """Each step's section (a level-3 heading) starts a page: its image and text stay together."""
+    cursor = QTextCursor(doc)
+    block = doc.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() == 3:
+            fmt = block.blockFormat()
+            fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+            cursor.setPosition(block.position())
+            cursor.setBlockFormat(fmt)
+        block = block.next()
+
+
+def _fit_images(doc: QTextDocument, width: float, height: float) -> None:
+    """Images at their size on screen (they are 2× for sharpness), within the page.
+
+    At most ``height`` tall, so that a heading and its image share a page.
+    """
     found: list[tuple[int, int, QTextImageFormat]] = []
     block = doc.begin()
     while block.isValid():
@@ -294,10 +321,11 @@ def _fit_images(doc: QTextDocument, width: float) -> None:
             natural = QImage(doc.baseUrl().resolved(QUrl(img.name())).toLocalFile())
         if natural.isNull():
             continue
-        w = min(natural.width() / 2, width)
+        w, h = natural.width() / 2, natural.height() / 2
+        k = min(1.0, width / w, height / h)
         new = QTextImageFormat(img)
-        new.setWidth(w)
-        new.setHeight(w * natural.height() / natural.width())
+        new.setWidth(w * k)
+        new.setHeight(h * k)
         cursor.setPosition(position)
         cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
         cursor.setCharFormat(new)
@@ -348,6 +376,7 @@ def write_handout(
     doc = build_markdown(trace, per)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
+        os.chmod(tmp, _mode(target, 0o777))  # mkdtemp makes it private; a handout is not
         (tmp / IMAGES).mkdir()
         _render_images(trace, doc, tmp / IMAGES, theme, scale, progress)
         markdown = "\n".join(doc.lines).rstrip() + "\n"
