@@ -48,8 +48,12 @@ def main() -> int:
     from gradstep.record.run import record_scenario
     from gradstep.scenario.errors import ScenarioRefused
     from gradstep.scenario.loader import load_scenario, scenario_from_source
+    from gradstep.scenario import sandbox
     from gradstep.trace.io import dumps
 
+    # lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen now, unguarded
+    sandbox.install_audit_guard()
+    sandbox.prewarm()
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
     line = sys.stdin.readline()
