@@ -89,6 +89,18 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
 ]
 
 
+_ICON_TEXT = {
+    "first_step": "|◀",
+    "previous_pass": "◀◀",
+    "step_back": "◀",
+    "play": "Play",
+    "step_forward": "▶",
+    "next_pass": "▶▶",
+    "last_step": "▶|",
+    "run_to_breakpoint": "▶●",
+}
+
+
 class Actions:
     """Every command of the window; ``actions.step_forward`` is ``action_step_forward``."""
 
@@ -104,6 +116,8 @@ class Actions:
                 action.setStatusTip(tip)
             setattr(self, name.removeprefix("action_"), action)
             self.all.append(action)
+        for name, short in _ICON_TEXT.items():  # what the timeline's small buttons show
+            getattr(self, name).setIconText(short)
         self.follow.setChecked(True)
         self.themes = QActionGroup(window)
         for action in (self.theme_system, self.theme_light, self.theme_dark):

@@ -71,9 +71,29 @@ class PythonHighlighter(QSyntaxHighlighter):
         self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
+        start = 0
+        if self.previousBlockState() == 1:  # inside a triple-quoted string
+            end = text.find('"""')
+            if end < 0:
+                self.setFormat(0, len(text), self.formats["string"])
+                self.setCurrentBlockState(1)
+                return
+            self.setFormat(0, end + 3, self.formats["string"])
+            start = end + 3
+        self.setCurrentBlockState(0)
+        rest = text[start:]
+        opened = rest.find('"""')
+        if opened >= 0 and rest.find('"""', opened + 3) < 0:  # a docstring opens here
+            self._rules(rest[:opened], start)
+            self.setFormat(start + opened, len(rest) - opened, self.formats["string"])
+            self.setCurrentBlockState(1)
+            return
+        self._rules(rest, start)
+
+    def _rules(self, text: str, offset: int) -> None:
         for pattern, name in _RULES:
             for m in pattern.finditer(text):
-                self.setFormat(m.start(), m.end() - m.start(), self.formats[name])
+                self.setFormat(offset + m.start(), m.end() - m.start(), self.formats[name])
 
 
 class _Gutter(QWidget):

@@ -15,6 +15,12 @@ from gradstep.session import Session, StepState
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
 from gradstep.trace.text import chain_rule_line
 
+_NOW = {
+    "receive": "receives its gradient in this step",
+    "compute": "computes its outgoing gradients in this step",
+    "accumulate": "adds the incoming gradient to .grad in this step",
+    "tensor_hook": "its tensor's gradient arrives in this step",
+}
 _KIND_TITLES = {"jacobian": "Jacobian", "vjp": "vector–Jacobian product", "scalar": "derivative"}
 
 
@@ -186,7 +192,7 @@ class Inspector(QWidget):
 
     def _status_html(self, status: str, rec: NodeRecord | None) -> str:
         text = {
-            "current": "at work in this step",
+            "current": _NOW.get(self.session.trace.steps[self.session.index].kind, "in this step"),  # type: ignore[union-attr]
             "pending": f"waiting: receives its gradient at step {rec.receive_step}" if rec else "",
             "received": "gradient received, not computed yet",
             "done": "done in this pass",

@@ -55,6 +55,7 @@ class ScenarioLoader(QObject):
     def __init__(self, parent: QObject | None = None, *, pool: Any = None) -> None:
         super().__init__(parent)
         self._pool = pool
+        self._owns_pool = pool is None  # a pool handed in (tests share one) is its owner's to close
         self._requests: queue.Queue[tuple[int, str, bool, bool] | None] = queue.Queue()
         self._generation = 0
         self._busy = False
@@ -87,7 +88,7 @@ class ScenarioLoader(QObject):
 
     def close(self) -> None:
         self._requests.put(None)
-        if self._pool is not None:
+        if self._pool is not None and self._owns_pool:
             self._pool.close()
 
     # ------------------------------------------------------------ thread

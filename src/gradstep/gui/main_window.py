@@ -38,12 +38,22 @@ TRUSTED_KEY = "files/trusted"
 
 
 class MainWindow(QMainWindow):
-    """gradstep's window. ``open_scenario`` is asynchronous: wait for ``trace_ready`` or ``load_failed``."""
+    """gradstep's window. ``open_scenario`` is asynchronous: wait for ``trace_ready`` or ``load_failed``.
+
+    ``settings`` (default: the user's) keeps the layout, recent and trusted files; ``pool`` is a
+    ``WorkerPool`` to share (default: the window starts its own).
+    """
 
     trace_ready = Signal()
     load_failed = Signal(str)
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+        *,
+        pool: object = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings("gradstep", "gradstep")
         self.theme_mode = str(self.settings.value("view/theme", "system"))
@@ -57,7 +67,7 @@ class MainWindow(QMainWindow):
         self.actions_ = a = Actions(self)
         self.breakpoints = Breakpoints()
         self.player = Player(self.breakpoints)
-        self.loader = ScenarioLoader(self)
+        self.loader = ScenarioLoader(self, pool=pool)
         self.graph = GraphView(self.theme, self.breakpoints)
         self.code = CodeView(self.theme)
         self.notes = NotesView(self.theme)
@@ -138,7 +148,7 @@ class MainWindow(QMainWindow):
                 self.session.go_to(place_in(old, index, trace))
         if trace.error is not None:
             self.message.show_message(
-                f"The scenario raised {result.message} (its last step).", error=True
+                f"{result.message} — the scenario stopped there (its last step)."
             )
         else:
             self.message.clear()
@@ -237,6 +247,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Messages", self)
         bar.setObjectName("toolbar_messages")
         bar.setMovable(False)
+        self.message.setVisible(True)
         bar.addWidget(self.message)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
@@ -265,16 +276,23 @@ class MainWindow(QMainWindow):
             docks[widget.objectName()] = dock
             if panels_menu is not None:
                 panels_menu.addAction(dock.toggleViewAction())
-        d = docks
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["graph_view"])
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d["code_view"])
+        d, left, right = (
+            docks,
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        self.addDockWidget(left, d["graph_view"])
+        self.addDockWidget(right, d["notes"])
+        self.splitDockWidget(d["notes"], d["code_view"], Qt.Orientation.Vertical)
         self.splitDockWidget(d["code_view"], d["inspector"], Qt.Orientation.Vertical)
-        self.splitDockWidget(d["code_view"], d["notes"], Qt.Orientation.Horizontal)
         self.splitDockWidget(d["graph_view"], d["timeline"], Qt.Orientation.Vertical)
         self.splitDockWidget(d["timeline"], d["variables"], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["graph_view"], d["code_view"]], [880, 620], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["graph_view"], d["timeline"]], [640, 250], Qt.Orientation.Vertical)
-        self.resizeDocks([d["code_view"], d["inspector"]], [380, 520], Qt.Orientation.Vertical)
+        self.resizeDocks([d["graph_view"], d["notes"]], [900, 600], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], Qt.Orientation.Vertical)
+        self.resizeDocks([d["timeline"], d["variables"]], [470, 430], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [d["notes"], d["code_view"], d["inspector"]], [130, 300, 460], Qt.Orientation.Vertical
+        )
         return docks
 
     # -------------------------------------------------------------- wiring
@@ -306,6 +324,9 @@ class MainWindow(QMainWindow):
         for act in a.themes.actions():
             act.setChecked(act.objectName().endswith(self.theme_mode))
         self.player.playing_changed.connect(a.play.setChecked)
+        self.player.playing_changed.connect(
+            lambda on: a.play.setIconText("Pause" if on else "Play")
+        )
         self.timeline.speed_changed.connect(self.player.set_speed)
         self.loader.finished.connect(self._loaded)
         self.loader.failed.connect(self._failed)

@@ -30,6 +30,7 @@ class MessageBar(QWidget):
         layout.addWidget(self.trust)
         layout.addWidget(close)
         self.host: QWidget = self  # what to show and hide: a toolbar holding the bar
+        self.shown = False
         self.set_theme(theme)
         self.setVisible(False)
         self.trust.clicked.connect(self.trust_requested)
@@ -45,17 +46,20 @@ class MessageBar(QWidget):
         self.label.setText(text)
         self.trust.setVisible(offer_trust)
         self._restyle()
-        self.setVisible(True)
-        self.host.setVisible(True)
+        self._set_shown(True)
 
     def clear(self) -> None:
         self.label.clear()
-        self.setVisible(False)
-        self.host.setVisible(False)
+        self._set_shown(False)
 
     @property
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return self.label.text() if self.shown else ""
+
+    def _set_shown(self, on: bool) -> None:
+        # Inside a toolbar only the toolbar's visibility counts (QToolBar.addWidget).
+        self.shown = on
+        self.host.setVisible(on)
 
     def _restyle(self) -> None:
         t = self.theme

@@ -1,0 +1,282 @@
+"""The window with a real scenario run through the real worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from gui_helpers import open_and_wait, write_replacing
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QAction, QDropEvent, QFontDatabase
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDockWidget, QWidget
+
+from gradstep.trace.text import format_value
+
+ACTIONS = (
+    "action_open",
+    "action_reload",
+    "action_step_forward",
+    "action_step_back",
+    "action_first_step",
+    "action_last_step",
+    "action_presentation_mode",
+)
+PANELS = ("graph_view", "code_view", "inspector", "variables", "timeline", "notes")
+
+
+def action(window, name: str) -> QAction:
+    found = window.findChild(QAction, name)
+    assert found is not None, name
+    return found
+
+
+def step_of(window, kind: str, name: str) -> int:
+    """The first step of ``kind`` at the node that produced the variable ``name``."""
+    trace = window.trace
+    for s in trace.steps:
+        if s.kind == kind and s.node is not None and trace.nodes[s.node].name == name:
+            return s.index
+    raise AssertionError(f"no {kind} step for {name}")
+
+
+def torch_reference() -> dict[str, list[float]]:
+    """The scenario's gradients, computed here with PyTorch."""
+    x = torch.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    y = torch.sin(x) * x
+    y.retain_grad()
+    loss = (y**2).mean()
+    loss.backward()
+    g = y.grad
+    return {
+        "x.grad": x.grad.tolist(),
+        "y.grad": g.tolist(),
+        # MulBackward0 of sin(x) * x: one outgoing gradient per factor
+        "y.down": (g * x).detach().tolist(),
+        "y.down.x": (g * torch.sin(x)).detach().tolist(),
+    }
+
+
+def test_fonts_exist(qapp) -> None:
+    assert QFontDatabase.families(), "no fonts: every glyph would be an empty box"
+
+
+def test_api_names(window) -> None:
+    for name in ACTIONS:
+        action(window, name)
+    for name in PANELS:
+        assert window.findChild(QWidget, name) is not None, name
+    assert window.step_count == 0 and window.step_index == 0
+
+
+def test_step_with_actions(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    n = window.step_count
+    assert n == len(window.trace.steps) > 10
+    action(window, "action_step_forward").trigger()
+    action(window, "action_step_forward").trigger()
+    assert window.step_index == 2
+    action(window, "action_step_back").trigger()
+    assert window.step_index == 1
+    action(window, "action_last_step").trigger()
+    assert window.step_index == n - 1
+    action(window, "action_step_forward").trigger()
+    assert window.step_index == n - 1
+    action(window, "action_first_step").trigger()
+    assert window.step_index == 0
+    action(window, "action_next_pass").trigger()
+    assert window.trace.steps[window.step_index].kind == "pass_start"
+
+
+def test_keyboard_steps_whatever_has_focus(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    for focus in ("graph_view", "timeline_list", "code_view", "inspector_text", "variables"):
+        target = window.findChild(QWidget, focus)
+        target.setFocus()
+        QTest.keyClick(target, Qt.Key.Key_Home)
+        for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_F10):
+            QTest.keyClick(target, key)
+        assert window.step_index == 3, focus
+        QTest.keyClick(target, Qt.Key.Key_Left)
+        QTest.keyClick(target, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+        assert window.step_index == 1, focus
+        QTest.keyClick(target, Qt.Key.Key_End)
+        assert window.step_index == window.step_count - 1, focus
+
+
+def test_inspector_numbers_equal_pytorch(qtbot, window, scenario: Path) -> None:
+    expected = torch_reference()
+    open_and_wait(qtbot, window, scenario)
+    inspector = window.findChild(QWidget, "inspector")
+
+    window.session.go_to(step_of(window, "accumulate", "x"))
+    text = inspector.toPlainText()
+    assert (
+        f".grad: None + {format_value(expected['x.grad'])} = {format_value(expected['x.grad'])}"
+        in text
+    )
+
+    # y = sin(x) * x receives dloss/dy and passes dloss/dx on: upstream × local = downstream.
+    window.session.go_to(step_of(window, "compute", "y"))
+    text = inspector.toPlainText()
+    line = next(ln for ln in text.splitlines() if " × " in ln and " = " in ln)
+    assert line.startswith(format_value(expected["y.grad"]))
+    assert line.endswith(
+        f"= ({format_value(expected['y.down'])}, {format_value(expected['y.down.x'])})"
+    )
+    assert "y.grad (kept by retain_grad())" in text
+
+    window.session.go_to(step_of(window, "receive", "y"))
+    assert "receives its gradient in this step" in inspector.toPlainText()
+
+
+def test_variables_follow_the_step(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    table = window.findChild(QWidget, "variables")
+
+    def rows() -> dict[str, str]:
+        return {table.item(r, 0).text(): table.item(r, 2).text() for r in range(table.rowCount())}
+
+    action(window, "action_last_step").trigger()
+    assert rows()["x"] == format_value(torch_reference()["x.grad"], max_items=4)
+    action(window, "action_first_step").trigger()
+    assert "x" not in rows()
+
+
+def test_reload_on_save_keeps_place(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    k = step_of(window, "compute", "y")
+    window.session.go_to(k)
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        write_replacing(
+            scenario, scenario.read_text().replace("[0.5, -1.5, 2.0]", "[0.5, -1.5, 3.0]")
+        )
+    assert window.step_index == k
+    assert window.trace.steps[k].kind == "compute"
+    assert any(
+        v is not None and v.value == [0.5, -1.5, 3.0]
+        for s in window.trace.steps
+        for v in s.variables.values()
+    )
+    # the watcher still works after a replace-save
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        write_replacing(scenario, scenario.read_text().replace("3.0]", "4.0]"))
+
+
+def test_bad_file_keeps_last_trace(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    good = window.trace
+    window.session.go_to(5)
+    broken = scenario.read_text().replace("y = torch.sin(x) * x", "y = torch.sin(x) *")
+    with qtbot.waitSignal(window.load_failed, timeout=30_000) as blocker:
+        write_replacing(scenario, broken)
+    message = blocker.args[0]
+    assert "SyntaxError" in message and "line 11" in message
+    assert window.trace is good and window.step_index == 5
+    code = window.findChild(QWidget, "code_view")
+    assert code.error_line == 11
+    assert window.message.text and "SyntaxError" in window.message.text
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        write_replacing(scenario, broken.replace("torch.sin(x) *", "torch.sin(x) * x"))
+    assert code.error_line is None and not window.message.text
+
+
+def test_refused_file_offers_trust(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "refused.py"
+    path.write_text("import os\nimport torch\nx = torch.ones(2, requires_grad=True)\n")
+    with qtbot.waitSignal(window.load_failed, timeout=30_000):
+        window.open_scenario(path)  # restricted by default
+    assert not window.trusted
+    assert window.message.trust.isVisibleTo(window.message)
+    assert window.findChild(QWidget, "code_view").error_line == 1
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        window.message.trust.click()
+    assert window.trusted and window.step_count >= 3
+
+
+def test_exception_is_a_step(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "raises.py"
+    path.write_text(
+        "import torch\nx = torch.ones(2, requires_grad=True)\nraise ValueError('on purpose')\n"
+    )
+    open_and_wait(qtbot, window, path)
+    assert window.trace.steps[-1].kind == "error"
+    assert "ValueError" in window.message.text
+
+
+def test_graph_click_selects_and_double_click_goes_to_step(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    action(window, "action_last_step").trigger()
+    graph = window.findChild(QWidget, "graph_view")
+    y_node = next(n for n, node in window.trace.nodes.items() if node.name == "y")
+    item = graph.node_item(y_node)
+    graph.centerOn(item)
+    pos = graph.mapFromScene(item.scenePos())
+    QTest.mouseClick(graph.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert graph.selected == y_node
+    assert window.inspector.pinned == y_node and window.inspector.shown_node == y_node
+    table = window.findChild(QWidget, "variables")
+    assert table.item(table.currentRow(), 0).text() == "y"
+    action(window, "action_first_step").trigger()
+    assert window.inspector.shown_node == y_node  # pinned: stays
+    QTest.mouseDClick(graph.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert window.step_index == step_of(window, "compute", "y")
+    QTest.keyClick(graph, Qt.Key.Key_Escape)
+    assert window.inspector.pinned is None
+
+
+def test_code_click_and_breakpoints(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    window.code.line_clicked.emit(13)  # loss = (y**2).mean()
+    assert window.trace.steps[window.step_index].line == 13
+    action(window, "action_first_step").trigger()
+    x_node = next(n for n, node in window.trace.nodes.items() if node.name == "x")
+    window.breakpoints.toggle(x_node)
+    action(window, "action_run_to_breakpoint").trigger()
+    assert window.step_index == 1  # x is created by its statement
+    action(window, "action_run_to_breakpoint").trigger()
+    assert window.trace.steps[window.step_index].node == x_node
+
+
+def test_play_stops_at_end(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    window.player.set_speed(200)
+    action(window, "action_play").trigger()
+    qtbot.waitUntil(lambda: not window.player.playing, timeout=5_000)
+    assert window.step_index == window.step_count - 1
+
+
+def test_presentation_mode(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    inspector = window.findChild(QWidget, "inspector_text")
+    normal_size = inspector.font().pointSizeF()
+    action(window, "action_presentation_mode").trigger()
+    qtbot.waitUntil(lambda: window.isFullScreen())
+    shown = {d.objectName() for d in window.findChildren(QDockWidget) if d.isVisible()}
+    assert shown == {"dock_graph_view", "dock_inspector"}
+    assert not window.menuBar().isVisible()
+    assert inspector.font().pointSizeF() >= 1.5 * normal_size
+    QTest.keyClick(window.graph, Qt.Key.Key_Right)
+    assert window.step_index == 1
+    QTest.keyClick(window.graph, Qt.Key.Key_Escape)
+    assert not action(window, "action_presentation_mode").isChecked()
+    qtbot.waitUntil(lambda: window.findChild(QDockWidget, "dock_code_view").isVisible())
+    assert inspector.font().pointSizeF() == pytest.approx(normal_size)
+
+
+def test_drop_a_file_opens_it(qtbot, window, scenario: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(scenario))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        window.trusted = True
+        window.settings.setValue("files/trusted", [str(scenario.resolve())])
+        window.dropEvent(event)
+    assert window.path == str(scenario.resolve())
