@@ -281,7 +281,7 @@ def _write_pdf(folder: Path, markdown: str, title: str) -> None:
     writer.setCreator("gradstep")
     page = writer.pageLayout().paintRectPixels(writer.resolution())
     doc.setPageSize(QSizeF(page.width(), page.height()))
-    _fit_images(doc, page.width(), 0.62 * page.height())
+    _fit_images(doc, page.width(), 0.55 * page.height())
     _step_per_page(doc)
     doc.print_(writer)
 
@@ -322,7 +322,9 @@ def _fit_images(doc: QTextDocument, width: float, height: float) -> None:
         if natural.isNull():
             continue
         w, h = natural.width() / 2, natural.height() / 2
-        k = min(1.0, width / w, height / h)
+        # a step's page holds its graph and its slope plot
+        limit = 0.45 * height if img.name().endswith("_slope.png") else height
+        k = min(1.0, width / w, limit / h)
         new = QTextImageFormat(img)
         new.setWidth(w * k)
         new.setHeight(h * k)

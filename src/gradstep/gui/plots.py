@@ -164,17 +164,19 @@ class NodePlot(_ThemedLayout):
             lines.append(
                 f"outgoing ∂L/∂x = {_fmt(p.incoming[0])} × {_fmt(slope)} = {_fmt(p.outgoing[0])}"
             )
-        html = "<br>".join(lines)
-        # a rising tangent leaves the upper left free, a falling one the lower left
-        rising = slope >= 0
+        corner = _free_corner(p)
         text = pg.TextItem(
-            html=f'<div style="color:{t.text}; font-size:10pt">{html}</div>',
-            anchor=(0, 0) if rising else (0, 1),
+            "\n".join(lines),
+            color=t.text,
+            anchor=(corner[0], 1 - corner[1]),
             border=pg.mkPen(t.current),
             fill=pg.mkBrush(QColor(t.label_fill)),
         )
+        font = QFont(text.textItem.font())
+        font.setPointSizeF(10)
+        text.setFont(font)
         lo, hi = p.y_range
-        text.setPos(float(p.xs[0]), hi if rising else lo)
+        text.setPos(float(p.xs[0] if corner[0] == 0 else p.xs[-1]), lo if corner[1] == 0 else hi)
         item.addItem(text, ignoreBounds=True)
         self.annotation = "\n".join(lines)
 
@@ -255,6 +257,27 @@ class NodePlot(_ThemedLayout):
                 name="NaN/Inf",
             )
         item.getAxis("bottom").setLabel("index", color=t.muted_text)
+
+
+def _free_corner(p: TangentPlot) -> tuple[int, int]:
+    """The corner (x: 0 left, 1 right; y: 0 bottom, 1 top) that the curve and tangent cross least."""
+    lo, hi = p.y_range
+    x0, x1 = float(p.xs[0]), float(p.xs[-1])
+    tx, ty = p.tangent(0)
+    xs = np.concatenate([p.xs, np.linspace(tx[0], tx[1], 100), p.x0])
+    ys = np.concatenate([p.ys, np.linspace(ty[0], ty[1], 100), p.y0])
+    u = (xs - x0) / ((x1 - x0) or 1.0)
+    v = (ys - lo) / ((hi - lo) or 1.0)
+    ok = np.isfinite(u) & np.isfinite(v) & (v >= 0) & (v <= 1)
+    u, v = u[ok], v[ok]
+
+    def crowd(cx: int, cy: int) -> int:
+        inside_x = u < 0.55 if cx == 0 else u > 0.45
+        inside_y = v < 0.4 if cy == 0 else v > 0.6
+        return int(np.sum(inside_x & inside_y))
+
+    corners = [(0, 1), (1, 0), (0, 0), (1, 1)]  # upper left first: where the eye starts
+    return min(corners, key=lambda c: crowd(*c))
 
 
 def _variable_for(trace: Trace, node: str, step: int | None) -> VariableState | None:
