@@ -1,10 +1,11 @@
 """Local derivatives of autograd nodes, computed by calling the node itself.
 
 Calling a ``grad_fn`` returns its vector-Jacobian product. With basis vectors
-it gives the whole local Jacobian, which is cheap for the small tensors of a
-lecture; larger nodes get the VJP with a ones vector, and very large ones
-nothing (their outgoing gradient is already recorded). The call must happen
-while the node's saved tensors are alive: before or inside the backward pass.
+(batched with ``torch.vmap``) it gives the whole local Jacobian, which is cheap
+for the small tensors of a lecture; larger nodes get the VJP with a ones
+vector, and big ones nothing (their outgoing gradient, the VJP with the real
+upstream gradient, is recorded anyway). The call must happen while the
+node's saved tensors are alive: before or inside the backward pass.
 """
 
 from __future__ import annotations
@@ -14,19 +15,29 @@ from typing import Any
 import torch
 
 from gradstep.record.encode import encode
+from gradstep.record.graph import is_leaf_node
 
 #: full Jacobian when outputs x inputs has at most this many entries
 JACOBIAN_ENTRIES = 1024
-#: VJP with ones when the node's outputs have at most this many elements
-VJP_NUMEL = 1 << 20
+#: VJP with ones when the node's outputs have at most this many elements; beyond,
+#: the node's outgoing gradient (its VJP with the real upstream) is all there is
+VJP_NUMEL = 1024
+
+Kinds = list[str | None]
 
 
-def _sum_to(g: torch.Tensor | None, shape: torch.Size) -> torch.Tensor | None:
-    # a node's result is not reduced for broadcasting; the engine does that later
-    if g is None or g.shape == shape:
+def _sum_to(g: torch.Tensor | None, shape: torch.Size, batch: int = 0) -> torch.Tensor | None:
+    """Reduce a node's result to its input's shape (the engine does this after the node).
+
+    ``batch`` leading dimensions are kept (one per Jacobian row).
+    """
+    if g is None or g.shape[batch:] == shape:
         return g
     try:
-        return g.sum_to_size(shape)
+        extra = g.dim() - batch - len(shape)
+        if extra > 0:
+            g = g.sum(dim=tuple(range(batch, batch + extra)))
+        return g.sum_to_size(tuple(g.shape[:batch]) + tuple(shape))
     except RuntimeError:
         return g
 
@@ -44,9 +55,26 @@ def _input_shapes(node: Any) -> list[torch.Size | None]:
     return shapes
 
 
-def local_derivatives(
-    node: Any, *, allow_jacobian: bool = True
-) -> tuple[list[Any], list[str | None]]:
+def _out_numel(node: Any) -> int:
+    return sum(int(torch.Size(m.shape).numel()) for m in node._input_metadata)
+
+
+def wants_local_derivatives(node: Any, *, max_numel: int = VJP_NUMEL) -> bool:
+    """Whether ``local_derivatives`` would compute anything: small nodes only.
+
+    Calling a node costs as much as the engine's own call, so big nodes (a
+    convolution, an attention block) are left out; that keeps recording a big
+    model close to the cost of a plain backward.
+    """
+    if is_leaf_node(node):
+        return False
+    try:
+        return 0 < _out_numel(node) <= max_numel
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def local_derivatives(node: Any, *, allow_jacobian: bool = True) -> tuple[list[Any], Kinds]:
     """(values, kinds) aligned with ``node.next_functions``.
 
     kinds: ``"scalar"`` (a number), ``"jacobian"`` (shape ``out + in``),
@@ -54,9 +82,9 @@ def local_derivatives(
     that needs no gradient, or a node that cannot be called).
     """
     n_in = len(node.next_functions)
-    empty: tuple[list[Any], list[str | None]] = ([None] * n_in, [None] * n_in)
+    empty: tuple[list[Any], Kinds] = ([None] * n_in, [None] * n_in)
     meta = node._input_metadata
-    if not meta or type(node).__name__ == "AccumulateGrad":
+    if not meta or is_leaf_node(node):
         return empty
     out_shapes = [torch.Size(m.shape) for m in meta]
     out_dtypes = [m.dtype for m in meta]
@@ -68,6 +96,7 @@ def local_derivatives(
             if (
                 allow_jacobian
                 and len(out_shapes) == 1
+                and out_dtypes[0].is_floating_point
                 and out_numel * max(in_numel, 1) <= JACOBIAN_ENTRIES
             ):
                 return _jacobian(node, out_shapes[0], out_dtypes[0], in_shapes)
@@ -88,26 +117,40 @@ def _as_tuple(r: Any) -> tuple[Any, ...]:
     return r if isinstance(r, tuple) else (r,)
 
 
+#: up to this many Jacobian rows, one call per row beats vmap's set-up cost
+_LOOP_ROWS = 16
+
+
+def _jacobian_rows(node: Any, eye: torch.Tensor) -> tuple[Any, ...]:
+    """The node applied to each basis vector: one result per input, rows first."""
+    if len(eye) > _LOOP_ROWS:
+        try:
+            return _as_tuple(torch.vmap(node)(eye))
+        except Exception:  # a node vmap cannot batch: one call per row
+            pass
+    rows = [_as_tuple(node(e)) for e in eye]
+    return tuple(
+        None if any(r[i] is None for r in rows) else torch.stack([r[i] for r in rows])
+        for i in range(len(rows[0]))
+    )
+
+
 def _jacobian(
     node: Any, out_shape: torch.Size, out_dtype: torch.dtype, in_shapes: list[torch.Size | None]
-) -> tuple[list[Any], list[str | None]]:
+) -> tuple[list[Any], Kinds]:
     m = int(out_shape.numel())
-    rows: list[list[torch.Tensor | None]] = [[] for _ in in_shapes]
-    for k in range(m):
-        basis = torch.zeros(m, dtype=out_dtype)
-        basis[k] = 1
-        grads = _as_tuple(node(basis.reshape(out_shape)))
-        for i, s in enumerate(in_shapes):
-            g = grads[i] if i < len(grads) else None
-            rows[i].append(_sum_to(g, s) if s is not None and g is not None else None)
+    eye = torch.eye(m, dtype=out_dtype).reshape((m, *out_shape))
+    grads = _jacobian_rows(node, eye)
     values: list[Any] = []
-    kinds: list[str | None] = []
+    kinds: Kinds = []
     for i, s in enumerate(in_shapes):
-        if s is None or any(r is None for r in rows[i]):
+        g = grads[i] if i < len(grads) else None
+        if s is None or g is None:
             values.append(None)
             kinds.append(None)
             continue
-        jac = torch.stack([r.reshape(s) for r in rows[i]]).reshape(tuple(out_shape) + tuple(s))
+        rows = _sum_to(g, s, batch=1)
+        jac = rows.reshape(tuple(out_shape) + tuple(s))
         values.append(encode(jac))
-        kinds.append("scalar" if jac.numel() == 1 and jac.dim() == 0 else "jacobian")
+        kinds.append("scalar" if jac.dim() == 0 else "jacobian")
     return values, kinds

@@ -2,7 +2,10 @@
 
 Small tensors are stored exactly (``tolist()`` of the real values, so a
 float32 round-trips bit for bit); large ones as a summary with statistics and
-a preview, which keeps memory and the trace bounded on big models.
+a preview, which keeps memory and the trace bounded on big models. The common
+case costs a few kernels per tensor: the sum (or ``aminmax`` and a norm) is
+finite exactly when no element is NaN or infinite, so the element-wise
+checks run only when something is not finite.
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from typing import Any
 
 import torch
 
-#: tensors with at most this many elements are stored exactly
-EXACT_NUMEL = 4096
+#: tensors with at most this many elements are stored exactly (a 32×32 heatmap)
+EXACT_NUMEL = 1024
+#: in a backward pass of more than this many nodes (a real model, not a lecture graph)
+#: the node records keep tensors exact only up to LARGE_PASS_EXACT_NUMEL elements, and
+#: saved tensors beyond it as shape-only summaries; the variables keep EXACT_NUMEL
+LARGE_PASS_NODES = 200
+LARGE_PASS_EXACT_NUMEL = 64
 PREVIEW = 8
 
 
@@ -25,66 +33,212 @@ def _finite(x: Any) -> Any:
     return x
 
 
+_LOW_PRECISION = {torch.bfloat16, torch.float16}
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
 def _plain(t: torch.Tensor) -> torch.Tensor:
+    """A detached, dense, real tensor whose ``tolist()`` gives Python numbers."""
+    t = t.detach()
+    if t.layout != torch.strided:
+        t = t.to_dense()
     if t.is_complex():
         t = torch.view_as_real(t)
-    if t.dtype in (torch.bfloat16, torch.float16):
+    if t.dtype in _LOW_PRECISION or (t.dtype.is_floating_point and t.itemsize == 1):
         t = t.float()
     return t
 
 
-def encode(t: torch.Tensor | None, exact_numel: int = EXACT_NUMEL) -> Any:
+def encode(t: torch.Tensor | None, exact_numel: int = EXACT_NUMEL, *, stats: bool = True) -> Any:
     """A tensor as a number, nested lists, or a summary dict; None stays None."""
     if t is None:
         return None
-    t = _plain(t.detach())
-    if t.layout != torch.strided:
-        t = t.to_dense()
-    if t.numel() <= exact_numel:
-        value = t.tolist()
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            value = _finite(value)
-        return value
-    return summarize(t)
+    dtype = t.dtype
+    t = _plain(t)
+    if t.numel() > exact_numel:
+        return _summarize(t, stats, dtype)
+    return _exact(t)
 
 
-def summarize(t: torch.Tensor) -> dict[str, Any]:
-    t = _plain(t.detach())
+def _exact(t: torch.Tensor) -> Any:
+    value = t.tolist()
+    # one reduction instead of an element-wise isfinite: a NaN or an infinity makes
+    # the sum non-finite (and so, rarely, does overflow: then the walk below is merely exact)
+    if t.is_floating_point() and t.numel() > 0 and not math.isfinite(t.sum().item()):
+        value = _finite(value)
+    return value
+
+
+def summarize(t: torch.Tensor, *, stats: bool = True) -> dict[str, Any]:
+    """Shape, dtype, statistics of the finite elements, NaN/Inf counts and the first elements.
+
+    ``stats=False``: shape, dtype and preview only.
+    """
+    return _summarize(_plain(t), stats, t.dtype)
+
+
+def _summarize(t: torch.Tensor, stats: bool, dtype: torch.dtype) -> dict[str, Any]:
     flat = t.reshape(-1)
-    out: dict[str, Any] = {"summary": True, "shape": list(t.shape), "dtype": str(t.dtype)}
-    if t.is_floating_point():
-        finite = torch.isfinite(flat)
-        out["nan"] = int(torch.isnan(flat).sum())
-        out["inf"] = int((~finite).sum()) - out["nan"]
-        vals = flat[finite] if out["nan"] or out["inf"] else flat
-        if vals.numel():
+    n = flat.numel()
+    out: dict[str, Any] = {"summary": True, "shape": list(t.shape), "dtype": dtype_name(dtype)}
+    if stats and n and t.is_floating_point():
+        lo_t, hi_t = torch.aminmax(flat)
+        lo, hi = lo_t.item(), hi_t.item()
+        total, squares = flat.sum().item(), flat.dot(flat).item()
+        # all four finite means no NaN or infinity anywhere (else the slow, exact count)
+        if math.isfinite(lo + hi + total + squares):
             out.update(
-                min=float(vals.min()),
-                max=float(vals.max()),
-                mean=float(vals.mean()),
-                norm=float(vals.norm()),
-                absmax=float(vals.abs().max()),
+                min=lo,
+                max=hi,
+                mean=total / n,
+                norm=math.sqrt(squares),
+                absmax=max(-lo, hi),
+                nan=0,
+                inf=0,
             )
-    elif flat.numel():
-        out.update(min=flat.min().item(), max=flat.max().item())
+        else:
+            out.update(_slow_stats(flat))
+    elif stats and n and t.dtype != torch.bool:
+        lo_t, hi_t = torch.aminmax(flat)
+        out.update(min=lo_t.item(), max=hi_t.item())
     out["preview"] = _finite(flat[:PREVIEW].tolist())
     return out
 
 
+def _slow_stats(flat: torch.Tensor) -> dict[str, Any]:
+    finite = torch.isfinite(flat)
+    nan = int(torch.isnan(flat).sum())
+    out: dict[str, Any] = {"nan": nan, "inf": int((~finite).sum()) - nan}
+    vals = flat[finite]
+    if vals.numel():
+        wide = vals.double()  # the float32 sums of huge finite values can overflow
+        out.update(
+            min=vals.min().item(),
+            max=vals.max().item(),
+            mean=wide.mean().item(),
+            norm=_finite(wide.norm().item()),
+            absmax=vals.abs().max().item(),
+        )
+    return out
+
+
 def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
 
 
-def encode_value(v: Any, exact_numel: int = EXACT_NUMEL) -> Any:
+def encode_value(v: Any, exact_numel: int = EXACT_NUMEL, *, stats: bool = True) -> Any:
     """Saved attributes and other values: tensors encoded, containers walked."""
     if isinstance(v, torch.Tensor):
-        return encode(v, exact_numel)
+        return encode(v, exact_numel, stats=stats)
     if isinstance(v, (bool, int, str)) or v is None:
         return v
     if isinstance(v, float):
         return _finite(v)
     if isinstance(v, (list, tuple)):
-        return [encode_value(x, exact_numel) for x in v]
+        return [encode_value(x, exact_numel, stats=stats) for x in v]
     if isinstance(v, torch.dtype):
         return dtype_name(v)
     return repr(v)
+
+
+#: tensors up to this size are stacked as rows for batched reductions; larger ones are
+#: reduced one by one, where the kernel launch is small next to the data
+_ROW_NUMEL = 8192
+#: rows stacked for one batched reduction, at most (elements)
+_BATCH_NUMEL = 1 << 20
+
+
+def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> list[Any]:
+    """``encode`` of each tensor; summaries of same-sized float tensors share their kernels.
+
+    A large model's pass hands out hundreds of gradients of a few shapes: stacked
+    as rows, their statistics take four reductions per group instead of four each.
+    """
+    out: list[Any] = [None] * len(tensors)
+    groups: dict[tuple[int, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
+    for i, t in enumerate(tensors):
+        p = _plain(t)
+        n = p.numel()
+        if n <= exact_numel:
+            out[i] = _exact(p)
+        elif p.is_floating_point() and n <= _ROW_NUMEL:
+            groups.setdefault((n, p.dtype), []).append((i, p))
+        else:
+            out[i] = _summarize(p, True, t.dtype)
+    for (n, _), members in groups.items():
+        step = max(1, _BATCH_NUMEL // n)
+        for k in range(0, len(members), step):
+            chunk = members[k : k + step]
+            if len(chunk) == 1:
+                i, p = chunk[0]
+                out[i] = _summarize(p, True, tensors[i].dtype)
+                continue
+            rows = torch.stack([p.reshape(-1) for _, p in chunk])
+            # amin and amax: aminmax along a dimension is an order of magnitude slower on CPU
+            stats = torch.stack(
+                [rows.amin(1), rows.amax(1), rows.sum(1), torch.linalg.vector_norm(rows, dim=1)],
+                dim=1,
+            ).tolist()
+            previews = rows[:, :PREVIEW].tolist()
+            for j, (i, p) in enumerate(chunk):
+                mn, mx, total, norm = stats[j]
+                if not math.isfinite(mn + mx + total + norm):
+                    out[i] = _summarize(p, True, tensors[i].dtype)
+                    continue
+                out[i] = {
+                    "summary": True,
+                    "shape": list(p.shape),
+                    "dtype": dtype_name(tensors[i].dtype),
+                    "min": mn,
+                    "max": mx,
+                    "mean": total / n,
+                    "norm": norm,
+                    "absmax": max(-mn, mx),
+                    "nan": 0,
+                    "inf": 0,
+                    "preview": previews[j],
+                }
+    return out
+
+
+class Encoder:
+    """``encode`` with a memo for one backward pass: a gradient handed from a node's
+    post-hook to the next node's pre-hook is the same tensor, encoded once.
+
+    Holds a reference to each tensor it has seen so that ids stay unique; call
+    ``clear()`` to let them go.
+    """
+
+    def __init__(self, exact_numel: int = EXACT_NUMEL) -> None:
+        self.exact_numel = exact_numel
+        self._memo: dict[int, tuple[torch.Tensor, Any]] = {}
+
+    def __call__(self, t: torch.Tensor | None) -> Any:
+        if t is None:
+            return None
+        hit = self._memo.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        value = encode(t, self.exact_numel)
+        self._memo[id(t)] = (t, value)
+        return value
+
+    def many(self, tensors: list[torch.Tensor | None]) -> list[Any]:
+        """``self(t)`` for each, batched (see ``encode_many``)."""
+        todo: dict[int, torch.Tensor] = {}
+        for t in tensors:
+            if t is not None and id(t) not in todo:
+                hit = self._memo.get(id(t))
+                if hit is None or hit[0] is not t:
+                    todo[id(t)] = t
+        if todo:
+            values = encode_many(list(todo.values()), self.exact_numel)
+            for t, value in zip(todo.values(), values):
+                self._memo[id(t)] = (t, value)
+        return [None if t is None else self._memo[id(t)][1] for t in tensors]
+
+    def clear(self) -> None:
+        self._memo.clear()

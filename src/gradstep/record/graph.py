@@ -12,10 +12,13 @@ from typing import Any
 
 import torch
 
-from gradstep.record.encode import encode_value
+from gradstep.record.encode import dtype_name, encode_value
+from gradstep.record.provenance import Provenance
 from gradstep.trace.model import GraphNode
 
 _SAVED_NAMES: dict[type, list[str]] = {}
+#: list and tuple elements are named ``name[i]`` up to this length
+_MAX_ITEMS = 32
 
 
 def saved_attribute_names(node: Any) -> list[str]:
@@ -27,14 +30,28 @@ def saved_attribute_names(node: Any) -> list[str]:
     return names
 
 
-def saved_values(node: Any, exact_numel: int) -> dict[str, Any]:
-    """The node's ``_saved_*`` values; must be read before backward frees them."""
+def saved_values(node: Any, exact_numel: int, *, stats: bool = True) -> dict[str, Any]:
+    """The node's ``_saved_*`` values; must be read before backward frees them.
+
+    ``stats=False`` (a large pass): tensors beyond ``exact_numel`` elements are
+    recorded by shape and dtype only.
+    """
     out: dict[str, Any] = {}
     for attr in saved_attribute_names(node):
+        key = attr[7:]  # without "_saved_"
         try:
-            out[attr.removeprefix("_saved_")] = encode_value(getattr(node, attr), exact_numel)
+            value = getattr(node, attr)
         except RuntimeError:
-            out[attr.removeprefix("_saved_")] = "<freed>"
+            out[key] = "<freed>"
+            continue
+        if not stats and isinstance(value, torch.Tensor) and value.numel() > exact_numel:
+            out[key] = {
+                "summary": True,
+                "shape": list(value.shape),
+                "dtype": dtype_name(value.dtype),
+            }
+        else:
+            out[key] = encode_value(value, exact_numel, stats=stats)
     return out
 
 
@@ -44,20 +61,41 @@ class GraphTooLarge(Exception):
         self.limit = limit
 
 
+def is_leaf_node(node: Any) -> bool:
+    return type(node).__name__ == "AccumulateGrad"
+
+
 class NameTable:
-    """Which scenario variable a tensor is bound to, taken from a namespace."""
+    """Which scenario variable a tensor is bound to, taken from a namespace.
+
+    Tensors bound to names, the elements of lists and tuples of tensors
+    (``grads[0]``) and the parameters of bound modules, named by their path
+    from the outermost bound module (``model.0.weight`` even when ``layer =
+    model[0]`` is bound too), which is also what ``module_paths`` gives for
+    every submodule.
+    """
 
     def __init__(self, namespace: Mapping[str, Any]) -> None:
         self.by_tensor: dict[int, str] = {}
         self.tensors: dict[str, torch.Tensor] = {}
+        self.module_paths: dict[int, str] = {}  # id(module) -> qualified path
+        self.param_module: dict[int, str] = {}  # id(parameter) -> its module's path
+        self._modules: list[tuple[str, torch.nn.Module]] = []
         for name, value in list(namespace.items()):
             if name.startswith("_"):
                 continue
             if isinstance(value, torch.Tensor):
                 self._add(name, value)
             elif isinstance(value, torch.nn.Module):
-                for pname, p in value.named_parameters():
-                    self._add(f"{name}.{pname}", p)
+                self._modules.append((name, value))
+            elif isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_ITEMS:
+                for i, item in enumerate(value):
+                    if isinstance(item, torch.Tensor):
+                        self._add(f"{name}[{i}]", item)
+                    elif isinstance(item, torch.nn.Module):
+                        self._modules.append((f"{name}[{i}]", item))
+        if self._modules:
+            self._add_modules()
         self.by_node: dict[Any, str] = {}
         for name, t in self.tensors.items():
             if t.grad_fn is not None and t.grad_fn not in self.by_node:
@@ -67,39 +105,79 @@ class NameTable:
         self.tensors[name] = t
         self.by_tensor.setdefault(id(t), name)
 
+    def _add_modules(self) -> None:
+        inner: set[int] = set()
+        for _, m in self._modules:
+            inner.update(id(sub) for sub in m.modules() if sub is not m)
+        # outermost modules first, so that parts get the container's path
+        ordered = [nm for nm in self._modules if id(nm[1]) not in inner]
+        ordered += [nm for nm in self._modules if id(nm[1]) in inner]
+        for name, m in ordered:
+            for path, sub in m.named_modules(prefix=name):
+                if id(sub) in self.module_paths:
+                    continue
+                self.module_paths[id(sub)] = path
+                for pname, p in sub.named_parameters(recurse=False):
+                    if id(p) not in self.by_tensor:
+                        self._add(f"{path}.{pname}", p)
+                        self.param_module[id(p)] = path
+
     def name_of(self, node: Any) -> str | None:
-        if type(node).__name__ == "AccumulateGrad":
+        if is_leaf_node(node):
             return self.by_tensor.get(id(node.variable))
         return self.by_node.get(node)
+
+    def module_of(self, node: Any, provenance: Provenance | None) -> str | None:
+        """The qualified path of the module that made ``node`` (or owns the leaf's parameter)."""
+        if is_leaf_node(node):
+            return self.param_module.get(id(node.variable))
+        if provenance is None:
+            return None
+        for m in reversed(provenance.modules_of(node)):
+            path = self.module_paths.get(id(m))
+            if path is not None:
+                return path
+        return None
 
 
 class GraphCapture:
     """Every autograd node seen during a run, with a stable id each."""
 
-    def __init__(self) -> None:
+    def __init__(self, provenance: Provenance | None = None) -> None:
+        self.provenance = provenance
         self.ids: dict[Any, str] = {}
         self.nodes: dict[str, GraphNode] = {}
         # id(leaf tensor) -> its AccumulateGrad node id; the node holds the tensor,
         # so the id cannot be reused while this capture lives
         self.leaf_ids: dict[int, str] = {}
 
-    def walk(self, roots: Iterable[Any], limit: int | None = None) -> list[Any]:
-        """All nodes reachable from ``roots`` (producers after consumers).
+    def walk(
+        self, roots: Iterable[Any], *, new_only: bool = False, limit: int | None = None
+    ) -> list[Any]:
+        """The nodes reachable from ``roots`` (consumers before their producers).
 
-        Raises GraphTooLarge past ``limit`` new nodes: a runaway loop can build
-        millions of nodes, and walking them all would outlast any time limit.
+        ``new_only``: stop at nodes seen before; their producers were registered
+        with them (a node's inputs never change). Raises GraphTooLarge past
+        ``limit`` new nodes: a runaway loop can build millions of nodes, and
+        walking them all would outlast any time limit.
         """
         seen: set[Any] = set()
         order: list[Any] = []
+        fresh = 0
         stack = [r for r in roots if r is not None]
+        ids = self.ids
         while stack:
             node = stack.pop()
             if node in seen:
                 continue
             seen.add(node)
+            if node not in ids:
+                fresh += 1
+                if limit is not None and fresh > limit:
+                    raise GraphTooLarge(limit)
+            elif new_only:
+                continue
             order.append(node)
-            if limit is not None and len(order) > limit and node not in self.ids:
-                raise GraphTooLarge(limit)
             for producer, _ in node.next_functions:
                 if producer is not None and producer not in seen:
                     stack.append(producer)
@@ -108,52 +186,57 @@ class GraphCapture:
     def register(
         self, nodes: Iterable[Any], names: NameTable, *, line: int | None, step: int
     ) -> list[str]:
-        """Give new nodes ids and records; return the ids of the new ones."""
+        """Give new nodes ids and records; return the ids of the new ones.
+
+        ``line`` is the fallback for nodes whose line the provenance does not
+        know (leaves, and nodes made outside the scenario's code).
+        """
         fresh = [n for n in nodes if n not in self.ids]
         # ids in creation order, so that they read naturally (n0 is the first op)
         fresh.sort(key=_creation_key)
         for node in fresh:
             self.ids[node] = f"n{len(self.ids)}"
-            if type(node).__name__ == "AccumulateGrad":
+            if is_leaf_node(node):
                 self.leaf_ids[id(node.variable)] = self.ids[node]
+        prov = self.provenance
         new_ids = []
         for node in fresh:
             nid = self.ids[node]
-            is_leaf = type(node).__name__ == "AccumulateGrad"
+            leaf = is_leaf_node(node)
+            made_at = prov.line_of(node) if prov is not None and not leaf else None
+            meta = node._input_metadata
             self.nodes[nid] = GraphNode(
                 id=nid,
                 op=type(node).__name__,
-                kind="leaf" if is_leaf else "op",
+                kind="leaf" if leaf else "op",
                 inputs=[
                     (self.ids.get(p) if p is not None else None, int(nr))
                     for p, nr in node.next_functions
                 ],
-                num_outputs=len(node._input_metadata),
+                num_outputs=len(meta),
                 name=names.name_of(node),
-                line=line,
+                line=made_at if made_at is not None else line,
                 step=step,
-                output_shapes=[list(m.shape) for m in node._input_metadata],
+                module=names.module_of(node, prov),
+                output_shapes=[list(m.shape) for m in meta],
             )
             new_ids.append(nid)
-        # inputs of new nodes may point at nodes registered in this same call
-        for node in fresh:
-            rec = self.nodes[self.ids[node]]
-            rec.inputs = [
-                (self.ids.get(p) if p is not None else None, int(nr))
-                for p, nr in node.next_functions
-            ]
         return new_ids
 
     def leaf_node(self, t: torch.Tensor) -> Any:
         """The AccumulateGrad node of a leaf that requires grad (created if need be)."""
-        return t.view_as(t).grad_fn.next_functions[0][0]
+        with torch.enable_grad():  # under no_grad the view would have no grad_fn
+            return t.view_as(t).grad_fn.next_functions[0][0]
 
     def rename(self, nodes: Iterable[Any], names: NameTable) -> None:
         """Name nodes after the variables bound at this moment (loops rebind names)."""
         for node in nodes:
+            gnode = self.nodes[self.ids[node]]
             name = names.name_of(node)
             if name is not None:
-                self.nodes[self.ids[node]].name = name
+                gnode.name = name
+            if gnode.module is None:
+                gnode.module = names.module_of(node, self.provenance)
 
 
 def _creation_key(node: Any) -> tuple[int, int]:

@@ -3,36 +3,51 @@
 For every node of the pass graph a pre-hook (incoming gradients, and the
 local derivative while saved tensors are alive) and a post-hook (outgoing
 gradients); for leaves the post-accumulate-grad hook (``.grad`` after); for
-named intermediates a tensor hook. Gradients are cloned inside the hooks:
-the buffers the engine hands out can later become ``.grad`` and be rewritten
-in place (``zero_()``, the next accumulation). Every handle is removed after
-the pass, since hooks stay on nodes that later passes reuse.
+named intermediates a tensor hook. Every handle is removed after the pass,
+since hooks stay on nodes that later passes reuse.
+
+The hooks only keep references; the recorder encodes them right after the
+pass, before the scenario's next statement can touch them. Within a pass the
+one buffer rewritten in place is a leaf's existing ``.grad`` (accumulation is
+``grad += new``), so that "before" value is copied inside the pre-hook.
+Holding references also stops the engine from summing into, or stealing,
+the buffers it hands out. Past ``max_held_bytes`` the events so far are
+encoded on the spot, which bounds the memory of very large passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from gradstep.record.derivatives import local_derivatives
-from gradstep.record.graph import GraphCapture, NameTable, saved_values
+from gradstep.record.derivatives import local_derivatives, wants_local_derivatives
+from gradstep.record.encode import Encoder
+from gradstep.record.graph import NameTable, is_leaf_node, saved_values
 
 
-def _clone(g: Any) -> torch.Tensor | None:
-    return g.detach().clone() if isinstance(g, torch.Tensor) else None
-
-
-@dataclass
 class Event:
-    kind: str  # "tensor_hook", "receive", "compute", "accumulate"
-    node: Any
-    tensors: list[torch.Tensor | None] = field(default_factory=list)
-    name: str | None = None  # tensor_hook: the variable; accumulate: the leaf
-    before: torch.Tensor | None = None  # receive at a leaf: .grad before accumulation
-    local: tuple[list[Any], list[str | None]] | None = None
+    """One hook call. ``tensors`` are references until ``values`` holds their encoding."""
+
+    __slots__ = ("before", "kind", "local", "name", "node", "tensors", "values")
+
+    def __init__(
+        self,
+        kind: str,
+        node: Any,
+        tensors: tuple[Any, ...],
+        name: str | None = None,
+        before: torch.Tensor | None = None,
+        local: tuple[list[Any], list[str | None]] | None = None,
+    ) -> None:
+        self.kind = kind  # "tensor_hook", "receive", "compute", "accumulate"
+        self.node = node
+        self.tensors: tuple[Any, ...] | None = tensors
+        self.values: list[Any] | None = None
+        self.name = name  # tensor_hook: the variable; leaves: the leaf
+        self.before = before  # receive at a leaf: .grad before accumulation (a copy)
+        self.local = local
 
 
 def _guarded(fn: Callable[..., None], errors: list[str]) -> Callable[..., None]:
@@ -52,40 +67,60 @@ class PassHooks:
 
     def __init__(
         self,
-        capture: GraphCapture,
         nodes: list[Any],
         names: NameTable,
+        encoder: Encoder,
         *,
-        jacobians: bool,
+        local: bool = True,
+        jacobians: bool = True,
+        large: bool = False,
+        max_held_bytes: int = 256 << 20,
     ) -> None:
         self.events: list[Event] = []
         self.errors: list[str] = []
         self.saved: dict[Any, dict[str, Any]] = {}
+        self.encoder = encoder
         self._handles: list[Any] = []
+        self._local = local
         self._jacobians = jacobians
-        exact = 4096 if len(nodes) <= 2000 else 64
+        self._held = 0
+        self._max_held = max_held_bytes
+        self._materialized = 0
+        members = set(nodes)
         for node in nodes:
             # saved tensors are freed by the pass (unless retain_graph); read them now
-            self.saved[node] = saved_values(node, exact)
-            if type(node).__name__ == "AccumulateGrad":
+            self.saved[node] = saved_values(node, encoder.exact_numel, stats=not large)
+            if is_leaf_node(node):
                 self._hook_leaf(node, names)
             else:
                 self._hook_op(node)
+        hooked: set[int] = set()
         for name, t in names.tensors.items():
-            if t.grad_fn is not None and t.grad_fn in capture.ids and t.requires_grad:
+            if t.grad_fn is not None and t.grad_fn in members and id(t) not in hooked:
+                hooked.add(id(t))
                 self._handles.append(
-                    t.register_hook(_guarded(self._tensor_hook(name, t), self.errors))
+                    t.register_hook(_guarded(self._tensor_hook(name, t.grad_fn), self.errors))
                 )
 
+    def _add(self, event: Event) -> None:
+        self.events.append(event)
+        for t in event.tensors or ():
+            if t is not None:
+                self._held += t.numel() * t.element_size()
+        if event.before is not None:
+            self._held += event.before.numel() * event.before.element_size()
+        if self._held > self._max_held:
+            self.materialize()
+
     def _hook_op(self, node: Any) -> None:
+        local = self._local and wants_local_derivatives(node)
+
         def pre(grad_outputs: tuple[Any, ...]) -> None:
-            local = local_derivatives(node, allow_jacobian=self._jacobians)
-            self.events.append(
-                Event("receive", node, [_clone(g) for g in grad_outputs], local=local)
-            )
+            derivs = local_derivatives(node, allow_jacobian=self._jacobians) if local else None
+            self._add(Event("receive", node, grad_outputs, local=derivs))
 
         def post(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
-            self.events.append(Event("compute", node, [_clone(g) for g in grad_inputs]))
+            self._add(Event("compute", node, grad_inputs))
 
         self._handles.append(node.register_prehook(_guarded(pre, self.errors)))
         self._handles.append(node.register_hook(_guarded(post, self.errors)))
@@ -95,29 +130,38 @@ class PassHooks:
         name = names.by_tensor.get(id(var))
 
         def pre(grad_outputs: tuple[Any, ...]) -> None:
-            self.events.append(
-                Event(
-                    "receive",
-                    node,
-                    [_clone(g) for g in grad_outputs],
-                    name=name,
-                    before=_clone(var.grad),
-                )
-            )
+            old = var.grad
+            before = old.detach().clone() if old is not None else None
+            self._add(Event("receive", node, grad_outputs, name=name, before=before))
 
         def after(t: torch.Tensor) -> None:
-            self.events.append(Event("accumulate", node, [_clone(t.grad)], name=name))
+            self._add(Event("accumulate", node, (t.grad,), name=name))
 
         self._handles.append(node.register_prehook(_guarded(pre, self.errors)))
         self._handles.append(var.register_post_accumulate_grad_hook(_guarded(after, self.errors)))
 
-    def _tensor_hook(self, name: str, t: torch.Tensor) -> Any:
-        node = t.grad_fn
-
+    def _tensor_hook(self, name: str, node: Any) -> Any:
         def hook(g: torch.Tensor | None) -> None:
-            self.events.append(Event("tensor_hook", node, [_clone(g)], name=name))
+            self._add(Event("tensor_hook", node, (g,), name=name))
 
         return hook
+
+    def materialize(self) -> None:
+        """Encode the events recorded so far and drop their tensor references."""
+        events = self.events[self._materialized :]
+        flat: list[Any] = []
+        for ev in events:
+            flat.extend(t if isinstance(t, torch.Tensor) else None for t in ev.tensors or ())
+            flat.append(ev.before)
+        values = iter(self.encoder.many(flat))
+        for ev in events:
+            if ev.tensors is not None:
+                ev.values = [next(values) for _ in ev.tensors]
+                ev.tensors = None
+            ev.before = next(values)
+        self._materialized = len(self.events)
+        self.encoder.clear()
+        self._held = 0
 
     def remove(self) -> None:
         for h in self._handles:

@@ -3,26 +3,37 @@
 ``torch.autograd.backward`` (which ``Tensor.backward`` calls) and
 ``torch.autograd.grad`` are wrapped for the duration of the run: each call
 captures the graph reachable from its roots, hooks it, lets the real engine
-run, and turns the hook events into steps.
+run, and turns the hook events into steps. Meanwhile a
+:class:`~gradstep.record.provenance.Provenance` notes which line and which
+``nn.Module`` made each node.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import io
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
-from gradstep.record.encode import EXACT_NUMEL, dtype_name, encode
+from gradstep.record.encode import (
+    EXACT_NUMEL,
+    LARGE_PASS_EXACT_NUMEL,
+    LARGE_PASS_NODES,
+    Encoder,
+    dtype_name,
+    encode,
+)
 from gradstep.record.formulas import formula_for
-from gradstep.record.graph import GraphCapture, GraphTooLarge, NameTable
-from gradstep.record.passes import PassHooks
+from gradstep.record.graph import GraphCapture, GraphTooLarge, NameTable, is_leaf_node
+from gradstep.record.passes import Event, PassHooks
+from gradstep.record.provenance import Provenance
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.model import (
     BackwardPass,
@@ -48,6 +59,36 @@ def _first_line(text: str, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _echo(value: Any) -> str | None:
+    """What a REPL would print for an expression statement; nothing for bare object reprs.
+
+    ``<torch._C.Generator object at 0x…>`` says nothing to a student and would
+    make two recordings of the same file differ.
+    """
+    if value is None:
+        return None
+    text = repr(value)
+    if text.startswith("<") and " at 0x" in text:
+        return None
+    return text
+
+
+def _root_nodes(roots: Any, leaf_node: Callable[[torch.Tensor], Any]) -> list[Any]:
+    """The graph nodes a backward call starts from: tensors' grad_fns, leaves, GradientEdges."""
+    if isinstance(roots, (torch.Tensor, torch.autograd.graph.GradientEdge)):
+        roots = [roots]
+    nodes: list[Any] = []
+    for r in roots:
+        if isinstance(r, torch.autograd.graph.GradientEdge):
+            nodes.append(r.node)
+        elif isinstance(r, torch.Tensor):
+            if r.grad_fn is not None:
+                nodes.append(r.grad_fn)
+            elif r.requires_grad:
+                nodes.append(leaf_node(r))
+    return nodes
+
+
 class Recorder:
     """Owns the trace being built; one per run."""
 
@@ -59,6 +100,7 @@ class Recorder:
         max_steps: int = 200_000,
         max_nodes: int = 100_000,
         jacobians: bool = True,
+        exact_numel: int = EXACT_NUMEL,
     ) -> None:
         self.scenario = scenario
         self.filename = scenario.path
@@ -66,7 +108,10 @@ class Recorder:
         self.max_steps = max_steps
         self.max_nodes = max_nodes
         self.jacobians = jacobians
-        self.capture = GraphCapture()
+        self.exact_numel = exact_numel
+        self.provenance = Provenance()
+        self.provenance.bind(namespace)
+        self.capture = GraphCapture(self.provenance)
         self.trace = Trace(
             scenario=ScenarioInfo(
                 path=scenario.path,
@@ -75,12 +120,22 @@ class Recorder:
                 source=scenario.source,
                 cells=[c.to_dict() for c in scenario.cells],
             ),
-            limits={"exact_numel": EXACT_NUMEL},
+            limits={
+                "exact_numel": exact_numel,
+                "large_pass_nodes": LARGE_PASS_NODES,
+                "large_pass_exact_numel": min(exact_numel, LARGE_PASS_EXACT_NUMEL),
+            },
         )
-        self._var_keys: dict[str, tuple[Any, ...]] = {}
+        self.trace.nodes = self.capture.nodes
+        # name -> (key, state): the last state recorded, and what it was recorded for
+        self._vars: dict[str, tuple[tuple[Any, ...], VariableState]] = {}
+        self._values: dict[int, tuple[torch.Tensor, int, Any]] = {}
         self._line: int | None = None
         self._in_pass = False
-        self._lines = scenario.source.split("\n")
+        self._freeze = False
+
+    def _encode(self, t: torch.Tensor | None) -> Any:
+        return encode(t, self.exact_numel)
 
     # ----------------------------------------------------------------- steps
     def _add_step(self, step: Step) -> Step:
@@ -100,31 +155,37 @@ class Recorder:
         return self._line
 
     # ------------------------------------------------------------- variables
-    def _variable_state(
-        self, t: torch.Tensor, grad: Any = ..., node: str | None = None
-    ) -> VariableState:
+    def _variable_state(self, t: torch.Tensor, grad: Any = ...) -> VariableState:
+        """``grad``: an already encoded gradient to show instead of the tensor's own."""
         if grad is ...:
             # reading .grad of a non-leaf that keeps none warns; it is None by definition
-            grad = t.grad if (t.is_leaf or t.retains_grad) else None
-        if node is None:
-            if t.grad_fn is not None:
-                node = self.capture.ids.get(t.grad_fn)
-            elif t.requires_grad:
-                node = self._leaf_node_id(t)
+            grad = self._encode(t.grad if (t.is_leaf or t.retains_grad) else None)
+        node = None
+        if t.grad_fn is not None:
+            node = self.capture.ids.get(t.grad_fn)
+        elif t.requires_grad:
+            node = self.capture.leaf_ids.get(id(t))
         return VariableState(
             shape=list(t.shape),
             dtype=dtype_name(t.dtype),
             requires_grad=t.requires_grad,
             is_leaf=t.is_leaf,
             grad_fn=type(t.grad_fn).__name__ if t.grad_fn is not None else None,
-            value=encode(t),
-            grad=encode(grad),
+            value=self._value(t),
+            grad=grad,
             node=node,
             retains_grad=bool(t.retains_grad) if not t.is_leaf else False,
         )
 
-    def _leaf_node_id(self, t: torch.Tensor) -> str | None:
-        return self.capture.leaf_ids.get(id(t))
+    def _value(self, t: torch.Tensor) -> Any:
+        """The encoded value, reused while the tensor is unchanged (a parameter whose
+        gradient changes every pass keeps its value)."""
+        hit = self._values.get(id(t))
+        if hit is not None and hit[0] is t and hit[1] == t._version:
+            return hit[2]
+        value = self._encode(t)
+        self._values[id(t)] = (t, t._version, value)
+        return value
 
     @staticmethod
     def _key(t: torch.Tensor) -> tuple[Any, ...]:
@@ -142,18 +203,23 @@ class Recorder:
         deltas: dict[str, VariableState | None] = {}
         for name, t in names.tensors.items():
             key = self._key(t)
-            if self._var_keys.get(name) != key:
-                self._var_keys[name] = key
-                deltas[name] = self._variable_state(t)
-        for name in list(self._var_keys):
+            known = self._vars.get(name)
+            if known is None or known[0] != key:
+                state = self._variable_state(t)
+                self._vars[name] = (key, state)
+                deltas[name] = state
+        for name in list(self._vars):
             if name not in names.tensors:
-                del self._var_keys[name]
+                del self._vars[name]
                 deltas[name] = None
         return deltas
 
     def final_variables(self) -> dict[str, VariableState]:
-        names = NameTable(self.ns)
-        return {name: self._variable_state(t) for name, t in names.tensors.items()}
+        out: dict[str, VariableState] = {}
+        for name, t in NameTable(self.ns).tensors.items():
+            known = self._vars.get(name)
+            out[name] = known[1] if known and known[0] == self._key(t) else self._variable_state(t)
+        return out
 
     # ------------------------------------------------------------ statements
     def run(self, tree: ast.Module) -> Trace:
@@ -166,14 +232,21 @@ class Recorder:
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]  # the module docstring is the scenario's title, not a step
+        # what the recorder keeps lives to the end of the run: frozen after each pass, the
+        # collector stops walking it again and again (unless someone else froze objects)
+        self._freeze = gc.get_freeze_count() == 0
         try:
-            for stmt in body:
-                self._line = stmt.lineno
-                if not self._run_statement(stmt):
-                    break
+            with self.provenance.active():
+                for stmt in body:
+                    self._line = stmt.lineno
+                    if not self._run_statement(stmt):
+                        break
         except LimitExceeded as e:  # hit while the recorder itself was busy
             if self.trace.error is None:
                 self._record_error(e, self._line)
+        finally:
+            if self._freeze:
+                gc.unfreeze()
         self.trace.variables = self.final_variables()
         self.trace.stats["record_seconds"] = round(time.perf_counter() - started, 6)
         self.trace.stats["nodes"] = len(self.trace.nodes)
@@ -184,15 +257,17 @@ class Recorder:
         out = io.StringIO()
         steps_before = len(self.trace.steps)
         error: BaseException | None = None
+        self.provenance.statement(stmt.lineno)
         with _capture_output(out):
             try:
                 if isinstance(stmt, ast.Expr):
                     code = compile(ast.Expression(stmt.value), self.filename, "eval")
-                    value = eval(code, self.ns)
-                    if value is not None:
-                        print(repr(value))
+                    text = _echo(eval(code, self.ns))
+                    if text is not None:
+                        print(text)
                 else:
-                    code = compile(ast.Module([stmt], type_ignores=[]), self.filename, "exec")
+                    marked = self.provenance.instrument(stmt)
+                    code = compile(ast.Module([marked], type_ignores=[]), self.filename, "exec")
                     exec(code, self.ns)
             except LimitExceeded as e:
                 error = e
@@ -202,13 +277,14 @@ class Recorder:
                 )
             except Exception as e:
                 error = _as_memory_limit(e) or e
-        names = NameTable(self.ns)
-        try:
-            new_ids = self._capture_forward(names)
-        except LimitExceeded as e:
-            new_ids = []
-            error = error or e  # the first error is the one to report
-        deltas = self.variable_deltas(names)
+        with _gc_paused():
+            names = NameTable(self.ns)
+            try:
+                new_ids = self._capture_forward(names)
+            except LimitExceeded as e:
+                new_ids = []
+                error = error or e  # the first error is the one to report
+            deltas = self.variable_deltas(names)
         had_pass = any(s.kind == "pass_end" for s in self.trace.steps[steps_before:])
         if not had_pass or new_ids or deltas or out.getvalue():
             src = ast.get_source_segment(self.scenario.source, stmt) or ""
@@ -229,6 +305,7 @@ class Recorder:
         return True
 
     def _capture_forward(self, names: NameTable) -> list[str]:
+        """Register the nodes made by the statement that just ran (the graph grows)."""
         roots = [t.grad_fn for t in names.tensors.values() if t.grad_fn is not None]
         # a named leaf that requires grad is shown from the statement that made it
         roots += [
@@ -236,19 +313,16 @@ class Recorder:
             for t in names.tensors.values()
             if t.is_leaf and t.requires_grad and id(t) not in self.capture.leaf_ids
         ]
-        nodes = self._walk(roots)
-        new = self.capture.register(nodes, names, line=self._line, step=len(self.trace.steps))
-        self._sync_nodes()
-        return new
+        nodes = self._walk(roots, new_only=True)
+        return self.capture.register(nodes, names, line=self._line, step=len(self.trace.steps))
 
-    def _walk(self, roots: list[Any]) -> list[Any]:
+    def _walk(self, roots: list[Any], *, new_only: bool = False) -> list[Any]:
         try:
-            return self.capture.walk(roots, limit=self.max_nodes - len(self.capture.nodes))
+            return self.capture.walk(
+                roots, new_only=new_only, limit=self.max_nodes - len(self.capture.nodes)
+            )
         except GraphTooLarge as e:
             raise LimitExceeded("graph", f"{e} (the limit is {self.max_nodes})") from None
-
-    def _sync_nodes(self) -> None:
-        self.trace.nodes = self.capture.nodes
 
     def _record_error(self, error: BaseException, line: int | None) -> None:
         tb = error.__traceback__
@@ -272,22 +346,19 @@ class Recorder:
         real_backward = torch.autograd.backward
         real_grad = torch.autograd.grad
 
-        def backward(tensors: Any, grad_tensors: Any = None, *args: Any, **kwargs: Any) -> Any:
+        def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
             if self._in_pass:
-                return real_backward(tensors, grad_tensors, *args, **kwargs)
-            roots = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+                return real_backward(tensors, *args, **kwargs)
             return self.record_pass(
-                "backward", roots, lambda: real_backward(tensors, grad_tensors, *args, **kwargs)
+                "backward", tensors, lambda: real_backward(tensors, *args, **kwargs)
             )
 
-        def grad(outputs: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        def grad(outputs: Any, *args: Any, **kwargs: Any) -> Any:
             if self._in_pass:
-                return real_grad(outputs, inputs, *args, **kwargs)
-            roots = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
-            return self.record_pass(
-                "grad", roots, lambda: real_grad(outputs, inputs, *args, **kwargs)
-            )
+                return real_grad(outputs, *args, **kwargs)
+            return self.record_pass("grad", outputs, lambda: real_grad(outputs, *args, **kwargs))
 
+        backward.__doc__, grad.__doc__ = real_backward.__doc__, real_grad.__doc__
         torch.autograd.backward = backward
         torch.autograd.grad = grad
         try:
@@ -296,16 +367,15 @@ class Recorder:
             torch.autograd.backward = real_backward
             torch.autograd.grad = real_grad
 
-    def record_pass(self, kind: str, roots: list[Any], run: Any) -> Any:
-        root_nodes = [
-            t.grad_fn for t in roots if isinstance(t, torch.Tensor) and t.grad_fn is not None
-        ]
-        root_nodes += [
-            n
-            for t in roots
-            if isinstance(t, torch.Tensor) and t.grad_fn is None and t.requires_grad
-            for n in self._leaf_nodes_for(t)
-        ]
+    def record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
+        with _gc_paused():
+            return self._record_pass(kind, roots, run)
+
+    def _record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
+        try:
+            root_nodes = _root_nodes(roots, self.capture.leaf_node)
+        except (TypeError, AttributeError):
+            root_nodes = []  # not tensors: let the engine say what is wrong
         if not root_nodes:
             return run()  # the engine raises its own error ("does not require grad")
         line = self.current_line()
@@ -313,7 +383,6 @@ class Recorder:
         nodes = self._walk(root_nodes)
         new_ids = self.capture.register(nodes, names, line=line, step=len(self.trace.steps))
         self.capture.rename(nodes, names)
-        self._sync_nodes()
         index = len(self.trace.passes)
         root_ids = [self.capture.ids[n] for n in root_nodes]
         root_name = next((names.name_of(n) for n in root_nodes if names.name_of(n)), None)
@@ -333,13 +402,18 @@ class Recorder:
             index=index, line=line, kind=kind, roots=root_ids, nodes=[], root_name=root_name
         )
         self.trace.passes.append(bpass)
-        retained_before = {
-            name: t.grad.clone()
+        members = set(nodes)
+        retaining = {
+            name: t
             for name, t in names.tensors.items()
-            if not t.is_leaf and t.retains_grad and t.grad is not None
+            if not t.is_leaf and t.retains_grad and t.grad_fn in members
         }
+        large = len(nodes) > LARGE_PASS_NODES
+        encoder = Encoder(
+            min(self.exact_numel, LARGE_PASS_EXACT_NUMEL) if large else self.exact_numel
+        )
         hooks = PassHooks(
-            self.capture, nodes, names, jacobians=self.jacobians and len(nodes) <= 2000
+            nodes, names, encoder, local=not large, jacobians=self.jacobians, large=large
         )
         self._in_pass = True
         try:
@@ -347,7 +421,8 @@ class Recorder:
         finally:
             self._in_pass = False
             hooks.remove()
-            self._events_to_steps(bpass, hooks, names, line, retained_before)
+            hooks.materialize()
+            self._events_to_steps(bpass, hooks, names, line)
             if hooks.errors:
                 self.trace.stats.setdefault("recording_errors", []).extend(hooks.errors[:20])
             bpass.first_step = start.index
@@ -363,15 +438,16 @@ class Recorder:
             )
             bpass.last_step = end.index
         if kind == "grad":
-            res = result if isinstance(result, tuple) else (result,)
-            bpass.results = [encode(r) if isinstance(r, torch.Tensor) else None for r in res]
-        for name, t in names.tensors.items():
-            if not t.is_leaf and t.retains_grad and t.grad_fn in self.capture.ids:
-                bpass.retained[name] = encode(t.grad)
+            values = result.values() if isinstance(result, dict) else result
+            values = values if isinstance(values, (tuple, list)) else (values,)
+            bpass.results = [
+                self._encode(r) if isinstance(r, torch.Tensor) else None for r in values
+            ]
+        for name, t in retaining.items():
+            bpass.retained[name] = self._encode(t.grad)
+        if self._freeze:
+            gc.freeze()
         return result
-
-    def _leaf_nodes_for(self, t: torch.Tensor) -> list[Any]:
-        return [self.capture.leaf_node(t)]
 
     def _events_to_steps(
         self,
@@ -379,85 +455,88 @@ class Recorder:
         hooks: PassHooks,
         names: NameTable,
         line: int | None,
-        retained_before: dict[str, torch.Tensor],
     ) -> None:
         records: dict[Any, int] = {}
+        ids = self.capture.ids
+        gnodes = self.capture.nodes
 
         def record_of(node: Any) -> int:
-            if node not in records:
-                nid = self.capture.ids[node]
-                gnode = self.capture.nodes[nid]
+            r = records.get(node)
+            if r is None:
+                gnode = gnodes[ids[node]]
                 n_in = len(gnode.inputs)
-                records[node] = len(bpass.nodes)
+                r = records[node] = len(bpass.nodes)
+                saved = hooks.saved.get(node, {})
                 bpass.nodes.append(
                     NodeRecord(
-                        node=nid,
+                        node=gnode.id,
                         op=gnode.op,
                         name=gnode.name,
                         grad_outputs=[],
                         grad_inputs=[None] * n_in,
                         local_derivatives=[None] * n_in,
                         local_derivative_kinds=[None] * n_in,
-                        saved=hooks.saved.get(node, {}),
+                        formula=formula_for(gnode.op, saved),
+                        saved=saved,
                     )
                 )
-            return records[node]
+            return r
 
         for ev in hooks.events:
-            nid = self.capture.ids.get(ev.node)
-            if nid is None:
+            if ev.node not in ids:
                 continue
             r = record_of(ev.node)
             rec = bpass.nodes[r]
-            label = rec.name or rec.op
             step = Step(
                 index=0,
-                kind=ev.kind,
+                kind=ev.kind,  # type: ignore[arg-type]
                 line=line,
                 text="",
                 pass_index=bpass.index,
-                node=nid,
+                node=rec.node,
                 record=r,
             )
+            values = ev.values or []
             if ev.kind == "tensor_hook":
-                t = names.tensors.get(ev.name or "")
-                g = ev.tensors[0]
-                step.text = f"{ev.name} receives its gradient" + (
-                    " (retained)" if t is not None and t.retains_grad else ""
-                )
-                if t is not None and t.retains_grad and g is not None:
-                    prior = retained_before.get(ev.name or "")
-                    value = g if prior is None else prior + g
-                    step.variables = {ev.name or "": self._variable_state(t, grad=value)}
+                self._tensor_hook_step(step, ev, values, names)
             elif ev.kind == "receive":
-                rec.grad_outputs = [encode(g) for g in ev.tensors]
+                rec.grad_outputs = values
                 rec.receive_step = len(self.trace.steps)
-                if gnode_is_leaf(rec):
-                    rec.grad_before = encode(ev.before)
+                label = rec.name or rec.op
+                if is_leaf_node(ev.node):
+                    rec.grad_before = ev.before
                     step.text = f"{label} receives its gradient"
+                elif rec.name:
+                    step.text = f"{rec.op} ({rec.name}) receives its gradient"
                 else:
-                    step.text = (
-                        f"{rec.op} ({label}) receives its gradient"
-                        if rec.name
-                        else f"{rec.op} receives its gradient"
-                    )
+                    step.text = f"{rec.op} receives its gradient"
                 if ev.local is not None:
                     rec.local_derivatives, rec.local_derivative_kinds = ev.local
-                rec.formula = formula_for(rec.op, rec.saved)
             elif ev.kind == "compute":
-                if gnode_is_leaf(rec):
-                    continue  # AccumulateGrad's post-hook carries nothing new
-                rec.grad_inputs = [encode(g) for g in ev.tensors]
+                rec.grad_inputs = values
                 rec.compute_step = len(self.trace.steps)
                 step.text = f"{rec.op} computes upstream × local = downstream"
             elif ev.kind == "accumulate":
-                rec.grad_after = encode(ev.tensors[0])
+                rec.grad_after = values[0] if values else None
                 rec.compute_step = len(self.trace.steps)
-                step.text = f"{label}.grad accumulates"
+                step.text = f"{rec.name or rec.op}.grad accumulates"
                 t = names.tensors.get(ev.name or "")
                 if t is not None and ev.name:
-                    step.variables = {ev.name: self._variable_state(t, grad=ev.tensors[0])}
+                    step.variables = {ev.name: self._variable_state(t, grad=rec.grad_after)}
             self._add_step(step)
+
+    def _tensor_hook_step(self, step: Step, ev: Event, values: list[Any], names: NameTable) -> None:
+        name = ev.name or ""
+        t = names.tensors.get(name)
+        if not values or values[0] is None:
+            step.text = f"{name} receives no gradient (None)"
+            return
+        retains = t is not None and t.retains_grad
+        step.text = f"{name} receives its gradient" + (" (retained)" if retains else "")
+        if retains and t is not None:
+            # retain_grad() stores (or adds) this gradient right after the hook, once per
+            # pass: what .grad holds now that the pass is over is what it kept at this step
+            step.variables = {name: self._variable_state(t)}
 
 
 def _as_memory_limit(e: Exception) -> LimitExceeded | None:
@@ -472,8 +551,21 @@ def _as_memory_limit(e: Exception) -> LimitExceeded | None:
     return None
 
 
-def gnode_is_leaf(rec: NodeRecord) -> bool:
-    return rec.op == "AccumulateGrad"
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the recorder builds the trace.
+
+    The trace is made of many small lists and dicts that all live to the end
+    of the run; collecting while they pile up costs more than the recording
+    itself on a large model, and finds nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

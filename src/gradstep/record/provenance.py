@@ -1,0 +1,206 @@
+"""Where each autograd node came from: the source line and the ``nn.Module``.
+
+Autograd numbers nodes as it creates them (``node._sequence_nr()``), and
+``torch.autograd._get_sequence_nr()`` is the number the next node will get.
+So it is enough to note that number whenever the scenario moves to another
+line or enters or leaves a module: a node's line and module are then a binary
+search away, for nodes found long after they were made (inside loops,
+functions and ``model(x)`` calls). Nothing runs per autograd node.
+
+Lines are noted by the scenario's own code: :meth:`Provenance.instrument`
+puts a call ``_gradstep_line(n)`` before every statement nested in a compound
+statement or a function, and wraps function bodies so that the caller's line
+is noted again when they return. (A ``sys.settrace`` function would do the
+same but makes every Python call in torch several times slower.) Modules are
+noted by global forward pre- and post-hooks.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+from bisect import bisect_right
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.autograd import _get_sequence_nr
+from torch.nn.modules import module as nn_module
+
+# AccumulateGrad nodes report UINT64_MAX: they belong to no line
+_NO_SEQUENCE = 1 << 63
+
+LINE = "_gradstep_line"
+ENTER = "_gradstep_enter"
+LEAVE = "_gradstep_leave"
+
+
+class _Marks:
+    """A step function from sequence numbers to values, appended in increasing order."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.values: list[Any] = []
+
+    def mark(self, value: Any) -> None:
+        seq = _get_sequence_nr()
+        values = self.values
+        if values and values[-1] == value:
+            return
+        if self.seqs and self.seqs[-1] == seq:  # no node was made under the previous value
+            values[-1] = value
+            if len(values) > 1 and values[-2] == value:
+                self.seqs.pop()
+                values.pop()
+            return
+        self.seqs.append(seq)
+        values.append(value)
+
+    def at(self, seq: int) -> Any:
+        i = bisect_right(self.seqs, seq) - 1
+        return self.values[i] if i >= 0 else None
+
+
+class Provenance:
+    """Notes lines and modules while active; answers for any node made meanwhile."""
+
+    def __init__(self) -> None:
+        self._lines = _Marks()
+        self._modules = _Marks()
+        self._module_stack: list[torch.nn.Module] = []
+        self._line_stack: list[int | None] = [None]
+
+    # ------------------------------------------------------------- lines
+    def statement(self, line: int | None) -> None:
+        """A top-level statement starts (the recorder calls this)."""
+        self._line_stack = [line]
+        self._lines.mark(line)
+
+    def line(self, line: int) -> None:
+        self._line_stack[-1] = line
+        self._lines.mark(line)
+
+    def enter(self) -> None:
+        self._line_stack.append(None)
+
+    def leave(self) -> None:
+        if len(self._line_stack) > 1:
+            self._line_stack.pop()
+        self._lines.mark(self._line_stack[-1])
+
+    def bind(self, namespace: dict[str, Any]) -> None:
+        """Put the names the instrumented code calls into the scenario's namespace."""
+        namespace[LINE] = self.line
+        namespace[ENTER] = self.enter
+        namespace[LEAVE] = self.leave
+
+    @staticmethod
+    def instrument(stmt: ast.stmt) -> ast.stmt:
+        """A copy of a top-level statement with line marks in its nested bodies."""
+        return _LineMarks().visit(copy.deepcopy(stmt))
+
+    # ----------------------------------------------------------- modules
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Global module hooks for the duration of the run."""
+        pre = nn_module.register_module_forward_pre_hook(self._enter_module)
+        post = nn_module.register_module_forward_hook(self._leave_module, always_call=True)
+        try:
+            yield
+        finally:
+            pre.remove()
+            post.remove()
+
+    def _enter_module(self, module: torch.nn.Module, args: Any) -> None:
+        self._module_stack.append(module)
+        self._modules.mark(tuple(self._module_stack))
+
+    def _leave_module(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        stack = self._module_stack
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is module:
+                del stack[i:]
+                break
+        self._modules.mark(tuple(stack))
+
+    # ----------------------------------------------------------- queries
+    def line_of(self, node: Any) -> int | None:
+        seq = node._sequence_nr()
+        return None if seq >= _NO_SEQUENCE else self._lines.at(seq)
+
+    def modules_of(self, node: Any) -> tuple[torch.nn.Module, ...]:
+        """The stack of modules whose forward was running when ``node`` was made, outermost first."""
+        seq = node._sequence_nr()
+        if seq >= _NO_SEQUENCE:
+            return ()
+        return self._modules.at(seq) or ()
+
+
+def _call(name: str, *args: int) -> ast.Expr:
+    return ast.Expr(
+        ast.Call(ast.Name(name, ast.Load()), [ast.Constant(a) for a in args], keywords=[])
+    )
+
+
+def _located(new: ast.stmt, at: ast.AST) -> ast.stmt:
+    for n in ast.walk(new):
+        if "lineno" in n._attributes:
+            ast.copy_location(n, at)
+            n.end_lineno, n.end_col_offset = n.lineno, n.col_offset  # type: ignore[attr-defined]
+    return new
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
+def _is_generator(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Await)) for n in ast.walk(fn))
+
+
+class _LineMarks(ast.NodeTransformer):
+    """Marks before each nested statement; enter/leave around function bodies."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
+                setattr(node, field, self._marked(stmts))
+        return node
+
+    @staticmethod
+    def _marked(stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for i, s in enumerate(stmts):
+            if not (i == 0 and _is_docstring(s)):
+                out.append(_located(_call(LINE, s.lineno), s))
+            out.append(s)
+        return out
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._function(node)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        generator = _is_generator(node)
+        self.generic_visit(node)
+        if generator:  # suspended at a yield, a pushed line would outlive the call
+            return node
+        body = node.body
+        doc = [body[0]] if body and _is_docstring(body[0]) else []
+        rest = body[len(doc) :] or [_located(ast.Pass(), node)]
+        leave = _located(_call(LEAVE), rest[-1])
+        wrapped = ast.copy_location(
+            ast.Try(body=rest, handlers=[], orelse=[], finalbody=[leave]), rest[0]
+        )
+        wrapped.end_lineno, wrapped.end_col_offset = rest[-1].end_lineno, rest[-1].end_col_offset
+        node.body = [*doc, _located(_call(ENTER), node), wrapped]
+        return node
