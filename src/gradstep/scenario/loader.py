@@ -46,7 +46,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file; raise ScenarioRefused for what cannot be read."""
     path = Path(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no code
     except FileNotFoundError:
         raise ScenarioRefused(f"no such file: {path}", 0, 0, filename=str(path)) from None
     except (OSError, UnicodeDecodeError) as e:
@@ -59,34 +59,73 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_source(source: str, path: str = "<scenario>") -> Scenario:
-    cells = split_cells(source)
-    title, summary = _title_and_summary(source, cells, path)
+    tree = _parse(source)
+    doc_end = _docstring_end(tree)
+    cells = split_cells(source, skip_to=doc_end)
+    title, summary = _title_and_summary(tree, cells, path)
     return Scenario(path=path, source=source, title=title, summary=summary, cells=cells)
 
 
-def split_cells(source: str) -> list[Cell]:
-    """Cells of a percent-format file; a file without markers is one code cell."""
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None  # reported with its line when the scenario is checked
+
+
+def _docstring_end(tree: ast.Module | None) -> int:
+    """The last line of the module docstring (0 without one): title and summary, not a cell."""
+    if tree is None or ast.get_docstring(tree) is None:
+        return 0
+    return tree.body[0].end_lineno or 0
+
+
+def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
+    """Cells of a percent-format file; a file without markers is one code cell.
+
+    Lines up to ``skip_to`` (the module docstring) belong to no cell. Blank
+    lines around a cell's text are trimmed and ``line`` is the first line of
+    what is left, so that it points at the cell's first code or note line.
+    """
     lines = source.split("\n")
     cells: list[Cell] = []
-    kind, start, body = "code", 1, []
+    kind, body = "code", []  # body: (line number, text)
 
     def flush() -> None:
-        text = "\n".join(body).strip("\n")
+        rows = [(n, text) for n, text in body if n > skip_to]
         if kind == "markdown":
-            text = "\n".join(_uncomment(line) for line in body).strip("\n")
-        if text.strip():
-            cells.append(Cell(kind, text, start))
+            rows = _markdown_rows(rows)
+        while rows and not rows[0][1].strip():
+            rows.pop(0)
+        while rows and not rows[-1][1].strip():
+            rows.pop()
+        if rows:
+            cells.append(Cell(kind, "\n".join(text for _, text in rows), rows[0][0]))
 
     for i, line in enumerate(lines, start=1):
         m = _CELL_MARKER.match(line)
         if m:
             flush()
             kind = "markdown" if _MARKDOWN_TAG.search(m.group(1)) else "code"
-            start, body = i + 1, []
+            body = []
         else:
-            body.append(line)
+            body.append((i, line))
     flush()
     return cells
+
+
+def _markdown_rows(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A note cell's text: ``# `` comment markers removed, or the body of one string literal."""
+    text = "\n".join(t for _, t in rows).strip()
+    if text[:3] in ('"""', "'''") and len(text) >= 6:
+        try:
+            value = ast.literal_eval(text)
+        except (SyntaxError, ValueError):
+            value = None
+        if isinstance(value, str):
+            first = next(n for n, t in rows if t.strip())
+            return [(first + k, t) for k, t in enumerate(value.strip("\n").split("\n"))]
+    return [(n, _uncomment(t)) for n, t in rows]
 
 
 def _uncomment(line: str) -> str:
@@ -98,12 +137,8 @@ def _uncomment(line: str) -> str:
     return line
 
 
-def _title_and_summary(source: str, cells: list[Cell], path: str) -> tuple[str, str]:
-    doc = None
-    try:
-        doc = ast.get_docstring(ast.parse(source))
-    except SyntaxError:
-        pass  # reported with its line when the scenario is checked
+def _title_and_summary(tree: ast.Module | None, cells: list[Cell], path: str) -> tuple[str, str]:
+    doc = ast.get_docstring(tree) if tree is not None else None
     if doc:
         first, _, rest = doc.strip().partition("\n")
         return first.strip().rstrip("."), rest.strip()
@@ -127,15 +162,44 @@ def notebook_to_percent(text: str, path: str) -> str:
     out: list[str] = []
     for cell in nb.cells:
         src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        src = src.replace("\r\n", "\n")
         if cell.cell_type == "markdown":
             out.append("# %% [markdown]")
             out.extend(("# " + line).rstrip() for line in src.split("\n"))
         elif cell.cell_type == "code":
             out.append("# %%")
-            for line in src.split("\n"):
-                stripped = line.lstrip()
-                if stripped.startswith(("%", "!")):
-                    line = "# (IPython magic, not run) " + line
-                out.append(line)
+            out.extend(_code_lines(src))
+        else:
+            continue  # raw cells are neither code nor notes
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+#: cell magics whose body is still Python that runs (timed, or with its output captured)
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
+_MAGIC_NOTE = "# (IPython magic, not run) "
+
+
+def _code_lines(src: str) -> list[str]:
+    """A code cell's lines; IPython's ``%``/``!`` lines and ``?`` help become comments.
+
+    A cell magic other than timing or capturing (``%%bash``, ``%%writefile``...)
+    turns the whole cell into comments: its body is not Python.
+    """
+    lines = src.split("\n")
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS):
+        return [_MAGIC_NOTE + line if line.strip() else line for line in lines]
+    out = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and _is_help(stripped)):
+            line = _MAGIC_NOTE + line
+        out.append(line)
+    return out
+
+
+def _is_help(stripped: str) -> bool:
+    """``x?`` or ``torch.tensor??``: IPython's help syntax, never valid Python."""
+    name = stripped.rstrip("?")
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
