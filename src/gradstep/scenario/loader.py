@@ -123,7 +123,8 @@ def _markdown_rows(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
         except (SyntaxError, ValueError):
             value = None
         if isinstance(value, str):
-            first = next(n for n, t in rows if t.strip())
+            first = next(n for n, t in rows if t.strip())  # the line of the opening quotes
+            first += len(value) - len(value.lstrip("\n"))
             return [(first + k, t) for k, t in enumerate(value.strip("\n").split("\n"))]
     return [(n, _uncomment(t)) for n, t in rows]
 
