@@ -20,6 +20,10 @@ from gradstep.graph.proper import ProperGraph
 MAX_ROUNDS = 24  # median sweeps per window, as dot's MaxIter
 PATIENCE = 8  # sweeps without a real gain before a window gives up, as dot's MinQuit
 CONVERGENCE = 0.995  # what counts as a real gain, as dot's Convergence
+# Vertices visited by all sweeps and swaps together: a large arbitrary DAG
+# (tens of thousands of crossings) stops improving after a few seconds of
+# Python, not minutes; autograd graphs use a tiny fraction of it.
+WORK_LIMIT = 2_000_000
 
 
 def initial_order(pg: ProperGraph, seed: list[float] | None = None) -> list[list[int]]:
@@ -82,6 +86,7 @@ class _Orderer:
             for k, v in enumerate(row):
                 self.pos[v] = k
         self.strips = [self.strip(i) for i in range(len(layers) - 1)]
+        self.work = 0  # vertices visited by sweeps so far
 
     def strip(self, i: int) -> int:
         upper, size = self.layers[i], len(self.layers[i + 1])
@@ -127,10 +132,11 @@ class _Orderer:
         """
         up, down, pos, layers = self.up, self.down, self.pos, self.layers
         candidates = list(range(a, b + 1))
-        while candidates:
+        while candidates and self.work <= WORK_LIMIT:
             touched: set[int] = set()
             for i in candidates:
                 row = layers[i]
+                self.work += len(row)
                 for k in range(len(row) - 1):
                     v, w = row[k], row[k + 1]
                     keep = _pair_crossings(up[v], up[w], pos) + _pair_crossings(
@@ -167,11 +173,13 @@ class _Orderer:
         """
         best = self.window_crossings(a, b)
         saved = self.snapshot(a, b)
+        size = sum(len(row) for row in saved)
         trying = 0
         for round_ in range(MAX_ROUNDS):
-            if not best or trying >= PATIENCE:
+            if not best or trying >= PATIENCE or self.work > WORK_LIMIT:
                 break
             trying += 1
+            self.work += size
             upward = round_ % 2 == 0
             reverse = round_ % 4 < 2
             rows = range(a, b + 1) if upward else range(b, a - 1, -1)

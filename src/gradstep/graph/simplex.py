@@ -18,6 +18,11 @@ from __future__ import annotations
 import heapq
 
 MAX_PIVOTS_PER_EDGE = 4  # a safety bound; pivots on these graphs are a small fraction of it
+# Vertices a pivot may touch, in all: a pivot costs up to the whole tree, so on a
+# large arbitrary DAG the last few per cent of span would cost minutes of
+# Python; stopping leaves a feasible, already shortened layering (~1 s here).
+WORK_LIMIT = 2_000_000
+SEARCH_SIZE = 30  # negative tree edges looked at before taking the most negative, as dot
 
 
 def tighten(n: int, edges: list[tuple[int, int]], layer: list[int]) -> list[int]:
@@ -34,13 +39,11 @@ def tighten(n: int, edges: list[tuple[int, int]], layer: list[int]) -> list[int]
         incident[v].append(i)
     in_tree = _feasible_tree(n, tails, heads, incident, rank)
     tree = _Tree(n, tails, heads, incident, in_tree)
-    start = 0
     for _ in range(MAX_PIVOTS_PER_EDGE * m):
-        leaving, start = tree.negative_edge(start)
-        if leaving < 0:
+        leaving = tree.negative_edge()
+        if leaving < 0 or tree.work > WORK_LIMIT:
             break
-        entering = tree.entering_edge(leaving, rank)
-        tree.exchange(leaving, entering, rank)
+        tree.pivot(leaving, rank)
     return _normalised(rank)
 
 
@@ -67,12 +70,16 @@ def _feasible_tree(
         return a
 
     in_tree = bytearray(m)
-    for i in range(m):
-        if rank[heads[i]] - rank[tails[i]] == 1:
-            a, b = find(tails[i]), find(heads[i])
+    joined = 0
+    for i, (t, h) in enumerate(zip(tails, heads)):
+        if rank[h] - rank[t] == 1:
+            a, b = find(t), find(h)
             if a != b:
                 parent[max(a, b)] = min(a, b)
                 in_tree[i] = 1
+                joined += 1
+    if joined == n - 1:  # the tight edges already span the graph
+        return in_tree
     members: dict[int, list[int]] = {}
     for v in range(n):
         members.setdefault(find(v), []).append(v)
@@ -106,7 +113,13 @@ def _feasible_tree(
 
 
 class _Tree:
-    """The spanning tree with postorder ranges (``low``, ``lim``) and cut values."""
+    """The spanning tree rooted at node 0 with cut values; postorder ranges once pivoting.
+
+    ``low[v] <= lim[w] <= lim[v]`` says that ``w`` is in ``v``'s subtree. A
+    pivot updates everything locally, as Graphviz does: ranks of the side that
+    moves, cut values on the cycle the entering edge closes, and the ranges
+    below the cycle's top.
+    """
 
     def __init__(
         self,
@@ -124,22 +137,53 @@ class _Tree:
             in_tree,
         )
         self.tree_edges = [i for i in range(len(tails)) if in_tree[i]]
-        self.low = [0] * n
-        self.lim = [0] * n
         self.parent_edge = [-1] * n
         self.cut = [0] * len(tails)
-        self._number()
+        self.low: list[int] = []
+        self.lim: list[int] = []
+        self.start = 0
+        self.work = 0  # vertices visited by pivots so far
+        self._cut_values()
 
-    def _number(self) -> None:
-        """Postorder from node 0: ranges, parent edges, then cut values bottom-up."""
+    def _cut_values(self) -> None:
+        """Parent edges by a walk from the root, then cut values from the leaves up.
+
+        A tree edge's cut value follows from its lower end's incident edges and
+        the cut values of the tree edges below it (Gansner et al.), so any
+        order with children before parents will do: the walk, reversed.
+        """
         tails, heads, incident, in_tree = self.tails, self.heads, self.incident, self.in_tree
-        low, lim, parent_edge, cut = self.low, self.lim, self.parent_edge, self.cut
-        parent_edge[0] = -1
-        postorder: list[int] = []
-        stack = [(0, -1, 0)]  # node, edge to it, next incident index
-        counter = 1
-        lows = [0] * self.n
-        lows[0] = counter
+        parent_edge, cut = self.parent_edge, self.cut
+        order = [0]
+        for v in order:  # grows while walked: breadth first
+            via = parent_edge[v]
+            for i in incident[v]:
+                if in_tree[i] and i != via:
+                    w = heads[i] if tails[i] == v else tails[i]
+                    parent_edge[w] = i
+                    order.append(w)
+        for c in reversed(order):
+            f = parent_edge[c]
+            if f < 0:
+                continue
+            child_is_tail = tails[f] == c
+            value = 1
+            for i in incident[c]:
+                if i == f:
+                    continue
+                to_head = (tails[i] == c) == child_is_tail
+                if in_tree[i]:  # an edge down to one of c's children
+                    value += 1 - cut[i] if to_head else cut[i] - 1
+                else:
+                    value += 1 if to_head else -1
+            cut[f] = value
+
+    def _ranges(self, top: int, counter: int) -> None:
+        """Postorder ranges (and parent edges) of ``top``'s subtree, numbered from ``counter``."""
+        tails, heads, incident, in_tree = self.tails, self.heads, self.incident, self.in_tree
+        low, lim, parent_edge = self.low, self.lim, self.parent_edge
+        low[top] = counter
+        stack = [(top, parent_edge[top], 0)]  # node, edge to it, next incident index
         while stack:
             v, via, k = stack[-1]
             inc = incident[v]
@@ -150,75 +194,114 @@ class _Tree:
                     w = heads[i] if tails[i] == v else tails[i]
                     stack[-1] = (v, via, k)
                     parent_edge[w] = i
-                    lows[w] = counter
+                    low[w] = counter
                     stack.append((w, i, 0))
                     break
             else:
                 stack.pop()
-                low[v] = lows[v]
                 lim[v] = counter
                 counter += 1
-                postorder.append(v)
-        for c in postorder:
-            f = parent_edge[c]
-            if f < 0:
-                continue
-            child_is_tail = tails[f] == c
-            value = 1
-            for i in incident[c]:
-                if i == f:
-                    continue
-                to_head = (tails[i] == c) == child_is_tail
-                value += 1 if to_head else -1
-                if in_tree[i]:  # an edge down to one of c's children
-                    value += -cut[i] if to_head else cut[i]
-            cut[f] = value
 
-    def negative_edge(self, start: int) -> tuple[int, int]:
-        """A tree edge with a negative cut value, searching round from ``start``."""
+    def negative_edge(self) -> int:
+        """The most negative of the next few tree edges with a negative cut value, or -1."""
         edges, cut = self.tree_edges, self.cut
         count = len(edges)
+        best, found = -1, 0
         for step in range(count):
-            k = (start + step) % count
-            if cut[edges[k]] < 0:
-                return edges[k], k + 1
-        return -1, start
-
-    def entering_edge(self, leaving: int, rank: list[int]) -> int:
-        """The least-slack edge from the leaving edge's head side to its tail side."""
-        low, lim, tails, heads = self.low, self.lim, self.tails, self.heads
-        u, v = tails[leaving], heads[leaving]
-        # The subtree hangs below whichever end is the child (the smaller lim).
-        inside_is_tail = lim[u] < lim[v]
-        child = u if inside_is_tail else v
-        lo, hi = low[child], lim[child]
-        best, best_slack = -1, 1 << 60
-        for i in range(len(tails)):
-            t_in = lo <= lim[tails[i]] <= hi
-            h_in = lo <= lim[heads[i]] <= hi
-            if t_in != h_in and h_in == inside_is_tail:
-                slack = rank[heads[i]] - rank[tails[i]] - 1
-                if slack < best_slack:
-                    best, best_slack = i, slack
+            k = (self.start + step) % count
+            e = edges[k]
+            if cut[e] < 0:
+                if best < 0 or cut[e] < cut[best]:
+                    best = e
+                found += 1
+                if found >= SEARCH_SIZE:
+                    self.start = k + 1
+                    break
         return best
 
-    def exchange(self, leaving: int, entering: int, rank: list[int]) -> None:
-        """Swap the edges, renumber, and re-rank so that tree edges are tight again."""
+    def pivot(self, leaving: int, rank: list[int]) -> None:
+        """Replace ``leaving`` by the least-slack edge across its cut, and update."""
+        if not self.lim:
+            self.low, self.lim = [0] * self.n, [0] * self.n
+            self._ranges(0, 1)
+        tails, heads, low, lim, cut = self.tails, self.heads, self.low, self.lim, self.cut
+        u, v = tails[leaving], heads[leaving]
+        # The side below the leaving edge moves; the entering edge runs from
+        # the head side to the tail side.
+        inside_is_tail = lim[u] < lim[v]
+        child = u if inside_is_tail else v
+        entering = self._entering(child, inside_is_tail, rank)
+        delta = rank[heads[entering]] - rank[tails[entering]] - 1
+        if delta:
+            self._shift(child, leaving, -delta if inside_is_tail else delta, rank)
+        value = cut[leaving]
+        top = self._climb(tails[entering], heads[entering], value, True)
+        self._climb(heads[entering], tails[entering], value, False)
+        cut[entering] = -value
+        cut[leaving] = 0
         self.in_tree[leaving] = 0
         self.in_tree[entering] = 1
         self.tree_edges[self.tree_edges.index(leaving)] = entering
-        self._number()
-        tails, heads, incident, in_tree = self.tails, self.heads, self.incident, self.in_tree
-        # Re-rank from the root down the tree: every tree edge spans exactly one layer.
-        seen = bytearray(self.n)
-        seen[0] = 1
-        stack = [0]
+        self.work += 2 * (lim[child] - low[child]) + lim[top] - low[top] + 3
+        self._ranges(top, low[top])
+
+    def _entering(self, child: int, inside_is_tail: bool, rank: list[int]) -> int:
+        """Least-slack non-tree edge between ``child``'s subtree and the rest, head side to tail side."""
+        tails, heads, incident, in_tree, low, lim = (
+            self.tails,
+            self.heads,
+            self.incident,
+            self.in_tree,
+            self.low,
+            self.lim,
+        )
+        lo, hi = low[child], lim[child]
+        best, best_slack = -1, 1 << 60
+        stack = [child]
+        seen = {child}
         while stack:
             v = stack.pop()
             for i in incident[v]:
-                if in_tree[i]:
-                    w = heads[i] if tails[i] == v else tails[i]
-                    if not seen[w]:
-                        seen[w] = 1
-                        rank[w] = rank[v] + 1 if tails[i] == v else rank[v] - 1
+                # Leaving the subtree from v: v must be the head if the subtree is the tail side.
+                w = heads[i] if tails[i] == v else tails[i]
+                if lo <= lim[w] <= hi:
+                    if in_tree[i] and w not in seen:
+                        seen.add(w)
                         stack.append(w)
+                elif (heads[i] == v) == inside_is_tail:
+                    slack = rank[heads[i]] - rank[tails[i]] - 1
+                    if slack < best_slack:
+                        best, best_slack = i, slack
+        return best
+
+    def _shift(self, child: int, leaving: int, delta: int, rank: list[int]) -> None:
+        """Add ``delta`` to the ranks of ``child``'s subtree (the tree below ``leaving``)."""
+        tails, heads, incident, in_tree = self.tails, self.heads, self.incident, self.in_tree
+        rank[child] += delta
+        stack = [(child, leaving)]
+        while stack:
+            v, via = stack.pop()
+            for i in incident[v]:
+                if in_tree[i] and i != via:
+                    w = heads[i] if tails[i] == v else tails[i]
+                    rank[w] += delta
+                    stack.append((w, i))
+
+    def _climb(self, v: int, w: int, value: int, from_tail: bool) -> int:
+        """Walk up from ``v`` to the first ancestor of ``w``, updating cut values on the way."""
+        tails, heads, low, lim, parent_edge, cut = (
+            self.tails,
+            self.heads,
+            self.low,
+            self.lim,
+            self.parent_edge,
+            self.cut,
+        )
+        while not low[v] <= lim[w] <= lim[v]:
+            e = parent_edge[v]
+            if (v == tails[e]) == from_tail:
+                cut[e] += value
+            else:
+                cut[e] -= value
+            v = tails[e] if lim[tails[e]] > lim[heads[e]] else heads[e]
+        return v
