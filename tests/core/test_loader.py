@@ -164,7 +164,9 @@ def test_ipython_magics_are_commented_out(tmp_path: Path):
     f = write_notebook(
         tmp_path / "magic.ipynb",
         [
-            new_code_cell("%matplotlib inline\nimport torch\n!pip install torch\nx = 1\ntorch.ones?"),
+            new_code_cell(
+                "%matplotlib inline\nimport torch\n!pip install torch\nx = 1\ntorch.ones?"
+            ),
             new_code_cell("%%time\ny = x + 1"),
             new_code_cell("%%bash\necho hello\nls -la"),
             new_code_cell("    %timeit y + 1"),
