@@ -118,10 +118,16 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(QColor(theme.breakpoint))
             r = 5.0
             painter.drawEllipse(QPointF(self.rect.left() + 1, self.rect.top() + 1), r, r)
-        if state == "done" and lod >= TEXT_LOD:
-            painter.setPen(QPen(QColor(theme.done), 2.0))
-            c = QPointF(self.rect.right() - 7, self.rect.top() + 7)
-            painter.drawPolyline([c + QPointF(-4, 0), c + QPointF(-1.5, 3), c + QPointF(4, -3.5)])
+        if state == "done" and lod >= TEXT_LOD:  # a tick badge on the corner, clear of the text
+            c = QPointF(self.rect.right() - 1, self.rect.top() + 1)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(theme.done))
+            painter.drawEllipse(c, 5.5, 5.5)
+            tick = QPen(QColor(theme.background), 1.6)
+            painter.setPen(tick)
+            painter.drawPolyline(
+                [c + QPointF(-2.8, 0), c + QPointF(-0.8, 2.2), c + QPointF(3, -2.2)]
+            )
 
     def _paint_text(self, painter: QPainter) -> None:
         bold, small = self._fonts

@@ -25,6 +25,7 @@ from gradstep.trace.text import format_value
 EdgeKey = tuple[str, str, int]
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
+MIN_READABLE = 0.8  # an automatic fit does not zoom out further: the text stays legible
 
 
 class GraphView(QGraphicsView):
@@ -135,7 +136,7 @@ class GraphView(QGraphicsView):
             self.setTransform(transform)
             self.centerOn(centre)
         else:
-            self.fit()
+            self.fit(readable=True)
 
     def _placeholder(self, scene: QGraphicsScene | None = None, text: str = "") -> None:
         scene = scene or self.scene()
@@ -236,15 +237,19 @@ class GraphView(QGraphicsView):
             self.ensureVisible(self._nodes[node], 40, 40)
 
     # ---------------------------------------------------------- navigation
-    def fit(self) -> None:
+    def fit(self, *, readable: bool = False) -> None:
+        """Show the whole graph; ``readable``: never so small that labels cannot be read."""
         rect = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > self.theme.max_fit_scale:
+        scale = self.transform().m11()
+        if scale > self.theme.max_fit_scale or (readable and scale < MIN_READABLE):
+            scale = min(self.theme.max_fit_scale, max(scale, MIN_READABLE if readable else 0))
             self.resetTransform()
-            self.scale(self.theme.max_fit_scale, self.theme.max_fit_scale)
+            self.scale(scale, scale)
             self.centerOn(rect.center())
+            self.centre_on_current()
 
     def zoom(self, factor: float) -> None:
         current = self.transform().m11()

@@ -9,7 +9,14 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from gradstep.gui.stepping import state_of
-from gradstep.gui.tensor_html import shape_text, tensor_html
+from gradstep.gui.tensor_html import (
+    columns,
+    pre,
+    shape_text,
+    side_by_side,
+    tensor_html,
+    tensor_lines,
+)
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
@@ -218,59 +225,46 @@ class Inspector(QWidget):
                 f"<p style='font-size:large'>Local derivative: <b>{escape(rec.formula)}</b></p>"
             )
         if node.kind == "leaf" or rec.op == "AccumulateGrad":
+            incoming = rec.grad_outputs[0] if rec.grad_outputs and received else None
             after = rec.grad_after if computed else None
-            out.append(
-                "<table cellpadding='4'><tr><th align='left'>.grad before</th><th></th>"
-                "<th align='left'>incoming</th><th></th><th align='left'>.grad after</th></tr><tr>"
-            )
-            out.append(
-                f"<td>{self._t(rec.grad_before)}</td><td>+</td>"
-                f"<td>{self._t(rec.grad_outputs[0] if rec.grad_outputs and received else None, '…')}</td>"
-                f"<td>=</td><td>{self._t(after, '…')}</td></tr></table>"
-            )
+            blocks = [
+                tensor_lines(rec.grad_before),
+                ["+"],
+                tensor_lines(incoming, "…"),
+                ["="],
+                tensor_lines(after, "…"),
+            ]
+            out.append(pre(columns([".grad before", "", "incoming", "", ".grad after"], blocks)))
         else:
-            out.append(
-                "<table cellpadding='4'><tr><th></th><th align='left'>upstream (incoming)</th><th></th>"
-                "<th align='left'>local</th><th></th><th align='left'>downstream (outgoing)</th></tr>"
-            )
             upstream = rec.grad_outputs[0] if len(rec.grad_outputs) == 1 else rec.grad_outputs
+            up_lines = tensor_lines(upstream if received else None, "…")
             for slot, (src, _) in enumerate(node.inputs):
                 local = rec.local_derivatives[slot] if slot < len(rec.local_derivatives) else None
-                kind = (
-                    rec.local_derivative_kinds[slot]
-                    if slot < len(rec.local_derivative_kinds)
-                    else None
-                )
+                kinds = rec.local_derivative_kinds
+                kind = kinds[slot] if slot < len(kinds) else None
                 down = rec.grad_inputs[slot] if computed and slot < len(rec.grad_inputs) else None
                 target = self._input_name(src)
                 if src is None and local is None and down is None:
-                    out.append(
-                        f"<tr><td>→ {target}</td><td colspan='5'><i>no gradient (constant)</i></td></tr>"
-                    )
+                    out.append(f"<p>input {slot + 1} is a constant: no gradient flows to it.</p>")
                     continue
-                ktitle = (
-                    f"<br><small>{_KIND_TITLES.get(kind or '', kind or '')}</small>" if kind else ""
-                )
-                out.append(
-                    f"<tr><td valign='middle'>→ {target}</td>"
-                    f"<td>{self._t(upstream if received else None, '…')}</td><td>×</td>"
-                    f"<td>{self._t(local, '—')}{ktitle}</td><td>=</td><td>{self._t(down, '…')}</td></tr>"
-                )
-            out.append("</table>")
+                local_title = "local " + _KIND_TITLES.get(kind or "", kind or "derivative")
+                blocks = [up_lines, ["×"], tensor_lines(local, "—"), ["="], tensor_lines(down, "…")]
+                heads = ["upstream (in)", "", local_title, "", f"downstream → {target}"]
+                out.append(pre(columns(heads, blocks)))
         if computed:
             out.append(f"<p style='font-family:monospace'>{escape(chain_rule_line(rec))}</p>")
         if rec.saved:
-            items = "".join(
-                f"<tr><td>{escape(k)}</td><td>{self._t(v)}</td></tr>" for k, v in rec.saved.items()
-            )
-            out.append(f"<p><b>Saved for backward</b></p><table cellpadding='3'>{items}</table>")
+            lines: list[str] = []
+            for k, v in rec.saved.items():
+                lines += side_by_side([[f"{k} ="], tensor_lines(v)])
+            out.append("<p><b>Saved for backward</b></p>" + pre(lines))
         return "".join(out)
 
     def _input_name(self, src: str | None) -> str:
         if src is None:
-            return "<i>constant</i>"
+            return "constant"
         n = self.session.trace.nodes.get(src)  # type: ignore[union-attr]
-        return f"<b>{escape(n.name or n.op)}</b>" if n else escape(src)
+        return (n.name or n.op) if n else src
 
     def _variable_html(self, node: GraphNode, st: StepState, bpass: BackwardPass | None) -> str:
         var = next((v for name, v in st.variables.items() if v.node == node.id), None)
@@ -301,4 +295,4 @@ class Inspector(QWidget):
         )
 
     def _t(self, value: Any, empty: str = "None") -> str:
-        return tensor_html(value, border=self.theme.muted_text, empty=empty)
+        return tensor_html(value, empty=empty)

@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
             self.message,
         ):
             panel.set_theme(self.theme)
-        self.graph.fit()
+        self.graph.fit(readable=True)
 
     # -------------------------------------------------------------- layout
     def _add_message_bar(self) -> None:
@@ -313,7 +313,7 @@ class MainWindow(QMainWindow):
         a.toggle_breakpoint.triggered.connect(self._toggle_breakpoint)
         a.zoom_in.triggered.connect(lambda: self.graph.zoom(1.25))
         a.zoom_out.triggered.connect(lambda: self.graph.zoom(0.8))
-        a.fit.triggered.connect(self.graph.fit)
+        a.fit.triggered.connect(lambda: self.graph.fit())
         a.follow.toggled.connect(lambda on: setattr(self.graph, "follow", on))
         a.direction_lr.toggled.connect(self._direction_toggled)
         a.presentation_mode.toggled.connect(self.presentation.set_active)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from gradstep.gui.theme import Theme
@@ -29,6 +29,9 @@ class MessageBar(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(self.trust)
         layout.addWidget(close)
+        self.setAttribute(
+            Qt.WidgetAttribute.WA_StyledBackground, True
+        )  # the stylesheet's background
         self.host: QWidget = self  # what to show and hide: a toolbar holding the bar
         self.shown = False
         self.set_theme(theme)

@@ -1,4 +1,9 @@
-"""Tensors as small HTML: a number, a row of numbers, a little matrix, or a summary."""
+"""Tensors as aligned monospace text: a number, a row, a bracketed matrix, or a summary.
+
+Blocks of lines rather than HTML tables: a text browser lays out a ``<pre>``
+in well under a millisecond, where a few tables cost tens of milliseconds,
+which would blow a step's frame budget on its own.
+"""
 
 from __future__ import annotations
 
@@ -8,64 +13,94 @@ from typing import Any
 from gradstep.trace.model import is_summary
 from gradstep.trace.text import format_number, format_value
 
-MAX_ITEMS = 10  # per row / column before an ellipsis
+MAX_ITEMS = 8  # per row / column before an ellipsis
 
 
-def tensor_html(value: Any, *, border: str = "#999", empty: str = "None") -> str:
-    """Readable at a glance: scalars bold, vectors as one row, matrices as a grid."""
+def tensor_lines(value: Any, empty: str = "None") -> list[str]:
+    """The value as lines of equal width."""
     if value is None:
-        return f"<i>{escape(empty)}</i>"
+        return [empty]
     if is_summary(value):
-        return _summary(value, border)
+        return _summary(value)
     if not isinstance(value, list):
-        return f"<b>{escape(format_number(value))}</b>"
+        return [format_number(value)]
     if not value or not isinstance(value[0], list):
-        return _grid([value], border)
+        return _matrix([value], vector=True)
     if all(isinstance(row, list) and (not row or not isinstance(row[0], list)) for row in value):
-        return _grid(value, border)
-    shape = _shape(value)
-    return f"<span>{escape(format_value(value, max_items=4))}</span> <small>({'×'.join(map(str, shape))})</small>"
+        return _matrix(value, vector=False)
+    return [f"{format_value(value, max_items=4)}  ({'×'.join(map(str, shape_of(value)))})"]
 
 
-def _grid(rows: list[list[Any]], border: str) -> str:
-    shown_rows = rows[:MAX_ITEMS]
-    cells = []
-    for row in shown_rows:
-        tds = [f"<td align='right'>{escape(format_number(x))}</td>" for x in row[:MAX_ITEMS]]
-        if len(row) > MAX_ITEMS:
-            tds.append(f"<td>… <small>({len(row)})</small></td>")
-        cells.append("<tr>" + "".join(tds) + "</tr>")
+def _matrix(rows: list[list[Any]], *, vector: bool) -> list[str]:
+    shown = rows[:MAX_ITEMS]
+    cols = max((len(r) for r in shown), default=0)
+    cut_cols = cols > MAX_ITEMS
+    texts = [[format_number(x) for x in r[:MAX_ITEMS]] + (["…"] if cut_cols else []) for r in shown]
     if len(rows) > MAX_ITEMS:
-        cells.append(
-            f"<tr><td colspan='{min(len(rows[0]), MAX_ITEMS)}'>⋮ <small>({len(rows)} rows)</small></td></tr>"
-        )
-    return (
-        f"<table cellspacing='0' cellpadding='3' style='border: 1px solid {border}; "
-        f"border-collapse: collapse'>" + "".join(cells) + "</table>"
+        texts.append(["⋮"] + [""] * (len(texts[0]) - 1))
+    width = (
+        [max(len(r[c]) for r in texts if c < len(r)) for c in range(len(texts[0]))] if texts else []
     )
+    body = ["  ".join(cell.rjust(width[c]) for c, cell in enumerate(r)) for r in texts]
+    if vector or len(body) == 1:
+        return [f"[{body[0] if body else ''}]"]
+    n = len(body)
+    left = ["⎡"] + ["⎢"] * (n - 2) + ["⎣"]
+    right = ["⎤"] + ["⎥"] * (n - 2) + ["⎦"]
+    size = max(len(b) for b in body)
+    return [f"{left[i]} {b.ljust(size)} {right[i]}" for i, b in enumerate(body)]
 
 
-def _summary(v: dict[str, Any], border: str) -> str:
+def _summary(v: dict[str, Any]) -> list[str]:
     shape = "×".join(str(s) for s in v.get("shape", []))
-    stats = ", ".join(
-        f"{k} {escape(format_number(v[k]))}" for k in ("min", "max", "mean", "norm") if k in v
-    )
+    lines = [f"tensor {shape} {v.get('dtype', '')}".rstrip()]
+    stats = [f"{k} {format_number(v[k])}" for k in ("min", "max", "mean", "norm") if k in v]
+    if stats:
+        lines.append(", ".join(stats))
     flags = [f"{v[k]} {k}" for k in ("nan", "inf") if v.get(k)]
-    preview = v.get("preview")
-    head = (
-        f"<b>tensor {shape}</b> <small>{dtype}</small>"
-        if (dtype := v.get("dtype"))
-        else f"<b>tensor {shape}</b>"
-    )
-    text = f"{head}<br><small>{stats}</small>"
     if flags:
-        text += f"<br><b style='color:#d6336c'>{', '.join(flags)}</b>"
-    if preview is not None:
-        text += "<br><small>first values:</small> " + escape(format_value(preview, max_items=6))
-    return f"<div style='border: 1px solid {border}; padding: 3px'>{text}</div>"
+        lines.append("contains " + ", ".join(flags))
+    if v.get("preview") is not None:
+        lines.append("first: " + format_value(v["preview"], max_items=6))
+    return lines
 
 
-def _shape(value: Any) -> list[int]:
+def side_by_side(blocks: list[list[str]], gap: str = " ") -> list[str]:
+    """Blocks next to each other, each centred vertically on the tallest."""
+    height = max(len(b) for b in blocks)
+    widths = [max((len(line) for line in b), default=0) for b in blocks]
+    out = []
+    for row in range(height):
+        parts = []
+        for block, width in zip(blocks, widths):
+            top = (height - len(block)) // 2
+            line = block[row - top] if 0 <= row - top < len(block) else ""
+            parts.append(line.ljust(width))
+        out.append(gap.join(parts).rstrip())
+    return out
+
+
+def columns(headers: list[str], blocks: list[list[str]], gap: str = "   ") -> list[str]:
+    """``side_by_side`` with a header over each block (blank headers for operators)."""
+    widths = [max(len(h), *(len(line) for line in b)) for h, b in zip(headers, blocks)]
+    padded = [[line.ljust(w) for line in b] for b, w in zip(blocks, widths)]
+    head = gap.join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    return [head, *side_by_side(padded, gap)]
+
+
+def pre(lines: list[str]) -> str:
+    return "<pre>" + escape("\n".join(lines)) + "</pre>"
+
+
+def tensor_html(value: Any, *, empty: str = "None") -> str:
+    """A value for an HTML panel: inline when it fits on one line, else a ``<pre>`` block."""
+    lines = tensor_lines(value, empty)
+    if len(lines) == 1:
+        return f"<code><b>{escape(lines[0])}</b></code>"
+    return pre(lines)
+
+
+def shape_of(value: Any) -> list[int]:
     shape = []
     while isinstance(value, list):
         shape.append(len(value))

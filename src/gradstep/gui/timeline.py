@@ -109,13 +109,14 @@ class Timeline(QWidget):
             button.setDefaultAction(action)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             controls.addWidget(button)
-        controls.addWidget(self.slider, 1)
+        controls.addStretch(1)
         controls.addWidget(self.position)
         controls.addWidget(self.speed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(controls)
+        layout.addWidget(self.slider)
         layout.addWidget(self.list, 1)
         self.set_theme(theme)
         self.slider.valueChanged.connect(self._go)
@@ -158,7 +159,8 @@ class Timeline(QWidget):
             self._syncing = True
             self.list.setCurrentIndex(index)
             self._syncing = False
-            self.list.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+            if not self.list.viewport().rect().contains(self.list.visualRect(index)):
+                self.list.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._syncing and current.isValid():  # Up/Down in the list

@@ -19,13 +19,12 @@ from gradstep.session import Session
 from gradstep.trace.model import VariableState
 from gradstep.trace.text import format_value
 
+MAX_COLUMN = 280  # px; the tooltip has the rest
 COLUMNS = ("name", "value", "grad", "shape", "requires_grad", "is_leaf", "grad_fn")
 
 
 def cells(var: VariableState) -> tuple[str, ...]:
     grad = format_value(var.grad, max_items=4)
-    if var.grad is None and not var.is_leaf and var.requires_grad:
-        grad = "None (not retained)"
     return (
         format_value(var.value, max_items=4),
         grad,
@@ -75,8 +74,8 @@ class VariablesView(QTableWidget):
         self._rows, self._names = {}, []
         self.setRowCount(0)
         if self.session is not None:
-            self.show_step(self.session.index)
             self.resizeColumnsToContents()
+            self.show_step(self.session.index)
 
     def show_step(self, k: int) -> None:
         if self.session is None:
@@ -101,11 +100,19 @@ class VariablesView(QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
-                    item.setToolTip(text if col else f"{name}: graph node {var.node or '—'}")
+                    item.setToolTip(_tip(name, var, col, text))
                 changed = before is not None and col > 0 and before[col - 1] != text
                 item.setFont(bold if changed or col == 0 else self.font())
                 item.setForeground(highlight if changed else normal)
             self._rows[name] = values
+        if len(names) <= 200:  # columns only grow while stepping, so they do not jump
+            for col in range(len(COLUMNS) - 1):
+                wanted = min(
+                    MAX_COLUMN,
+                    max(self.sizeHintForColumn(col), self.horizontalHeader().sectionSizeHint(col)),
+                )
+                if wanted > self.columnWidth(col):
+                    self.setColumnWidth(col, wanted)
         for name in set(self._rows) - set(names):
             self._rows.pop(name, None)
 
@@ -122,3 +129,11 @@ class VariablesView(QTableWidget):
         node = self._nodes.get(name)
         if node:
             self.node_selected.emit(node)
+
+
+def _tip(name: str, var: VariableState, col: int, text: str) -> str:
+    if col == 0:
+        return f"{name}: graph node {var.node or '—'}"
+    if col == 2 and var.grad is None and var.requires_grad and not var.is_leaf:
+        return f"{name}.grad is None: not a leaf, and retain_grad() was not called"
+    return text

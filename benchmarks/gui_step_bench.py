@@ -1,0 +1,187 @@
+"""How fast the window answers: one step on a 2,000-node graph, and a cold start.
+
+    python benchmarks/gui_step_bench.py            # both, offscreen
+    python benchmarks/gui_step_bench.py --step     # only the step timings
+    python benchmarks/gui_step_bench.py --start    # only the cold start
+
+Budgets (docs: design brief): a step updates every panel and repaints within
+16 ms on a graph of 2,000 nodes; opening a bundled scenario shows a drawn
+graph in under 2.5 s from a cold start (a new Python process).
+
+The step benchmark records a real scenario through the real worker (a stack
+of gated layers, ~2,000 autograd nodes), opens it in the real window at
+1920×1080, and times ``session.go_to(k)`` followed by the event processing
+that repaints what changed, for steps spread over the backward pass — both
+at the window's readable zoom and zoomed out to the whole graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+LAYERS = 222  # 9 autograd nodes per layer -> ~2,000 nodes
+
+BIG_SCENARIO = f'''"""A deep stack of gated layers: about 2,000 autograd nodes."""
+import torch
+
+torch.manual_seed(0)
+x = torch.randn(4, 8)
+weights = [torch.randn(8, 8, requires_grad=True) for _ in range({LAYERS})]
+h = x
+for W in weights:
+    a = torch.tanh(h @ W)
+    b = torch.sigmoid(h @ W.t())
+    h = (a * b + h) / 2
+loss = h.pow(2).mean()
+loss.backward()
+'''
+
+
+def _percentiles(ms: list[float]) -> str:
+    ms = sorted(ms)
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    return f"median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms   max {ms[-1]:6.2f} ms"
+
+
+def bench_step(samples: int = 200) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gradstep.worker.client import WorkerPool
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyle("Fusion")
+    from gradstep.gui import MainWindow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "deep.py"
+        path.write_text(BIG_SCENARIO)
+        t0 = time.perf_counter()
+        with WorkerPool(prestart=False) as pool:
+            trace = pool.run(path, trusted=True).trace
+        record_s = time.perf_counter() - t0
+        assert trace.error is None, trace.error
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        window.setGeometry(0, 0, 1920, 1080)
+        window.show()
+        t0 = time.perf_counter()
+        from gradstep.gui.loader import LoadResult
+
+        window._loaded(LoadResult(str(path), trace, 0.0, True, False))
+        app.processEvents()
+        build_s = time.perf_counter() - t0
+        session = window.session
+        bpass = trace.passes[0]
+        print(
+            f"graph: {len(trace.nodes)} nodes, {session.step_count} steps, "
+            f"{len(bpass.nodes)} nodes in the backward pass"
+        )
+        print(f"record (worker): {record_s:.2f} s;  layout + scene + panels: {build_s:.2f} s")
+
+        span = range(bpass.first_step, bpass.last_step + 1)
+        every = max(1, len(span) // samples)
+        ks = list(span)[::every]
+
+        def run(label: str) -> None:
+            session.go_to(ks[0] - 1)
+            app.processEvents()
+            handler, total = [], []
+            for k in ks:
+                t0 = time.perf_counter()
+                session.go_to(k)
+                t1 = time.perf_counter()
+                app.processEvents()  # the repaint of what changed
+                t2 = time.perf_counter()
+                handler.append((t1 - t0) * 1000)
+                total.append((t2 - t0) * 1000)
+            print(f"{label}")
+            print(f"  panels updated : {_percentiles(handler)}")
+            print(f"  + repaint      : {_percentiles(total)}")
+
+        window.graph.follow = True
+        run(
+            f"step, readable zoom (×{window.graph.transform().m11():.2f}), following the current node:"
+        )
+        window.graph.follow = False
+        window.graph.fit()
+        run(f"step, whole graph in view (×{window.graph.transform().m11():.3f}):")
+        window.close()
+
+
+COLD = textwrap.dedent(
+    """
+    import sys, time
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    app.setStyle("Fusion")
+    from gradstep.gui import MainWindow
+    from gradstep.resources import default_scenario
+    w = MainWindow(QSettings(sys.argv[1], QSettings.Format.IniFormat))
+    w.resize(1500, 950)
+    w.show()
+    def drawn():
+        app.processEvents()
+        w.graph.viewport().repaint()  # the graph is on screen
+        print("DRAWN", len(w.graph.scene().items()), flush=True)
+        app.quit()
+    w.trace_ready.connect(drawn)
+    w.load_failed.connect(lambda m: (print("FAILED", m, flush=True), app.quit()))
+    w.open_scenario(default_scenario())  # restricted, as a user opens it
+    QTimer.singleShot(30000, app.quit)
+    app.exec()
+    """
+)
+
+
+def bench_start(runs: int = 3) -> None:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-c", COLD, str(Path(tmp) / "s.ini")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            elapsed = time.perf_counter() - t0
+            line = next(
+                (ln for ln in out.stdout.splitlines() if ln.startswith(("DRAWN", "FAILED"))), ""
+            )
+            if not line.startswith("DRAWN"):
+                print("cold start failed:", line or out.stderr[-500:])
+                return
+            times.append(elapsed)
+    print(
+        f"cold start to a drawn graph (default scenario, restricted): "
+        f"{', '.join(f'{t:.2f} s' for t in times)}  (best {min(times):.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--step", action="store_true")
+    parser.add_argument("--start", action="store_true")
+    args = parser.parse_args()
+    both = not (args.step or args.start)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.start or both:
+        bench_start()
+    if args.step or both:
+        bench_step()
+
+
+if __name__ == "__main__":
+    main()
