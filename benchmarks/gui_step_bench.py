@@ -121,16 +121,14 @@ def bench_step(samples: int = 200) -> None:
 
 COLD = textwrap.dedent(
     """
-    import sys, time
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-    app = QApplication([])
-    app.setStyle("Fusion")
-    from gradstep.gui import MainWindow
+    import os, sys
+    os.environ["XDG_CONFIG_HOME"] = sys.argv[1]  # a new user: no saved layout
+    from gradstep.gui.app import launch
     from gradstep.resources import default_scenario
-    w = MainWindow(QSettings(sys.argv[1], QSettings.Format.IniFormat))
-    w.resize(1500, 950)
-    w.show()
+    w = launch(str(default_scenario()))  # what `gradstep` does: restricted, as a user opens it
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance()
     def drawn():
         app.processEvents()
         w.graph.viewport().repaint()  # the graph is on screen
@@ -138,7 +136,6 @@ COLD = textwrap.dedent(
         app.quit()
     w.trace_ready.connect(drawn)
     w.load_failed.connect(lambda m: (print("FAILED", m, flush=True), app.quit()))
-    w.open_scenario(default_scenario())  # restricted, as a user opens it
     QTimer.singleShot(30000, app.quit)
     app.exec()
     """
@@ -151,7 +148,7 @@ def bench_start(runs: int = 3) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-c", COLD, str(Path(tmp) / "s.ini")],
+                [sys.executable, "-c", COLD, tmp],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from typing import Any
 
 
-def run_app(path: str | None = None, *, presentation: bool = False, trusted: bool = False) -> int:
-    """Open the window on ``path`` and run the event loop; returns the exit status."""
+def launch(path: str | None = None, *, presentation: bool = False, trusted: bool = False) -> Any:
+    """Create the application and the shown window, and start opening ``path``.
+
+    The worker process starts first of all: its ``import torch`` is the
+    longest part of a cold start, and it runs while Qt and the window load.
+    """
+    from gradstep.worker.client import WorkerPool
+
+    pool = WorkerPool()
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
     )
@@ -21,7 +29,8 @@ def run_app(path: str | None = None, *, presentation: bool = False, trusted: boo
     app.setStyle("Fusion")  # follows our palettes the same way on every desktop
     from gradstep.gui.main_window import MainWindow  # after the app: fonts and palette exist
 
-    window = MainWindow()
+    window = MainWindow(pool=pool)
+    app.aboutToQuit.connect(pool.close)
     window.show()
     if presentation:
         window.actions_.presentation_mode.setChecked(True)
@@ -30,4 +39,14 @@ def run_app(path: str | None = None, *, presentation: bool = False, trusted: boo
             window.message.show_message(f"No such file: {path}")
         else:
             window.open_scenario(path, trusted=True if trusted else None)
-    return app.exec()
+    return window
+
+
+def run_app(path: str | None = None, *, presentation: bool = False, trusted: bool = False) -> int:
+    """Open the window on ``path`` and run the event loop; returns the exit status."""
+    from PySide6.QtWidgets import QApplication
+
+    window = launch(path, presentation=presentation, trusted=trusted)
+    status = QApplication.instance().exec()
+    del window
+    return status
