@@ -229,14 +229,20 @@ class GraphCapture:
             return t.view_as(t).grad_fn.next_functions[0][0]
 
     def rename(self, nodes: Iterable[Any], names: NameTable) -> None:
-        """Name nodes after the variables bound at this moment (loops rebind names)."""
+        """Name nodes after the variables and modules bound at this moment.
+
+        Loops rebind names, and a layer bound alone (``layer``) may later become
+        part of a model (``model.1``): the names at backward time are the ones
+        the lecture talks about.
+        """
         for node in nodes:
             gnode = self.nodes[self.ids[node]]
             name = names.name_of(node)
             if name is not None:
                 gnode.name = name
-            if gnode.module is None:
-                gnode.module = names.module_of(node, self.provenance)
+            module = names.module_of(node, self.provenance)
+            if module is not None:
+                gnode.module = module
 
 
 def _creation_key(node: Any) -> tuple[int, int]:

@@ -423,6 +423,8 @@ class Recorder:
             hooks.remove()
             hooks.materialize()
             self._events_to_steps(bpass, hooks, names, line)
+            for name, t in retaining.items():  # also when the pass failed half-way
+                bpass.retained[name] = self._encode(t.grad)
             if hooks.errors:
                 self.trace.stats.setdefault("recording_errors", []).extend(hooks.errors[:20])
             bpass.first_step = start.index
@@ -443,8 +445,6 @@ class Recorder:
             bpass.results = [
                 self._encode(r) if isinstance(r, torch.Tensor) else None for r in values
             ]
-        for name, t in retaining.items():
-            bpass.retained[name] = self._encode(t.grad)
         if self._freeze:
             gc.freeze()
         return result
