@@ -635,6 +635,15 @@ def test_formula_is_filled_in_for_scalars():
     assert rec.saved == {"exponent": 2, "self": 3.0}
 
 
+@pytest.mark.parametrize("case", ["accumulation_loop", "module_and_optimizer", "retained"])
+def test_encoding_during_the_pass_when_memory_runs_short(
+    case: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(passes_module, "MAX_HELD_BYTES", 0)  # encode at every hook call
+    source = HEADER + CASES[case]
+    assert_matches_pytorch(record(source), run_with_own_hooks(source))
+
+
 # ---------------------------------------------------------- hooks go away
 def test_every_hook_is_removed_after_each_pass(monkeypatch: pytest.MonkeyPatch):
     made: list[passes_module.PassHooks] = []

@@ -26,6 +26,9 @@ from gradstep.record.derivatives import local_derivatives, wants_local_derivativ
 from gradstep.record.encode import Encoder
 from gradstep.record.graph import NameTable, is_leaf_node, saved_values
 
+#: tensors referenced by the events of one pass, at most (bytes); beyond, they are encoded
+MAX_HELD_BYTES = 256 << 20
+
 
 class Event:
     """One hook call. ``tensors`` are references until ``values`` holds their encoding."""
@@ -74,7 +77,7 @@ class PassHooks:
         local: bool = True,
         jacobians: bool = True,
         large: bool = False,
-        max_held_bytes: int = 256 << 20,
+        max_held_bytes: int | None = None,
     ) -> None:
         self.events: list[Event] = []
         self.errors: list[str] = []
@@ -84,7 +87,7 @@ class PassHooks:
         self._local = local
         self._jacobians = jacobians
         self._held = 0
-        self._max_held = max_held_bytes
+        self._max_held = MAX_HELD_BYTES if max_held_bytes is None else max_held_bytes
         self._materialized = 0
         members = set(nodes)
         for node in nodes:
