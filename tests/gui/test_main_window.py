@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 from gui_helpers import open_and_wait, write_replacing
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent, QFontDatabase
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
+from gradstep.gui.menus import recent_files
+from gradstep.resources import bundled_scenarios
 from gradstep.trace.text import format_value
 
 ACTIONS = (
@@ -68,6 +70,25 @@ def test_api_names(window) -> None:
     for name in PANELS:
         assert window.findChild(QWidget, name) is not None, name
     assert window.step_count == 0 and window.step_index == 0
+    bundled = window.findChild(QMenu, "menu_scenarios")
+    assert len(bundled.actions()) == len(bundled_scenarios())
+
+
+def test_layout_is_remembered(qtbot, tmp_path: Path, worker_pool) -> None:
+    from gradstep.gui import MainWindow
+
+    settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(settings, pool=worker_pool)
+    qtbot.addWidget(first)
+    first.show()
+    first.findChild(QDockWidget, "dock_variables").setVisible(False)
+    first.close()
+    second = MainWindow(settings, pool=worker_pool)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.findChild(QDockWidget, "dock_variables").isVisible()
+    assert second.findChild(QDockWidget, "dock_inspector").isVisible()
+    second.close()
 
 
 def test_step_with_actions(qtbot, window, scenario: Path) -> None:
@@ -87,6 +108,7 @@ def test_step_with_actions(qtbot, window, scenario: Path) -> None:
     assert window.step_index == 0
     action(window, "action_next_pass").trigger()
     assert window.trace.steps[window.step_index].kind == "pass_start"
+    assert recent_files(window.settings)[0] == str(scenario.resolve())  # File ▸ Open Recent
 
 
 def test_keyboard_steps_whatever_has_focus(qtbot, window, scenario: Path) -> None:

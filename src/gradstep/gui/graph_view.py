@@ -317,7 +317,11 @@ class GraphView(QGraphicsView):
 def _layout(g: Any, direction: str, sizes: dict[str, tuple[float, float]], previous: Any) -> Any:
     from gradstep.graph.layout import layered_layout  # lazily: networkx-heavy
 
-    return layered_layout(g, direction=direction, node_size=sizes.__getitem__, previous=previous)
+    # Left to right, the gap between layers must fit a gradient label written across it.
+    gap = 50.0 if direction == "TB" else 110.0
+    return layered_layout(
+        g, direction=direction, node_size=sizes.__getitem__, previous=previous, rank_sep=gap
+    )
 
 
 def _tooltip(node: Any) -> str:

@@ -135,7 +135,9 @@ class Inspector(QWidget):
         if bpass is not None:
             out.append(self._pass_html(bpass))
         if step.output.strip():
-            out.append(f"<p>Printed:</p><pre>{escape(step.output.strip())}</pre>")
+            out.append(
+                f"<p>Printed:</p><pre style='white-space: pre-wrap'>{escape(step.output.strip())}</pre>"
+            )
         if step.line:
             out.append(self._source_line(step.line))
         return "".join(out)

@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
                 self.session.go_to(place_in(old, index, trace))
         if trace.error is not None:
             self.message.show_message(
-                f"{result.message} — the scenario stopped there (its last step)."
+                f"{result.message} — the scenario stopped there (its last step).", error=False
             )
         else:
             self.message.clear()

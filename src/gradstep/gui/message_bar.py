@@ -25,7 +25,7 @@ class MessageBar(QWidget):
         close.setText("✕")
         close.setAutoRaise(True)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 4, 6, 4)
+        layout.setContentsMargins(10, 2, 6, 2)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.trust)
         layout.addWidget(close)

@@ -136,6 +136,9 @@ class Timeline(QWidget):
         self.model.theme = theme
         self.list.setFont(theme.mono_font())
         self.position.setFont(theme.ui_font())
+        self.position.setMinimumWidth(
+            self.position.fontMetrics().horizontalAdvance(" 00000 / 00000 ")
+        )
 
     def _on_trace(self) -> None:
         assert self.session is not None
