@@ -3,7 +3,8 @@
     python benchmarks/layout_bench.py [--graphs mlp,resnet] [--runs 7] [--no-dot]
 
 For every benchmark graph (see ``graphs.py``) it times our layout (median
-of several runs) and measures its drawing: exact edge crossings, total edge
+of several runs, interleaved with dot's so that both meet the same machine
+load) and measures its drawing: exact edge crossings, total edge
 length, the share of chain edges drawn vertical and of long edges drawn
 straight. If ``dot`` is on PATH it lays out the same graph with the same node
 size and spacing (``dot -Tplain``), reads node centres and splines back,
@@ -75,14 +76,10 @@ def measure(g: nx.MultiDiGraph, layout: GraphLayout) -> Quality:
     )
 
 
-def time_ours(g: nx.MultiDiGraph, runs: int) -> tuple[float, GraphLayout]:
-    times = []
+def time_ours(g: nx.MultiDiGraph) -> tuple[float, GraphLayout]:
+    start = time.perf_counter()
     layout = layered_layout(g, rank_sep=RANK_SEP, node_sep=NODE_SEP)
-    for _ in range(runs):
-        start = time.perf_counter()
-        layout = layered_layout(g, rank_sep=RANK_SEP, node_sep=NODE_SEP)
-        times.append(time.perf_counter() - start)
-    return median(times), layout
+    return time.perf_counter() - start, layout
 
 
 def dot_source(g: nx.MultiDiGraph, names: dict[str, str]) -> str:
@@ -98,17 +95,29 @@ def dot_source(g: nx.MultiDiGraph, names: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def time_dot(g: nx.MultiDiGraph, runs: int) -> tuple[float, GraphLayout]:
+def time_dot(g: nx.MultiDiGraph, names: dict[str, str], source: str) -> tuple[float, GraphLayout]:
+    start = time.perf_counter()
+    output = subprocess.run(
+        ["dot", "-Tplain"], input=source, capture_output=True, text=True, check=True
+    ).stdout
+    return time.perf_counter() - start, parse_plain(g, names, output)
+
+
+def compare(
+    g: nx.MultiDiGraph, runs: int, use_dot: bool
+) -> tuple[float, GraphLayout, float, GraphLayout | None]:
+    """Median wall times, ours and dot's runs interleaved so that both meet the same load."""
     names = {n: f"n{i}" for i, n in enumerate(g.nodes)}
     source = dot_source(g, names)
-    times, output = [], ""
+    ours, theirs = [], []
+    layout, dot_layout = layered_layout(g, rank_sep=RANK_SEP, node_sep=NODE_SEP), None
     for _ in range(runs):
-        start = time.perf_counter()
-        output = subprocess.run(
-            ["dot", "-Tplain"], input=source, capture_output=True, text=True, check=True
-        ).stdout
-        times.append(time.perf_counter() - start)
-    return median(times), parse_plain(g, names, output)
+        seconds, layout = time_ours(g)
+        ours.append(seconds)
+        if use_dot:
+            seconds, dot_layout = time_dot(g, names, source)
+            theirs.append(seconds)
+    return median(ours), layout, median(theirs) if theirs else math.nan, dot_layout
 
 
 def parse_plain(g: nx.MultiDiGraph, names: dict[str, str], output: str) -> GraphLayout:
@@ -202,14 +211,13 @@ def main() -> None:
     for name in args.graphs.split(","):
         g = BENCHMARK_GRAPHS[name]()
         big = g.number_of_nodes() > 2000
-        seconds, layout = time_ours(g, max(3, args.runs // 3) if big else args.runs)
+        seconds, layout, dot_seconds, dot_layout = compare(g, 3 if big else args.runs, use_dot)
         q = measure(g, layout)
         row = (
             f"{name:<22}{g.number_of_nodes():>6}{g.number_of_edges():>6} | "
             f"{seconds * 1000:>8.2f}{q.crossings:>6}{q.length:>8.0f}{q.chain:>6.0%}{q.long:>6.0%}"
         )
-        if use_dot:
-            dot_seconds, dot_layout = time_dot(g, 1 if big else max(3, args.runs // 2))
+        if dot_layout is not None:
             d = measure(g, dot_layout)
             row += (
                 f" | {dot_seconds * 1000:>8.1f}{d.crossings:>6}{d.length:>8.0f}{d.chain:>6.0%}{d.long:>6.0%}"

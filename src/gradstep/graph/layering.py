@@ -129,8 +129,11 @@ def _balance(layer: list[int], pred: list[list[int]], succ: list[list[int]]) -> 
         s = succ[v]
         if len(p) != len(s) or not p:
             continue
-        low = max([layer[u] for u in p]) + 1
-        high = min([layer[w] for w in s]) - 1
+        if len(p) == 1:  # most of an autograd graph: one input, one output
+            low, high = layer[p[0]] + 1, layer[s[0]] - 1
+        else:
+            low = max([layer[u] for u in p]) + 1
+            high = min([layer[w] for w in s]) - 1
         if low >= high:
             continue
         choice = low

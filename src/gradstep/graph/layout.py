@@ -1,26 +1,31 @@
 """Layered drawing of an autograd graph (the Sugiyama framework, tuned for tall graphs).
 
-``layered_layout`` runs, per weakly connected component:
+``layered_layout`` draws each weakly connected component (``component``):
 
-1. cycle breaking and layering (``layering``): short edges, weights right
-   above the op that uses them;
-2. dummy vertices on long edges (``proper``);
-3. crossing reduction (``ordering``): a depth-first initial order, then
-   median sweeps and swaps only in windows around the crossings left;
-4. coordinates (``coordinates``): Brandes–Köpf, so that chains and long
-   edges run straight;
+1. layers (``layering``, ``simplex``): cycles broken by reversing DFS back
+   edges, then the least total edge span (network simplex, started from a
+   greedy layering that already is optimal on autograd graphs), weights right
+   above the op that uses them, nodes with as many inputs as outputs spread
+   to the least crowded layer they may take;
+2. dummy vertices on long edges (``proper``), parallel edges as one bundle;
+3. crossing reduction (``ordering``): a depth-first order from the outputs,
+   inputs in slot order, then median sweeps and swaps only in windows around
+   the crossings left, the window growing until they are gone;
+4. coordinates (``coordinates``): vertical blocks along the main path and
+   long edges, packed, then each block pulled toward its neighbours;
 
-then packs the components left to right. Everything is deterministic: the
-same graph (same node and edge insertion order) gives the same drawing.
+then packs the components left to right, all starting on layer 0. Same graph
+(same node and edge insertion order), same drawing: nothing is random.
 
-Stability: with ``previous``, the initial order of each layer is the
-previous left-to-right order of the nodes and edge bends it still has (new
-ones slot in where the depth-first walk puts them), crossing reduction only
-replaces an order by one with strictly fewer crossings, and the result is
-translated so that the nodes both drawings share move as little as possible
-(the median shift is removed). A reload that adds or removes a node
-therefore leaves the rest where it was, except where the new node needs
-room.
+Stability: with ``previous``, each layer starts in the previous left-to-right
+order of the nodes and edge bends it still has (new ones slot in where the
+depth-first walk puts them); only strips with more crossings than the
+previous drawing had there are repaired, in small windows, by strictly
+better orders; blocks return to their previous coordinates wherever their
+neighbours leave room; and the result is translated by the median
+displacement of the shared nodes. A reload that adds or removes a node
+leaves the rest where it was, except where the new node needs room or (for
+an op inserted into a chain) everything below it moves down one layer.
 """
 
 from __future__ import annotations
@@ -29,14 +34,13 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median, median_low
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import networkx as nx
 
 from gradstep.graph.component import draw_component
 from gradstep.graph.crossings import strip_counts
 from gradstep.graph.proper import ProperGraph
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 DEFAULT_NODE_SIZE = (120.0, 40.0)
 NAN = float("nan")
@@ -181,7 +185,10 @@ def _layout(
         for lay, row in enumerate(drawing.order):
             order[lay].extend([names[v] for v in row])
         for (u, v, keys), chain in zip(comp_edges_c, drawing.chains):
-            line = [points[w] for w in chain]
+            if len(chain) == 2:
+                line = [points[chain[0]], points[chain[1]]]
+            else:
+                line = [points[w] for w in chain]
             if len(keys) == 1:
                 edge_points[(nodes[u], nodes[v], keys[0])] = line
             else:
@@ -206,24 +213,48 @@ _Edge = tuple[int, int, list[Any]]  # a bundle of parallel edges: tail, head, ke
 def _read_edges(g: nx.MultiDiGraph, index: dict[str, int]) -> list[_Edge]:
     """Bundles grouped by head, each head's inputs in slot (key) order.
 
-    ``adjacency()`` hands out networkx's own dicts: no view object per edge.
+    The reverse view's ``adjacency()`` hands out networkx's own predecessor
+    dicts: no view object per edge, and inputs arrive grouped by head, usually
+    already in slot order.
     """
-    by_head: list[list[tuple[int, list[Any]]]] = [[] for _ in index]
-    for u, nbrs in g.adjacency():
-        iu = index[u]
-        for v, keydict in nbrs.items():
-            by_head[index[v]].append((iu, list(keydict)))
     edges: list[_Edge] = []
-    for head, entries in enumerate(by_head):
-        if len(entries) > 1:
-            for _, keys in entries:
+    for v, preds in nx.reverse_view(g).adjacency():
+        if not preds:
+            continue
+        head = index[v]
+        if len(preds) == 1:
+            for u, keydict in preds.items():
+                keys = list(keydict)
                 if len(keys) > 1:
-                    keys.sort(key=_key_order)
-            entries.sort(key=lambda entry: (_key_order(entry[1][0]), entry[0]))
-        elif entries and len(entries[0][1]) > 1:
-            entries[0][1].sort(key=_key_order)
+                    keys = _in_slot_order([(0, keys)])[0][1]
+                edges.append((index[u], head, keys))
+            continue
+        entries = _in_slot_order([(index[u], list(keydict)) for u, keydict in preds.items()])
         edges.extend([(tail, head, keys) for tail, keys in entries])
     return edges
+
+
+def _in_slot_order(entries: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+    """Each bundle's keys sorted, then the bundles by their first key.
+
+    Keys are input slots (integers) in every graph we draw, usually already in
+    order, which a plain comparison confirms at C speed; keys that do not
+    compare with one another fall back to ``_key_order``.
+    """
+    for _, keys in entries:
+        if len(keys) > 1:
+            try:
+                keys.sort()
+            except TypeError:
+                keys.sort(key=_key_order)
+    firsts = [keys[0] for _, keys in entries]
+    try:
+        if firsts == sorted(firsts):
+            return entries
+        return [entry for _, _, entry in sorted(zip(firsts, range(len(entries)), entries))]
+    except TypeError:
+        ranked = [_key_order(k) for k in firsts]
+        return [entry for _, _, entry in sorted(zip(ranked, range(len(entries)), entries))]
 
 
 def _key_order(key: Any) -> tuple[int, Any]:

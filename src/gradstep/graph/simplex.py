@@ -62,6 +62,28 @@ def _feasible_tree(
     infeasible) and that edge joins the tree.
     """
     m = len(tails)
+    in_tree = bytearray(m)
+    # Usually the tight edges alone connect everything: one walk finds the tree.
+    seen = bytearray(n)
+    seen[0] = 1
+    order = [0]
+    for v in order:
+        rv = rank[v]
+        for i in incident[v]:
+            w = heads[i]
+            if w == v:
+                w = tails[i]
+                if seen[w] or rv - rank[w] != 1:
+                    continue
+            elif seen[w] or rank[w] - rv != 1:
+                continue
+            seen[w] = 1
+            in_tree[i] = 1
+            order.append(w)
+    if len(order) == n:
+        return in_tree
+
+    in_tree = bytearray(m)
     parent = list(range(n))
 
     def find(a: int) -> int:
@@ -69,17 +91,12 @@ def _feasible_tree(
             parent[a] = a = parent[parent[a]]
         return a
 
-    in_tree = bytearray(m)
-    joined = 0
     for i, (t, h) in enumerate(zip(tails, heads)):
         if rank[h] - rank[t] == 1:
             a, b = find(t), find(h)
             if a != b:
                 parent[max(a, b)] = min(a, b)
                 in_tree[i] = 1
-                joined += 1
-    if joined == n - 1:  # the tight edges already span the graph
-        return in_tree
     members: dict[int, list[int]] = {}
     for v in range(n):
         members.setdefault(find(v), []).append(v)
