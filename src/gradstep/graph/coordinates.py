@@ -67,8 +67,10 @@ def assign_x(
     blocks = [v for v in range(n) if root[v] == v]
     left = _pack(blocks, right_of, left_of, n)
     right = _pack(blocks, left_of, right_of, n)
-    shift = max(left) + max(right)  # the right packing, negated, moved into the left one's span
-    x = [(lx + shift - rx) / 2 for lx, rx in zip(left, right)]
+    # The right packing, mirrored and with its right end on the left one's; any
+    # mean of two valid placements is valid.
+    end = max(left)
+    x = [(lx + end - rx) / 2 for lx, rx in zip(left, right)]
     targets = _block_anchors(root, anchor) if anchor is not None else {}
     if targets:  # start in the previous drawing's frame, as most vertices see it
         offset = median([a - x[root[v]] for v, a in enumerate(anchor) if a == a])

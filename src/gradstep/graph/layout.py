@@ -38,7 +38,7 @@ from typing import Any
 
 import networkx as nx
 
-from gradstep.graph.component import draw_component
+from gradstep.graph.component import ComponentDrawing, draw_component
 from gradstep.graph.crossings import strip_counts
 from gradstep.graph.proper import ProperGraph
 
@@ -47,6 +47,8 @@ NAN = float("nan")
 
 Point = tuple[float, float]
 EdgeId = tuple[str, str, int]
+_Edge = tuple[int, int, list[Any]]  # a bundle of parallel edges: tail, head, keys in slot order
+_Drawn = tuple[list[int], list[_Edge], ComponentDrawing]  # a component's nodes, edges, drawing
 
 
 @dataclass
@@ -115,41 +117,41 @@ def _layout(
         sizes = [node_size(node) for node in nodes]
         breadth = [s[across_axis] for s in sizes]
         depth = [s[1 - across_axis] for s in sizes]
-
     edges = _read_edges(g, index)
-    comp_of, count = _components(n, edges)
-    members: list[list[int]] = [[] for _ in range(count)]
-    for v, c in enumerate(comp_of):
-        members[c].append(v)
-    comp_edges: list[list[_Edge]] = [[] for _ in range(count)]
-    for e in edges:
-        if e[0] != e[1]:
-            comp_edges[comp_of[e[0]]].append(e)
-
     previous_strips = (
         strip_counts(previous.edge_points, previous, direction=direction) if previous else {}
     )
-    drawings = []
-    for c in range(count):
-        glob = members[c]
-        local = glob if count == 1 else {v: i for i, v in enumerate(glob)}
-        bundles = [(local[u], local[v], len(keys)) for u, v, keys in comp_edges[c]]
+
+    drawings: list[_Drawn] = []
+    for glob, comp_edges in _split(n, edges):
+        local = glob if len(glob) == n else {v: i for i, v in enumerate(glob)}
+        bundles = [(local[u], local[v], len(keys)) for u, v, keys in comp_edges]
         seed = None
         if previous is not None:
-            seed = _seeder(
-                previous,
-                previous_strips,
-                [nodes[v] for v in glob],
-                comp_edges[c],
-                nodes,
-                across_axis,
-            )
+            names = [nodes[v] for v in glob]
+            seed = _seeder(previous, previous_strips, names, comp_edges, nodes, across_axis)
         drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, seed)
-        drawings.append((glob, comp_edges[c], drawing))
+        drawings.append((glob, comp_edges, drawing))
     if previous is not None:
         drawings.sort(key=lambda d: _previous_place(d[0], nodes, previous, across_axis))
 
-    # Components side by side, all starting on layer 0 and sharing the layer rows.
+    result = _assemble(nodes, edges, drawings, breadth, depth, across_axis, rank_sep, node_sep)
+    if previous is not None:
+        _translate_onto(result, previous)
+    return result
+
+
+def _assemble(
+    nodes: list[str],
+    edges: list[_Edge],
+    drawings: list[_Drawn],
+    breadth: list[float],
+    depth: list[float],
+    across_axis: int,
+    rank_sep: float,
+    node_sep: float,
+) -> GraphLayout:
+    """Components side by side, all starting on layer 0 and sharing the layer rows."""
     thickness = [0.0] * (1 + max((max(d.layer) for _, _, d in drawings), default=-1))
     for glob, _, drawing in drawings:
         for v, lay in zip(glob, drawing.layer):
@@ -167,7 +169,7 @@ def _layout(
     order: list[list[str]] = [[] for _ in thickness]
     edge_points: dict[EdgeId, list[Point]] = {}
     offset = 0.0
-    for glob, comp_edges_c, drawing in drawings:
+    for glob, comp_edges, drawing in drawings:
         across = drawing.across
         halves = [breadth[v] / 2 for v in glob] + [0.0] * (len(across) - len(glob))
         lo = min(map(float.__sub__, across, halves))
@@ -179,16 +181,17 @@ def _layout(
             points = [(a + shift, centre[lay]) for a, lay in zip(across, drawing.layer)]
         else:
             points = [(centre[lay], a + shift) for a, lay in zip(across, drawing.layer)]
-        names = nodes if len(drawings) == 1 else [nodes[v] for v in glob]
+        names = nodes if len(glob) == len(nodes) else [nodes[v] for v in glob]
         positions.update(zip(names, points))
         layers.update(zip(names, drawing.layer))
         for lay, row in enumerate(drawing.order):
             order[lay].extend([names[v] for v in row])
-        for (u, v, keys), chain in zip(comp_edges_c, drawing.chains):
-            if len(chain) == 2:
-                line = [points[chain[0]], points[chain[1]]]
-            else:
-                line = [points[w] for w in chain]
+        for (u, v, keys), chain in zip(comp_edges, drawing.chains):
+            line = (
+                [points[chain[0]], points[chain[1]]]
+                if len(chain) == 2
+                else [points[w] for w in chain]
+            )
             if len(keys) == 1:
                 edge_points[(nodes[u], nodes[v], keys[0])] = line
             else:
@@ -201,13 +204,20 @@ def _layout(
                 edge_points[(nodes[u], nodes[v], key)] = [p, p]
     width = max(offset - node_sep, 0.0)
     size = (width, along_extent) if across_axis == 0 else (along_extent, width)
-    result = GraphLayout(positions, layers, order, edge_points, size[0], size[1])
-    if previous is not None:
-        _translate_onto(result, previous)
-    return result
+    return GraphLayout(positions, layers, order, edge_points, size[0], size[1])
 
 
-_Edge = tuple[int, int, list[Any]]  # a bundle of parallel edges: tail, head, keys in slot order
+def _split(n: int, edges: list[_Edge]) -> list[tuple[list[int], list[_Edge]]]:
+    """Weakly connected components: their nodes (ascending) and edges (self-loops left out)."""
+    comp_of, count = _components(n, edges)
+    members: list[list[int]] = [[] for _ in range(count)]
+    for v, c in enumerate(comp_of):
+        members[c].append(v)
+    comp_edges: list[list[_Edge]] = [[] for _ in range(count)]
+    for e in edges:
+        if e[0] != e[1]:
+            comp_edges[comp_of[e[0]]].append(e)
+    return list(zip(members, comp_edges))
 
 
 def _read_edges(g: nx.MultiDiGraph, index: dict[str, int]) -> list[_Edge]:
