@@ -142,12 +142,16 @@ class CodeView(QPlainTextEdit):
         self.set_source(self.session.trace.scenario.source)
         err = self.session.trace.error
         self.set_error(err.line if err else None, f"{err.type}: {err.message}" if err else "")
+        self.current_line = None  # a new trace: show its current line again
         self.show_step(self.session.index)
 
     def set_source(self, source: str) -> None:
         if source != self._source:
+            scroll = self.verticalScrollBar().value()
             self._source = source
-            self.setPlainText(source)
+            self.setPlainText(source)  # drops the highlights and the scroll position
+            self.verticalScrollBar().setValue(scroll)
+            self._decorate()
 
     def set_error(self, line: int | None, text: str = "") -> None:
         """Mark ``line`` as where the scenario failed (None clears it)."""
