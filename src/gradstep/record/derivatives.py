@@ -22,6 +22,9 @@ JACOBIAN_ENTRIES = 1024
 #: VJP with ones when the node's outputs have at most this many elements; beyond,
 #: the node's outgoing gradient (its VJP with the real upstream) is all there is
 VJP_NUMEL = 1024
+#: per pass, local derivatives for nodes with this many output elements in all, in the
+#: engine's order: a whole lecture graph, the last layers of a real model
+PASS_BUDGET = 16384
 
 Kinds = list[str | None]
 
@@ -59,19 +62,20 @@ def _out_numel(node: Any) -> int:
     return sum(int(torch.Size(m.shape).numel()) for m in node._input_metadata)
 
 
-def wants_local_derivatives(node: Any, *, max_numel: int = VJP_NUMEL) -> bool:
-    """Whether ``local_derivatives`` would compute anything: small nodes only.
+def local_derivative_cost(node: Any, *, max_numel: int = VJP_NUMEL) -> int:
+    """The output elements ``local_derivatives`` would work on; 0: it would compute nothing.
 
     Calling a node costs as much as the engine's own call, so big nodes (a
     convolution, an attention block) are left out; that keeps recording a big
     model close to the cost of a plain backward.
     """
     if is_leaf_node(node):
-        return False
+        return 0
     try:
-        return 0 < _out_numel(node) <= max_numel
+        n = _out_numel(node)
     except (AttributeError, RuntimeError):
-        return False
+        return 0
+    return n if 0 < n <= max_numel else 0
 
 
 def local_derivatives(node: Any, *, allow_jacobian: bool = True) -> tuple[list[Any], Kinds]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gradstep.record.derivatives import local_derivatives, wants_local_derivatives
+from gradstep.record.derivatives import PASS_BUDGET, local_derivative_cost, local_derivatives
 from gradstep.record.encode import Encoder
 from gradstep.record.graph import NameTable, is_leaf_node, saved_values
 
@@ -85,6 +85,7 @@ class PassHooks:
         self.encoder = encoder
         self._handles: list[Any] = []
         self._local = local
+        self._local_budget = PASS_BUDGET
         self._jacobians = jacobians
         self._held = 0
         self._max_held = MAX_HELD_BYTES if max_held_bytes is None else max_held_bytes
@@ -116,10 +117,13 @@ class PassHooks:
             self.materialize()
 
     def _hook_op(self, node: Any) -> None:
-        local = self._local and wants_local_derivatives(node)
+        cost = local_derivative_cost(node) if self._local else 0
 
         def pre(grad_outputs: tuple[Any, ...]) -> None:
-            derivs = local_derivatives(node, allow_jacobian=self._jacobians) if local else None
+            derivs = None
+            if cost and cost <= self._local_budget:
+                self._local_budget -= cost
+                derivs = local_derivatives(node, allow_jacobian=self._jacobians)
             self._add(Event("receive", node, grad_outputs, local=derivs))
 
         def post(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:

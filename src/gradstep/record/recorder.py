@@ -189,22 +189,30 @@ class Recorder:
 
     @staticmethod
     def _key(t: torch.Tensor) -> tuple[Any, ...]:
+        """What a variable's state depends on. Compared element by element with ``is``:
+        the key holds the objects themselves, since a freed gradient's id is soon reused
+        by the next one (``retain_grad`` replaces ``.grad`` on every pass)."""
         g = t.grad if t.is_leaf or t.retains_grad else None
         return (
-            id(t),
+            t,
             t._version,
             t.requires_grad,
-            id(t.grad_fn),
-            id(g),
+            t.retains_grad if not t.is_leaf else False,
+            t.grad_fn,
+            g,
             g._version if g is not None else -1,
         )
+
+    @staticmethod
+    def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        return all(x is y or (type(x) is int and x == y) for x, y in zip(a, b))
 
     def variable_deltas(self, names: NameTable) -> dict[str, VariableState | None]:
         deltas: dict[str, VariableState | None] = {}
         for name, t in names.tensors.items():
             key = self._key(t)
             known = self._vars.get(name)
-            if known is None or known[0] != key:
+            if known is None or not self._same(known[0], key):
                 state = self._variable_state(t)
                 self._vars[name] = (key, state)
                 deltas[name] = state
@@ -212,13 +220,20 @@ class Recorder:
             if name not in names.tensors:
                 del self._vars[name]
                 deltas[name] = None
+        # the value cache holds its tensors: keep only those still bound
+        live = {id(t) for t in names.tensors.values()}
+        for k in [k for k in self._values if k not in live]:
+            del self._values[k]
         return deltas
 
     def final_variables(self) -> dict[str, VariableState]:
         out: dict[str, VariableState] = {}
         for name, t in NameTable(self.ns).tensors.items():
             known = self._vars.get(name)
-            out[name] = known[1] if known and known[0] == self._key(t) else self._variable_state(t)
+            if known is not None and self._same(known[0], self._key(t)):
+                out[name] = known[1]
+            else:
+                out[name] = self._variable_state(t)
         return out
 
     # ------------------------------------------------------------ statements
