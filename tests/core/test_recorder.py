@@ -412,6 +412,22 @@ def test_accumulation_keeps_4_then_8_not_the_rewritten_buffer():
     assert [s.variables["x"].grad for s in steps] == [4.0, 8.0, 12.0]
 
 
+def test_each_pass_end_shows_the_new_retained_gradient():
+    source = HEADER + (
+        "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "h = x * 2\n"
+        "h.retain_grad()\n"
+        "out = (h * h).sum()\n"
+        "for i in range(6):\n"
+        "    out.backward(retain_graph=True)\n"
+    )
+    trace = record(source)
+    shown = [trace.steps[p.last_step].variables["h"].grad for p in trace.passes]
+    h = torch.tensor([2.0, 4.0])
+    assert shown == [(2 * h * k).tolist() for k in range(1, 7)]  # a new .grad tensor each pass
+    assert trace.variables["h"].grad == shown[-1]
+
+
 def test_zero_grad_in_place_shows_zero_before_the_next_accumulation():
     trace = record(HEADER + CASES["module_and_optimizer"])
     first, second = trace.passes
