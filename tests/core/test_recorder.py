@@ -660,6 +660,37 @@ def test_encoding_during_the_pass_when_memory_runs_short(
     assert_matches_pytorch(record(source), run_with_own_hooks(source))
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "torch.sin(x)",
+        "torch.cos(x)",
+        "torch.tanh(x)",
+        "torch.sigmoid(x)",
+        "torch.exp(x)",
+        "torch.log(x)",
+        "torch.sqrt(x)",
+        "torch.relu(x)",
+        "torch.abs(x)",
+        "x.reciprocal()",
+        "torch.log1p(x)",
+        "x**3",
+    ],
+)
+def test_scalar_formulas_agree_with_the_local_derivative(expr: str):
+    trace = record(
+        HEADER + f"x = torch.tensor(0.7, requires_grad=True)\ny = {expr}\ny.backward()\n"
+    )
+    (rec,) = [r for r in trace.passes[0].nodes if r.name == "y"]
+    assert rec.local_derivative_kinds == ["scalar"]
+    x = torch.tensor(0.7, requires_grad=True)
+    (expected,) = torch.autograd.grad(eval(expr, {"torch": torch, "x": x}), x)
+    assert rec.local_derivatives[0] == pytest.approx(expected.item(), rel=1e-6)
+    # "d(sin x)/dx = cos x = 0.7648 at x = 0.7", "d(xⁿ)/dx = n·xⁿ⁻¹ = 3·0.7² = 1.47"
+    shown = float(rec.formula.split(" at ")[0].rsplit("= ", 1)[1])
+    assert shown == pytest.approx(expected.item(), rel=1e-3)
+
+
 # ---------------------------------------------------------- hooks go away
 def test_every_hook_is_removed_after_each_pass(monkeypatch: pytest.MonkeyPatch):
     made: list[passes_module.PassHooks] = []

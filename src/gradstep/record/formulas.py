@@ -112,6 +112,47 @@ _FORMULAS: dict[str, Callable[[dict[str, Any]], str]] = {
     "NllLossBackward0": _const("d NLL/d logpᵢ = −1/N at the target class, 0 elsewhere"),
     "LogSoftmaxBackward0": _const("d log_softmax(x)ᵢ/dxⱼ = δᵢⱼ − softmax(x)ⱼ"),
     "SoftmaxBackward0": _const("d softmax(x)ᵢ/dxⱼ = sᵢ(δᵢⱼ − sⱼ)"),
+    "PowBackward2": lambda s: "d(cˣ)/dx = cˣ·ln c",
+    "ReciprocalBackward0": _unary("1/x", "−1/x²", lambda y, s: -y * y, key="result"),
+    "Log1PBackward0": _unary("ln(1 + x)", "1/(1 + x)", lambda x, s: 1 / (1 + x)),
+    "SoftplusBackward0": _const("d softplus(x)/dx = σ(βx)"),
+    "SiluBackward0": _const("d(x·σ(x))/dx = σ(x)·(1 + x·(1 − σ(x)))"),
+    "GeluBackward0": _const("d(x·Φ(x))/dx = Φ(x) + x·φ(x)"),
+    "LeakyReluBackward0": _const("d leaky_relu(x)/dx = 1 if x > 0 else the negative slope"),
+    "LogSigmoidBackward0": _const("d ln σ(x)/dx = 1 − σ(x)"),
+    "MaximumBackward0": _const("d max(a, b): 1 to the larger input, ½ each on a tie"),
+    "MaxBackward1": _const("d(max x)/dxᵢ = 1 at the maximum, 0 elsewhere"),
+    "ProdBackward0": _const("d(Πxⱼ)/dxᵢ = Πⱼ≠ᵢ xⱼ"),
+    "LinalgVectorNormBackward0": _const("d‖x‖/dxᵢ = xᵢ/‖x‖"),
+    "CumsumBackward0": _const("d(cumsum x)ⱼ/dxᵢ = 1 for i ≤ j: the gradient is a reversed cumsum"),
+    "WhereBackward0": _const(
+        "where(c, a, b): the gradient goes to a where c holds, to b elsewhere"
+    ),
+    "SelectBackward0": _const("x[i]: the gradient lands at index i, zeros elsewhere"),
+    "SliceBackward0": _const("x[a:b]: the gradient lands in the slice, zeros elsewhere"),
+    "IndexBackward0": _const("x[idx]: the gradient is scattered back (added where indices repeat)"),
+    "CatBackward0": _const("cat: the gradient is split back into the pieces"),
+    "StackBackward0": _const("stack: the gradient is unstacked back into the pieces"),
+    "SplitBackward0": _const(
+        "split: the pieces' gradients are concatenated (zeros for unused ones)"
+    ),
+    "PermuteBackward0": _const("permute: the gradient is permuted back"),
+    "TransposeBackward0": _const("transpose: the gradient is transposed back"),
+    "ReshapeAliasBackward0": _const("reshape: the gradient is reshaped back"),
+    "UnsafeViewBackward0": _const("reshape: the gradient is reshaped back"),
+    "BmmBackward0": _const("d(A·B)/dA = upstream·Bᵀ,  d(A·B)/dB = Aᵀ·upstream (per batch)"),
+    "ConvolutionBackward0": _const(
+        "conv: /dinput = transposed convolution of upstream with the weight, "
+        "/dweight = correlation of the input with upstream, /dbias = Σ upstream"
+    ),
+    "NativeLayerNormBackward0": _const(
+        "layer norm: normalise, scale by the weight; the "
+        "gradient removes its mean and its projection on x̂"
+    ),
+    "NativeBatchNormBackward0": _const("batch norm: like layer norm, over the batch"),
+    "EmbeddingBackward0": _const("embedding: each looked-up row gets its upstream gradient"),
+    "MaxPool2DWithIndicesBackward0": _const("max pool: the gradient goes to each window's maximum"),
+    "AvgPool2DBackward0": _const("average pool: the gradient is shared equally in each window"),
     "AccumulateGrad": _const(".grad ← .grad + incoming"),
 }
 
