@@ -125,5 +125,19 @@ class Actions:
         self.theme_system.setChecked(True)
         window.addActions(self.all)  # shortcuts work with menus and toolbars hidden
 
+    def timeline_controls(self) -> list[QAction | None]:
+        """The buttons above the timeline, in order (None: a gap)."""
+        return [
+            self.first_step,
+            self.previous_pass,
+            self.step_back,
+            self.play,
+            self.step_forward,
+            self.next_pass,
+            self.last_step,
+            None,
+            self.run_to_breakpoint,
+        ]
+
     def __getattr__(self, name: str) -> QAction:  # for type checkers: attributes set above
         raise AttributeError(name)

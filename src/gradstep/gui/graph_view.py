@@ -25,7 +25,7 @@ from gradstep.trace.text import format_value
 EdgeKey = tuple[str, str, int]
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
-MIN_READABLE = 0.8  # an automatic fit does not zoom out further: the text stays legible
+MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
 
 
 class GraphView(QGraphicsView):

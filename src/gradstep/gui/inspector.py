@@ -113,7 +113,9 @@ class Inspector(QWidget):
         if pinned:
             n = self.session.trace.nodes.get(self.pinned or "")
             label = (n.name or n.op) if n else self.pinned
-            self._banner.setText(f"Pinned: <b>{escape(str(label))}</b> (Esc: follow the steps again)")
+            self._banner.setText(
+                f"Pinned: <b>{escape(str(label))}</b> (Esc: follow the steps again)"
+            )
         body = (
             self._node_html(node, st) if node in self.session.trace.nodes else self._step_html(st)
         )

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
-    QToolBar,
     QWidget,
 )
 
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
+from gradstep.gui.docks import add_docks, add_message_bar, fit_to_screen
 from gradstep.gui.graph_view import GraphView
 from gradstep.gui.inspector import Inspector
 from gradstep.gui.loader import LoadResult, ScenarioLoader
-from gradstep.gui.menus import build_menus, remember_recent
+from gradstep.gui.menus import build_menus, is_trusted, remember_recent, set_trusted
 from gradstep.gui.message_bar import MessageBar
 from gradstep.gui.notes_view import NotesView
 from gradstep.gui.presentation import Presentation
@@ -34,7 +32,6 @@ from gradstep.session import Session
 from gradstep.trace.model import Trace
 
 SCENARIO_SUFFIXES = (".py", ".ipynb")
-TRUSTED_KEY = "files/trusted"
 
 
 class MainWindow(QMainWindow):
@@ -73,31 +70,19 @@ class MainWindow(QMainWindow):
         self.notes = NotesView(self.theme)
         self.inspector = Inspector(self.theme)
         self.variables = VariablesView(self.theme)
-        self.timeline = Timeline(
-            self.theme,
-            [
-                a.first_step,
-                a.previous_pass,
-                a.step_back,
-                a.play,
-                a.step_forward,
-                a.next_pass,
-                a.last_step,
-                None,
-                a.run_to_breakpoint,
-            ],
-        )
+        self.timeline = Timeline(self.theme, a.timeline_controls())
         self.message = MessageBar(self.theme)
         self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
         self.toolbar = build_menus(self, a, self.settings, self.open_scenario)
-        self._add_message_bar()
-        self.docks = self._add_docks()
+        add_message_bar(self, self.message)
+        panels = [self.graph, self.notes, self.code, self.inspector, self.variables, self.timeline]
+        self.docks = add_docks(self, panels)
         self.presentation = Presentation(
             self, [self.docks["graph_view"], self.docks["inspector"]], self._retheme
         )
         self.apply_theme()
-        self.resize(1500, 950)
+        fit_to_screen(self, 1500, 950)
         self.restoreGeometry(self.settings.value("window/geometry", b""))
         self.restoreState(self.settings.value("window/state", b""))
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
@@ -120,9 +105,9 @@ class MainWindow(QMainWindow):
     def open_scenario(self, path: str | Path, trusted: bool | None = None) -> None:
         """Run ``path`` in the worker; restricted unless trusted (remembered per file)."""
         path = str(Path(path).resolve())
-        self.trusted = self._remembered_trust(path) if trusted is None else trusted
+        self.trusted = is_trusted(self.settings, path) if trusted is None else trusted
         if trusted:
-            self._remember_trust(path, True)
+            set_trusted(self.settings, path, True)
         self._load(path, reload=False)
 
     def reload(self) -> None:
@@ -243,58 +228,6 @@ class MainWindow(QMainWindow):
         self.graph.fit(readable=True)
 
     # -------------------------------------------------------------- layout
-    def _add_message_bar(self) -> None:
-        bar = QToolBar("Messages", self)
-        bar.setObjectName("toolbar_messages")
-        bar.setMovable(False)
-        self.message.setVisible(True)
-        bar.addWidget(self.message)
-        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-        self.message.host = bar
-        bar.setVisible(False)
-
-    def _add_docks(self) -> dict[str, QDockWidget]:
-        placeholder = QWidget()
-        placeholder.setMaximumSize(0, 0)
-        self.setCentralWidget(placeholder)  # every panel is a dock the user can move
-        titles = {
-            "graph_view": "Graph",
-            "notes": "Notes",
-            "code_view": "Code",
-            "inspector": "Inspector",
-            "variables": "Variables",
-            "timeline": "Timeline",
-        }
-        widgets = [self.graph, self.notes, self.code, self.inspector, self.variables, self.timeline]
-        docks = {}
-        panels_menu = self.findChild(QMenu, "menu_panels")
-        for widget in widgets:
-            dock = QDockWidget(titles[widget.objectName()], self)
-            dock.setObjectName(f"dock_{widget.objectName()}")
-            dock.setWidget(widget)
-            docks[widget.objectName()] = dock
-            if panels_menu is not None:
-                panels_menu.addAction(dock.toggleViewAction())
-        d, left, right = (
-            docks,
-            Qt.DockWidgetArea.LeftDockWidgetArea,
-            Qt.DockWidgetArea.RightDockWidgetArea,
-        )
-        self.addDockWidget(left, d["graph_view"])
-        self.addDockWidget(right, d["notes"])
-        self.splitDockWidget(d["notes"], d["code_view"], Qt.Orientation.Vertical)
-        self.splitDockWidget(d["code_view"], d["inspector"], Qt.Orientation.Vertical)
-        self.splitDockWidget(d["graph_view"], d["timeline"], Qt.Orientation.Vertical)
-        self.splitDockWidget(d["timeline"], d["variables"], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["graph_view"], d["notes"]], [900, 600], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([d["timeline"], d["variables"]], [470, 430], Qt.Orientation.Horizontal)
-        self.resizeDocks(
-            [d["notes"], d["code_view"], d["inspector"]], [130, 300, 460], Qt.Orientation.Vertical
-        )
-        return docks
-
     # -------------------------------------------------------------- wiring
     def _connect(self) -> None:
         a, s = self.actions_, lambda f: lambda *_: self.session and f(self.session)
@@ -352,19 +285,12 @@ class MainWindow(QMainWindow):
     def _trust_toggled(self, on: bool) -> None:
         if self.path and on != self.trusted:
             self.trusted = on
-            self._remember_trust(self.path, on)
+            set_trusted(self.settings, self.path, on)
             self._load(self.path, reload=True)
 
     def _direction_toggled(self, lr: bool) -> None:
         self.settings.setValue("view/direction", "LR" if lr else "TB")
         self.graph.set_direction("LR" if lr else "TB")
-
-    def _remembered_trust(self, path: str) -> bool:
-        return path in (self.settings.value(TRUSTED_KEY, []) or [])
-
-    def _remember_trust(self, path: str, on: bool) -> None:
-        trusted = [p for p in (self.settings.value(TRUSTED_KEY, []) or []) if p != path]
-        self.settings.setValue(TRUSTED_KEY, [*trusted, path] if on else trusted)
 
     # -------------------------------------------------------------- events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

@@ -12,18 +12,32 @@ from gradstep.gui.actions import Actions
 from gradstep.resources import bundled_scenarios
 
 RECENT_KEY = "files/recent"
+TRUSTED_KEY = "files/trusted"  # files the user chose to run unrestricted
 MAX_RECENT = 10
 
 
 def recent_files(settings: QSettings) -> list[str]:
-    value = settings.value(RECENT_KEY, [])
-    items = [value] if isinstance(value, str) else list(value or [])
-    return [p for p in items if p]
+    return _paths(settings, RECENT_KEY)
 
 
 def remember_recent(settings: QSettings, path: str) -> None:
     items = [p for p in recent_files(settings) if p != path]
     settings.setValue(RECENT_KEY, [path, *items][:MAX_RECENT])
+
+
+def _paths(settings: QSettings, key: str) -> list[str]:
+    value = settings.value(key, [])
+    items = [value] if isinstance(value, str) else list(value or [])
+    return [p for p in items if p]
+
+
+def is_trusted(settings: QSettings, path: str) -> bool:
+    return path in _paths(settings, TRUSTED_KEY)
+
+
+def set_trusted(settings: QSettings, path: str, on: bool) -> None:
+    others = [p for p in _paths(settings, TRUSTED_KEY) if p != path]
+    settings.setValue(TRUSTED_KEY, [*others, path] if on else others)
 
 
 def build_menus(

@@ -63,7 +63,7 @@ class Theme:
     error_text: str
     # fonts
     font_scale: float = 1.0
-    node_font_pt: float = 10.0
+    node_font_pt: float = 9.0
     max_fit_scale: float = 1.6
     active_edge_width: float = 3.0
 

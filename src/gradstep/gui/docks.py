@@ -1,0 +1,69 @@
+"""Where the panels go: one dock each (the user rearranges them; the window remembers)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
+
+TITLES = {
+    "graph_view": "Graph",
+    "notes": "Notes",
+    "code_view": "Code",
+    "inspector": "Inspector",
+    "variables": "Variables",
+    "timeline": "Timeline",
+}
+
+
+def add_docks(window: QMainWindow, panels: list[QWidget]) -> dict[str, QDockWidget]:
+    """Put each panel in a dock named ``dock_<panel>``; graph left, code and inspector right."""
+    placeholder = QWidget()
+    placeholder.setMaximumSize(0, 0)
+    window.setCentralWidget(placeholder)  # every panel is a dock the user can move
+    window.setDockNestingEnabled(True)
+    panels_menu = window.findChild(QMenu, "menu_panels")
+    d: dict[str, QDockWidget] = {}
+    for widget in panels:
+        name = widget.objectName()
+        dock = QDockWidget(TITLES.get(name, name), window)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        d[name] = dock
+        if panels_menu is not None:
+            panels_menu.addAction(dock.toggleViewAction())
+    v, h = Qt.Orientation.Vertical, Qt.Orientation.Horizontal
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["graph_view"])
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d["notes"])
+    window.splitDockWidget(d["notes"], d["code_view"], v)
+    window.splitDockWidget(d["code_view"], d["inspector"], v)
+    window.splitDockWidget(d["graph_view"], d["timeline"], v)
+    window.splitDockWidget(d["timeline"], d["variables"], h)
+    window.resizeDocks([d["graph_view"], d["notes"]], [900, 600], h)
+    window.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], v)
+    window.resizeDocks([d["timeline"], d["variables"]], [470, 430], h)
+    window.resizeDocks([d["notes"], d["code_view"], d["inspector"]], [130, 300, 460], v)
+    return d
+
+
+def add_message_bar(window: QMainWindow, bar: QWidget) -> QToolBar:
+    """A full-width row above the docks for ``bar``, shown only while it has a message."""
+    host = QToolBar("Messages", window)
+    host.setObjectName("toolbar_messages")
+    host.setMovable(False)
+    bar.setVisible(True)  # inside a toolbar only the toolbar's visibility counts
+    host.addWidget(bar)
+    window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, host)
+    bar.host = host  # type: ignore[attr-defined]
+    host.setVisible(False)
+    return host
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize to ``width``×``height``, or less where the screen is smaller."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is not None:
+        room = screen.availableGeometry()
+        width, height = min(width, int(room.width() * 0.92)), min(height, int(room.height() * 0.92))
+    window.resize(width, height)
