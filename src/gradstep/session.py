@@ -25,7 +25,7 @@ class StepState:
     index: int
     step: Step
     line: int | None
-    visible_nodes: set[str]
+    visible_nodes: frozenset[str]
     current_node: str | None
     current_record: NodeRecord | None
     pass_index: int | None
@@ -58,6 +58,11 @@ class Session:
                 idx.append(s.index)
                 vals.append(state)
         self._pass_of_step: list[int | None] = [s.pass_index for s in trace.steps]
+        # nodes in order of appearance: the visible set at step k is a prefix, cached per length
+        by_step = sorted(trace.nodes.values(), key=lambda n: n.step)
+        self._node_steps = [n.step for n in by_step]
+        self._node_order = [n.id for n in by_step]
+        self._visible_cache: dict[int, frozenset[str]] = {}
         self._index = min(old, self.step_count - 1) if keep_place else 0
         self._index = max(self._index, 0)
         self.trace_changed.emit()
@@ -135,6 +140,15 @@ class Session:
                 out[name] = vals[i]  # type: ignore[assignment]
         return out
 
+    def visible_at(self, k: int) -> frozenset[str]:
+        """The nodes created at or before step k (shared between steps: do not mutate)."""
+        count = bisect_right(self._node_steps, k)
+        cached = self._visible_cache.get(count)
+        if cached is None:
+            cached = frozenset(self._node_order[:count])
+            self._visible_cache = {count: cached}  # stepping revisits one or two sizes
+        return cached
+
     def pass_at(self, k: int) -> BackwardPass | None:
         pi = self._pass_of_step[k] if 0 <= k < len(self._pass_of_step) else None
         return self.trace.passes[pi] if pi is not None else None
@@ -142,7 +156,7 @@ class Session:
     def state(self, k: int | None = None) -> StepState:
         k = self._index if k is None else k
         step = self.trace.steps[k]
-        visible = {nid for nid, n in self.trace.nodes.items() if n.step <= k}
+        visible = self.visible_at(k)
         st = StepState(
             index=k,
             step=step,
@@ -166,7 +180,9 @@ class Session:
             if step.node is not None and step.kind == "compute":
                 node = self.trace.nodes[step.node]
                 st.active_edges = [
-                    (src, step.node, slot) for slot, (src, _) in enumerate(node.inputs) if src is not None
+                    (src, step.node, slot)
+                    for slot, (src, _) in enumerate(node.inputs)
+                    if src is not None
                 ]
         return st
 
@@ -175,5 +191,9 @@ class Session:
         if node is None:
             return
         for slot, (src, _) in enumerate(node.inputs):
-            if src is not None and slot < len(rec.grad_inputs) and rec.grad_inputs[slot] is not None:
+            if (
+                src is not None
+                and slot < len(rec.grad_inputs)
+                and rec.grad_inputs[slot] is not None
+            ):
                 st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]

@@ -110,17 +110,27 @@ class WorkerPool:
     def __init__(self, *, prestart: bool = True) -> None:
         self._lock = threading.Lock()
         self._spare: _Worker | None = None
+        self._closed = False
         self._current: _Worker | None = None
         self.restarts = 0
+        #: set while a request is with a worker (after it was ready and took the request)
+        self.running = threading.Event()
         if prestart:
             self._spare = _Worker()
 
     def _take(self) -> _Worker:
         with self._lock:
             worker = self._spare if self._spare and self._spare.proc.poll() is None else _Worker()
-            self._spare = _Worker()  # the next run starts warm
+            self._spare = None
             self._current = worker
             return worker
+
+    def _replenish(self) -> None:
+        # started after the run, not during it: on two cores a spare importing torch
+        # would compete with the run it is meant to speed up
+        with self._lock:
+            if self._spare is None and not self._closed:
+                self._spare = _Worker()
 
     def run(
         self,
@@ -148,6 +158,7 @@ class WorkerPool:
                 assert worker.proc.stdin is not None
                 worker.proc.stdin.write(json.dumps(request) + "\n")
                 worker.proc.stdin.flush()
+                self.running.set()
             except (BrokenPipeError, OSError):
                 pass  # reported below from the exit status
             line = _readline_with_timeout(worker.proc, limits.seconds + limits.grace)
@@ -185,9 +196,11 @@ class WorkerPool:
                 )
             return RunResult(trace, time.perf_counter() - started)
         finally:
+            self.running.clear()
             worker.kill()
             with self._lock:
                 self._current = None
+            self._replenish()
 
     def cancel(self) -> None:
         """Stop the run in progress (the caller gets a crash/limit result)."""
@@ -197,6 +210,7 @@ class WorkerPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for w in (self._spare, self._current):
                 if w is not None:
                     w.kill()
