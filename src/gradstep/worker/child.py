@@ -46,9 +46,9 @@ def main() -> int:
     torch.set_num_threads(1)  # the GUI and the worker share the cores
     from gradstep.record.recorder import LimitExceeded
     from gradstep.record.run import record_scenario
+    from gradstep.scenario import sandbox
     from gradstep.scenario.errors import ScenarioRefused
     from gradstep.scenario.loader import load_scenario, scenario_from_source
-    from gradstep.scenario import sandbox
     from gradstep.trace.io import dumps
 
     # lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen now, unguarded
