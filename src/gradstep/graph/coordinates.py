@@ -187,6 +187,9 @@ def _align(
     from_top = _chain_lengths(pg, layers, True)
     to_bottom = _chain_lengths(pg, layers, False)
     root = list(range(pg.size))
+    favourite: dict[
+        int, int
+    ] = {}  # u -> its preferred output, once per u: fan-outs run to thousands
     for row in layers[1:]:
         r = -1
         for v in row:
@@ -200,8 +203,12 @@ def _align(
             if pos[u] <= r:
                 continue
             below = down[u]
-            if len(below) > 1 and _preferred(below, to_bottom, pos) != v:
-                continue
+            if len(below) > 1:
+                best = favourite.get(u)
+                if best is None:
+                    best = favourite[u] = _preferred(below, to_bottom, pos)
+                if best != v:
+                    continue
             if marked and (u, v) in marked:
                 continue
             root[v] = root[u]

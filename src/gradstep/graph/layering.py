@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from gradstep.graph.simplex import tighten
 
+BALANCE_REACH = 64  # layers a node may be spread over, counted from the highest it may take
+
 
 def break_cycles(n: int, edges: list[tuple[int, int]]) -> set[int]:
     """Indices of edges to reverse so that the graph has no cycle.
@@ -137,7 +139,8 @@ def _balance(layer: list[int], pred: list[list[int]], succ: list[list[int]]) -> 
         if low >= high:
             continue
         choice = low
-        for i in range(low + 1, high + 1):
+        # Looking a bounded way down keeps a graph of long parallel paths linear.
+        for i in range(low + 1, min(high, low + BALANCE_REACH) + 1):
             if count[i] < count[choice]:
                 choice = i
         count[layer[v]] -= 1
