@@ -20,7 +20,7 @@ EXACT_NUMEL = 1024
 #: in a backward pass of more than this many nodes (a real model, not a lecture graph)
 #: the node records keep tensors exact only up to LARGE_PASS_EXACT_NUMEL elements, and
 #: saved tensors beyond it as shape-only summaries; the variables keep EXACT_NUMEL
-LARGE_PASS_NODES = 200
+LARGE_PASS_NODES = 100  # lecture graphs stay well under it (the bundled MLP: 16)
 LARGE_PASS_EXACT_NUMEL = 64
 PREVIEW = 8
 

@@ -383,8 +383,15 @@ class Recorder:
             torch.autograd.grad = real_grad
 
     def record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
-        with _gc_paused():
-            return self._record_pass(kind, roots, run)
+        started = time.perf_counter()
+        try:
+            with _gc_paused():
+                return self._record_pass(kind, roots, run)
+        finally:
+            # whole cost of a recorded pass: capture, hooks, the engine, encoding
+            self.trace.stats.setdefault("pass_seconds", []).append(
+                round(time.perf_counter() - started, 6)
+            )
 
     def _record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
         try:
@@ -537,7 +544,11 @@ class Recorder:
                 step.text = f"{rec.name or rec.op}.grad accumulates"
                 t = names.tensors.get(ev.name or "")
                 if t is not None and ev.name:
-                    step.variables = {ev.name: self._variable_state(t, grad=rec.grad_after)}
+                    # AccumulateGrad runs once per pass: what .grad holds now that the
+                    # pass is over is what this step made it (encoded as variables are)
+                    state = self._variable_state(t)
+                    step.variables = {ev.name: state}
+                    self._vars[ev.name] = (self._key(t), state)  # pass_end need not repeat it
             self._add_step(step)
 
     def _tensor_hook_step(self, step: Step, ev: Event, values: list[Any], names: NameTable) -> None:
@@ -551,7 +562,9 @@ class Recorder:
         if retains and t is not None:
             # retain_grad() stores (or adds) this gradient right after the hook, once per
             # pass: what .grad holds now that the pass is over is what it kept at this step
-            step.variables = {name: self._variable_state(t)}
+            state = self._variable_state(t)
+            step.variables = {name: state}
+            self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
 
 
 def _as_memory_limit(e: Exception) -> LimitExceeded | None:

@@ -8,7 +8,7 @@ model, the GUI and the exporters. Its JSON form is documented in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 FORMAT = "gradstep.trace"
@@ -24,6 +24,29 @@ StepKind = Literal[
     "pass_end",  # the backward computation returned
     "error",  # the scenario raised, was refused, or hit a limit
 ]
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(v: Any) -> Any:
+    """A dataclass tree as dicts and lists, sharing the (immutable-by-convention) values.
+
+    ``dataclasses.asdict`` deep-copies every nested list of every tensor value,
+    which made writing a trace of a real model cost ten times its recording.
+    """
+    if is_dataclass(v) and not isinstance(v, type):
+        names = _FIELD_NAMES.get(type(v))
+        if names is None:
+            names = _FIELD_NAMES[type(v)] = tuple(f.name for f in fields(v))
+        return {name: _plain(getattr(v, name)) for name in names}
+    if isinstance(v, dict):
+        if any(is_dataclass(x) for x in v.values()):
+            return {k: _plain(x) for k, x in v.items()}
+        return v
+    if isinstance(v, list) and v and is_dataclass(v[0]):
+        return [_plain(x) for x in v]
+    return v
 
 
 def is_summary(value: Any) -> bool:
@@ -203,7 +226,7 @@ class Step:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = _plain(self)
         d["pass"] = d.pop("pass_index")
         return d
 
@@ -258,11 +281,11 @@ class Trace:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "scenario": asdict(self.scenario),
-            "error": asdict(self.error) if self.error else None,
-            "variables": {k: asdict(v) for k, v in self.variables.items()},
-            "passes": [asdict(p) for p in self.passes],
-            "nodes": {k: asdict(v) for k, v in self.nodes.items()},
+            "scenario": _plain(self.scenario),
+            "error": _plain(self.error) if self.error else None,
+            "variables": _plain(self.variables),
+            "passes": _plain(self.passes),
+            "nodes": _plain(self.nodes),
             "steps": [s.to_dict() for s in self.steps],
             "limits": self.limits,
             "stats": self.stats,
