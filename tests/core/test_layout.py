@@ -386,3 +386,40 @@ def test_autograd_graphs_have_no_crossing_and_straight_spines(text: str) -> None
     assert all(layout.positions[u][0] == layout.positions[v][0] for u, v in chain)
     for points in layout.edge_points.values():  # long edges run straight between their bends
         assert len({x for x, _ in points[1:-1]}) <= 1
+
+
+def creation_order(g: nx.MultiDiGraph) -> list[str]:
+    """The order a forward pass creates the nodes in: inputs first, a leaf just before its first use."""
+    order: list[str] = []
+    emitted: set[str] = set()
+    seen: set[str] = set()
+    for root in [v for v in g if g.out_degree(v) == 0]:
+        stack = [(root, False)]
+        while stack:
+            v, done = stack.pop()
+            inputs = [u for u, _, _ in sorted(g.in_edges(v, keys=True), key=lambda e: e[2])]
+            if done:
+                order += [u for u in inputs if g.in_degree(u) == 0 and u not in emitted]
+                emitted.update(inputs + [v])
+                order.append(v)
+            elif v not in seen:
+                seen.add(v)
+                stack.append((v, True))
+                stack += [(u, False) for u in reversed(inputs) if u not in seen and g.in_degree(u)]
+    return order
+
+
+@pytest.mark.parametrize("text", [TRANSFORMER_LAYER, RESNET], ids=["transformer", "resnet"])
+def test_a_graph_growing_step_by_step_stays_put(text: str) -> None:
+    g = autograd_graph(text)
+    order = creation_order(g)
+    assert sorted(order) == sorted(g)
+    previous, shares = None, []
+    for k in range(8, len(order) + 8, 8):
+        step = nx.MultiDiGraph(g.subgraph(order[:k]))
+        layout = layered_layout(step, previous=previous)
+        assert count_crossings(step, layout) == 0
+        if previous is not None:
+            shares.append(moved(previous, layout))
+        previous = layout
+    assert max(shares) <= 0.3 and sum(shares) / len(shares) <= 0.05, shares

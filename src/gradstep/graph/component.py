@@ -28,37 +28,42 @@ class ComponentDrawing:
     crossings: int
 
 
+@dataclass
+class Hint:
+    """What a previous drawing says about a component, to keep what is unchanged."""
+
+    layer: list[float]  # per node: its previous layer, NaN for a new node
+    # (proper graph, reversed bundles) -> per vertex the previous across-coordinate
+    # (NaN where none), and per strip the crossings the previous drawing had there
+    seed: Callable[[ProperGraph, set[int]], tuple[list[float], list[int]]]
+
+
 def draw_component(
-    n: int,
-    bundles: list[Bundle],
-    breadth: Sequence[float],
-    gap: float,
-    seed: Callable[[ProperGraph, set[int]], tuple[list[float], list[int]]] | None = None,
+    n: int, bundles: list[Bundle], breadth: Sequence[float], gap: float, hint: Hint | None = None
 ) -> ComponentDrawing:
     """Lay out nodes ``0..n-1`` joined by ``bundles`` (listed in input-slot order per head).
 
     ``breadth[v]`` is a node's extent across the layers, ``gap`` the space
-    between neighbours on a layer; ``seed(pg, flipped)`` may give a preferred
-    across-coordinate per vertex (NaN where none) to start the order from,
-    and the crossings per strip that a previous drawing already had.
+    between neighbours on a layer.
     """
     if n == 1 and not bundles:
         return ComponentDrawing([0], [0.0], [[0]], [], 0)
     pairs = [(u, v) for u, v, _ in bundles]
     flipped: set[int] = set()
+    previous_layer = hint.layer if hint else None
     try:
-        layer = assign_layers(n, pairs)
+        layer = assign_layers(n, pairs, previous_layer)
     except CycleError:  # never for autograd graphs; any other graph still gets drawn
         flipped = break_cycles(n, pairs)
         bundles = [(v, u, m) if i in flipped else (u, v, m) for i, (u, v, m) in enumerate(bundles)]
         pairs = [(u, v) for u, v, _ in bundles]
-        layer = assign_layers(n, pairs)
+        layer = assign_layers(n, pairs, previous_layer)
     pg = make_proper(n, layer, bundles)
     preferred: list[float] | None = None
-    if seed is None:
+    if hint is None:
         order, crossings = reduce_crossings(pg, initial_order(pg))
     else:
-        preferred, allowed = seed(pg, flipped)
+        preferred, allowed = hint.seed(pg, flipped)
         order, crossings = reduce_crossings(pg, initial_order(pg, preferred), allowed=allowed)
     width = list(breadth) + [0.0] * (pg.size - n)
     across = assign_x(pg, order, width, gap, crossings=crossings > 0, anchor=preferred)

@@ -62,7 +62,7 @@ def assign_x(
         for k, v in enumerate(row):
             pos[v] = k
     marked = _type1_conflicts(pg, layers, pos) if crossings else set()
-    root = _align(pg, layers, pos, marked)
+    root = _align(pg, layers, pos, marked, anchor)
     left_of, right_of = _block_graph(layers, root, width, gap, pg.n_real)
     blocks = [v for v in range(n) if root[v] == v]
     left = _pack(blocks, right_of, left_of, n)
@@ -169,20 +169,19 @@ def _chain_lengths(pg: ProperGraph, layers: list[list[int]], downward: bool) -> 
     return length
 
 
-def _preferred(ns: list[int], score: list[int], pos: list[int]) -> int:
-    """The neighbour with the highest score; among equals the median one by position."""
-    top = max([score[u] for u in ns])
-    best = [u for u in ns if score[u] == top]
-    if len(best) == 1:
-        return best[0]
-    best.sort(key=pos.__getitem__)
-    return best[(len(best) - 1) // 2]
-
-
 def _align(
-    pg: ProperGraph, layers: list[list[int]], pos: list[int], marked: set[tuple[int, int]]
+    pg: ProperGraph,
+    layers: list[list[int]],
+    pos: list[int],
+    marked: set[tuple[int, int]],
+    anchor: Sequence[float] | None = None,
 ) -> list[int]:
-    """Root (topmost vertex of its block) of every vertex."""
+    """Root (topmost vertex of its block) of every vertex.
+
+    With ``anchor`` (previous coordinates), an edge that was drawn vertical
+    before is preferred over the longest-chain rule, so that the blocks, and
+    with them the drawing, stay as they were.
+    """
     up, down = pg.up, pg.down
     from_top = _chain_lengths(pg, layers, True)
     to_bottom = _chain_lengths(pg, layers, False)
@@ -197,7 +196,7 @@ def _align(
             if len(ns) == 1:
                 u = ns[0]
             elif ns:
-                u = _preferred(ns, from_top, pos)
+                u = _preferred(ns, from_top, pos, v, anchor)
             else:
                 continue
             if pos[u] <= r:
@@ -206,7 +205,7 @@ def _align(
             if len(below) > 1:
                 best = favourite.get(u)
                 if best is None:
-                    best = favourite[u] = _preferred(below, to_bottom, pos)
+                    best = favourite[u] = _preferred(below, to_bottom, pos, u, anchor)
                 if best != v:
                     continue
             if marked and (u, v) in marked:
@@ -214,6 +213,24 @@ def _align(
             root[v] = root[u]
             r = pos[u]
     return root
+
+
+def _preferred(
+    ns: list[int], score: list[int], pos: list[int], v: int, anchor: Sequence[float] | None
+) -> int:
+    """``v``'s neighbour to align with: one it was aligned with before, else the highest
+    score; among equals the median one by position."""
+    if anchor is not None and anchor[v] == anchor[v]:
+        column = anchor[v]
+        same = [u for u in ns if abs(anchor[u] - column) < 0.5]  # NaN compares False
+        if same:
+            ns = same
+    top = max([score[u] for u in ns])
+    best = [u for u in ns if score[u] == top]
+    if len(best) == 1:
+        return best[0]
+    best.sort(key=pos.__getitem__)
+    return best[(len(best) - 1) // 2]
 
 
 def _pack(

@@ -38,7 +38,7 @@ from typing import Any
 
 import networkx as nx
 
-from gradstep.graph.component import ComponentDrawing, draw_component
+from gradstep.graph.component import ComponentDrawing, Hint, draw_component
 from gradstep.graph.crossings import strip_counts
 from gradstep.graph.proper import ProperGraph
 
@@ -126,11 +126,12 @@ def _layout(
     for glob, comp_edges in _split(n, edges):
         local = glob if len(glob) == n else {v: i for i, v in enumerate(glob)}
         bundles = [(local[u], local[v], len(keys)) for u, v, keys in comp_edges]
-        seed = None
+        hint = None
         if previous is not None:
             names = [nodes[v] for v in glob]
             seed = _seeder(previous, previous_strips, names, comp_edges, nodes, across_axis)
-        drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, seed)
+            hint = Hint([previous.layers.get(name, NAN) for name in names], seed)
+        drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, hint)
         drawings.append((glob, comp_edges, drawing))
     if previous is not None:
         drawings.sort(key=lambda d: _previous_place(d[0], nodes, previous, across_axis))

@@ -52,13 +52,34 @@ def initial_order(pg: ProperGraph, seed: list[float] | None = None) -> list[list
                 ups = [u for u in ups if u >= n_real] + [u for u in ups if u < n_real]
             stack.extend(reversed(ups))
     if seed is not None:
-        layers = [_merge_seeded(row, seed) for row in layers]
+        filled = _fill_seed(pg, layers, seed)
+        layers = [_merge_seeded(row, filled) for row in layers]
     return layers
 
 
+def _fill_seed(pg: ProperGraph, layers: list[list[int]], seed: list[float]) -> list[float]:
+    """Seeds for new nodes from their neighbours': down from above, then up from below.
+
+    A new node hanging under an old one then starts under it, instead of
+    wherever the walk met it (which could be across an old edge). A new long
+    edge keeps the walk's place, which is outside, on the left.
+    """
+    filled = list(seed)
+    n_real = pg.n_real
+    for rows, nbrs in ((layers, pg.up), (layers[::-1], pg.down)):
+        for row in rows:
+            for v in row:
+                if v < n_real and filled[v] != filled[v]:  # NaN: not seeded yet
+                    known = [filled[u] for u in nbrs[v] if filled[u] == filled[u]]
+                    if known:
+                        filled[v] = sum(known) / len(known)
+    return filled
+
+
 def _merge_seeded(row: list[int], seed: list[float]) -> list[int]:
-    """Sort the seeded vertices of ``row`` by seed; each other vertex follows its predecessor."""
-    known = sorted((v for v in row if seed[v] == seed[v]), key=lambda v: seed[v])
+    """Sort the seeded vertices of ``row`` by seed (ties in walk order); others follow their predecessor."""
+    rank = {v: k for k, v in enumerate(row)}
+    known = sorted((v for v in row if seed[v] == seed[v]), key=lambda v: (seed[v], rank[v]))
     if len(known) == len(row) or not known:
         return known or row
     after: dict[int, list[int]] = {}
@@ -205,8 +226,8 @@ def reduce_crossings(
 
     ``allowed`` is for an order seeded from a previous drawing: the crossings
     it already had per strip. Only strips with more than that are repaired,
-    in small windows, taking only strictly better orders, so that what was
-    drawn before stays as it was.
+    taking only strictly better orders, so that what was drawn before stays
+    as it was.
     """
     if len(layers) < 2:
         return layers, 0
@@ -223,7 +244,7 @@ def reduce_crossings(
             break
         for a, b in windows:
             orderer.improve_window(a, b, drift=allowed is None)
-        if allowed is not None or windows == [(0, last)]:
+        if windows == [(0, last)]:
             break
         radius *= 4
     return orderer.layers, sum(orderer.strips)
