@@ -18,6 +18,34 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         True,
         "Run this file as ordinary Python (still in the worker, with its limits)",
     ),
+    (
+        "action_export_graph",
+        "&Export Graph…",
+        ("Ctrl+E",),
+        False,
+        "The graph at this step as PNG (2×), SVG or PDF, in the light theme (Ctrl+E)",
+    ),
+    (
+        "action_export_screenshot",
+        "Export Window &Screenshot…",
+        (),
+        False,
+        "The whole window as it looks now, as PNG",
+    ),
+    (
+        "action_copy_graph",
+        "&Copy Graph",
+        ("Ctrl+Shift+C",),
+        False,
+        "The graph at this step to the clipboard, as an image and SVG (Ctrl+Shift+C)",
+    ),
+    (
+        "action_export_handout",
+        "Export &Handout…",
+        (),
+        False,
+        "A folder with the notes, every step's figure and a PDF",
+    ),
     ("action_quit", "&Quit", (Key.Quit,), False, ""),
     (
         "action_step_forward",
@@ -67,6 +95,30 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
     ("action_zoom_in", "Zoom &In", (Key.ZoomIn, "+", "="), False, ""),
     ("action_zoom_out", "Zoom &Out", (Key.ZoomOut, "-"), False, ""),
     ("action_fit", "&Fit Graph", ("Ctrl+0", "F"), False, "Show the whole graph (F)"),
+    (
+        "action_find",
+        "&Find Node…",
+        (Key.Find,),
+        False,
+        "Find a node by variable name, op or module (Ctrl+F; Enter: next match)",
+    ),
+    ("action_find_next", "Find &Next", ("F3",), False, "Next match (F3)"),
+    ("action_find_previous", "Find Pre&vious", ("Shift+F3",), False, "Previous match"),
+    (
+        "action_collapse_all",
+        "&Collapse All Modules",
+        ("Ctrl+Shift+-",),
+        False,
+        "Every outermost nn.Module as one box (double-click a box to open it)",
+    ),
+    (
+        "action_expand_all",
+        "E&xpand All Modules",
+        ("Ctrl+Shift+=", "Ctrl+Shift++"),
+        False,
+        "Every node of the graph drawn",
+    ),
+    ("action_minimap", "&Overview Map", ("M",), True, "A small map of the whole graph (M)"),
     ("action_follow", "Follow &Current Node", ("C",), True, "Keep the current node in view"),
     (
         "action_direction_lr",
@@ -119,6 +171,7 @@ class Actions:
         for name, short in _ICON_TEXT.items():  # what the timeline's small buttons show
             getattr(self, name).setIconText(short)
         self.follow.setChecked(True)
+        self.minimap.setChecked(True)
         self.themes = QActionGroup(window)
         for action in (self.theme_system, self.theme_light, self.theme_dark):
             self.themes.addAction(action)

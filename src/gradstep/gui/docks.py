@@ -13,6 +13,7 @@ TITLES = {
     "inspector": "Inspector",
     "variables": "Variables",
     "timeline": "Timeline",
+    "plots": "Plots",
 }
 
 
@@ -39,6 +40,9 @@ def add_docks(window: QMainWindow, panels: list[QWidget]) -> dict[str, QDockWidg
     window.splitDockWidget(d["code_view"], d["inspector"], v)
     window.splitDockWidget(d["graph_view"], d["timeline"], v)
     window.splitDockWidget(d["timeline"], d["variables"], h)
+    if "plots" in d:  # a tab beside the variables: both answer "what are the numbers?"
+        window.tabifyDockWidget(d["variables"], d["plots"])
+        d["variables"].raise_()
     window.resizeDocks([d["graph_view"], d["notes"]], [900, 600], h)
     window.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], v)
     window.resizeDocks([d["timeline"], d["variables"]], [470, 430], h)

@@ -124,7 +124,7 @@ def graph_view_for(trace: Any, step: int | None = None, *, theme: Theme | None =
     from gradstep.session import Session
 
     breakpoints = Breakpoints()
-    view = GraphView(theme or LIGHT, breakpoints)
+    view = GraphView(theme or LIGHT, breakpoints, background_layout=False)
     view.follow = False
     view._export_breakpoints = breakpoints  # the view holds it weakly through a signal
     session = Session(trace)

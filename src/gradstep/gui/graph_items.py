@@ -16,6 +16,7 @@ from gradstep.gui.theme import Theme
 TEXT_LOD = 0.45  # below this zoom, nodes are drawn as plain boxes
 PAD_X, PAD_Y = 10.0, 6.0
 ARROW = 7.0
+STACK = 4.0  # offset of the card drawn behind a closed module's box
 
 
 def node_lines(kind: str, op: str, name: str | None) -> tuple[str, str]:
@@ -40,7 +41,7 @@ def _small(font: QFont) -> QFont:
 
 
 class NodeItem(QGraphicsItem):
-    """A rounded box with the node's name and op; leaves are pill-shaped."""
+    """A rounded box with the node's name and op; leaves are pill-shaped, closed modules stacked."""
 
     def __init__(
         self,
@@ -58,12 +59,13 @@ class NodeItem(QGraphicsItem):
         self.named = kind == "op" and bool(subtitle)
         w, h = size
         self.rect = QRectF(-w / 2, -h / 2, w, h)
-        self._bounds = self.rect.adjusted(-6, -6, 6, 6)
+        self._bounds = self._bounds_for("")
         self.theme = theme
-        self.key: tuple[str, bool, bool] = ("", False, False)
+        self.key: tuple[str, bool, bool, str] = ("", False, False, "")
         self.state = "normal"
         self.breakpoint = False
         self.selected = False
+        self.badge = ""
         self._fonts = (theme.node_font(bold=True), _small(theme.node_font()))
         self.setZValue(2)
         self.setAcceptHoverEvents(False)
@@ -71,17 +73,32 @@ class NodeItem(QGraphicsItem):
         self.set_visual("normal", False, False, force=True)
 
     def set_visual(
-        self, state: str, breakpoint: bool, selected: bool, *, force: bool = False
+        self,
+        state: str,
+        breakpoint: bool,
+        selected: bool,
+        badge: str = "",
+        *,
+        force: bool = False,
     ) -> bool:
-        key = (state, breakpoint, selected)
+        """Restyle; ``badge`` is "NaN"/"Inf" where a gradient first went non-finite. False: no change."""
+        key = (state, breakpoint, selected, badge)
         if key == self.key and not force:
             return False
+        if badge != self.badge:
+            self.prepareGeometryChange()
+            self._bounds = self._bounds_for(badge)
         self.key = key
-        self.state, self.breakpoint, self.selected = key
+        self.state, self.breakpoint, self.selected, self.badge = key
         self.setOpacity(self.theme.faded_opacity if state == "absent" else 1.0)
         self.setZValue(3 if state == "current" else 2)
         self.update()
         return True
+
+    def _bounds_for(self, badge: str) -> QRectF:
+        stack = STACK if self.kind == "module" else 0.0
+        top = -(stack + 6) if not badge else -22.0  # the badge sticks out above the corner
+        return self.rect.adjusted(-6, top, 6 + stack + (8 if badge else 0), 6)
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
         return self._bounds
@@ -95,13 +112,19 @@ class NodeItem(QGraphicsItem):
         fill = QColor(theme.node_fill(state, self.kind, self.named))
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         width = {"current": 3.0, "received": 2.0, "done": 2.0, "pending": 1.5}.get(state, 1.0)
+        far = lod < TEXT_LOD
+        if far and state != "current":
+            width = 1.0  # a wide pen costs 5-10x when thousands of nodes are in view
         pen = QPen(border, width)
         pen.setCosmetic(width <= 1.0)
-        if state == "pending":
+        if state == "pending" and not far:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
-        if lod < TEXT_LOD:
+        if self.kind == "module":  # a stack of cards: there is more inside
+            back = self.rect.translated(STACK, -STACK)
+            painter.drawRect(back) if far else painter.drawRoundedRect(back, 5.0, 5.0)
+        if far:
             painter.drawRect(self.rect)
         else:
             radius = self.rect.height() / 2 if self.kind == "leaf" else 5.0
@@ -118,7 +141,7 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(QColor(theme.breakpoint))
             r = 5.0
             painter.drawEllipse(QPointF(self.rect.left() + 1, self.rect.top() + 1), r, r)
-        if state == "done" and lod >= TEXT_LOD:  # a tick badge on the corner, clear of the text
+        if state == "done" and not far and not self.badge:  # a tick, clear of the text
             c = QPointF(self.rect.right() - 1, self.rect.top() + 1)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(theme.done))
@@ -128,6 +151,29 @@ class NodeItem(QGraphicsItem):
             painter.drawPolyline(
                 [c + QPointF(-2.8, 0), c + QPointF(-0.8, 2.2), c + QPointF(3, -2.2)]
             )
+        if self.badge:
+            self._paint_badge(painter, far)
+
+    def _paint_badge(self, painter: QPainter, far: bool) -> None:
+        """A red "NaN"/"Inf" tag on the top right corner, also seen zoomed far out."""
+        colour = QColor(self.theme.nonfinite)
+        if far:  # the text would be unreadable: a red frame the size of the node
+            pen = QPen(colour, 3.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.rect.adjusted(-3, -3, 3, 3))
+            return
+        font = self._fonts[0]
+        fm = QFontMetricsF(font)
+        w, h = fm.horizontalAdvance(self.badge) + 8, fm.height() + 2
+        tag = QRectF(self.rect.right() - w + 6, self.rect.top() - h + 4, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(tag, 4, 4)
+        painter.setFont(font)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, self.badge)
 
     def _paint_text(self, painter: QPainter) -> None:
         bold, small = self._fonts

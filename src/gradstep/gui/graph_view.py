@@ -1,14 +1,24 @@
-"""The graph panel: the autograd graph laid out once per trace, restyled per step."""
+"""The graph panel: the autograd graph laid out once per view, restyled per step.
+
+What is drawn is a ``Drawing`` (``graph_drawing``): the trace's graph with
+some ``nn.Module``s closed into boxes (``gradstep.graph.collapse``). A big
+graph opens as an overview, a box opens on a double-click, and a new view is
+laid out from the old drawing so what was on screen stays in place. A large
+layout runs in a thread (``layout_job``) while the old drawing stays up.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QWheelEvent
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QMenu
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
+from gradstep.graph import collapse as cl
 from gradstep.graph.model import build_graph
+from gradstep.gui.graph_drawing import Drawing, EdgeKey, box_lines
 from gradstep.gui.graph_items import (
     EdgeItem,
     EdgeLabel,
@@ -17,15 +27,18 @@ from gradstep.gui.graph_items import (
     node_lines,
     node_size,
 )
+from gradstep.gui.graph_menu import context_menu
+from gradstep.gui.layout_job import LayoutJob
+from gradstep.gui.minimap import Minimap
 from gradstep.gui.stepping import Breakpoints, state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState
 from gradstep.trace.text import format_value
 
-EdgeKey = tuple[str, str, int]
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
 MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
+BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
 
 
 class GraphView(QGraphicsView):
@@ -35,8 +48,17 @@ class GraphView(QGraphicsView):
     node_activated = Signal(str)  # double-click: go to the node's step
     background_clicked = Signal()
     breakpoint_requested = Signal(str)
+    module_clicked = Signal(str)  # a closed module's box, by its path
+    drawn = Signal()  # a new drawing is on screen (after a trace, a box, a theme…)
 
-    def __init__(self, theme: Theme, breakpoints: Breakpoints, parent: Any = None) -> None:
+    def __init__(
+        self,
+        theme: Theme,
+        breakpoints: Breakpoints,
+        parent: Any = None,
+        *,
+        background_layout: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("graph_view")
         self.theme = theme
@@ -45,15 +67,21 @@ class GraphView(QGraphicsView):
         self.direction = "TB"
         self.follow = True
         self.selected: str | None = None
-        self.layout: Any = None
-        self._layout_path: str | None = None
-        self._nodes: dict[str, NodeItem] = {}
+        self.drawing: Drawing | None = None
+        self.marks: dict[str, tuple[int, str]] = {}  # node -> (step, "NaN"/"Inf")
+        self.layout_seconds = 0.0  # the last layout's time, for the status bar and benchmarks
+        self.background_layout = background_layout
+        self._path: str | None = None  # the scenario the drawing is of
+        self._nodes: dict[str, NodeItem] = {}  # drawn id -> item
         self._edges: dict[EdgeKey, EdgeItem] = {}
-        self._incident: dict[str, list[EdgeKey]] = {}
         self._label_at: dict[EdgeKey, QPointF] = {}
         self._labels: list[EdgeLabel] = []
         self._shown: StepState | None = None
         self._press: QPointF | None = None
+        self._job = LayoutJob(self)
+        self._job.finished.connect(self._laid_out)
+        self._pending_keep_view = True
+        self._anchor: tuple[str, QPointF] | None = None
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontSavePainterState)
@@ -62,10 +90,24 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.minimap = Minimap(self, self._minimap_items)
         self._placeholder()
         breakpoints.changed.connect(self._restyle_all)
 
     # ------------------------------------------------------------- session
+    @property
+    def graph_layout(self) -> Any:
+        return self.drawing.layout if self.drawing else None
+
+    @property
+    def closed(self) -> frozenset[str]:
+        """The modules drawn as boxes."""
+        return self.drawing.closed if self.drawing else frozenset()
+
+    @property
+    def laying_out(self) -> bool:
+        return self._job.busy
+
     def set_session(self, session: Session) -> None:
         self.session = session
         session.trace_changed.connect(self.rebuild)
@@ -74,69 +116,178 @@ class GraphView(QGraphicsView):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
-        self.rebuild(keep_view=True)
+        self._relayout(self.closed, keep_view=True)
 
     def set_direction(self, direction: str) -> None:
         if direction != self.direction:
             self.direction = direction
-            self.layout = None
-            self.rebuild()
+            self._relayout(self.closed, keep_view=False, fresh=True)
+
+    def set_marks(self, marks: dict[str, tuple[int, str]]) -> None:
+        """Where a gradient first turns NaN or Inf: node -> (step, "NaN" or "Inf")."""
+        self.marks = marks
+        self._restyle_all()
 
     # --------------------------------------------------------------- build
     def rebuild(self, keep_view: bool = False) -> None:
-        """Lay the trace out and make its items (once per trace, theme or direction)."""
+        """A new trace (or a reload): its graph, the boxes it opens with, its drawing."""
         if self.session is None:
             return
         trace = self.session.trace
-        same_file = trace.scenario.path == self._layout_path and self.layout is not None
-        keep_view = keep_view or (same_file and bool(self._nodes))
+        same_file = trace.scenario.path == self._path and self.drawing is not None
         g = build_graph(trace)
-        sizes, lines = {}, {}
-        for nid, node in trace.nodes.items():
-            lines[nid] = node_lines(node.kind, node.op, node.name)
-            sizes[nid] = node_size(self.theme, *lines[nid])
-        previous = self.layout if same_file else None
-        self.layout = _layout(g, self.direction, sizes, previous) if len(g) else None
-        self._layout_path = trace.scenario.path
+        tree = cl.module_tree(g)
+        if same_file:
+            closed = {p for p in self.closed if tree.boxable(p)}
+        else:
+            closed = cl.default_collapsed(tree)
+        previous = self.graph_layout if same_file else None
+        self._path = trace.scenario.path
+        self.marks = {}
+        keep = keep_view or (same_file and bool(self._nodes))
+        self._draw(
+            Drawing(g, tree, cl.collapse(g, tree, closed), frozenset(closed)), previous, keep
+        )
+
+    def set_closed(self, closed: set[str] | frozenset[str], anchor: str | None = None) -> None:
+        """Draw the modules in ``closed`` as boxes; the rest of the drawing stays in place,
+        ``anchor`` (a node or box; default: what is in the middle) where it is on screen."""
+        if self.drawing is not None and frozenset(closed) != self.drawing.closed:
+            self._relayout(closed, keep_view=True, anchor=anchor)
+
+    def draw_as(self, other: Drawing) -> None:
+        """Draw the view ``other`` draws (its boxes; its layout as the start): for figures."""
+        self._path = self.session.trace.scenario.path if self.session else None
+        view = Drawing(other.graph, other.tree, other.view, other.closed)
+        self._draw(view, other.layout, keep_view=False)
+
+    def _relayout(
+        self,
+        closed: set[str] | frozenset[str],
+        *,
+        keep_view: bool,
+        fresh: bool = False,
+        anchor: str | None = None,
+    ) -> None:
+        """Draw another view; ``anchor`` (a node, default: the one at the middle of the view)
+        stays where it is on screen."""
+        d = self.drawing
+        if d is None:
+            self.rebuild()
+            return
+        self._anchor = self._anchor_at(anchor) if keep_view else None
+        view = cl.collapse(d.graph, d.tree, set(closed))
+        previous = None if fresh else d.layout
+        self._draw(Drawing(d.graph, d.tree, view, frozenset(closed)), previous, keep_view)
+
+    def _draw(self, drawing: Drawing, previous: Any, keep_view: bool) -> None:
+        """Measure the nodes, lay them out (in a thread when big), then make the items."""
+        for d, data in drawing.view.graph.nodes(data=True):
+            if data.get("kind") == "module":
+                lines = box_lines(data["module"], data.get("size", 0))
+            else:
+                lines = node_lines(data["kind"], data["op"], data.get("name"))
+            drawing.lines[d] = lines
+            drawing.sizes[d] = _measure(self.theme, lines)
+        g, direction, sizes = drawing.view.graph, self.direction, drawing.sizes
+
+        def lay_out() -> Drawing:
+            t0 = time.perf_counter()
+            drawing.layout = _layout(g, direction, sizes, previous) if len(g) else None
+            self.layout_seconds = time.perf_counter() - t0
+            return drawing
+
+        self._job.cancel()  # a request still running would show an older view
+        if self.background_layout and len(g) > BACKGROUND_LAYOUT:
+            self._pending_keep_view = keep_view
+            self.setCursor(Qt.CursorShape.BusyCursor)
+            self._job.start(lay_out)
+        else:
+            self._install(lay_out(), keep_view)
+
+    def _laid_out(self, result: Any) -> None:
+        self.unsetCursor()
+        if isinstance(result, BaseException):
+            raise result
+        self._install(result, self._pending_keep_view)
+
+    def _install(self, drawing: Drawing, keep_view: bool) -> None:
+        """Make the scene's items for ``drawing`` and show the current step on them."""
+        self.drawing = drawing
         old, transform, centre = self.scene(), self.transform(), self._centre()
         scene = QGraphicsScene(self)
         scene.setBackgroundBrush(QColor(self.theme.background))
-        self._nodes, self._edges, self._incident, self._label_at, self._labels = {}, {}, {}, {}, []
-        positions = self.layout.positions if self.layout is not None else {}
+        self._nodes, self._edges, self._label_at, self._labels = {}, {}, {}, []
+        layout = drawing.layout
+        positions = layout.positions if layout is not None else {}
+        g = drawing.view.graph
+        trace_nodes = self.session.trace.nodes if self.session else {}
         for nid, (x, y) in positions.items():
-            node = trace.nodes[nid]
-            item = NodeItem(nid, node.kind, *lines[nid], sizes[nid], self.theme)
+            data = g.nodes[nid]
+            item = NodeItem(nid, data["kind"], *drawing.lines[nid], drawing.sizes[nid], self.theme)
             item.setPos(x, y)
-            item.setToolTip(_tooltip(node))
+            node = trace_nodes.get(nid)
+            item.setToolTip(_tooltip(node) if node else _box_tooltip(data))
             scene.addItem(item)
             self._nodes[nid] = item
         vertical = self.direction == "TB"
         for u, v, key in g.edges(keys=True):
             src, dst = self._nodes[u], self._nodes[v]
-            points = self.layout.edge_points.get((u, v, key)) or [positions[u], positions[v]]
+            points = layout.edge_points.get((u, v, key)) or [positions[u], positions[v]]
             path, arrow = edge_geometry(
                 points, src.rect.translated(src.pos()), dst.rect.translated(dst.pos()), vertical
             )
             edge = EdgeItem((u, v, key), path, arrow, self.theme)
             scene.addItem(edge)
             self._edges[(u, v, key)] = edge
-            self._incident.setdefault(u, []).append((u, v, key))
-            self._incident.setdefault(v, []).append((u, v, key))
-            self._label_at[(u, v, key)] = path.pointAtPercent(0.5)
+            if not (cl.is_box(u) or cl.is_box(v)):
+                self._label_at[(u, v, key)] = path.pointAtPercent(0.5)
         if not self._nodes:
             self._placeholder(scene, "This trace has no autograd graph yet.")
-        bounds = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
-        scene.setSceneRect(bounds)
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
         self.setScene(scene)
         if old is not None:
             old.deleteLater()
         self._shown = None
-        self.show_step(self.session.index)
+        if self.session is not None:
+            self.show_step(self.session.index)
         if keep_view:
             self.setTransform(transform)
             self.centerOn(centre)
+            self._keep_anchor()
         else:
             self.fit(readable=True)
+        self.minimap.render_scene()
+        self.drawn.emit()
+
+    def _anchor_at(self, node: str | None) -> tuple[str, QPointF] | None:
+        """A node and where it is in the viewport: the given one, else the nearest the middle."""
+        if self.drawing is None or not self._nodes:
+            return None
+        if node is None:
+            middle = self._centre()
+            nearest = min(
+                self._nodes.values(),
+                key=lambda i: (i.pos() - middle).manhattanLength(),
+            )
+            node = nearest.node_id
+        item = self.node_item(node)
+        if item is None:
+            return None
+        members = self.drawing.view.members.get(node)
+        return (members[0] if members else node), self.mapFromScene(item.pos()).toPointF()
+
+    def _keep_anchor(self) -> None:
+        anchor, self._anchor = self._anchor, None
+        item = self.node_item(anchor[0]) if anchor else None
+        if anchor is None or item is None:
+            return
+        if not self.viewport().rect().contains(anchor[1].toPoint()):
+            self.centerOn(item)  # it was out of sight (opened from a menu or a search)
+            return
+        scale = self.transform().m11() or 1.0
+        offset = anchor[1] - QPointF(self.viewport().rect().center())
+        self.centerOn(item.pos() - offset / scale)
 
     def _placeholder(self, scene: QGraphicsScene | None = None, text: str = "") -> None:
         scene = scene or self.scene()
@@ -151,51 +302,47 @@ class GraphView(QGraphicsView):
     # ---------------------------------------------------------------- step
     def show_step(self, k: int) -> None:
         """Restyle only what differs from the step shown before."""
-        if self.session is None or not self._nodes:
+        d = self.drawing
+        if self.session is None or d is None or not self._nodes:
             return
         new = state_of(self.session, k)
         old = self._shown
         if old is None:
-            nodes: set[str] | Any = self._nodes.keys()
-            edges: set[EdgeKey] | Any = self._edges.keys()
+            nodes: Any = self._nodes.keys()
+            edges: Any = self._edges.keys()
         else:
-            flipped = old.visible_nodes ^ new.visible_nodes
-            nodes = flipped | {n for n, _ in old.node_status.items() ^ new.node_status.items()}
-            nodes |= {old.current_node, new.current_node, self.selected}
-            edges = old.edge_grads.keys() ^ new.edge_grads.keys()
-            edges |= set(old.active_edges) | set(new.active_edges)
-            for n in flipped:
-                edges.update(self._incident.get(n, ()))
+            nodes, edges = d.changed(old, new, self.marks)
+            nodes.add(d.drawn(self.selected))
         for nid in nodes:
-            item = self._nodes.get(nid)  # type: ignore[arg-type]
-            if item is not None:
-                item.set_visual(
-                    self._node_state(nid, new), nid in self.breakpoints.nodes, nid == self.selected
-                )
+            self._restyle(nid, new)
         active = set(new.active_edges)
         for key in edges:
             edge = self._edges.get(key)
             if edge is not None:
-                edge.set_visual(self._edge_state(key, new, active))
+                edge.set_visual(d.edge_state(key, new, active))
         self._show_labels(new)
         self._shown = new
-        if self.follow and new.current_node in self._nodes:
-            self.ensureVisible(self._nodes[new.current_node], 40, 40)
+        current = self._nodes.get(d.drawn(new.current_node))  # type: ignore[arg-type]
+        if self.follow and current is not None:
+            self.ensureVisible(current, 40, 40)
+        self.minimap.schedule()
 
-    def _node_state(self, nid: str, st: StepState) -> str:
-        if nid not in st.visible_nodes:
-            return "absent"
-        if nid == st.current_node:
-            return "current"
-        return st.node_status.get(nid, "normal")
-
-    @staticmethod
-    def _edge_state(key: EdgeKey, st: StepState, active: set[EdgeKey]) -> str:
-        if key[0] not in st.visible_nodes or key[1] not in st.visible_nodes:
-            return "absent"
-        if key in active:
-            return "active"
-        return "done" if key in st.edge_grads else "normal"
+    def _restyle(self, nid: str | None, st: StepState) -> None:
+        item = self._nodes.get(nid)  # type: ignore[arg-type]
+        if item is None or self.drawing is None:
+            return
+        d = self.drawing
+        members = d.member_set.get(item.node_id)
+        if members is None:
+            breakpoint = nid in self.breakpoints.nodes
+        else:
+            breakpoint = not members.isdisjoint(self.breakpoints.nodes)
+        item.set_visual(
+            d.node_state(item.node_id, st),
+            breakpoint,
+            self.selected is not None and d.drawn(self.selected) == nid,
+            d.badge(item.node_id, st.index, self.marks),
+        )
 
     def _show_labels(self, st: StepState) -> None:
         grads = st.edge_grads
@@ -221,20 +368,57 @@ class GraphView(QGraphicsView):
             self.show_step(self.session.index)
 
     def select(self, node: str | None) -> None:
-        """Mark ``node`` as the selection (None clears it)."""
+        """Mark ``node`` as the selection (None clears it); a node in a box selects the box."""
         if node == self.selected:
             return
         previous, self.selected = self.selected, node
-        if self.session is None:
+        if self.session is None or self.drawing is None:
             return
         st = state_of(self.session)
         for nid in (previous, node):
-            if nid in self._nodes:
-                self._nodes[nid].set_visual(
-                    self._node_state(nid, st), nid in self.breakpoints.nodes, nid == node
-                )
-        if node in self._nodes:
-            self.ensureVisible(self._nodes[node], 40, 40)
+            self._restyle(self.drawing.drawn(nid), st)
+        item = self._nodes.get(self.drawing.drawn(node))  # type: ignore[arg-type]
+        if item is not None:
+            self.ensureVisible(item, 40, 40)
+
+    # ------------------------------------------------------------- modules
+    def open_box(self, path: str) -> None:
+        """Open a box: its inside is drawn where it was (its child modules still closed)."""
+        if self.drawing is not None:
+            self.set_closed(cl.expand(self.drawing.tree, set(self.closed), path), cl.box_id(path))
+
+    def open_inside(self, path: str) -> None:
+        self.set_closed(cl.expand_inside(set(self.closed), path), cl.box_id(path))
+
+    def close_module(self, path: str) -> None:
+        members = self.drawing.tree.members.get(path) if self.drawing else None
+        self.set_closed(cl.collapse_module(set(self.closed), path), members[0] if members else None)
+
+    def collapse_all(self) -> None:
+        if self.drawing is not None:
+            self.set_closed(cl.collapse_all(self.drawing.tree))
+
+    def expand_all(self) -> None:
+        self.set_closed(set())
+
+    def reveal(self, node: str) -> None:
+        """Open the boxes around ``node`` so that it is drawn, and centre it."""
+        if self.drawing is None:
+            return
+        closed = cl.reveal(self.drawing.tree, set(self.closed), node)
+        if closed != set(self.closed):
+            self.set_closed(closed)
+        if self.laying_out:  # centre once the new drawing is up
+            self.drawn.connect(
+                lambda: self._centre_on(node), Qt.ConnectionType.SingleShotConnection
+            )
+        else:
+            self._centre_on(node)
+
+    def _centre_on(self, node: str) -> None:
+        item = self.node_item(node)
+        if item is not None:
+            self.centerOn(item)
 
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
@@ -250,24 +434,39 @@ class GraphView(QGraphicsView):
             self.scale(scale, scale)
             self.centerOn(rect.center())
             self.centre_on_current()
+        self.minimap.place()
 
     def zoom(self, factor: float) -> None:
         current = self.transform().m11()
         factor = max(MIN_SCALE / current, min(MAX_SCALE / current, factor))
         self.scale(factor, factor)
+        self.minimap.place()
 
     def centre_on_current(self) -> None:
-        if self._shown is not None and self._shown.current_node in self._nodes:
-            self.centerOn(self._nodes[self._shown.current_node])
+        item = self._current_item()
+        if item is not None:
+            self.centerOn(item)
+
+    def _current_item(self) -> NodeItem | None:
+        if self._shown is None or self.drawing is None:
+            return None
+        return self._nodes.get(self.drawing.drawn(self._shown.current_node))  # type: ignore[arg-type]
+
+    def _minimap_items(self) -> tuple[Any, Any, NodeItem | None]:
+        return self._nodes.values(), self._edges.values(), self._current_item()
 
     def node_at(self, pos: QPointF | Any) -> str | None:
+        """The drawn node under ``pos`` (viewport coordinates): a node id or a box id."""
         for item in self.items(pos.toPoint() if hasattr(pos, "toPoint") else pos):
             if isinstance(item, NodeItem):
                 return item.node_id
         return None
 
     def node_item(self, node: str) -> NodeItem | None:
-        return self._nodes.get(node)
+        """The item drawing ``node``: its own, or its box's."""
+        if node in self._nodes:
+            return self._nodes[node]
+        return self._nodes.get(self.drawing.drawn(node)) if self.drawing else None  # type: ignore[arg-type]
 
     def render_scene(self, painter: QPainter, target: QRectF, source: QRectF | None = None) -> None:
         """Draw the whole graph (or ``source``) into ``target``, for exports."""
@@ -280,6 +479,10 @@ class GraphView(QGraphicsView):
     # -------------------------------------------------------------- events
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         self.zoom(1.0015 ** event.angleDelta().y())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.minimap.place()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         self._press = event.position()
@@ -295,23 +498,34 @@ class GraphView(QGraphicsView):
         node = self.node_at(event.position())
         if node is None:
             self.background_clicked.emit()
+        elif cl.is_box(node):
+            self.module_clicked.emit(cl.module_of_box(node))
         else:
             self.node_clicked.emit(node)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         node = self.node_at(event.position())
-        if node is not None:
+        if node is not None and cl.is_box(node):
+            self.open_box(cl.module_of_box(node))
+        elif node is not None:
             self.node_activated.emit(node)
 
     def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         node = self.node_at(event.pos())
-        if node is None:
-            return
-        menu = QMenu(self)
-        menu.addAction("Toggle breakpoint", lambda: self.breakpoint_requested.emit(node))
-        menu.addAction("Go to this node's step", lambda: self.node_activated.emit(node))
-        menu.addAction("Show in inspector", lambda: self.node_clicked.emit(node))
-        menu.exec(event.globalPos())
+        if node is not None:
+            context_menu(self, node).exec(event.globalPos())
+
+
+_SIZES: dict[tuple[str, str, float, str], tuple[float, float]] = {}
+
+
+def _measure(theme: Theme, lines: tuple[str, str]) -> tuple[float, float]:
+    """``node_size``, remembered: a big graph repeats the same few ops thousands of times."""
+    key = (*lines, theme.node_font_pt, theme.name)
+    size = _SIZES.get(key)
+    if size is None:
+        size = _SIZES[key] = node_size(theme, *lines)
+    return size
 
 
 def _layout(g: Any, direction: str, sizes: dict[str, tuple[float, float]], previous: Any) -> Any:
@@ -335,3 +549,10 @@ def _tooltip(node: Any) -> str:
     if node.module:
         parts.append(f"module {node.module}")
     return "<br>".join(parts)
+
+
+def _box_tooltip(data: dict[str, Any]) -> str:
+    return (
+        f"<b>{data['module']}</b><br>{data.get('size', 0)} nodes inside"
+        "<br>double-click to open; right-click for more"
+    )

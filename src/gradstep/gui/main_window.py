@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -17,17 +17,22 @@ from PySide6.QtWidgets import (
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
 from gradstep.gui.docks import add_docks, add_message_bar, fit_to_screen
+from gradstep.gui.export_commands import ExportCommands
+from gradstep.gui.graph_drawing import nonfinite_marks
 from gradstep.gui.graph_view import GraphView
 from gradstep.gui.inspector import Inspector
 from gradstep.gui.loader import LoadResult, ScenarioLoader
 from gradstep.gui.menus import build_menus, is_trusted, remember_recent, set_trusted
 from gradstep.gui.message_bar import MessageBar
 from gradstep.gui.notes_view import NotesView
+from gradstep.gui.plots import PlotsPanel
 from gradstep.gui.presentation import Presentation
-from gradstep.gui.stepping import Breakpoints, Player, place_in, state_of
+from gradstep.gui.search_bar import SearchBar
+from gradstep.gui.stepping import Breakpoints, Player, place_in, record_at, state_of
 from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.timeline import Timeline
 from gradstep.gui.variables_view import VariablesView
+from gradstep.gui.wiring import connect_window
 from gradstep.session import Session
 from gradstep.trace.model import Trace
 
@@ -71,13 +76,19 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.theme)
         self.variables = VariablesView(self.theme)
         self.timeline = Timeline(self.theme, a.timeline_controls())
+        self.plots = PlotsPanel(self.theme)
         self.message = MessageBar(self.theme)
+        self.search = SearchBar()
+        self.exports = ExportCommands(self, self.settings)
         self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
         self.toolbar = build_menus(self, a, self.settings, self.open_scenario)
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(self.search)
         add_message_bar(self, self.message)
-        panels = [self.graph, self.notes, self.code, self.inspector, self.variables, self.timeline]
-        self.docks = add_docks(self, panels)
+        self.panels = [self.graph, self.notes, self.code, self.inspector, self.variables]
+        self.panels += [self.timeline, self.plots]
+        self.docks = add_docks(self, self.panels)
         self.presentation = Presentation(
             self, [self.docks["graph_view"], self.docks["inspector"]], self._retheme
         )
@@ -87,7 +98,9 @@ class MainWindow(QMainWindow):
         self.restoreState(self.settings.value("window/state", b""))
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
         self.graph.set_direction("LR" if a.direction_lr.isChecked() else "TB")
-        self._connect()
+        a.minimap.setChecked(self.settings.value("view/minimap", "true") in (True, "true"))
+        self.graph.minimap.wanted = a.minimap.isChecked()
+        connect_window(self)
 
     # -------------------------------------------------------------- public
     @property
@@ -123,6 +136,7 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, result: LoadResult) -> None:
         trace = result.trace
+        self.plots.set_trace(trace)
         if self.session is None:
             self._start_session(trace)
         else:
@@ -137,6 +151,7 @@ class MainWindow(QMainWindow):
             )
         else:
             self.message.clear()
+        self.graph.set_marks(nonfinite_marks(trace))
         remember_recent(self.settings, result.path)
         title = trace.scenario.title or Path(result.path).name
         self.setWindowTitle(f"{title} — gradstep")
@@ -145,15 +160,9 @@ class MainWindow(QMainWindow):
 
     def _start_session(self, trace: Trace) -> None:
         self.session = Session(trace)
-        for panel in (
-            self.graph,
-            self.code,
-            self.notes,
-            self.inspector,
-            self.variables,
-            self.timeline,
-        ):
-            panel.set_session(self.session)
+        for panel in self.panels:
+            if panel is not self.plots:
+                panel.set_session(self.session)
         self.session.step_changed.connect(self._step_changed)
         self.player.session = self.session
 
@@ -176,6 +185,16 @@ class MainWindow(QMainWindow):
             return
         step = state_of(self.session, k).step
         self.status.setText(f"Step {k + 1} of {self.session.step_count} — {step.text}")
+        self._update_plots()
+
+    def _update_plots(self) -> None:
+        """The plots follow the cursor, or the selected node; not while hidden (they cost ms)."""
+        if self.session is None or not self.plots.isVisible():
+            return
+        selected = self.graph.selected
+        self.plots.show_step(state_of(self.session), node=selected is None)
+        if selected is not None:
+            self.plots.show_record(self.session.trace, record_at(self.session, selected), False)
 
     def _go_to_node(self, node: str) -> None:
         if self.session is not None and (k := self.session.step_for_node(node)) is not None:
@@ -190,6 +209,22 @@ class MainWindow(QMainWindow):
         self.graph.select(node)
         self.variables.select_node(node)
         self.inspector.pin(node)
+        self._update_plots()
+        if node is not None and self.session is not None:
+            self.plots.show_record(self.session.trace, record_at(self.session, node))
+
+    def _found(self, node: str) -> None:
+        """A search match: opened out of its box if need be, centred, selected."""
+        self.graph.reveal(node)
+        self._select(node)
+
+    def _module_clicked(self, path: str) -> None:
+        size = len(self.graph.drawing.tree.members.get(path, ())) if self.graph.drawing else 0
+        self.status.setText(f"{path}: {size} nodes — double-click the box to open it")
+
+    def _graph_drawn(self) -> None:
+        if self.graph.drawing is not None:
+            self.search.set_graph(self.graph.drawing.graph)
 
     def _toggle_breakpoint(self) -> None:
         node = self.graph.selected or (
@@ -215,65 +250,11 @@ class MainWindow(QMainWindow):
         self.theme = choose_theme(self.theme_mode, presenting=presenting)
         QApplication.setPalette(self.theme.palette())
         QApplication.setFont(self.theme.ui_font())
-        for panel in (
-            self.graph,
-            self.code,
-            self.notes,
-            self.inspector,
-            self.variables,
-            self.timeline,
-            self.message,
-        ):
+        for panel in [*self.panels, self.message]:
             panel.set_theme(self.theme)
         self.graph.fit(readable=True)
 
-    # -------------------------------------------------------------- layout
-    # -------------------------------------------------------------- wiring
-    def _connect(self) -> None:
-        a, s = self.actions_, lambda f: lambda *_: self.session and f(self.session)
-        a.open.triggered.connect(self._ask_open)
-        a.reload.triggered.connect(self.reload)
-        a.trust_file.toggled.connect(self._trust_toggled)
-        a.quit.triggered.connect(self.close)
-        a.step_forward.triggered.connect(s(Session.step_forward))
-        a.step_back.triggered.connect(s(Session.step_back))
-        a.first_step.triggered.connect(s(Session.first))
-        a.last_step.triggered.connect(s(Session.last))
-        a.next_pass.triggered.connect(s(Session.next_pass))
-        a.previous_pass.triggered.connect(s(Session.previous_pass))
-        a.play.triggered.connect(self.player.toggle)
-        a.run_to_breakpoint.triggered.connect(self.player.run_to_breakpoint)
-        a.toggle_breakpoint.triggered.connect(self._toggle_breakpoint)
-        a.zoom_in.triggered.connect(lambda: self.graph.zoom(1.25))
-        a.zoom_out.triggered.connect(lambda: self.graph.zoom(0.8))
-        a.fit.triggered.connect(lambda: self.graph.fit())
-        a.follow.toggled.connect(lambda on: setattr(self.graph, "follow", on))
-        a.direction_lr.toggled.connect(self._direction_toggled)
-        a.presentation_mode.toggled.connect(self.presentation.set_active)
-        a.escape.triggered.connect(self._escape)
-        a.themes.triggered.connect(
-            lambda act: self.apply_theme(act.objectName().removeprefix("action_theme_"))
-        )
-        for act in a.themes.actions():
-            act.setChecked(act.objectName().endswith(self.theme_mode))
-        self.player.playing_changed.connect(a.play.setChecked)
-        self.player.playing_changed.connect(
-            lambda on: a.play.setIconText("Pause" if on else "Play")
-        )
-        self.timeline.speed_changed.connect(self.player.set_speed)
-        self.loader.finished.connect(self._loaded)
-        self.loader.failed.connect(self._failed)
-        self.loader.file_changed.connect(lambda _p: self.reload())
-        self.message.trust_requested.connect(lambda: a.trust_file.setChecked(True))
-        self.graph.node_clicked.connect(self._select)
-        self.graph.node_activated.connect(self._go_to_node)
-        self.graph.background_clicked.connect(lambda: self._select(None))
-        self.graph.breakpoint_requested.connect(self.breakpoints.toggle)
-        self.variables.node_selected.connect(self._select)
-        self.inspector.pin_changed.connect(lambda n: n is None and self.graph.select(None))
-        self.code.line_clicked.connect(self._go_to_line)
-        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self.apply_theme())
-
+    # ------------------------------------------------------------ commands
     def _ask_open(self) -> None:
         start = str(Path(self.path).parent) if self.path else str(Path.cwd())
         path, _ = QFileDialog.getOpenFileName(
@@ -287,6 +268,11 @@ class MainWindow(QMainWindow):
             self.trusted = on
             set_trusted(self.settings, self.path, on)
             self._load(self.path, reload=True)
+
+    def _minimap_toggled(self, on: bool) -> None:
+        self.settings.setValue("view/minimap", "true" if on else "false")
+        self.graph.minimap.wanted = on
+        self.graph.minimap.place()
 
     def _direction_toggled(self, lr: bool) -> None:
         self.settings.setValue("view/direction", "LR" if lr else "TB")

@@ -59,6 +59,9 @@ def build_menus(
     file.addAction(a.reload)
     file.addAction(a.trust_file)
     file.addSeparator()
+    for action in (a.export_graph, a.copy_graph, a.export_screenshot, a.export_handout):
+        file.addAction(action)
+    file.addSeparator()
     file.addAction(a.quit)
 
     step = bar.addMenu("&Step")
@@ -84,6 +87,14 @@ def build_menus(
         a.fit,
         a.follow,
         a.direction_lr,
+        a.minimap,
+        None,
+        a.find,
+        a.find_next,
+        a.find_previous,
+        None,
+        a.collapse_all,
+        a.expand_all,
         None,
         a.presentation_mode,
     ):

@@ -343,12 +343,17 @@ class GradientFlowPlot(_ThemedLayout):
 
     def set_trace(self, trace: Trace) -> None:
         self.trace = trace
+        self._asked: tuple[int, int | None] | None = None
         self.set_pass(None)
 
     def set_pass(self, pass_index: int | None) -> None:
         """Show pass ``pass_index`` (None: the last one)."""
         if self.trace is None:
             return
+        asked = (id(self.trace), pass_index)
+        if asked == getattr(self, "_asked", None):
+            return  # every step asks: reading a pass's gradients is not free on big graphs
+        self._asked = asked
         flow = gradient_flow(self.trace, pass_index)
         if flow is None or not flow.params:
             self.clear_plot("No parameter received a gradient")
@@ -500,8 +505,9 @@ class PlotsPanel(QTabWidget):
 
     def __init__(self, theme: Theme | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("plots_panel")
+        self.setObjectName("plots")
         self.trace: Trace | None = None
+        self._shown: NodeRecord | None = None
         self.node_plot = NodePlot(theme)
         self.flow_plot = GradientFlowPlot(theme)
         self.pass_plot = PassSeriesPlot(theme)
@@ -515,26 +521,38 @@ class PlotsPanel(QTabWidget):
         for w in (self.node_plot, self.flow_plot, self.pass_plot):
             w.set_theme(theme)
         if self.trace is not None:
+            shown = self._shown
             self.set_trace(self.trace)
+            self._show_node(shown, None)
 
     def set_trace(self, trace: Trace) -> None:
         self.trace = trace
+        self._shown = None
         self.node_plot.clear_plot()
         self.flow_plot.flow = None
         self.flow_plot.set_trace(trace)
         self.pass_plot.set_trace(trace)
 
-    def show_step(self, state: StepState) -> None:
-        """Follow the cursor: the current node's plot, the current pass's gradient flow."""
+    def show_step(self, state: StepState, *, node: bool = True) -> None:
+        """Follow the cursor: the current node's plot (unless ``node`` is False: a node is
+        pinned), the current pass's gradient flow."""
         if self.trace is None:
             return
-        if state.current_record is not None:
-            self.node_plot.show_record(self.trace, state.current_record, state.variables)
+        if node and state.current_record is not None:
+            self._show_node(state.current_record, state.variables)
         if state.pass_index is not None:
             self.flow_plot.set_pass(state.pass_index)
         self.pass_plot.set_pass(state.pass_index)
 
-    def show_record(self, trace: Trace, record: NodeRecord | None) -> None:
-        """A selected node, whatever the cursor: its plot in the Node tab."""
-        self.node_plot.show_record(trace, record)
-        self.setCurrentWidget(self.node_plot)
+    def show_record(self, trace: Trace, record: NodeRecord | None, raise_tab: bool = True) -> None:
+        """A selected node, whatever the cursor: its plot in the Node tab (brought to front)."""
+        self.trace = self.trace or trace
+        self._show_node(record, None)
+        if raise_tab:
+            self.setCurrentWidget(self.node_plot)
+
+    def _show_node(self, record: NodeRecord | None, variables: dict[str, VariableState] | None):
+        if record is self._shown and record is not None:
+            return  # drawing a plot costs milliseconds: not again for the same record
+        self._shown = record
+        self.node_plot.show_record(self.trace, record, variables)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from gradstep.session import Session, StepState
-from gradstep.trace.model import Trace
+from gradstep.trace.model import NodeRecord, Trace
 
 
 class StateCache:
@@ -29,6 +29,19 @@ STATES = StateCache()
 
 def state_of(session: Session, k: int | None = None) -> StepState:
     return STATES.get(session, k)
+
+
+def record_at(session: Session, node: str, k: int | None = None) -> NodeRecord | None:
+    """What ``node`` did in the latest backward pass begun by step ``k`` (None: none yet)."""
+    k = session.index if k is None else k
+    found = None
+    for bpass in session.trace.passes:
+        if bpass.first_step > k:
+            break
+        for rec in bpass.nodes:
+            if rec.node == node:
+                found = rec
+    return found
 
 
 def place_in(old: Trace, index: int, new: Trace) -> int:

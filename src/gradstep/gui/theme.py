@@ -61,6 +61,10 @@ class Theme:
     current_line: str
     error_line: str
     error_text: str
+    # closed nn.Module boxes, and the badge where a gradient first turns NaN/Inf
+    module_fill: str = "#eceaf6"
+    module_border: str = "#6f62a8"
+    nonfinite: str = "#d7263d"
     # fonts
     font_scale: float = 1.0
     node_font_pt: float = 9.0
@@ -77,9 +81,14 @@ class Theme:
             "received": self.received,
             "done": self.done,
             "pending": self.pending,
-        }.get(state, self.leaf_border if kind == "leaf" else self.op_border)
+        }.get(
+            state,
+            {"leaf": self.leaf_border, "module": self.module_border}.get(kind, self.op_border),
+        )
 
     def node_fill(self, state: str, kind: str, named: bool) -> str:
+        if state == "normal" and kind == "module":
+            return self.module_fill
         if state == "current":
             return self.current_fill
         if state == "received":
@@ -218,6 +227,9 @@ DARK = Theme(
     current_line="#4d4220",
     error_line="#5c2326",
     error_text="#ff8787",
+    module_fill="#2e2a45",
+    module_border="#a99bf0",
+    nonfinite="#ff4d5e",
 )
 
 

@@ -1,0 +1,147 @@
+"""The overview in the graph panel's corner: the whole graph small, where the view is; click to go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+LONG, SHORT = 240, 150  # the overview's sides, the long one along the graph's longer side
+MIN_FILL = 0.4  # a very long graph is stretched across to at least this share of the box
+MARGIN = 10
+REFRESH_MS = 400  # after a step, the colours of the overview are redrawn this much later
+
+
+class Minimap(QWidget):
+    """A pre-rendered image of the scene with the visible part framed; drag to pan."""
+
+    def __init__(self, view: QGraphicsView, items: Any) -> None:
+        super().__init__(view)
+        self.setObjectName("minimap")
+        self.view = view
+        self.items = items  # () -> (node items, edge items, current node item or None)
+        self.wanted = True  # the user's choice (View ▸ Overview)
+        self._image: QImage | None = None
+        self._source = QRectF()
+        self._sx = self._sy = 1.0
+        self._refresh = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh.timeout.connect(self.render_scene)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Overview: click or drag to look at another part of the graph")
+        view.horizontalScrollBar().valueChanged.connect(self._view_moved)
+        view.verticalScrollBar().valueChanged.connect(self._view_moved)
+        self.hide()
+
+    # ------------------------------------------------------------- drawing
+    def render_scene(self) -> None:
+        """Draw the nodes and edges small into the image (a few ms for thousands of nodes)."""
+        nodes, edges, _ = self.items()
+        source = self.view.sceneRect()
+        if not nodes or source.isEmpty():
+            self._image = None
+            self.place()
+            return
+        tall = source.height() >= source.width()
+        box = QSize(SHORT, LONG) if tall else QSize(LONG, SHORT)
+        s = min(box.width() / source.width(), box.height() / source.height())
+        self._sx = max(s, MIN_FILL * box.width() / source.width()) if tall else s
+        self._sy = s if tall else max(s, MIN_FILL * box.height() / source.height())
+        size = QSize(
+            max(8, round(source.width() * self._sx)), max(8, round(source.height() * self._sy))
+        )
+        self._source = source
+        theme = self.view.theme
+        image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(QColor(theme.panel))
+        p = QPainter(image)
+        p.setPen(QPen(QColor(theme.edge), 0))
+        for edge in edges:
+            if edge.state != "absent":
+                start = edge.path.elementAt(0)
+                end = edge.path.currentPosition()
+                p.drawLine(self.to_map(QPointF(start.x, start.y)), self.to_map(end))
+        for item in nodes:
+            state = "normal" if item.state == "absent" else item.state
+            colour = QColor(theme.node_border(state, item.kind))
+            if item.state == "absent":
+                colour.setAlphaF(0.3)
+            r = item.rect.translated(item.pos())
+            p.fillRect(self._map_rect(r).adjusted(0, 0, 1, 1), colour)
+        p.end()
+        self._image = image
+        self.place()
+        self.update()
+
+    def schedule(self) -> None:
+        """Redraw the colours a little later (stepping quickly redraws once)."""
+        if self.isVisible():
+            self._refresh.start()
+        self.update()
+
+    def place(self) -> None:
+        """Bottom right of the view; shown only when the graph does not fit in it."""
+        if self._image is None or not self.wanted:
+            self.hide()
+            return
+        size = self._image.size() + QSize(2, 2)
+        self.resize(size)
+        vp = self.view.viewport().geometry()
+        self.move(vp.right() - size.width() - MARGIN, vp.bottom() - size.height() - MARGIN)
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        whole = visible.contains(self.view.sceneRect().adjusted(30, 30, -30, -30))
+        self.setVisible(not whole)
+
+    def to_map(self, p: QPointF) -> QPointF:
+        return QPointF(
+            1 + (p.x() - self._source.left()) * self._sx,
+            1 + (p.y() - self._source.top()) * self._sy,
+        )
+
+    def to_scene(self, p: QPointF) -> QPointF:
+        return QPointF(
+            self._source.left() + (p.x() - 1) / self._sx,
+            self._source.top() + (p.y() - 1) / self._sy,
+        )
+
+    def _map_rect(self, r: QRectF) -> QRectF:
+        return QRectF(self.to_map(r.topLeft()), self.to_map(r.bottomRight()))
+
+    def _view_moved(self) -> None:
+        if self._image is not None:
+            self.place()
+            self.update()
+
+    # -------------------------------------------------------------- events
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        if self._image is None:
+            return
+        theme = self.view.theme
+        p = QPainter(self)
+        p.drawImage(1, 1, self._image)
+        p.setPen(QPen(QColor(theme.muted_text), 1))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        frame = self._map_rect(visible).intersected(QRectF(self.rect()))
+        colour = QColor(theme.selected)
+        p.setPen(QPen(colour, 1.5))
+        colour.setAlphaF(0.15)
+        p.setBrush(colour)
+        p.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5))
+        current = self.items()[2]
+        if current is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(theme.current))
+            p.drawEllipse(self.to_map(current.scenePos()), 3.5, 3.5)
+        p.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self.view.centerOn(self.to_scene(event.position()))
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.view.centerOn(self.to_scene(event.position()))
+        event.accept()
