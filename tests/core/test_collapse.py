@@ -108,15 +108,17 @@ def test_big_stack_opens_one_box_per_layer() -> None:
     assert drawn_count(tree, closed) == 98
 
 
-def test_opening_prefers_the_deepest_level_within_budget() -> None:
+def test_opening_takes_the_shallowest_level_that_shows_structure() -> None:
     tree = module_tree(stack(80))
-    # depth 4 (attention boxes, feed-forward and add nodes) draws 3 × 80 + 2 nodes
-    assert default_collapsed(tree, above=100, budget=300) == {
-        f"model.layers.{i}.attn" for i in range(80)
-    }
-    assert default_collapsed(tree, above=100, budget=200) == {
-        f"model.layers.{i}" for i in range(80)
-    }
+    layers = {f"model.layers.{i}" for i in range(80)}
+    # one box for the model (3 drawn nodes) is too few; one per layer (82) is an overview
+    assert default_collapsed(tree, above=100, budget=300) == layers
+    # past the budget at every depth with enough nodes: the most it can draw within it
+    assert default_collapsed(tree, above=100, budget=60) == {"model.layers"}
+    # nothing within the budget: the fewest
+    assert default_collapsed(tree, above=100, budget=2) == {"model.layers"}
+    attention = {f"model.layers.{i}.attn" for i in range(80)}
+    assert default_collapsed(tree, above=100, least=100, budget=300) == attention
 
 
 def test_collapse_all_goes_through_lone_wrappers() -> None:

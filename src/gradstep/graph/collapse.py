@@ -23,6 +23,7 @@ import networkx as nx
 BOX = "module:"  # drawn ids of boxes: "module:" + the module path
 COLLAPSE_ABOVE = 300  # graphs with more nodes open collapsed
 OVERVIEW_BUDGET = 150  # the drawn nodes an opening overview aims for at most
+OVERVIEW_LEAST = 16  # and at least: one box for the whole model is no overview
 
 EdgeKey = tuple[str, str, Any]
 
@@ -105,26 +106,32 @@ def default_collapsed(
     *,
     above: int = COLLAPSE_ABOVE,
     budget: int = OVERVIEW_BUDGET,
+    least: int = OVERVIEW_LEAST,
 ) -> set[str]:
     """What a graph opens with: nothing closed when it is small, else an overview.
 
     The overview closes every module at one depth of the module tree: the
-    deepest depth that draws at most ``budget`` nodes (a transformer stack:
-    one box per layer), or else the depth that draws the fewest.
+    shallowest depth that draws from ``least`` to ``budget`` nodes (a
+    transformer stack: one box per layer, not one box for the whole stack);
+    failing that the depth that draws the most within the budget, or else
+    the fewest.
     """
     if len(tree.module) <= above or not tree.members:
         return set()
-    best: tuple[int, set[str]] | None = None
+    counts: list[tuple[int, set[str]]] = []
     for d in range(1, max(map(depth, tree.members)) + 1):
         closed = at_depth(tree, d)
-        if not closed:
-            continue
-        count = drawn_count(tree, closed)
-        if count <= budget:
-            best = (count, closed)  # deeper wins while within the budget
-        elif best is None or (best[0] > budget and count < best[0]):
-            best = (count, closed)
-    return best[1] if best else set()
+        if closed:
+            counts.append((drawn_count(tree, closed), closed))
+    for count, closed in counts:
+        if least <= count <= budget:
+            return closed
+    # on a tie the deeper depth: ``model.layers`` says more than ``model`` around it
+    within = [(count, d, closed) for d, (count, closed) in enumerate(counts) if count <= budget]
+    if within:
+        return max(within, key=lambda c: c[:2])[2]
+    fewest = [(-count, d, closed) for d, (count, closed) in enumerate(counts)]
+    return max(fewest, key=lambda c: c[:2])[2] if fewest else set()
 
 
 def collapse_all(tree: ModuleTree) -> set[str]:
