@@ -279,6 +279,17 @@ def test_ten_thousand_nodes() -> None:
     assert count_crossings(g, layout) == 0
 
 
+def test_wide_fan_out_and_fan_in() -> None:
+    # A tensor used by thousands of ops, and a sum of thousands of terms.
+    g = nx.MultiDiGraph()
+    for i in range(2000):
+        g.add_edge("x", f"op{i}", key=0)
+        g.add_edge(f"op{i}", "sum", key=i)
+    layout = layered_layout(g)
+    assert count_crossings(g, layout) == 0
+    assert len(layout.order[1]) == 2000 and layout.layers["sum"] == 2
+
+
 # --- stability, direction, determinism -----------------------------------------
 
 
@@ -388,6 +399,15 @@ def test_autograd_graphs_have_no_crossing_and_straight_spines(text: str) -> None
         assert len({x for x, _ in points[1:-1]}) <= 1
 
 
+def induced(g: nx.MultiDiGraph, nodes: list[str]) -> nx.MultiDiGraph:
+    """The subgraph on ``nodes``, in their order (``g.subgraph`` may iterate a set)."""
+    keep = set(nodes)
+    step = nx.MultiDiGraph()
+    step.add_nodes_from(nodes)
+    step.add_edges_from((u, v, k) for u, v, k in g.edges(keys=True) if u in keep and v in keep)
+    return step
+
+
 def creation_order(g: nx.MultiDiGraph) -> list[str]:
     """The order a forward pass creates the nodes in: inputs first, a leaf just before its first use."""
     order: list[str] = []
@@ -416,10 +436,10 @@ def test_a_graph_growing_step_by_step_stays_put(text: str) -> None:
     assert sorted(order) == sorted(g)
     previous, shares = None, []
     for k in range(8, len(order) + 8, 8):
-        step = nx.MultiDiGraph(g.subgraph(order[:k]))
+        step = induced(g, order[:k])
         layout = layered_layout(step, previous=previous)
         assert count_crossings(step, layout) == 0
         if previous is not None:
             shares.append(moved(previous, layout))
         previous = layout
-    assert max(shares) <= 0.3 and sum(shares) / len(shares) <= 0.05, shares
+    assert max(shares) <= 0.2 and sum(shares) / len(shares) <= 0.05, shares

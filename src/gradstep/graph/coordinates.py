@@ -66,15 +66,15 @@ def assign_x(
     left_of, right_of = _block_graph(layers, root, width, gap, pg.n_real)
     blocks = [v for v in range(n) if root[v] == v]
     left = _pack(blocks, right_of, left_of, n)
-    right = _pack(blocks, left_of, right_of, n)
-    # The right packing, mirrored and with its right end on the left one's; any
-    # mean of two valid placements is valid.
-    end = max(left)
-    x = [(lx + end - rx) / 2 for lx, rx in zip(left, right)]
     targets = _block_anchors(root, anchor) if anchor is not None else {}
-    if targets:  # start in the previous drawing's frame, as most vertices see it
-        offset = median([a - x[root[v]] for v, a in enumerate(anchor) if a == a])
-        x = [c + offset for c in x]
+    if targets:
+        x = _pack_at_anchors(blocks, right_of, left_of, targets, n)
+    else:
+        right = _pack(blocks, left_of, right_of, n)
+        # The right packing, mirrored and with its right end on the left one's; any
+        # mean of two valid placements is valid.
+        end = max(left)
+        x = [(lx + end - rx) / 2 for lx, rx in zip(left, right)]
     _relax(pg, root, left_of, right_of, x, left, targets)
     return [x[r] for r in root]
 
@@ -261,6 +261,48 @@ def _pack(
             indegree[b] -= 1
             if not indegree[b]:
                 queue.append(b)
+    return x
+
+
+def _pack_at_anchors(
+    blocks: list[int],
+    right_of: dict[int, dict[int, float]],
+    left_of: dict[int, dict[int, float]],
+    targets: dict[int, float],
+    n: int,
+) -> list[float]:
+    """Blocks at their previous coordinates, pushed right only where something new needs room.
+
+    Left to right, a block goes to its anchor or as far left as its left
+    neighbours allow, whichever is further right; a new block with neither
+    then sits just left of its right neighbours. Starting the relaxation from
+    the packings' mean instead would leave new blocks squatting where old
+    ones want to return.
+    """
+    unset = float("-inf")
+    x = [unset] * n
+    for b, t in targets.items():
+        x[b] = t
+    indegree = [0] * n
+    for b, d in left_of.items():
+        indegree[b] = len(d)
+    queue = [b for b in blocks if b not in left_of]
+    for a in queue:
+        nxt = right_of.get(a)
+        if nxt is None:
+            continue
+        xa = x[a]
+        for b, sep in nxt.items():
+            if xa + sep > x[b]:
+                x[b] = xa + sep
+            indegree[b] -= 1
+            if not indegree[b]:
+                queue.append(b)
+    fallback = median(targets.values())
+    for b in reversed(queue):
+        if x[b] == unset:
+            nxt = right_of.get(b)
+            x[b] = min([x[c] - sep for c, sep in nxt.items()]) if nxt else fallback
     return x
 
 

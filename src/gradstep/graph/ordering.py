@@ -53,7 +53,7 @@ def initial_order(pg: ProperGraph, seed: list[float] | None = None) -> list[list
             stack.extend(reversed(ups))
     if seed is not None:
         filled = _fill_seed(pg, layers, seed)
-        layers = [_merge_seeded(row, filled) for row in layers]
+        layers = [_merge_seeded(row, filled, seed) for row in layers]
     return layers
 
 
@@ -76,10 +76,23 @@ def _fill_seed(pg: ProperGraph, layers: list[list[int]], seed: list[float]) -> l
     return filled
 
 
-def _merge_seeded(row: list[int], seed: list[float]) -> list[int]:
-    """Sort the seeded vertices of ``row`` by seed (ties in walk order); others follow their predecessor."""
+def _merge_seeded(row: list[int], seed: list[float], old: list[float]) -> list[int]:
+    """Sort the seeded vertices of ``row`` by seed; others follow their predecessor in the walk.
+
+    A new node seeded where an old one is (under the same input, say) goes on
+    the outer side of it, toward the nearer edge of the layer, where there is
+    room: the old one keeps its place. Other ties keep the walk's order.
+    """
     rank = {v: k for k, v in enumerate(row)}
-    known = sorted((v for v in row if seed[v] == seed[v]), key=lambda v: (seed[v], rank[v]))
+    olds = [old[v] for v in row if old[v] == old[v]]
+    middle = sum(olds) / len(olds) if olds else 0.0
+
+    def key(v: int) -> tuple[float, int, int]:
+        if old[v] == old[v]:
+            return (seed[v], 0, rank[v])
+        return (seed[v], -1 if seed[v] < middle else 1, rank[v])
+
+    known = sorted((v for v in row if seed[v] == seed[v]), key=key)
     if len(known) == len(row) or not known:
         return known or row
     after: dict[int, list[int]] = {}
