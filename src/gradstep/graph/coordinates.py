@@ -15,11 +15,13 @@ long edge straight, each side branch right next to the op that uses it.
    segment is never aligned (BK's type 1 conflicts).
 2. Compaction: the blocks are packed left and right as tightly as the widths
    allow (the longest path in the block graph); each block starts halfway
-   between.
+   between. With a previous drawing, blocks start at their old coordinates
+   instead, pushed right only where something new needs room.
 3. Relaxation: each block in turn moves to the median of its neighbours
-   outside the block, as far as its neighbours on each layer let it, which
-   lowers the total horizontal edge length at every move; a handful of
-   alternating sweeps is where it stops improving on these graphs.
+   outside the block (or back to its old coordinate), as far as its
+   neighbours on each layer let it, which lowers the total horizontal edge
+   length at every move; two sweeps, one each way, is where it stops
+   improving on these graphs.
 
 BK's four-way balancing is not used: averaging four packings leaves side
 branches halfway between the spine and the edge of the drawing, the very

@@ -17,15 +17,19 @@
 then packs the components left to right, all starting on layer 0. Same graph
 (same node and edge insertion order), same drawing: nothing is random.
 
-Stability: with ``previous``, each layer starts in the previous left-to-right
-order of the nodes and edge bends it still has (new ones slot in where the
-depth-first walk puts them); only strips with more crossings than the
-previous drawing had there are repaired, in small windows, by strictly
-better orders; blocks return to their previous coordinates wherever their
+Stability: with ``previous``, nodes keep their layers unless new edges push
+them down or a strictly shorter layering exists; each layer starts in the
+previous left-to-right order of the nodes and edge bends it still has, a new
+node taking the place under (or over) its old neighbours, on the side of
+them with room; only strips with more crossings than the previous drawing
+had there are repaired, by strictly better orders; edges drawn vertical stay
+vertical, blocks go back to their previous coordinates wherever their
 neighbours leave room; and the result is translated by the median
-displacement of the shared nodes. A reload that adds or removes a node
-leaves the rest where it was, except where the new node needs room or (for
-an op inserted into a chain) everything below it moves down one layer.
+displacement of the shared nodes. So a graph growing step by step, or a
+reload that adds or removes a node, leaves the rest where it was, except
+where the new node needs room or (an op inserted into a chain) everything
+below it moves down a layer. A ``previous`` of the same graph gives the same
+drawing back.
 """
 
 from __future__ import annotations
