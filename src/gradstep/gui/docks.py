@@ -40,13 +40,13 @@ def add_docks(window: QMainWindow, panels: list[QWidget]) -> dict[str, QDockWidg
     window.splitDockWidget(d["code_view"], d["inspector"], v)
     window.splitDockWidget(d["graph_view"], d["timeline"], v)
     window.splitDockWidget(d["timeline"], d["variables"], h)
-    if "plots" in d:  # a tab beside the variables: both answer "what are the numbers?"
-        window.tabifyDockWidget(d["variables"], d["plots"])
-        d["variables"].raise_()
+    if "plots" in d:  # under the inspector: the node's numbers, then its picture
+        window.splitDockWidget(d["inspector"], d["plots"], v)
     window.resizeDocks([d["graph_view"], d["notes"]], [900, 600], h)
     window.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], v)
     window.resizeDocks([d["timeline"], d["variables"]], [470, 430], h)
-    window.resizeDocks([d["notes"], d["code_view"], d["inspector"]], [130, 300, 460], v)
+    right = [d[n] for n in ("notes", "code_view", "inspector", "plots") if n in d]
+    window.resizeDocks(right, [110, 260, 330, 300][: len(right)], v)
     return d
 
 
