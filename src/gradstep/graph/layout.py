@@ -125,6 +125,7 @@ def _layout(
     previous_strips = (
         strip_counts(previous.edge_points, previous, direction=direction) if previous else {}
     )
+    previous_group = _groups(previous) if previous else {}
 
     drawings: list[_Drawn] = []
     for glob, comp_edges in _split(n, edges):
@@ -133,8 +134,9 @@ def _layout(
         hint = None
         if previous is not None:
             names = [nodes[v] for v in glob]
-            seed = _seeder(previous, previous_strips, names, comp_edges, nodes, across_axis)
-            hint = Hint([previous.layers.get(name, NAN) for name in names], seed)
+            kept = _kept(names, previous_group)
+            seed = _seeder(previous, previous_strips, kept, names, comp_edges, nodes, across_axis)
+            hint = Hint([previous.layers[name] if name in kept else NAN for name in names], seed)
         drawing = draw_component(len(glob), bundles, [breadth[v] for v in glob], node_sep, hint)
         drawings.append((glob, comp_edges, drawing))
     if previous is not None:
@@ -300,9 +302,41 @@ def _components(n: int, edges: list[_Edge]) -> tuple[list[int], int]:
     return comp_of, len(number)
 
 
+def _groups(layout: GraphLayout) -> dict[str, int]:
+    """Which component of a drawing each node was in (numbered by a representative)."""
+    index = {name: i for i, name in enumerate(layout.positions)}
+    parent = list(range(len(index)))
+    for u, v, _ in layout.edge_points:
+        a, b = index[u], index[v]
+        while parent[a] != a:
+            parent[a] = a = parent[parent[a]]
+        while parent[b] != b:
+            parent[b] = b = parent[parent[b]]
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups = {}
+    for name, i in index.items():
+        while parent[i] != i:
+            i = parent[i]
+        groups[name] = i
+    return groups
+
+
+def _kept(names: list[str], previous_group: dict[str, int]) -> set[str]:
+    """The nodes whose previous place still means something: those of the previous
+    component this one mostly grew from. A node that was drawn apart (a leaf
+    before its first use) is placed afresh, by its new neighbours."""
+    groups = [previous_group[name] for name in names if name in previous_group]
+    if not groups:
+        return set()
+    main = max(set(groups), key=lambda g: (groups.count(g), -g))
+    return {name for name in names if previous_group.get(name) == main}
+
+
 def _seeder(
     previous: GraphLayout,
     previous_strips: dict[int, int],
+    kept: set[str],
     names: list[str],
     edges: list[_Edge],
     nodes: list[str],
@@ -314,11 +348,10 @@ def _seeder(
     def seed(pg: ProperGraph, flipped: set[int]) -> tuple[list[float], list[int]]:
         values = [NAN] * pg.size
         for i, name in enumerate(names):
-            p = previous.positions.get(name)
-            if p is not None:
-                values[i] = p[across_axis]
+            if name in kept:
+                values[i] = previous.positions[name][across_axis]
         for b, (chain, (u, v, keys)) in enumerate(zip(pg.chains, edges)):
-            if len(chain) <= 2:
+            if len(chain) <= 2 or nodes[u] not in kept or nodes[v] not in kept:
                 continue
             points = previous.edge_points.get((nodes[u], nodes[v], keys[0]))
             if not points or len(points) < 2:
@@ -332,9 +365,7 @@ def _seeder(
                 frac = t - k
                 values[w] = points[k][across_axis] * (1 - frac) + points[k + 1][across_axis] * frac
         shifts = [
-            pg.layer[i] - previous.layers[name]
-            for i, name in enumerate(names)
-            if name in previous.layers
+            pg.layer[i] - previous.layers[name] for i, name in enumerate(names) if name in kept
         ]
         offset = median_low(shifts) if shifts else 0
         allowed = [previous_strips.get(i - offset, 0) for i in range(pg.depth - 1)]
