@@ -313,6 +313,18 @@ def test_one_extra_node_keeps_the_rest_in_place(seed: int) -> None:
     assert count_crossings(grown, after) <= count_crossings(grown, layered_layout(grown)) + 2
 
 
+def test_a_leaf_drawn_apart_joins_next_to_its_first_use() -> None:
+    g = nx.MultiDiGraph()
+    nx.add_path(g, [f"op{i}" for i in range(8)])
+    g.add_node("w")  # `w = torch.randn(..., requires_grad=True)`, not used yet
+    before = layered_layout(g)
+    g.add_edge("w", "op6", key=1)
+    after = layered_layout(g, previous=before)
+    assert after.layers["w"] == after.layers["op6"] - 1
+    assert abs(after.positions["w"][0] - after.positions["op6"][0]) <= 120 + NODE_SEP
+    assert all(after.positions[f"op{i}"] == before.positions[f"op{i}"] for i in range(8))
+
+
 def test_previous_of_the_same_graph_changes_nothing() -> None:
     g = random_dag(120, 3)
     before = layered_layout(g)
