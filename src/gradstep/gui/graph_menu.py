@@ -34,6 +34,7 @@ def _close_menu(menu: QMenu, view: Any, paths: list[str]) -> None:
     if not paths:
         return
     menu.addSeparator()
-    sub = menu.addMenu("Close module")
+    sub = QMenu("Close module", menu)  # parented: addMenu(title)'s menu can die with its wrapper
+    menu.addMenu(sub)
     for p in paths:
         sub.addAction(f"{p}  ({len(tree.members[p])} nodes)", lambda p=p: view.close_module(p))

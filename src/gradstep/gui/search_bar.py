@@ -57,6 +57,9 @@ class SearchBar(QWidget):
         self.field.leave.connect(self.left)
 
     def set_graph(self, graph: Any) -> None:
+        """Search ``graph`` (a new trace's); the same graph drawn anew keeps one's place."""
+        if graph is self.graph:
+            return
         self.graph = graph
         self._search(self.field.text())
 

@@ -1,0 +1,177 @@
+"""Big graphs in the window: modules as boxes, search, the overview map, background layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import open_and_wait
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtTest import QTest
+
+from gradstep.graph.collapse import box_id
+from gradstep.gui import graph_view
+
+BLOCKS = 32
+# 10 autograd nodes per block: 322 in all, past the size at which a graph opens collapsed
+STACK = f'''"""A stack of {BLOCKS} residual blocks"""
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return x + self.b(torch.tanh(self.a(x)))
+
+
+torch.manual_seed(0)
+model = nn.Sequential(*[Block() for _ in range({BLOCKS})])
+loss = model(torch.randn(2, 4)).pow(2).mean()
+loss.backward()
+'''
+BLOCK_BOXES = {f"model.{i}" for i in range(BLOCKS)}
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Path:
+    path = tmp_path / "stack.py"
+    path.write_text(STACK, encoding="utf-8")
+    return path
+
+
+def action(window, name: str) -> QAction:
+    found = window.findChild(QAction, name)
+    assert found is not None, name
+    return found
+
+
+def drawn_ids(window) -> set[str]:
+    return set(window.graph._nodes)
+
+
+def test_a_big_graph_opens_one_box_per_block_and_steps_on_the_boxes(qtbot, window, stack):
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    assert len(window.trace.nodes) > 300
+    assert graph.closed == BLOCK_BOXES
+    assert len(drawn_ids(window)) == BLOCKS + 2  # the boxes, pow and mean
+    # stepping to a node inside block 7 makes its box the current one
+    tanh = next(
+        s
+        for s in window.trace.steps
+        if s.kind == "compute" and window.trace.nodes[s.node].module == "model.7"
+    )
+    window.session.go_to(tanh.index)
+    box = graph._nodes[box_id("model.7")]
+    assert box.state == "current"
+    assert graph._nodes[box_id("model.31")].state == "done"  # the pass went through it
+    assert graph._nodes[box_id("model.0")].state == "pending"
+    assert graph.node_item(tanh.node) is box  # the node is drawn by its box
+
+
+def test_double_click_opens_a_box_in_place(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    before = {b: graph._nodes[box_id(b)].pos() for b in ("model.3", "model.20")}
+    box = graph._nodes[box_id("model.10")]
+    graph.centerOn(box)
+    pos = graph.mapFromScene(box.scenePos())
+    QTest.mouseDClick(graph.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert "model.10" not in graph.closed
+    # its linears are boxes (4 nodes each), tanh and add are drawn themselves
+    assert {box_id("model.10.a"), box_id("model.10.b")} <= drawn_ids(window)
+    for b, p in before.items():  # the other boxes did not move sideways
+        now = graph._nodes[box_id(b)].pos()
+        assert abs(now.x() - p.x()) < 1.0
+    # and the opened block is in view where the box was
+    visible = graph.mapToScene(graph.viewport().rect()).boundingRect()
+    assert visible.contains(graph._nodes[box_id("model.10.a")].pos())
+
+
+def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    action(window, "action_expand_all").trigger()
+    assert graph.closed == frozenset()
+    assert len(drawn_ids(window)) == len(window.trace.nodes)
+    action(window, "action_collapse_all").trigger()
+    assert graph.closed == {"model"}
+    assert len(drawn_ids(window)) == 3
+    graph.open_box("model")
+    assert graph.closed == BLOCK_BOXES
+    # a node's menu closes its modules; a box's menu opens it
+    graph.open_box("model.5")
+    some_tanh = next(n for n, node in window.trace.nodes.items() if node.module == "model.5")
+    from gradstep.gui.graph_menu import context_menu
+
+    menu = context_menu(graph, some_tanh)
+    close = next(a for a in menu.actions() if a.text() == "Close module").menu()
+    assert [a.text().split()[0] for a in close.actions()] == ["model.5", "model"]
+    close.actions()[0].trigger()
+    assert graph.closed == BLOCK_BOXES
+    menu = context_menu(graph, box_id("model.5"))
+    menu.actions()[0].trigger()  # Open model.5
+    assert "model.5" not in graph.closed
+
+
+def test_search_finds_a_node_inside_a_box_and_opens_it(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    action(window, "action_find").trigger()
+    field = window.search.field
+    QTest.keyClicks(field, "model.12.b")
+    assert window.search.count.text() == f"{len(_in(window, 'model.12.b'))} found"
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    first = window.search.matches[0]
+    assert window.graph.selected == first
+    assert window.inspector.pinned == first
+    assert "model.12" not in window.graph.closed  # opened to show it
+    item = window.graph.node_item(first)
+    assert item.node_id in (first, box_id("model.12.b"))
+    visible = window.graph.mapToScene(window.graph.viewport().rect()).boundingRect()
+    assert visible.contains(item.pos())
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.search.count.text() == f"2 of {len(window.search.matches)}"
+    action(window, "action_find_previous").trigger()
+    assert window.graph.selected == first
+    field.clear()
+    QTest.keyClicks(field, "TanhBackward0")
+    assert len(window.search.matches) == BLOCKS
+
+
+def _in(window, module: str) -> list[str]:
+    return [n for n, node in window.trace.nodes.items() if (node.module or "") == module]
+
+
+def test_overview_map_shows_and_pans(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    minimap = graph.minimap
+    assert minimap.isVisible()  # 34 boxes in a column do not fit at a readable zoom
+    before = graph.mapToScene(graph.viewport().rect().center())
+    QTest.mouseClick(minimap, Qt.MouseButton.LeftButton, pos=QPoint(minimap.width() // 2, 3))
+    after = graph.mapToScene(graph.viewport().rect().center())
+    assert after.y() < before.y() - 50  # went to the top of the graph
+    action(window, "action_minimap").trigger()
+    assert not minimap.isVisible()
+    graph.fit()
+    action(window, "action_minimap").trigger()
+    assert not minimap.isVisible()  # all in view: nothing to navigate
+
+
+def test_a_big_layout_runs_in_the_background(qtbot, window, stack, monkeypatch) -> None:
+    open_and_wait(qtbot, window, stack)
+    monkeypatch.setattr(graph_view, "BACKGROUND_LAYOUT", 50)
+    graph = window.graph
+    with qtbot.waitSignal(graph.drawn, timeout=10_000):
+        action(window, "action_expand_all").trigger()
+        assert graph.laying_out and graph.closed == BLOCK_BOXES  # the old drawing stays
+        window.session.last()  # the window keeps answering meanwhile
+    assert graph.closed == frozenset()
+    assert not graph.laying_out
+    assert len(drawn_ids(window)) == len(window.trace.nodes)
