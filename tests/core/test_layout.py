@@ -259,9 +259,10 @@ def test_components_and_lonely_nodes_sit_side_by_side() -> None:
 
 
 def test_cycles_and_self_loops_are_drawn() -> None:
-    g = nx.MultiDiGraph([("a", "b"), ("b", "c"), ("c", "a"), ("c", "c"), ("c", "d")])
+    g = nx.MultiDiGraph([("a", "b"), ("b", "c"), ("c", "a"), ("c", "c"), ("c", "d"), ("d", "c")])
     layout = layered_layout(g)
-    assert len(set(layout.layers.values())) == 4 and len(layout.edge_points) == 5
+    assert len(set(layout.layers.values())) == 4 and len(layout.edge_points) == 6
+    assert layered_layout(g, previous=layout) == layout
     assert layout.edge_points[("c", "c", 0)] == [layout.positions["c"]] * 2
     assert layout.edge_points[("c", "a", 0)][0] == layout.positions["c"]
 

@@ -73,16 +73,17 @@ class CycleError(ValueError):
 def assign_layers(
     n: int, edges: list[tuple[int, int]], previous: Sequence[float] | None = None
 ) -> list[int]:
-    """Layer per node of a DAG, short edges first, the first layer 0.
+    """Layer per node of a DAG, the least total edge span, the first layer 0.
 
-    Each node starts as late as its consumers allow (so a weight sits right
-    above the op that uses it, not on the first layer with every other
-    source), then a node with more inputs than outputs moves up as far as its
-    inputs allow: that shortens its in-edges more than it lengthens its
-    out-edges. In topological order one pass is a fixed point, because nodes
-    only ever move up and a node with more outputs never wants to. This is
-    the one-node move of network simplex; on the benchmark autograd graphs it
-    reaches the same total edge span as Graphviz's network simplex.
+    A greedy start: each node as late as its consumers allow (so a weight sits
+    right above the op that uses it, not on the first layer with every other
+    source), then a node with more inputs than outputs moved up as far as its
+    inputs allow, which shortens its in-edges more than it lengthens its
+    out-edges (in topological order one pass is a fixed point: nodes only move
+    up, and a node with more outputs never wants to). On autograd graphs this
+    is already optimal; network simplex (``simplex.tighten``) proves it, or
+    improves it on other graphs (within a work limit on huge ones). Last, nodes with as many inputs as outputs
+    are spread to the least crowded layer they may take.
 
     With ``previous`` (a node's layer in an earlier drawing, NaN for a new
     node) the nodes start where they were, pushed down only as far as new
