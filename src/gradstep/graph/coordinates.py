@@ -323,29 +323,24 @@ def _relax(
     sweep order, left to right and back. A block in ``targets`` moves toward
     that coordinate instead.
     """
-    pulls: dict[int, list[int]] = {}
-    up = pg.up
-    for v in range(pg.size):
+    pulls: list[list[int]] = [[] for _ in root]  # per block root: roots of outside neighbours
+    for v, ups in enumerate(pg.up):
         rv = root[v]
-        for w in up[v]:
+        for w in ups:
             rw = root[w]
             if rw != rv:
-                if rv in pulls:
-                    pulls[rv].append(rw)
-                else:
-                    pulls[rv] = [rw]
-                if rw in pulls:
-                    pulls[rw].append(rv)
-                else:
-                    pulls[rw] = [rv]
+                pulls[rv].append(rw)
+                pulls[rw].append(rv)
+    movable = [b for b, pull in enumerate(pulls) if pull or b in targets]
+    movable.sort(key=left.__getitem__)
     work = [
         (
             b,
-            pulls.get(b, ()),
+            pulls[b],
             list(left_of[b].items()) if b in left_of else None,
             list(right_of[b].items()) if b in right_of else None,
         )
-        for b in sorted(pulls.keys() | targets.keys(), key=left.__getitem__)
+        for b in movable
     ]
     for sweep in range(ANCHORED_SWEEPS if targets else SWEEPS):
         moved = False

@@ -14,7 +14,7 @@ times more for the same result.
 
 from __future__ import annotations
 
-from gradstep.graph.crossings import strip_crossings
+from gradstep.graph.crossings import inversions, strip_crossings
 from gradstep.graph.proper import ProperGraph
 
 MAX_ROUNDS = 24  # median sweeps per window, as dot's MaxIter
@@ -119,8 +119,27 @@ class _Orderer:
         for row in layers:
             for k, v in enumerate(row):
                 self.pos[v] = k
-        self.strips = [self.strip(i) for i in range(len(layers) - 1)]
+        self.strips = self._count_all()
         self.work = 0  # vertices visited by sweeps so far
+
+    def _count_all(self) -> list[int]:
+        """Crossings of every strip; inlined, as most strips of a tall graph have none."""
+        layers, down, pos = self.layers, self.down, self.pos
+        strips = [0] * (len(layers) - 1)
+        for i in range(len(layers) - 1):
+            upper = layers[i]
+            if len(upper) < 2 or len(layers[i + 1]) < 2:
+                continue
+            lower: list[int] = []
+            for v in upper:
+                ends = down[v]
+                if len(ends) == 1:
+                    lower.append(pos[ends[0]])
+                else:
+                    lower.extend(sorted([pos[w] for w in ends]))
+            if lower != sorted(lower):
+                strips[i] = inversions(lower, len(layers[i + 1]))
+        return strips
 
     def strip(self, i: int) -> int:
         upper, size = self.layers[i], len(self.layers[i + 1])
