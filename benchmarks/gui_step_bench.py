@@ -1,7 +1,8 @@
-"""How fast the window answers: one step on a 2,000-node graph, and a cold start.
+"""How fast the window answers: one step on graphs of 2,000 and 5,400 nodes, and a cold start.
 
-    python benchmarks/gui_step_bench.py            # both, offscreen
-    python benchmarks/gui_step_bench.py --step     # only the step timings
+    python benchmarks/gui_step_bench.py            # all, offscreen
+    python benchmarks/gui_step_bench.py --step     # only the 2,000-node step timings
+    python benchmarks/gui_step_bench.py --big      # the 5,400-node transformer stack
     python benchmarks/gui_step_bench.py --start    # only the cold start
 
 Budgets (docs: design brief): a step updates every panel and repaints within
@@ -13,6 +14,11 @@ of gated layers, ~2,000 autograd nodes), opens it in the real window at
 1920×1080, and times ``session.go_to(k)`` followed by the event processing
 that repaints what changed, for steps spread over the backward pass — both
 at the window's readable zoom and zoomed out to the whole graph.
+
+The big benchmark records ``benchmarks/scenarios/transformer_96.py`` (96
+encoder layers, ~5,400 nodes), opens it (one box per layer), steps on the
+boxes, opens one layer, then every module ("Expand all", laid out in the
+background) and steps on the 5,400 drawn nodes.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 LAYERS = 222  # 9 autograd nodes per layer -> ~2,000 nodes
+SCENARIOS = Path(__file__).parent / "scenarios"
 
 BIG_SCENARIO = f'''"""A deep stack of gated layers: about 2,000 autograd nodes."""
 import torch
@@ -89,33 +96,107 @@ def bench_step(samples: int = 200) -> None:
         )
         print(f"record (worker): {record_s:.2f} s;  layout + scene + panels: {build_s:.2f} s")
 
-        span = range(bpass.first_step, bpass.last_step + 1)
-        every = max(1, len(span) // samples)
-        ks = list(span)[::every]
-
-        def run(label: str) -> None:
-            session.go_to(ks[0] - 1)
-            app.processEvents()
-            handler, total = [], []
-            for k in ks:
-                t0 = time.perf_counter()
-                session.go_to(k)
-                t1 = time.perf_counter()
-                app.processEvents()  # the repaint of what changed
-                t2 = time.perf_counter()
-                handler.append((t1 - t0) * 1000)
-                total.append((t2 - t0) * 1000)
-            print(f"{label}")
-            print(f"  panels updated : {_percentiles(handler)}")
-            print(f"  + repaint      : {_percentiles(total)}")
-
+        ks = _spread(bpass, samples)
         window.graph.follow = True
-        run(
-            f"step, readable zoom (×{window.graph.transform().m11():.2f}), following the current node:"
-        )
+        zoom = window.graph.transform().m11()
+        _time_steps(app, session, ks, f"step, readable zoom (×{zoom:.2f}), following the node:")
         window.graph.follow = False
         window.graph.fit()
-        run(f"step, whole graph in view (×{window.graph.transform().m11():.3f}):")
+        zoom = window.graph.transform().m11()
+        _time_steps(app, session, ks, f"step, whole graph in view (×{zoom:.3f}):")
+        window.close()
+
+
+def _spread(bpass, samples: int) -> list[int]:
+    """Steps spread evenly over a backward pass."""
+    span = range(bpass.first_step, bpass.last_step + 1)
+    return list(span)[:: max(1, len(span) // samples)]
+
+
+def _time_steps(app, session, ks: list[int], label: str) -> None:
+    """``go_to(k)`` then the repaint of what changed, for each k."""
+    session.go_to(ks[0] - 1)
+    app.processEvents()
+    handler, total = [], []
+    for k in ks:
+        t0 = time.perf_counter()
+        session.go_to(k)
+        t1 = time.perf_counter()
+        app.processEvents()  # the repaint of what changed
+        t2 = time.perf_counter()
+        handler.append((t1 - t0) * 1000)
+        total.append((t2 - t0) * 1000)
+    print(label)
+    print(f"  panels updated : {_percentiles(handler)}")
+    print(f"  + repaint      : {_percentiles(total)}")
+
+
+def bench_big(samples: int = 200) -> None:
+    """The 96-layer transformer stack: record, open, step collapsed and expanded."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gradstep.worker.client import WorkerPool
+    from gradstep.worker.limits import Limits
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyle("Fusion")
+    from gradstep.gui import MainWindow
+    from gradstep.gui.loader import LoadResult
+
+    path = SCENARIOS / "transformer_96.py"
+    t0 = time.perf_counter()
+    with WorkerPool(prestart=False) as pool:
+        result = pool.run(path, trusted=False, limits=Limits.from_env(seconds=60))
+    record_s = time.perf_counter() - t0
+    trace = result.trace
+    assert trace.error is None, trace.error
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        window.setGeometry(0, 0, 1920, 1080)
+        window.show()
+        app.processEvents()
+        t0 = time.perf_counter()
+        window._loaded(LoadResult(str(path), trace, 0.0, False, False))
+        app.processEvents()
+        open_s = time.perf_counter() - t0
+        graph, session = window.graph, window.session
+        bpass = trace.passes[0]
+        print(
+            f"transformer_96: {len(trace.nodes)} nodes, {session.step_count} steps; "
+            f"record (worker, cold, restricted) {record_s:.2f} s (in the worker {result.seconds:.2f} s)"
+        )
+        print(
+            f"open: {open_s:.2f} s to a drawn window ({len(graph._nodes)} boxes and nodes drawn, "
+            f"layout {graph.layout_seconds * 1000:.0f} ms)"
+        )
+        ks = _spread(bpass, samples)
+        graph.follow = True
+        _time_steps(app, session, ks, "step, one box per layer, following the current box:")
+        t0 = time.perf_counter()
+        graph.open_box(sorted(graph.closed)[0])
+        app.processEvents()
+        print(f"open one layer's box: {(time.perf_counter() - t0) * 1000:.0f} ms")
+        t0 = time.perf_counter()
+        graph.expand_all()
+        while graph.laying_out:
+            app.processEvents()
+        app.processEvents()
+        print(
+            f"expand all: {time.perf_counter() - t0:.2f} s to {len(graph._nodes)} drawn nodes "
+            f"(layout {graph.layout_seconds:.2f} s in the background)"
+        )
+        _time_steps(app, session, ks, "step, every node drawn, readable zoom, following:")
+        graph.follow = False
+        graph.fit()
+        _time_steps(
+            app, session, ks, f"step, whole graph in view (×{graph.transform().m11():.4f}):"
+        )
+        t0 = time.perf_counter()
+        graph.collapse_all()
+        app.processEvents()
+        print(f"collapse all: {(time.perf_counter() - t0) * 1000:.0f} ms")
         window.close()
 
 
@@ -171,13 +252,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--step", action="store_true")
     parser.add_argument("--start", action="store_true")
+    parser.add_argument("--big", action="store_true")
     args = parser.parse_args()
-    both = not (args.step or args.start)
+    every = not (args.step or args.start or args.big)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if args.start or both:
+    if args.start or every:
         bench_start()
-    if args.step or both:
+    if args.step or every:
         bench_step()
+    if args.big or every:
+        bench_big()
 
 
 if __name__ == "__main__":

@@ -346,9 +346,9 @@ class GraphView(QGraphicsView):
 
     def _show_labels(self, st: StepState) -> None:
         grads = st.edge_grads
-        if len(grads) > MAX_LABELS:
-            near = {st.current_node}
-            grads = {k: v for k, v in grads.items() if k[1] in near or k[0] in near}
+        if len(grads) > MAX_LABELS:  # only around the current node (its edges, not all)
+            near = self.drawing.incident.get(st.current_node, ()) if self.drawing else ()
+            grads = {k: grads[k] for k in near if k in grads}
         keys = [k for k in grads if k in self._label_at][:MAX_LABELS]
         scene = self.scene()
         while len(self._labels) < len(keys):

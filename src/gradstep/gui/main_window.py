@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,7 @@ from gradstep.session import Session
 from gradstep.trace.model import Trace
 
 SCENARIO_SUFFIXES = (".py", ".ipynb")
+PLOTS_DELAY_MS = 120  # after the last step; holding → down redraws the plots once
 
 
 class MainWindow(QMainWindow):
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.message = MessageBar(self.theme)
         self.search = SearchBar()
         self.exports = ExportCommands(self, self.settings)
+        self._plots_due = QTimer(self, singleShot=True, interval=PLOTS_DELAY_MS)
         self.status = QLabel()
         self.statusBar().addWidget(self.status, 1)
         self.toolbar = build_menus(self, a, self.settings, self.open_scenario)
@@ -185,7 +187,7 @@ class MainWindow(QMainWindow):
             return
         step = state_of(self.session, k).step
         self.status.setText(f"Step {k + 1} of {self.session.step_count} — {step.text}")
-        self._update_plots()
+        self._plots_due.start()  # a plot costs more than a frame: drawn once stepping pauses
 
     def _update_plots(self) -> None:
         """The plots follow the cursor, or the selected node; not while hidden (they cost ms)."""

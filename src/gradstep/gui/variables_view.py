@@ -56,6 +56,8 @@ class VariablesView(QTableWidget):
         self._rows: dict[str, tuple[str, ...]] = {}  # name -> cells shown at the previous step
         self._names: list[str] = []
         self._nodes: dict[str, str | None] = {}
+        self._shown: dict[str, VariableState] = {}  # name -> the state its row shows
+        self._highlighted: set[str] = set()  # rows in bold colour: changed at the last step
         self.set_theme(theme)
         self.itemClicked.connect(self._clicked)
 
@@ -67,32 +69,41 @@ class VariablesView(QTableWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
+        self._shown = {}  # every row again, in the new colours
         self.setFont(theme.ui_font())
         self.verticalHeader().setDefaultSectionSize(int(self.fontMetrics().height() * 1.5))
 
     def _on_trace(self) -> None:
-        self._rows, self._names = {}, []
+        self._rows, self._names, self._shown, self._highlighted = {}, [], {}, set()
         self.setRowCount(0)
         if self.session is not None:
             self.resizeColumnsToContents()
             self.show_step(self.session.index)
 
     def show_step(self, k: int) -> None:
+        """Rewrite only the rows whose variable changed (or was highlighted at the last step):
+        a model's parameters are hundreds of rows, and most steps change one."""
         if self.session is None:
             return
         variables = state_of(self.session, k).variables
         names = list(variables)
-        if names != self._names:
+        full = names != self._names
+        if full:
             self._names = names
             self.setRowCount(len(names))
+            self._shown = {}
         highlight, normal = QColor(self.theme.current), self.palette().text().color()
         bold = QFont(self.font())
         bold.setBold(True)
+        was_highlighted, self._highlighted = self._highlighted, set()
         for row, name in enumerate(names):
             var = variables[name]
+            if self._shown.get(name) is var and name not in was_highlighted:
+                continue  # the same state as shown, in plain type: nothing to do
             values = cells(var)
             before = self._rows.get(name)
             self._nodes[name] = var.node
+            self._shown[name] = var
             for col, text in enumerate((name, *values)):
                 item = self.item(row, col)
                 if item is None:
@@ -102,6 +113,8 @@ class VariablesView(QTableWidget):
                     item.setText(text)
                     item.setToolTip(_tip(name, var, col, text))
                 changed = before is not None and col > 0 and before[col - 1] != text
+                if changed:
+                    self._highlighted.add(name)
                 item.setFont(bold if changed or col == 0 else self.font())
                 item.setForeground(highlight if changed else normal)
             self._rows[name] = values

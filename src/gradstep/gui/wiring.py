@@ -63,4 +63,5 @@ def connect_window(w: Any) -> None:
     w.inspector.pin_changed.connect(lambda n: n is None and w._select(None))
     w.code.line_clicked.connect(w._go_to_line)
     w.docks["plots"].visibilityChanged.connect(lambda on: on and w._update_plots())
+    w._plots_due.timeout.connect(w._update_plots)
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: w.apply_theme())
