@@ -135,7 +135,8 @@ class NodeItem(QGraphicsItem):
             sel.setCosmetic(True)
             painter.setPen(sel)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(self.rect.adjusted(-4, -4, 4, 4), 7, 7)
+            stack = STACK if self.kind == "module" else 0.0
+            painter.drawRoundedRect(self.rect.adjusted(-4, -4 - stack, 4 + stack, 4), 7, 7)
         if self.breakpoint:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(theme.breakpoint))

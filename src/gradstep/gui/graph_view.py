@@ -251,11 +251,12 @@ class GraphView(QGraphicsView):
         self._shown = None
         if self.session is not None:
             self.show_step(self.session.index)
-        if keep_view:
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if keep_view and not visible.contains(scene.itemsBoundingRect()):
             self.setTransform(transform)
             self.centerOn(centre)
             self._keep_anchor()
-        else:
+        else:  # a new graph, or one now small enough to see whole (after "Collapse all")
             self.fit(readable=True)
         self.minimap.render_scene()
         self.drawn.emit()
@@ -324,8 +325,16 @@ class GraphView(QGraphicsView):
         self._shown = new
         current = self._nodes.get(d.drawn(new.current_node))  # type: ignore[arg-type]
         if self.follow and current is not None:
-            self.ensureVisible(current, 40, 40)
+            self._keep_in_view(current)
         self.minimap.schedule()
+
+    def _keep_in_view(self, item: NodeItem) -> None:
+        """Scroll when the current node nears an edge, leaving a third of the view around it:
+        the nodes the pass goes to next are in sight, and the view jumps seldom."""
+        vp = self.viewport().rect()  # margins in pixels
+        self.ensureVisible(
+            item.sceneBoundingRect(), min(vp.width() // 3, 300), min(vp.height() // 3, 300)
+        )
 
     def _restyle(self, nid: str | None, st: StepState) -> None:
         item = self._nodes.get(nid)  # type: ignore[arg-type]
