@@ -175,3 +175,20 @@ def test_a_big_layout_runs_in_the_background(qtbot, window, stack, monkeypatch) 
     assert graph.closed == frozenset()
     assert not graph.laying_out
     assert len(drawn_ids(window)) == len(window.trace.nodes)
+
+
+def test_a_figure_draws_the_boxes_on_screen_in_the_light_theme(qtbot, window, stack) -> None:
+    from gradstep.gui.export_commands import figure_view
+    from gradstep.gui.theme import LIGHT
+
+    open_and_wait(qtbot, window, stack)
+    window.graph.open_box("model.3")
+    window.apply_theme("dark")
+    window.session.go_to(window.trace.passes[0].first_step + 40)
+    figure = figure_view(window.graph)
+    qtbot.addWidget(figure)
+    assert figure.theme is LIGHT and figure.closed == window.graph.closed
+    assert figure.session.index == window.session.index
+    for drawn in (box_id("model.0"), box_id("model.3.a"), box_id("model.20")):
+        assert figure._nodes[drawn].pos() == window.graph._nodes[drawn].pos()  # same drawing
+        assert figure._nodes[drawn].state == window.graph._nodes[drawn].state

@@ -129,7 +129,8 @@ def box_lines(path: str, size: int) -> tuple[str, str]:
 def search(graph: nx.MultiDiGraph, text: str) -> list[str]:
     """Nodes whose variable name, op or module contains ``text`` (any case), in graph order.
 
-    An exact name or op comes first: ``loss`` finds the loss before ``loss_fn.weight``.
+    Exact matches come first: ``loss`` finds the loss before ``loss_fn.weight``, and
+    ``model.3`` the nodes made right in that module before those of ``model.3.linear``.
     """
     needle = text.strip().lower()
     if not needle:
@@ -137,7 +138,7 @@ def search(graph: nx.MultiDiGraph, text: str) -> list[str]:
     exact, partial = [], []
     for node, data in graph.nodes(data=True):
         fields = [str(data.get(f) or "").lower() for f in ("name", "op", "label", "module")]
-        if needle in fields[:3]:
+        if needle in fields:
             exact.append(node)
         elif any(needle in f for f in fields) or needle == node.lower():
             partial.append(node)
