@@ -45,9 +45,10 @@ class Drawing:
         g = self.view.graph
         self.first_step = {d: g.nodes[d].get("step", 0) for d in g}
         self.member_set = {b: frozenset(m) for b, m in self.view.members.items()}
-        for u, v, k in self.graph.edges(keys=True):
-            self.incident.setdefault(u, []).append((u, v, k))
-            self.incident.setdefault(v, []).append((u, v, k))
+        if not self.incident:  # of the original graph: another view of it hands its own on
+            for u, v, k in self.graph.edges(keys=True):
+                self.incident.setdefault(u, []).append((u, v, k))
+                self.incident.setdefault(v, []).append((u, v, k))
 
     def drawn(self, node: str | None) -> str | None:
         """The drawn node showing ``node`` (itself, or the box it is in)."""

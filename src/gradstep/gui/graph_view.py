@@ -9,6 +9,7 @@ layout runs in a thread (``layout_job``) while the old drawing stays up.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -158,7 +159,7 @@ class GraphView(QGraphicsView):
     def draw_as(self, other: Drawing) -> None:
         """Draw the view ``other`` draws (its boxes; its layout as the start): for figures."""
         self._path = self.session.trace.scenario.path if self.session else None
-        view = Drawing(other.graph, other.tree, other.view, other.closed)
+        view = Drawing(other.graph, other.tree, other.view, other.closed, incident=other.incident)
         self._draw(view, other.layout, keep_view=False)
 
     def _relayout(
@@ -178,7 +179,8 @@ class GraphView(QGraphicsView):
         self._anchor = self._anchor_at(anchor) if keep_view else None
         view = cl.collapse(d.graph, d.tree, set(closed))
         previous = None if fresh else d.layout
-        self._draw(Drawing(d.graph, d.tree, view, frozenset(closed)), previous, keep_view)
+        drawing = Drawing(d.graph, d.tree, view, frozenset(closed), incident=d.incident)
+        self._draw(drawing, previous, keep_view)
 
     def _draw(self, drawing: Drawing, previous: Any, keep_view: bool) -> None:
         """Measure the nodes, lay them out (in a thread when big), then make the items."""
@@ -213,6 +215,19 @@ class GraphView(QGraphicsView):
 
     def _install(self, drawing: Drawing, keep_view: bool) -> None:
         """Make the scene's items for ``drawing`` and show the current step on them."""
+        # thousands of small objects: the cycle collector would walk the whole process
+        # (torch-free, but Qt wrappers and the trace) many times over meanwhile
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._make_items(drawing, keep_view)
+        finally:
+            if collecting:
+                gc.enable()
+        self.minimap.render_scene()
+        self.drawn.emit()
+
+    def _make_items(self, drawing: Drawing, keep_view: bool) -> None:
         self.drawing = drawing
         old, transform, centre = self.scene(), self.transform(), self._centre()
         scene = QGraphicsScene(self)
@@ -258,8 +273,6 @@ class GraphView(QGraphicsView):
             self._keep_anchor()
         else:  # a new graph, or one now small enough to see whole (after "Collapse all")
             self.fit(readable=True)
-        self.minimap.render_scene()
-        self.drawn.emit()
 
     def _anchor_at(self, node: str | None) -> tuple[str, QPointF] | None:
         """A node and where it is in the viewport: the given one, else the nearest the middle."""
