@@ -25,6 +25,16 @@ loss.backward()
 '''
 
 
+@pytest.fixture(autouse=True)
+def _empty_clipboard(qapp):
+    """Offscreen Qt crashes at exit (status 139, after every test passed) while the
+    clipboard holds data, so no test leaves any there. A real display (xcb) does not."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().clear()
+
+
 @pytest.fixture
 def scenario(tmp_path: Path) -> Path:
     path = tmp_path / "sine.py"

@@ -19,16 +19,11 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphics
 
 from gradstep.graph import collapse as cl
 from gradstep.graph.model import build_graph
-from gradstep.gui.graph_drawing import Drawing, EdgeKey, box_lines
-from gradstep.gui.graph_items import (
-    EdgeItem,
-    EdgeLabel,
-    NodeItem,
-    edge_geometry,
-    node_lines,
-    node_size,
-)
+from gradstep.gui.graph_drawing import Drawing, EdgeKey
+from gradstep.gui.graph_items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.graph_menu import context_menu
+from gradstep.gui.graph_modules import ModuleCommands
+from gradstep.gui.graph_scene import build_scene, layered, measure
 from gradstep.gui.layout_job import LayoutJob
 from gradstep.gui.minimap import Minimap
 from gradstep.gui.stepping import Breakpoints, state_of
@@ -42,7 +37,7 @@ MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays
 BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
 
 
-class GraphView(QGraphicsView):
+class GraphView(ModuleCommands, QGraphicsView):
     """Draws the trace's autograd graph; emits node clicks; never relayouts while stepping."""
 
     node_clicked = Signal(str)
@@ -150,52 +145,14 @@ class GraphView(QGraphicsView):
             Drawing(g, tree, cl.collapse(g, tree, closed), frozenset(closed)), previous, keep
         )
 
-    def set_closed(self, closed: set[str] | frozenset[str], anchor: str | None = None) -> None:
-        """Draw the modules in ``closed`` as boxes; the rest of the drawing stays in place,
-        ``anchor`` (a node or box; default: what is in the middle) where it is on screen."""
-        if self.drawing is not None and frozenset(closed) != self.drawing.closed:
-            self._relayout(closed, keep_view=True, anchor=anchor)
-
-    def draw_as(self, other: Drawing) -> None:
-        """Draw the view ``other`` draws (its boxes; its layout as the start): for figures."""
-        self._path = self.session.trace.scenario.path if self.session else None
-        view = Drawing(other.graph, other.tree, other.view, other.closed, incident=other.incident)
-        self._draw(view, other.layout, keep_view=False)
-
-    def _relayout(
-        self,
-        closed: set[str] | frozenset[str],
-        *,
-        keep_view: bool,
-        fresh: bool = False,
-        anchor: str | None = None,
-    ) -> None:
-        """Draw another view; ``anchor`` (a node, default: the one at the middle of the view)
-        stays where it is on screen."""
-        d = self.drawing
-        if d is None:
-            self.rebuild()
-            return
-        self._anchor = self._anchor_at(anchor) if keep_view else None
-        view = cl.collapse(d.graph, d.tree, set(closed))
-        previous = None if fresh else d.layout
-        drawing = Drawing(d.graph, d.tree, view, frozenset(closed), incident=d.incident)
-        self._draw(drawing, previous, keep_view)
-
     def _draw(self, drawing: Drawing, previous: Any, keep_view: bool) -> None:
         """Measure the nodes, lay them out (in a thread when big), then make the items."""
-        for d, data in drawing.view.graph.nodes(data=True):
-            if data.get("kind") == "module":
-                lines = box_lines(data["module"], data.get("size", 0))
-            else:
-                lines = node_lines(data["kind"], data["op"], data.get("name"))
-            drawing.lines[d] = lines
-            drawing.sizes[d] = _measure(self.theme, lines)
+        measure(drawing, self.theme)
         g, direction, sizes = drawing.view.graph, self.direction, drawing.sizes
 
         def lay_out() -> Drawing:
             t0 = time.perf_counter()
-            drawing.layout = _layout(g, direction, sizes, previous) if len(g) else None
+            drawing.layout = layered(g, direction, sizes, previous) if len(g) else None
             self.layout_seconds = time.perf_counter() - t0
             return drawing
 
@@ -230,33 +187,11 @@ class GraphView(QGraphicsView):
     def _make_items(self, drawing: Drawing, keep_view: bool) -> None:
         self.drawing = drawing
         old, transform, centre = self.scene(), self.transform(), self._centre()
-        scene = QGraphicsScene(self)
-        scene.setBackgroundBrush(QColor(self.theme.background))
-        self._nodes, self._edges, self._label_at, self._labels = {}, {}, {}, []
-        layout = drawing.layout
-        positions = layout.positions if layout is not None else {}
-        g = drawing.view.graph
         trace_nodes = self.session.trace.nodes if self.session else {}
-        for nid, (x, y) in positions.items():
-            data = g.nodes[nid]
-            item = NodeItem(nid, data["kind"], *drawing.lines[nid], drawing.sizes[nid], self.theme)
-            item.setPos(x, y)
-            node = trace_nodes.get(nid)
-            item.setToolTip(_tooltip(node) if node else _box_tooltip(data))
-            scene.addItem(item)
-            self._nodes[nid] = item
-        vertical = self.direction == "TB"
-        for u, v, key in g.edges(keys=True):
-            src, dst = self._nodes[u], self._nodes[v]
-            points = layout.edge_points.get((u, v, key)) or [positions[u], positions[v]]
-            path, arrow = edge_geometry(
-                points, src.rect.translated(src.pos()), dst.rect.translated(dst.pos()), vertical
-            )
-            edge = EdgeItem((u, v, key), path, arrow, self.theme)
-            scene.addItem(edge)
-            self._edges[(u, v, key)] = edge
-            if not (cl.is_box(u) or cl.is_box(v)):
-                self._label_at[(u, v, key)] = path.pointAtPercent(0.5)
+        scene, self._nodes, self._edges, self._label_at = build_scene(
+            drawing, self.theme, self.direction, trace_nodes, self
+        )
+        self._labels = []
         if not self._nodes:
             self._placeholder(scene, "This trace has no autograd graph yet.")
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
@@ -273,35 +208,6 @@ class GraphView(QGraphicsView):
             self._keep_anchor()
         else:  # a new graph, or one now small enough to see whole (after "Collapse all")
             self.fit(readable=True)
-
-    def _anchor_at(self, node: str | None) -> tuple[str, QPointF] | None:
-        """A node and where it is in the viewport: the given one, else the nearest the middle."""
-        if self.drawing is None or not self._nodes:
-            return None
-        if node is None:
-            middle = self._centre()
-            nearest = min(
-                self._nodes.values(),
-                key=lambda i: (i.pos() - middle).manhattanLength(),
-            )
-            node = nearest.node_id
-        item = self.node_item(node)
-        if item is None:
-            return None
-        members = self.drawing.view.members.get(node)
-        return (members[0] if members else node), self.mapFromScene(item.pos()).toPointF()
-
-    def _keep_anchor(self) -> None:
-        anchor, self._anchor = self._anchor, None
-        item = self.node_item(anchor[0]) if anchor else None
-        if anchor is None or item is None:
-            return
-        if not self.viewport().rect().contains(anchor[1].toPoint()):
-            self.centerOn(item)  # it was out of sight (opened from a menu or a search)
-            return
-        scale = self.transform().m11() or 1.0
-        offset = anchor[1] - QPointF(self.viewport().rect().center())
-        self.centerOn(item.pos() - offset / scale)
 
     def _placeholder(self, scene: QGraphicsScene | None = None, text: str = "") -> None:
         scene = scene or self.scene()
@@ -403,45 +309,6 @@ class GraphView(QGraphicsView):
         if item is not None:
             self.ensureVisible(item, 40, 40)
 
-    # ------------------------------------------------------------- modules
-    def open_box(self, path: str) -> None:
-        """Open a box: its inside is drawn where it was (its child modules still closed)."""
-        if self.drawing is not None:
-            self.set_closed(cl.expand(self.drawing.tree, set(self.closed), path), cl.box_id(path))
-
-    def open_inside(self, path: str) -> None:
-        self.set_closed(cl.expand_inside(set(self.closed), path), cl.box_id(path))
-
-    def close_module(self, path: str) -> None:
-        members = self.drawing.tree.members.get(path) if self.drawing else None
-        self.set_closed(cl.collapse_module(set(self.closed), path), members[0] if members else None)
-
-    def collapse_all(self) -> None:
-        if self.drawing is not None:
-            self.set_closed(cl.collapse_all(self.drawing.tree))
-
-    def expand_all(self) -> None:
-        self.set_closed(set())
-
-    def reveal(self, node: str) -> None:
-        """Open the boxes around ``node`` so that it is drawn, and centre it."""
-        if self.drawing is None:
-            return
-        closed = cl.reveal(self.drawing.tree, set(self.closed), node)
-        if closed != set(self.closed):
-            self.set_closed(closed)
-        if self.laying_out:  # centre once the new drawing is up
-            self.drawn.connect(
-                lambda: self._centre_on(node), Qt.ConnectionType.SingleShotConnection
-            )
-        else:
-            self._centre_on(node)
-
-    def _centre_on(self, node: str) -> None:
-        item = self.node_item(node)
-        if item is not None:
-            self.centerOn(item)
-
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
         """Show the whole graph; ``readable``: never so small that labels cannot be read."""
@@ -536,45 +403,3 @@ class GraphView(QGraphicsView):
         node = self.node_at(event.pos())
         if node is not None:
             context_menu(self, node).exec(event.globalPos())
-
-
-_SIZES: dict[tuple[str, str, float, str], tuple[float, float]] = {}
-
-
-def _measure(theme: Theme, lines: tuple[str, str]) -> tuple[float, float]:
-    """``node_size``, remembered: a big graph repeats the same few ops thousands of times."""
-    key = (*lines, theme.node_font_pt, theme.name)
-    size = _SIZES.get(key)
-    if size is None:
-        size = _SIZES[key] = node_size(theme, *lines)
-    return size
-
-
-def _layout(g: Any, direction: str, sizes: dict[str, tuple[float, float]], previous: Any) -> Any:
-    from gradstep.graph.layout import layered_layout  # lazily: networkx-heavy
-
-    # Left to right, the gap between layers must fit a gradient label written across it.
-    gap = 50.0 if direction == "TB" else 110.0
-    return layered_layout(
-        g, direction=direction, node_size=sizes.__getitem__, previous=previous, rank_sep=gap
-    )
-
-
-def _tooltip(node: Any) -> str:
-    parts = [f"<b>{node.name or node.op}</b> — {node.op}"]
-    if node.output_shapes:
-        parts.append(
-            "shape " + ", ".join("×".join(map(str, s)) or "scalar" for s in node.output_shapes)
-        )
-    if node.line:
-        parts.append(f"line {node.line}")
-    if node.module:
-        parts.append(f"module {node.module}")
-    return "<br>".join(parts)
-
-
-def _box_tooltip(data: dict[str, Any]) -> str:
-    return (
-        f"<b>{data['module']}</b><br>{data.get('size', 0)} nodes inside"
-        "<br>double-click to open; right-click for more"
-    )
