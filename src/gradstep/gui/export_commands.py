@@ -15,9 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMainWindow
 
-from gradstep.gui.export import copy_graph_to_clipboard, save_graph_dialog, save_screenshot_dialog
 from gradstep.gui.graph_view import GraphView
-from gradstep.gui.handout import save_handout_dialog
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import LIGHT
 from gradstep.session import Session
@@ -66,23 +64,33 @@ class ExportCommands:
             self.window.status.setText(f"{what} saved: {path}")
         return path
 
+    # The exporters load on first use: QtSvg, the PDF writer and the handout are not
+    # needed to show the window.
     def export_graph(self) -> Path | None:
+        from gradstep.gui.export import save_graph_dialog
+
         if self.window.session is None:
             return None
         view = figure_view(self.window.graph)
         return self._done(save_graph_dialog(self.window, view, directory=self.folder()), "Graph")
 
     def export_screenshot(self) -> Path | None:
+        from gradstep.gui.export import save_screenshot_dialog
+
         path = save_screenshot_dialog(self.window, self.window, directory=self.folder())
         return self._done(path, "Screenshot")
 
     def copy_graph(self) -> None:
+        from gradstep.gui.export import copy_graph_to_clipboard
+
         if self.window.session is None:
             return
         copy_graph_to_clipboard(figure_view(self.window.graph), caption=True)
         self.window.status.setText("Graph copied to the clipboard (image and SVG)")
 
     def export_handout(self) -> Path | None:
+        from gradstep.gui.handout import save_handout_dialog
+
         if self.window.session is None:
             return None
         path = save_handout_dialog(self.window, self.window.session.trace, directory=self.folder())
