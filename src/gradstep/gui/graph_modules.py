@@ -21,6 +21,7 @@ class ModuleCommands:
     session: Any
     _nodes: dict[str, Any]
     _anchor: tuple[str, QPointF] | None
+    _shown: Any  # the StepState on screen
 
     def set_closed(self, closed: set[str] | frozenset[str], anchor: str | None = None) -> None:
         """Draw the modules in ``closed`` as boxes; the rest of the drawing stays in place,
@@ -56,9 +57,14 @@ class ModuleCommands:
 
     # ------------------------------------------------------------- modules
     def open_box(self, path: str) -> None:
-        """Open a box: its inside is drawn where it was (its child modules still closed)."""
-        if self.drawing is not None:
-            self.set_closed(cl.expand(self.drawing.tree, set(self.closed), path), cl.box_id(path))
+        """Open a box: its inside is drawn where it was (its child modules still closed),
+        the current node, if it is in there, where the box was."""
+        if self.drawing is None:
+            return
+        box = cl.box_id(path)
+        current = self._shown.current_node if self._shown is not None else None
+        anchor = current if current and self.drawing.drawn(current) == box else box
+        self.set_closed(cl.expand(self.drawing.tree, set(self.closed), path), anchor)
 
     def open_inside(self, path: str) -> None:
         self.set_closed(cl.expand_inside(set(self.closed), path), cl.box_id(path))
