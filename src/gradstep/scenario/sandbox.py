@@ -342,6 +342,8 @@ class _GuardState:
         self.depth = 0
         self.installed = False
         self.prewarmed = False
+        # the thread importing what torch imports lazily; exempt from the guard
+        self.prewarm_thread: threading.Thread | None = None
         self.read_roots: tuple[str, ...] = ()
         self.extra_reads: tuple[str, ...] = ()
         self.lock = threading.Lock()
@@ -389,6 +391,8 @@ def _refuse(what: str) -> None:
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     if not _state.depth:
         return  # the common case, outside every scenario run: one attribute read
+    if _state.prewarm_thread is not None and threading.current_thread() is _state.prewarm_thread:
+        return  # torch's own lazy imports, started before the scenario (see prewarm)
     if event == "open":
         _check_open(args)
     elif event == "import":
@@ -459,7 +463,7 @@ class _ImportGuard:
 
     @staticmethod
     def find_spec(name: str, path: Any = None, target: Any = None) -> None:
-        if _state.depth:
+        if _state.depth and threading.current_thread() is not _state.prewarm_thread:
             _check_import(name)
         return None  # let the real finders find it
 
@@ -487,8 +491,30 @@ def prewarm() -> None:
     """
     if _state.prewarmed:
         return
+    if _state.prewarm_thread is not None:
+        _state.prewarm_thread.join()
+        return
     importlib.import_module("torch._dynamo")
     _state.prewarmed = True
+
+
+def prewarm_in_background() -> None:
+    """Start :func:`prewarm`'s imports in a thread the guard lets through.
+
+    A worker calls this before it reports ready: the ~1 s of imports then
+    overlaps the wait for a request (or the run of a scenario that needs
+    none of it), instead of delaying the first lesson. A scenario that does
+    import them meanwhile waits on the module lock until the thread is done.
+    """
+    if _state.prewarmed or _state.prewarm_thread is not None:
+        return
+
+    def run() -> None:
+        importlib.import_module("torch._dynamo")
+        _state.prewarmed = True
+
+    _state.prewarm_thread = threading.Thread(target=run, name="gradstep-prewarm", daemon=True)
+    _state.prewarm_thread.start()
 
 
 @contextlib.contextmanager
@@ -500,7 +526,8 @@ def guarded(readable: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
     is inert.
     """
     install_audit_guard()
-    prewarm()
+    if _state.prewarm_thread is None:
+        prewarm()  # no background prewarm under way: import now, unguarded
     extra = tuple(os.path.realpath(os.fspath(p)) for p in readable)
     with _state.lock:
         saved = _state.extra_reads

@@ -1,3 +1,3 @@
-from gradstep.worker.child import main
+from gradstep.worker.child import run
 
-raise SystemExit(main())
+run()

@@ -11,6 +11,7 @@ nothing the scenario or a native library prints can corrupt it).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -40,6 +41,13 @@ def _set_memory_limit(memory_mb: int) -> None:
 
 def main() -> int:
     out = _protocol_stream()
+    try:
+        return _serve(out)
+    finally:
+        out.flush()
+
+
+def _serve(out: Any) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch  # the expensive part, done before any request arrives
 
@@ -51,9 +59,10 @@ def main() -> int:
     from gradstep.scenario.loader import load_scenario, scenario_from_source
     from gradstep.trace.io import dumps
 
-    # lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen now, unguarded
+    # the lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen in a
+    # thread the guard lets through, overlapping the wait for a request
     sandbox.install_audit_guard()
-    sandbox.prewarm()
+    sandbox.prewarm_in_background()
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
     line = sys.stdin.readline()
@@ -100,6 +109,10 @@ def main() -> int:
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    # What the scenario built stays alive until the process ends: freeing it can take
+    # long, and a runaway chain of a million autograd nodes overflows the C stack when
+    # the collector releases it. The process exits without tearing anything down.
+    gc.disable()
     trace.limits.update(limits)
     trace.stats["worker_seconds"] = round(time.perf_counter() - started, 6)
     text = dumps(trace)
@@ -125,5 +138,13 @@ def main() -> int:
     return 0
 
 
+def run() -> None:
+    """Entry point: answer, then leave without freeing the scenario's objects."""
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
