@@ -115,3 +115,18 @@ def test_cli_exit_status_for_a_limit_is_3(tmp_path, capsys):
     f = write(tmp_path, "import torch\nwhile True:\n    pass\n")
     assert main(["trace", str(f), "--trust", "--timeout", "1"]) == 3
     assert "TimeLimit" in capsys.readouterr().err
+
+
+def test_an_optimizer_right_after_start_works_under_the_guard(tmp_path):
+    # torch imports torch._dynamo on the first optimizer; in a fresh worker that import may
+    # still be under way in the prewarm thread while the restricted scenario runs
+    f = write(
+        tmp_path,
+        "import torch\nimport torch.nn as nn\nmodel = nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "loss = model(torch.ones(1, 2)).sum()\nloss.backward()\nopt.step()\n",
+    )
+    with WorkerPool(prestart=False) as fresh:
+        result = fresh.run(f)
+    assert result.error is None, result.error
+    assert result.trace.variables["model.weight"].grad == [[1.0, 1.0]]
