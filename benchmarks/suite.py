@@ -185,7 +185,9 @@ def _fmt(v: float, digits: int = 1) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--only", help="comma-separated scenario names")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--no-dot", action="store_true")
@@ -195,10 +197,18 @@ def main() -> None:
     args = p.parse_args()
     if args.torch:
         path, mode, out = args.torch
-        print(json.dumps(measure_torch(Path(path), args.runs, mode, Path(out) if out != "-" else None)))
+        print(
+            json.dumps(
+                measure_torch(Path(path), args.runs, mode, Path(out) if out != "-" else None)
+            )
+        )
         return
     if args.window:
-        print(json.dumps(measure_window(Path(args.window), args.runs, not args.no_dot, not args.no_window)))
+        print(
+            json.dumps(
+                measure_window(Path(args.window), args.runs, not args.no_dot, not args.no_window)
+            )
+        )
         return
 
     use_dot = not args.no_dot and shutil.which("dot") is not None
@@ -208,7 +218,9 @@ def main() -> None:
         f"{'MB':>11} {'layout ms':>9} {'cross':>5} {'dot ms':>8} {'dcross':>6} "
         f"{'time/dot':>8} {'scene ms':>8} {'step ms':>7}"
     )
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; dot: {'yes' if use_dot else 'not installed'}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores; dot: {'yes' if use_dot else 'not installed'}"
+    )
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,7 +228,9 @@ def main() -> None:
             path = SCENARIOS[name]
             trace_file = Path(tmp) / f"{name}.json"
             plain = _sub(["--torch", str(path), "plain", "-", "--runs", str(args.runs)])
-            traced = _sub(["--torch", str(path), "traced", str(trace_file), "--runs", str(args.runs)])
+            traced = _sub(
+                ["--torch", str(path), "traced", str(trace_file), "--runs", str(args.runs)]
+            )
             win_args = ["--window", str(trace_file), "--runs", str(args.runs)]
             if not use_dot:
                 win_args.append("--no-dot")
