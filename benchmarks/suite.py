@@ -10,6 +10,9 @@ lesson), measured side by side in one run:
   Python vs recorded by gradstep (restricted, in-process, median of ``--runs``),
   and their ratio; ``bw x``: the same ratio for the backward calls alone
   (plain ``backward()`` vs a recorded pass: capture, hooks, engine, encoding);
+- ``py s`` / ``cli s`` / ``cx``: the same as a user meets it, whole processes:
+  ``python FILE`` vs ``gradstep trace FILE --json`` (worker start, torch import,
+  restricted run, recording, JSON to the caller), median wall time, and ratio;
 - ``MB``: peak resident memory of the recording process over the plain one;
 - ``layout`` / ``cross``: our layered layout's time and exact edge crossings;
   ``dot`` / ``dcross`` and the ratios when Graphviz ``dot`` is on PATH (never
@@ -165,6 +168,25 @@ def measure_window(trace_path: Path, runs: int, use_dot: bool, window: bool) -> 
     return result
 
 
+def measure_processes(path: Path, runs: int) -> tuple[float, float]:
+    """Median wall time of ``python FILE`` and of ``gradstep trace FILE --json``."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    plain, traced = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(path)], env=env, capture_output=True, check=True)
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "gradstep", "trace", str(path), "--json"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        traced.append(time.perf_counter() - t0)
+    return statistics.median(plain), statistics.median(traced)
+
+
 # ---------------------------------------------------------------------- driver
 def _sub(args: list[str]) -> dict[str, float]:
     out = subprocess.run(
@@ -215,6 +237,7 @@ def main() -> None:
     names = args.only.split(",") if args.only else list(SCENARIOS)
     header = (
         f"{'scenario':<15} {'nodes':>6} {'plain s':>8} {'traced s':>8} {'x':>5} {'bw x':>5} "
+        f"{'py s':>5} {'cli s':>5} {'cx':>4} "
         f"{'MB':>11} {'layout ms':>9} {'cross':>5} {'dot ms':>8} {'dcross':>6} "
         f"{'time/dot':>8} {'scene ms':>8} {'step ms':>7}"
     )
@@ -237,11 +260,13 @@ def main() -> None:
             if args.no_window:
                 win_args.append("--no-window")
             w = _sub(win_args)
+            py_s, cli_s = measure_processes(path, args.runs)
             ratio = traced["seconds"] / plain["seconds"]
             bw = traced["backward"] / plain["backward"] if plain["backward"] else math.nan
             print(
                 f"{name:<15} {int(traced['nodes']):>6} {plain['seconds']:>8.3f} {traced['seconds']:>8.3f} "
                 f"{ratio:>5.2f} {_fmt(bw, 2):>5} "
+                f"{py_s:>5.2f} {cli_s:>5.2f} {cli_s / py_s:>4.2f} "
                 f"{plain['peak_mb']:>5.0f}/{traced['peak_mb']:<5.0f} {w['layout_ms']:>9.1f} {int(w['cross']):>5} "
                 f"{_fmt(w['dot_ms']):>8} {_fmt(w['dot_cross'], 0):>6} "
                 f"{_fmt(w['layout_ms'] / w['dot_ms'], 2) if use_dot else '—':>8} "
