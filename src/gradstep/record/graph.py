@@ -106,19 +106,28 @@ class NameTable:
         self.by_tensor.setdefault(id(t), name)
 
     def _add_modules(self) -> None:
+        # the module tree is walked through ``_modules`` and ``_parameters`` directly (what
+        # ``named_modules`` and ``named_parameters(recurse=False)`` read, in the same order)
+        # without their generators: this runs after every statement
+        trees = [(name, m, _subtree(m, name)) for name, m in self._modules]
         inner: set[int] = set()
-        for _, m in self._modules:
-            inner.update(id(sub) for sub in m.modules() if sub is not m)
+        for _, m, tree in trees:
+            inner.update(id(sub) for _, sub in tree if sub is not m)
         # outermost modules first, so that parts get the container's path
-        ordered = [nm for nm in self._modules if id(nm[1]) not in inner]
-        ordered += [nm for nm in self._modules if id(nm[1]) in inner]
-        for name, m in ordered:
-            for path, sub in m.named_modules(prefix=name):
-                if id(sub) in self.module_paths:
+        ordered = [t for t in trees if id(t[1]) not in inner]
+        ordered += [t for t in trees if id(t[1]) in inner]
+        module_paths = self.module_paths
+        by_tensor = self.by_tensor
+        for _, _, tree in ordered:
+            for path, sub in tree:
+                if id(sub) in module_paths:
                     continue
-                self.module_paths[id(sub)] = path
-                for pname, p in sub.named_parameters(recurse=False):
-                    if id(p) not in self.by_tensor:
+                module_paths[id(sub)] = path
+                params = sub.__dict__.get("_parameters")
+                if not params:
+                    continue
+                for pname, p in params.items():
+                    if p is not None and id(p) not in by_tensor:
                         self._add(f"{path}.{pname}", p)
                         self.param_module[id(p)] = path
 
@@ -243,6 +252,25 @@ class GraphCapture:
             module = names.module_of(node, self.provenance)
             if module is not None:
                 gnode.module = module
+
+
+def _subtree(root: torch.nn.Module, prefix: str) -> list[tuple[str, torch.nn.Module]]:
+    """``list(root.named_modules(prefix=prefix))``, iteratively and without generators."""
+    out: list[tuple[str, torch.nn.Module]] = []
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(prefix, root)]
+    while stack:
+        path, m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        out.append((path, m))
+        children = m.__dict__.get("_modules")
+        if children:
+            for name, child in reversed(children.items()):
+                if child is not None:
+                    stack.append((f"{path}.{name}" if path else name, child))
+    return out
 
 
 def _creation_key(node: Any) -> tuple[int, int]:
