@@ -126,6 +126,11 @@ class VariablesView(QTableWidget):
                 )
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
+        elif names:  # a big model: measuring every cell costs a frame; the names still fit
+            longest = max(names, key=len)
+            wanted = min(MAX_COLUMN, self.fontMetrics().horizontalAdvance(longest) + 24)
+            if wanted > self.columnWidth(0):
+                self.setColumnWidth(0, wanted)
         for name in set(self._rows) - set(names):
             self._rows.pop(name, None)
 
