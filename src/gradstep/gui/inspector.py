@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from gradstep.gui.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.tensor_html import (
     columns,
@@ -31,7 +32,7 @@ _NOW = {
 _KIND_TITLES = {"jacobian": "Jacobian", "vjp": "vector–Jacobian product", "scalar": "derivative"}
 
 
-class Inspector(QWidget):
+class Inspector(QWidget, FollowsSession):
     """Follows the current step's node unless the user pinned another one."""
 
     pin_changed = Signal(object)  # the pinned node id, or None when following
@@ -62,12 +63,6 @@ class Inspector(QWidget):
         self._follow.clicked.connect(self.unpin)
 
     # -------------------------------------------------------------- public
-    def set_session(self, session: Session) -> None:
-        self.session = session
-        session.trace_changed.connect(self._on_trace)
-        session.step_changed.connect(self.show_step)
-        self._on_trace()
-
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self._browser.setFont(theme.ui_font(1.05))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from gradstep.gui.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 
 
-class NotesView(QTextBrowser):
+class NotesView(QTextBrowser, FollowsSession):
     """Renders the lecture notes; scrolls to the note that precedes the current line."""
 
     def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
@@ -21,12 +22,6 @@ class NotesView(QTextBrowser):
         self._notes: list[tuple[int, str]] = []  # (line, first words)
         self._current: int | None = None
         self.set_theme(theme)
-
-    def set_session(self, session: Session) -> None:
-        self.session = session
-        session.trace_changed.connect(self._on_trace)
-        session.step_changed.connect(self.show_step)
-        self._on_trace()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

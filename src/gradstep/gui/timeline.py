@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.gui.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 from gradstep.trace.model import Trace
@@ -73,7 +74,7 @@ class StepListModel(QAbstractListModel):
         return None
 
 
-class Timeline(QWidget):
+class Timeline(QWidget, FollowsSession):
     """Steps list + slider + controls; the list and the slider move the session."""
 
     speed_changed = Signal(float)
@@ -125,12 +126,6 @@ class Timeline(QWidget):
         self.speed.valueChanged.connect(self.speed_changed)
         self.list.selectionModel().currentChanged.connect(self._current_changed)
         self._syncing = False
-
-    def set_session(self, session: Session) -> None:
-        self.session = session
-        session.trace_changed.connect(self._on_trace)
-        session.step_changed.connect(self.show_step)
-        self._on_trace()
 
     def set_theme(self, theme: Theme) -> None:
         self.model.theme = theme

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.gui.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.tensor_html import shape_text
 from gradstep.gui.theme import Theme
@@ -35,7 +36,7 @@ def cells(var: VariableState) -> tuple[str, ...]:
     )
 
 
-class VariablesView(QTableWidget):
+class VariablesView(QTableWidget, FollowsSession):
     """One row per name; values that changed at this step are shown in bold colour."""
 
     node_selected = Signal(str)
@@ -60,12 +61,6 @@ class VariablesView(QTableWidget):
         self._highlighted: set[str] = set()  # rows in bold colour: changed at the last step
         self.set_theme(theme)
         self.itemClicked.connect(self._clicked)
-
-    def set_session(self, session: Session) -> None:
-        self.session = session
-        session.trace_changed.connect(self._on_trace)
-        session.step_changed.connect(self.show_step)
-        self._on_trace()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
