@@ -509,6 +509,33 @@ def test_module_paths_of_nodes_and_parameters():
     assert "layer.weight" not in trace.variables
 
 
+def test_names_follow_module_trees_that_change_between_statements():
+    # the recorder reuses the module and parameter names while the trees are unchanged
+    source = HEADER + (
+        "torch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(3, 3))\n"
+        "model.append(nn.Linear(3, 1))\n"  # a new submodule
+        "model[1] = nn.Linear(3, 2)\n"  # replaced under the same name
+        "model[0].weight = nn.Parameter(torch.ones(3, 3))\n"  # a parameter replaced
+        "model[0].register_parameter('extra', nn.Parameter(torch.zeros(3)))\n"
+        "w = model[0].weight\n"  # bound by name: the variable keeps its own name
+        "loss = (model(torch.randn(2, 3)).sum() + model[0].extra.sum())\n"
+        "loss.backward()\n"
+    )
+    trace = record(source)
+    in_pass = {r.name for r in trace.passes[0].nodes if r.op == "AccumulateGrad"}
+    assert in_pass == {"w", "model.0.bias", "model.0.extra", "model.1.weight", "model.1.bias"}
+    assert trace.variables["model.1.weight"].shape == [2, 3]
+    assert trace.variables["w"].value == [[1.0] * 3] * 3
+    assert "model.0.weight" not in trace.variables
+    by_text = {s.text: set(s.variables) for s in trace.steps if s.kind == "statement"}
+    assert {"model.1.weight", "model.1.bias"} <= by_text["model.append(nn.Linear(3, 1))"]
+    assert (
+        "model.0.extra"
+        in by_text["model[0].register_parameter('extra', nn.Parameter(torch.zeros(3)))"]
+    )
+
+
 def test_tensor_hook_with_none_is_a_step():
     trace = record(HEADER + CASES["unused_output_gets_none"])
     texts = [s.text for s in trace.steps if s.kind == "tensor_hook"]

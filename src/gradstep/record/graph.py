@@ -106,30 +106,13 @@ class NameTable:
         self.by_tensor.setdefault(id(t), name)
 
     def _add_modules(self) -> None:
-        # the module tree is walked through ``_modules`` and ``_parameters`` directly (what
-        # ``named_modules`` and ``named_parameters(recurse=False)`` read, in the same order)
-        # without their generators: this runs after every statement
-        trees = [(name, m, _subtree(m, name)) for name, m in self._modules]
-        inner: set[int] = set()
-        for _, m, tree in trees:
-            inner.update(id(sub) for _, sub in tree if sub is not m)
-        # outermost modules first, so that parts get the container's path
-        ordered = [t for t in trees if id(t[1]) not in inner]
-        ordered += [t for t in trees if id(t[1]) in inner]
-        module_paths = self.module_paths
+        layout = _LAYOUTS.get(self._modules)
+        self.module_paths.update(layout.paths)
         by_tensor = self.by_tensor
-        for _, _, tree in ordered:
-            for path, sub in tree:
-                if id(sub) in module_paths:
-                    continue
-                module_paths[id(sub)] = path
-                params = sub.__dict__.get("_parameters")
-                if not params:
-                    continue
-                for pname, p in params.items():
-                    if p is not None and id(p) not in by_tensor:
-                        self._add(f"{path}.{pname}", p)
-                        self.param_module[id(p)] = path
+        for full, p, path in layout.params:
+            if id(p) not in by_tensor:
+                self._add(full, p)
+                self.param_module[id(p)] = path
 
     def name_of(self, node: Any) -> str | None:
         if is_leaf_node(node):
@@ -252,6 +235,94 @@ class GraphCapture:
             module = names.module_of(node, self.provenance)
             if module is not None:
                 gnode.module = module
+
+
+class _Layout:
+    """The paths of the modules and parameters under some bound modules, and what they
+    were read from: valid while every module's ``_modules`` and ``_parameters`` hold
+    the same entries."""
+
+    def __init__(self, bound: list[tuple[str, torch.nn.Module]]) -> None:
+        self.bound = list(bound)
+        # the trees are walked through ``_modules`` and ``_parameters`` directly (what
+        # ``named_modules`` and ``named_parameters(recurse=False)`` read, in the same order)
+        trees = [(m, _subtree(m, name)) for name, m in bound]
+        inner: set[int] = set()
+        for m, tree in trees:
+            inner.update(id(sub) for _, sub in tree if sub is not m)
+        # outermost modules first, so that parts get the container's path
+        ordered = [t for t in trees if id(t[0]) not in inner]
+        ordered += [t for t in trees if id(t[0]) in inner]
+        self.paths: dict[int, str] = {}  # id(module) -> qualified path
+        # (qualified name, parameter, its module's path), first occurrence of each parameter
+        self.params: list[tuple[str, torch.Tensor, str]] = []
+        self.snapshot: list[tuple[Any, Any, Any, Any, Any]] = []
+        paths = self.paths
+        seen_params: set[int] = set()
+        for _, tree in ordered:
+            for path, sub in tree:
+                if id(sub) in paths:
+                    continue
+                paths[id(sub)] = path
+                d = sub.__dict__
+                mods, params = d.get("_modules"), d.get("_parameters")
+                self.snapshot.append((sub, mods, _entries(mods), params, _entries(params)))
+                if not params:
+                    continue
+                for pname, p in params.items():
+                    if p is not None and id(p) not in seen_params:
+                        seen_params.add(id(p))
+                        self.params.append((f"{path}.{pname}", p, path))
+
+    def valid_for(self, bound: list[tuple[str, torch.nn.Module]]) -> bool:
+        if len(bound) != len(self.bound):
+            return False
+        for (name, m), (name0, m0) in zip(bound, self.bound):
+            if m is not m0 or name != name0:
+                return False
+        for sub, mods, mods_items, params, params_items in self.snapshot:
+            d = sub.__dict__
+            m2, p2 = d.get("_modules"), d.get("_parameters")
+            if m2 is not mods or p2 is not params:
+                return False
+            if _entries(mods) != mods_items or _entries(params) != params_items:
+                return False
+        return True
+
+
+def _entries(d: dict[str, Any] | None) -> tuple[Any, ...]:
+    """A dict's keys and the ids of its values: ``==`` on these never calls a value's
+    ``__eq__`` (a tensor's is element-wise). The layout holds the values themselves, so
+    their ids cannot be reused while it lives."""
+    if d is None:
+        return ()
+    return (tuple(d), tuple(map(id, d.values())))
+
+
+class _LayoutCache:
+    """The last layout, reused while the bound modules and their trees are unchanged:
+    the name table is rebuilt after every statement, and the trees rarely change."""
+
+    def __init__(self) -> None:
+        self._last: _Layout | None = None
+
+    def get(self, bound: list[tuple[str, torch.nn.Module]]) -> _Layout:
+        last = self._last
+        if last is not None and last.valid_for(bound):
+            return last
+        self._last = _Layout(bound)
+        return self._last
+
+    def clear(self) -> None:
+        self._last = None
+
+
+_LAYOUTS = _LayoutCache()
+
+
+def forget_layouts() -> None:
+    """Let go of the modules the layout cache holds (the recorder calls this after a run)."""
+    _LAYOUTS.clear()
 
 
 def _subtree(root: torch.nn.Module, prefix: str) -> list[tuple[str, torch.nn.Module]]:

@@ -31,7 +31,13 @@ from gradstep.record.encode import (
     encode,
 )
 from gradstep.record.formulas import formula_for
-from gradstep.record.graph import GraphCapture, GraphTooLarge, NameTable, is_leaf_node
+from gradstep.record.graph import (
+    GraphCapture,
+    GraphTooLarge,
+    NameTable,
+    forget_layouts,
+    is_leaf_node,
+)
 from gradstep.record.passes import Event, PassHooks
 from gradstep.record.provenance import Provenance
 from gradstep.scenario.loader import Scenario
@@ -262,7 +268,10 @@ class Recorder:
         finally:
             if self._freeze:
                 gc.unfreeze()
-        self.trace.variables = self.final_variables()
+        try:
+            self.trace.variables = self.final_variables()
+        finally:
+            forget_layouts()
         self.trace.stats["record_seconds"] = round(time.perf_counter() - started, 6)
         self.trace.stats["nodes"] = len(self.trace.nodes)
         return self.trace
