@@ -33,6 +33,12 @@ def _finite(x: Any) -> Any:
     return x
 
 
+#: an object's identity as a number, like ``id``, which raises an audit event on every
+#: call: under the scenario sandbox's audit hook that costs a Python call each time.
+#: The default hash is the object's address, rotated, so it is as unique as ``id``
+#: among live objects (and a tensor's own ``__hash__`` calls ``id``)
+oid = object.__hash__
+
 _LOW_PRECISION = {torch.bfloat16, torch.float16}
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 
@@ -151,57 +157,107 @@ _ROW_NUMEL = 8192
 _BATCH_NUMEL = 1 << 20
 
 
+_STRIDED = torch.strided
+_FLOATS = (torch.float32, torch.float64)
+
+
 def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> list[Any]:
-    """``encode`` of each tensor; summaries of same-sized float tensors share their kernels.
+    """``encode`` of each tensor; summaries of float tensors share their kernels and copies.
 
     A large model's pass hands out hundreds of gradients of a few shapes: stacked
     as rows, their statistics take four reductions per group instead of four each.
+    Larger tensors are reduced one by one, but their statistics and previews are
+    read back to Python in one copy per dtype instead of five per tensor.
     """
     out: list[Any] = [None] * len(tensors)
     groups: dict[tuple[int, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
-    for i, t in enumerate(tensors):
-        p = _plain(t)
-        n = p.numel()
-        if n <= exact_numel:
-            out[i] = _exact(p)
-        elif p.is_floating_point() and n <= _ROW_NUMEL:
-            groups.setdefault((n, p.dtype), []).append((i, p))
-        else:
-            out[i] = _summarize(p, True, t.dtype)
-    for (n, _), members in groups.items():
-        step = max(1, _BATCH_NUMEL // n)
-        for k in range(0, len(members), step):
-            chunk = members[k : k + step]
-            if len(chunk) == 1:
-                i, p = chunk[0]
-                out[i] = _summarize(p, True, tensors[i].dtype)
-                continue
-            rows = torch.stack([p.reshape(-1) for _, p in chunk])
-            # amin and amax: aminmax along a dimension is an order of magnitude slower on CPU
-            stats = torch.stack(
-                [rows.amin(1), rows.amax(1), rows.sum(1), torch.linalg.vector_norm(rows, dim=1)],
-                dim=1,
-            ).tolist()
-            previews = rows[:, :PREVIEW].tolist()
-            for j, (i, p) in enumerate(chunk):
-                mn, mx, total, norm = stats[j]
-                if not math.isfinite(mn + mx + total + norm):
+    singles: dict[torch.dtype, list[tuple[int, torch.Tensor]]] = {}
+    with torch.no_grad():  # in place of detach() on each tensor
+        for i, t in enumerate(tensors):
+            # most gradients are dense float32 already: skip _plain's copies and checks
+            p = t if t.layout is _STRIDED and t.dtype in _FLOATS else _plain(t)
+            n = p.numel()
+            if n <= exact_numel:
+                out[i] = _exact(p)
+            elif not p.is_floating_point():
+                out[i] = _summarize(p, True, t.dtype)
+            elif n <= _ROW_NUMEL:
+                groups.setdefault((n, p.dtype), []).append((i, p))
+            else:
+                singles.setdefault(p.dtype, []).append((i, p.reshape(-1)))
+        for members in singles.values():
+            _summarize_singles(members, tensors, out)
+        for (n, _), members in groups.items():
+            step = max(1, _BATCH_NUMEL // n)
+            for k in range(0, len(members), step):
+                chunk = members[k : k + step]
+                if len(chunk) == 1:
+                    i, p = chunk[0]
                     out[i] = _summarize(p, True, tensors[i].dtype)
                     continue
-                out[i] = {
-                    "summary": True,
-                    "shape": list(p.shape),
-                    "dtype": dtype_name(tensors[i].dtype),
-                    "min": mn,
-                    "max": mx,
-                    "mean": total / n,
-                    "norm": norm,
-                    "absmax": max(-mn, mx),
-                    "nan": 0,
-                    "inf": 0,
-                    "preview": previews[j],
-                }
+                _summarize_rows(chunk, n, tensors, out)
     return out
+
+
+def _summarize_singles(
+    members: list[tuple[int, torch.Tensor]], tensors: list[torch.Tensor], out: list[Any]
+) -> None:
+    """``_summarize`` of flat float tensors of one dtype with more than PREVIEW elements."""
+    parts: list[torch.Tensor] = []
+    for _, flat in members:
+        lo, hi = torch.aminmax(flat)
+        parts += (lo, hi, flat.sum(), flat.dot(flat))  # the kernels of _summarize
+    stats = torch.stack(parts).tolist()
+    previews = torch.stack([flat[:PREVIEW] for _, flat in members]).tolist()
+    for j, (i, flat) in enumerate(members):
+        lo, hi, total, squares = stats[4 * j : 4 * j + 4]
+        if not math.isfinite(lo + hi + total + squares):
+            out[i] = _summarize(flat.view(tensors[i].shape), True, tensors[i].dtype)
+            continue
+        n = flat.numel()
+        out[i] = {
+            "summary": True,
+            "shape": list(tensors[i].shape),
+            "dtype": dtype_name(tensors[i].dtype),
+            "min": lo,
+            "max": hi,
+            "mean": total / n,
+            "norm": math.sqrt(squares),
+            "absmax": max(-lo, hi),
+            "nan": 0,
+            "inf": 0,
+            "preview": previews[j],
+        }
+
+
+def _summarize_rows(
+    chunk: list[tuple[int, torch.Tensor]], n: int, tensors: list[torch.Tensor], out: list[Any]
+) -> None:
+    rows = torch.stack([p.reshape(-1) for _, p in chunk])
+    # amin and amax: aminmax along a dimension is an order of magnitude slower on CPU
+    stats = torch.stack(
+        [rows.amin(1), rows.amax(1), rows.sum(1), torch.linalg.vector_norm(rows, dim=1)],
+        dim=1,
+    ).tolist()
+    previews = rows[:, :PREVIEW].tolist()
+    for j, (i, p) in enumerate(chunk):
+        mn, mx, total, norm = stats[j]
+        if not math.isfinite(mn + mx + total + norm):
+            out[i] = _summarize(p, True, tensors[i].dtype)
+            continue
+        out[i] = {
+            "summary": True,
+            "shape": list(p.shape),
+            "dtype": dtype_name(tensors[i].dtype),
+            "min": mn,
+            "max": mx,
+            "mean": total / n,
+            "norm": norm,
+            "absmax": max(-mn, mx),
+            "nan": 0,
+            "inf": 0,
+            "preview": previews[j],
+        }
 
 
 class Encoder:
@@ -219,26 +275,26 @@ class Encoder:
     def __call__(self, t: torch.Tensor | None) -> Any:
         if t is None:
             return None
-        hit = self._memo.get(id(t))
+        hit = self._memo.get(oid(t))
         if hit is not None and hit[0] is t:
             return hit[1]
         value = encode(t, self.exact_numel)
-        self._memo[id(t)] = (t, value)
+        self._memo[oid(t)] = (t, value)
         return value
 
     def many(self, tensors: list[torch.Tensor | None]) -> list[Any]:
         """``self(t)`` for each, batched (see ``encode_many``)."""
         todo: dict[int, torch.Tensor] = {}
         for t in tensors:
-            if t is not None and id(t) not in todo:
-                hit = self._memo.get(id(t))
+            if t is not None and oid(t) not in todo:
+                hit = self._memo.get(oid(t))
                 if hit is None or hit[0] is not t:
-                    todo[id(t)] = t
+                    todo[oid(t)] = t
         if todo:
             values = encode_many(list(todo.values()), self.exact_numel)
             for t, value in zip(todo.values(), values):
-                self._memo[id(t)] = (t, value)
-        return [None if t is None else self._memo[id(t)][1] for t in tensors]
+                self._memo[oid(t)] = (t, value)
+        return [None if t is None else self._memo[oid(t)][1] for t in tensors]
 
     def clear(self) -> None:
         self._memo.clear()

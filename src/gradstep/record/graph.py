@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from gradstep.record.encode import dtype_name, encode_value
+from gradstep.record.encode import dtype_name, encode_value, oid
 from gradstep.record.provenance import Provenance
 from gradstep.trace.model import GraphNode
 
@@ -78,8 +78,8 @@ class NameTable:
     def __init__(self, namespace: Mapping[str, Any]) -> None:
         self.by_tensor: dict[int, str] = {}
         self.tensors: dict[str, torch.Tensor] = {}
-        self.module_paths: dict[int, str] = {}  # id(module) -> qualified path
-        self.param_module: dict[int, str] = {}  # id(parameter) -> its module's path
+        self.module_paths: dict[int, str] = {}  # oid(module) -> qualified path
+        self.param_module: dict[int, str] = {}  # oid(parameter) -> its module's path
         self._modules: list[tuple[str, torch.nn.Module]] = []
         for name, value in list(namespace.items()):
             if name.startswith("_"):
@@ -103,30 +103,30 @@ class NameTable:
 
     def _add(self, name: str, t: torch.Tensor) -> None:
         self.tensors[name] = t
-        self.by_tensor.setdefault(id(t), name)
+        self.by_tensor.setdefault(oid(t), name)
 
     def _add_modules(self) -> None:
         layout = _LAYOUTS.get(self._modules)
         self.module_paths.update(layout.paths)
         by_tensor = self.by_tensor
         for full, p, path in layout.params:
-            if id(p) not in by_tensor:
+            if oid(p) not in by_tensor:
                 self._add(full, p)
-                self.param_module[id(p)] = path
+                self.param_module[oid(p)] = path
 
     def name_of(self, node: Any) -> str | None:
         if is_leaf_node(node):
-            return self.by_tensor.get(id(node.variable))
+            return self.by_tensor.get(oid(node.variable))
         return self.by_node.get(node)
 
     def module_of(self, node: Any, provenance: Provenance | None) -> str | None:
         """The qualified path of the module that made ``node`` (or owns the leaf's parameter)."""
         if is_leaf_node(node):
-            return self.param_module.get(id(node.variable))
+            return self.param_module.get(oid(node.variable))
         if provenance is None:
             return None
         for m in reversed(provenance.modules_of(node)):
-            path = self.module_paths.get(id(m))
+            path = self.module_paths.get(oid(m))
             if path is not None:
                 return path
         return None
@@ -139,7 +139,7 @@ class GraphCapture:
         self.provenance = provenance
         self.ids: dict[Any, str] = {}
         self.nodes: dict[str, GraphNode] = {}
-        # id(leaf tensor) -> its AccumulateGrad node id; the node holds the tensor,
+        # oid(leaf tensor) -> its AccumulateGrad node id; the node holds the tensor,
         # so the id cannot be reused while this capture lives
         self.leaf_ids: dict[int, str] = {}
 
@@ -189,7 +189,7 @@ class GraphCapture:
         for node in fresh:
             self.ids[node] = f"n{len(self.ids)}"
             if is_leaf_node(node):
-                self.leaf_ids[id(node.variable)] = self.ids[node]
+                self.leaf_ids[oid(node.variable)] = self.ids[node]
         prov = self.provenance
         new_ids = []
         for node in fresh:
@@ -249,11 +249,11 @@ class _Layout:
         trees = [(m, _subtree(m, name)) for name, m in bound]
         inner: set[int] = set()
         for m, tree in trees:
-            inner.update(id(sub) for _, sub in tree if sub is not m)
+            inner.update(oid(sub) for _, sub in tree if sub is not m)
         # outermost modules first, so that parts get the container's path
-        ordered = [t for t in trees if id(t[0]) not in inner]
-        ordered += [t for t in trees if id(t[0]) in inner]
-        self.paths: dict[int, str] = {}  # id(module) -> qualified path
+        ordered = [t for t in trees if oid(t[0]) not in inner]
+        ordered += [t for t in trees if oid(t[0]) in inner]
+        self.paths: dict[int, str] = {}  # oid(module) -> qualified path
         # (qualified name, parameter, its module's path), first occurrence of each parameter
         self.params: list[tuple[str, torch.Tensor, str]] = []
         self.snapshot: list[tuple[Any, Any, Any, Any, Any]] = []
@@ -261,17 +261,17 @@ class _Layout:
         seen_params: set[int] = set()
         for _, tree in ordered:
             for path, sub in tree:
-                if id(sub) in paths:
+                if oid(sub) in paths:
                     continue
-                paths[id(sub)] = path
+                paths[oid(sub)] = path
                 d = sub.__dict__
                 mods, params = d.get("_modules"), d.get("_parameters")
                 self.snapshot.append((sub, mods, _entries(mods), params, _entries(params)))
                 if not params:
                     continue
                 for pname, p in params.items():
-                    if p is not None and id(p) not in seen_params:
-                        seen_params.add(id(p))
+                    if p is not None and oid(p) not in seen_params:
+                        seen_params.add(oid(p))
                         self.params.append((f"{path}.{pname}", p, path))
 
     def valid_for(self, bound: list[tuple[str, torch.nn.Module]]) -> bool:
@@ -296,7 +296,7 @@ def _entries(d: dict[str, Any] | None) -> tuple[Any, ...]:
     their ids cannot be reused while it lives."""
     if d is None:
         return ()
-    return (tuple(d), tuple(map(id, d.values())))
+    return (tuple(d), tuple(map(oid, d.values())))
 
 
 class _LayoutCache:
@@ -332,9 +332,9 @@ def _subtree(root: torch.nn.Module, prefix: str) -> list[tuple[str, torch.nn.Mod
     stack: list[tuple[str, Any]] = [(prefix, root)]
     while stack:
         path, m = stack.pop()
-        if id(m) in seen:
+        if oid(m) in seen:
             continue
-        seen.add(id(m))
+        seen.add(oid(m))
         out.append((path, m))
         children = m.__dict__.get("_modules")
         if children:

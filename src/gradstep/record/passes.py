@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from gradstep.record.derivatives import PASS_BUDGET, local_derivative_cost, local_derivatives
-from gradstep.record.encode import Encoder
+from gradstep.record.encode import Encoder, oid
 from gradstep.record.graph import NameTable, is_leaf_node, saved_values
 
 #: tensors referenced by the events of one pass, at most (bytes); beyond, they are encoded
@@ -100,8 +100,8 @@ class PassHooks:
                 self._hook_op(node)
         hooked: set[int] = set()
         for name, t in names.tensors.items():
-            if t.grad_fn is not None and t.grad_fn in members and id(t) not in hooked:
-                hooked.add(id(t))
+            if t.grad_fn is not None and t.grad_fn in members and oid(t) not in hooked:
+                hooked.add(oid(t))
                 self._handles.append(
                     t.register_hook(_guarded(self._tensor_hook(name, t.grad_fn), self.errors))
                 )
@@ -134,7 +134,7 @@ class PassHooks:
 
     def _hook_leaf(self, node: Any, names: NameTable) -> None:
         var = node.variable
-        name = names.by_tensor.get(id(var))
+        name = names.by_tensor.get(oid(var))
 
         def pre(grad_outputs: tuple[Any, ...]) -> None:
             old = var.grad

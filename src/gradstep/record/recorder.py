@@ -29,6 +29,7 @@ from gradstep.record.encode import (
     Encoder,
     dtype_name,
     encode,
+    oid,
 )
 from gradstep.record.formulas import formula_for
 from gradstep.record.graph import (
@@ -170,7 +171,7 @@ class Recorder:
         if t.grad_fn is not None:
             node = self.capture.ids.get(t.grad_fn)
         elif t.requires_grad:
-            node = self.capture.leaf_ids.get(id(t))
+            node = self.capture.leaf_ids.get(oid(t))
         return VariableState(
             shape=list(t.shape),
             dtype=dtype_name(t.dtype),
@@ -186,11 +187,11 @@ class Recorder:
     def _value(self, t: torch.Tensor) -> Any:
         """The encoded value, reused while the tensor is unchanged (a parameter whose
         gradient changes every pass keeps its value)."""
-        hit = self._values.get(id(t))
+        hit = self._values.get(oid(t))
         if hit is not None and hit[0] is t and hit[1] == t._version:
             return hit[2]
         value = self._encode(t)
-        self._values[id(t)] = (t, t._version, value)
+        self._values[oid(t)] = (t, t._version, value)
         return value
 
     @staticmethod
@@ -227,7 +228,7 @@ class Recorder:
                 del self._vars[name]
                 deltas[name] = None
         # the value cache holds its tensors: keep only those still bound
-        live = {id(t) for t in names.tensors.values()}
+        live = {oid(t) for t in names.tensors.values()}
         for k in [k for k in self._values if k not in live]:
             del self._values[k]
         return deltas
@@ -335,7 +336,7 @@ class Recorder:
         roots += [
             self.capture.leaf_node(t)
             for t in names.tensors.values()
-            if t.is_leaf and t.requires_grad and id(t) not in self.capture.leaf_ids
+            if t.is_leaf and t.requires_grad and oid(t) not in self.capture.leaf_ids
         ]
         nodes = self._walk(roots, new_only=True)
         return self.capture.register(nodes, names, line=self._line, step=len(self.trace.steps))
