@@ -90,6 +90,8 @@ class PassHooks:
         self._held = 0
         self._max_held = MAX_HELD_BYTES if max_held_bytes is None else max_held_bytes
         self._materialized = 0
+        #: leaf node -> (its .grad after accumulation, that tensor's version, its encoding)
+        self.after: dict[Any, tuple[torch.Tensor, int, Any]] = {}
         members = set(nodes)
         for node in nodes:
             # saved tensors are freed by the pass (unless retain_graph); read them now
@@ -164,6 +166,9 @@ class PassHooks:
         for ev in events:
             if ev.tensors is not None:
                 ev.values = [next(values) for _ in ev.tensors]
+                if ev.kind == "accumulate" and isinstance(ev.tensors[0], torch.Tensor):
+                    g = ev.tensors[0]  # alive as the leaf's .grad anyway
+                    self.after[ev.node] = (g, g._version, ev.values[0])
                 ev.tensors = None
             ev.before = next(values)
         self._materialized = len(self.events)

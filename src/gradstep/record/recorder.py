@@ -556,10 +556,29 @@ class Recorder:
                 if t is not None and ev.name:
                     # AccumulateGrad runs once per pass: what .grad holds now that the
                     # pass is over is what this step made it (encoded as variables are)
-                    state = self._variable_state(t)
+                    state = self._variable_state(
+                        t, self._summary_of(t.grad, hooks.after.get(ev.node))
+                    )
                     step.variables = {ev.name: state}
                     self._vars[ev.name] = (self._key(t), state)  # pass_end need not repeat it
             self._add_step(step)
+
+    def _summary_of(
+        self, g: torch.Tensor | None, after: tuple[torch.Tensor, int, Any] | None
+    ) -> Any:
+        """``g`` encoded as a variable's gradient, reusing the pass's encoding of the same
+        unchanged tensor when both are summaries (a summary does not depend on the
+        threshold that made it one); ``...`` when it has to be encoded afresh."""
+        if (
+            g is not None
+            and after is not None
+            and after[0] is g
+            and after[1] == g._version
+            and isinstance(after[2], dict)
+            and g.numel() > self.exact_numel
+        ):
+            return after[2]
+        return ...
 
     def _tensor_hook_step(self, step: Step, ev: Event, values: list[Any], names: NameTable) -> None:
         name = ev.name or ""
