@@ -170,7 +170,8 @@ def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> 
     read back to Python in one copy per dtype instead of five per tensor.
     """
     out: list[Any] = [None] * len(tensors)
-    groups: dict[tuple[int, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
+    # by shape: stacked whole, in one copy even when they are views (reshape copies those)
+    groups: dict[tuple[tuple[int, ...], torch.dtype], list[tuple[int, torch.Tensor]]] = {}
     singles: dict[torch.dtype, list[tuple[int, torch.Tensor]]] = {}
     with torch.no_grad():  # in place of detach() on each tensor
         for i, t in enumerate(tensors):
@@ -182,12 +183,13 @@ def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> 
             elif not p.is_floating_point():
                 out[i] = _summarize(p, True, t.dtype)
             elif n <= _ROW_NUMEL:
-                groups.setdefault((n, p.dtype), []).append((i, p))
+                groups.setdefault((p.shape, p.dtype), []).append((i, p))
             else:
-                singles.setdefault(p.dtype, []).append((i, p.reshape(-1)))
+                singles.setdefault(p.dtype, []).append((i, p))
         for members in singles.values():
             _summarize_singles(members, tensors, out)
-        for (n, _), members in groups.items():
+        for members in groups.values():
+            n = members[0][1].numel()
             step = max(1, _BATCH_NUMEL // n)
             for k in range(0, len(members), step):
                 chunk = members[k : k + step]
@@ -202,27 +204,30 @@ def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> 
 def _summarize_singles(
     members: list[tuple[int, torch.Tensor]], tensors: list[torch.Tensor], out: list[Any]
 ) -> None:
-    """``_summarize`` of flat float tensors of one dtype with more than PREVIEW elements."""
+    """``_summarize`` of float tensors of one dtype with more than PREVIEW elements.
+
+    Reduced in their own layout: a gradient is often a transposed view, which
+    ``reshape(-1)`` would copy whole.
+    """
     parts: list[torch.Tensor] = []
-    for _, flat in members:
-        lo, hi = torch.aminmax(flat)
-        parts += (lo, hi, flat.sum(), flat.dot(flat))  # the kernels of _summarize
+    for _, p in members:
+        lo, hi = torch.aminmax(p)
+        parts += (lo, hi, p.sum(), torch.linalg.vector_norm(p))
     stats = torch.stack(parts).tolist()
-    previews = torch.stack([flat[:PREVIEW] for _, flat in members]).tolist()
-    for j, (i, flat) in enumerate(members):
-        lo, hi, total, squares = stats[4 * j : 4 * j + 4]
-        if not math.isfinite(lo + hi + total + squares):
-            out[i] = _summarize(flat.view(tensors[i].shape), True, tensors[i].dtype)
+    previews = torch.stack([_head(p, PREVIEW) for _, p in members]).tolist()
+    for j, (i, p) in enumerate(members):
+        lo, hi, total, norm = stats[4 * j : 4 * j + 4]
+        if not math.isfinite(lo + hi + total + norm):
+            out[i] = _summarize(p, True, tensors[i].dtype)
             continue
-        n = flat.numel()
         out[i] = {
             "summary": True,
-            "shape": list(tensors[i].shape),
+            "shape": list(p.shape),
             "dtype": dtype_name(tensors[i].dtype),
             "min": lo,
             "max": hi,
-            "mean": total / n,
-            "norm": math.sqrt(squares),
+            "mean": total / p.numel(),
+            "norm": norm,
             "absmax": max(-lo, hi),
             "nan": 0,
             "inf": 0,
@@ -230,10 +235,21 @@ def _summarize_singles(
         }
 
 
+def _head(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``t.reshape(-1)[:k]`` (``t`` has at least k elements) without copying all of ``t``."""
+    while t.dim() > 1:
+        inner = t[0].numel()
+        if inner < k:
+            t = t[: -(-k // inner)]
+            break
+        t = t[0]
+    return t.reshape(-1)[:k]
+
+
 def _summarize_rows(
     chunk: list[tuple[int, torch.Tensor]], n: int, tensors: list[torch.Tensor], out: list[Any]
 ) -> None:
-    rows = torch.stack([p.reshape(-1) for _, p in chunk])
+    rows = torch.stack([p for _, p in chunk]).view(len(chunk), n)
     # amin and amax: aminmax along a dimension is an order of magnitude slower on CPU
     stats = torch.stack(
         [rows.amin(1), rows.amax(1), rows.sum(1), torch.linalg.vector_norm(rows, dim=1)],
