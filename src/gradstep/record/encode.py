@@ -88,8 +88,7 @@ def _summarize(t: torch.Tensor, stats: bool, dtype: torch.dtype) -> dict[str, An
     n = flat.numel()
     out: dict[str, Any] = {"summary": True, "shape": list(t.shape), "dtype": dtype_name(dtype)}
     if stats and n and t.is_floating_point():
-        lo_t, hi_t = torch.aminmax(flat)
-        lo, hi = lo_t.item(), hi_t.item()
+        lo, hi = flat.amin().item(), flat.amax().item()  # faster than aminmax on CPU
         total, squares = flat.sum().item(), flat.dot(flat).item()
         # all four finite means no NaN or infinity anywhere (else the slow, exact count)
         if math.isfinite(lo + hi + total + squares):
@@ -211,8 +210,8 @@ def _summarize_singles(
     """
     parts: list[torch.Tensor] = []
     for _, p in members:
-        lo, hi = torch.aminmax(p)
-        parts += (lo, hi, p.sum(), torch.linalg.vector_norm(p))
+        # amin and amax: on CPU faster than aminmax, and than it by 4× on a transposed view
+        parts += (p.amin(), p.amax(), p.sum(), torch.linalg.vector_norm(p))
     stats = torch.stack(parts).tolist()
     previews = torch.stack([_head(p, PREVIEW) for _, p in members]).tolist()
     for j, (i, p) in enumerate(members):
