@@ -143,6 +143,8 @@ def encode_value(v: Any, exact_numel: int = EXACT_NUMEL, *, stats: bool = True) 
     if isinstance(v, float):
         return _finite(v)
     if isinstance(v, (list, tuple)):
+        if all(type(x) is int for x in v):  # sizes and strides, the common case
+            return list(v)
         return [encode_value(x, exact_numel, stats=stats) for x in v]
     if isinstance(v, torch.dtype):
         return dtype_name(v)
