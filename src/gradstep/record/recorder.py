@@ -14,6 +14,7 @@ import ast
 import contextlib
 import gc
 import io
+import re
 import sys
 import time
 import warnings
@@ -138,6 +139,7 @@ class Recorder:
         self._vars: dict[str, tuple[tuple[Any, ...], VariableState]] = {}
         self._values: dict[int, tuple[torch.Tensor, int, Any]] = {}
         self._line: int | None = None
+        self._lines: list[str] | None = None
         self._in_pass = False
         self._freeze = False
 
@@ -322,7 +324,7 @@ class Recorder:
             deltas = self.variable_deltas(names)
         had_pass = any(s.kind == "pass_end" for s in self.trace.steps[steps_before:])
         if not had_pass or new_ids or deltas or out.getvalue():
-            src = ast.get_source_segment(self.scenario.source, stmt) or ""
+            src = self._source_segment(stmt)
             self._add_step(
                 Step(
                     index=0,
@@ -338,6 +340,24 @@ class Recorder:
             self._record_error(error, stmt.lineno)
             return False
         return True
+
+    def _source_segment(self, stmt: ast.stmt) -> str:
+        """``ast.get_source_segment(source, stmt) or ""`` with the source split once per
+        run: that function splits the whole source on every call (quadratic in a long
+        scenario)."""
+        if self._lines is None:
+            self._lines = _source_lines(self.scenario.source)
+        lines = self._lines
+        first, last = stmt.lineno - 1, (stmt.end_lineno or 0) - 1
+        col, end_col = stmt.col_offset, stmt.end_col_offset
+        if stmt.end_lineno is None or end_col is None or not 0 <= first <= last < len(lines):
+            return ""
+        # the offsets count UTF-8 bytes
+        if first == last:
+            return lines[first].encode()[col:end_col].decode()
+        head = lines[first].encode()[col:].decode()
+        tail = lines[last].encode()[:end_col].decode()
+        return "".join([head, *lines[first + 1 : last], tail])
 
     def _capture_forward(self, names: NameTable) -> list[str]:
         """Register the nodes made by the statement that just ran (the graph grows)."""
@@ -604,6 +624,16 @@ class Recorder:
             state = self._variable_state(t)
             step.variables = {name: state}
             self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
+
+
+def _source_lines(source: str) -> list[str]:
+    """The source's lines with their ends, split where the parser counts lines (what
+    ``ast.get_source_segment`` does, character by character)."""
+    parts = re.split(r"(\r\n|\r|\n)", source)
+    lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 def _as_memory_limit(e: Exception) -> LimitExceeded | None:
