@@ -97,7 +97,10 @@ class Provenance:
 
     @staticmethod
     def instrument(stmt: ast.stmt) -> ast.stmt:
-        """A copy of a top-level statement with line marks in its nested bodies."""
+        """A copy of a top-level statement with line marks in its nested bodies (the
+        statement itself when it has none: most are a line like ``y = f(x)``)."""
+        if not any(isinstance(n, ast.stmt) for n in _descendants(stmt)):
+            return stmt
         return _LineMarks().visit(copy.deepcopy(stmt))
 
     # ----------------------------------------------------------- modules
@@ -135,6 +138,14 @@ class Provenance:
         if seq >= _NO_SEQUENCE:
             return ()
         return self._modules.at(seq) or ()
+
+
+def _descendants(node: ast.AST) -> Iterator[ast.AST]:
+    nodes = list(ast.iter_child_nodes(node))
+    while nodes:
+        n = nodes.pop()
+        yield n
+        nodes.extend(ast.iter_child_nodes(n))
 
 
 def _call(name: str, *args: int) -> ast.Expr:
