@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from gradstep.trace.model import ScenarioInfo, Step, Trace, TraceError
 from gradstep.worker.limits import Limits
 
@@ -186,7 +188,7 @@ class WorkerPool:
                         "crash",
                     )
                 return RunResult(trace, time.perf_counter() - started)
-            reply = json.loads(line)
+            reply = orjson.loads(line)
             if reply.get("ok"):
                 trace = Trace.from_dict(reply["trace"])
             else:
