@@ -282,12 +282,15 @@ def test_presentation_mode(qtbot, window, scenario: Path) -> None:
     shown = {d.objectName() for d in window.findChildren(QDockWidget) if d.isVisible()}
     assert shown == {"dock_graph_view", "dock_inspector"}
     assert not window.menuBar().isVisible()
+    graph_dock = window.findChild(QDockWidget, "dock_graph_view")
+    assert graph_dock.titleBarWidget() is not None  # an empty one: no dock title in class
     assert inspector.font().pointSizeF() >= 1.5 * normal_size
     QTest.keyClick(window.graph, Qt.Key.Key_Right)
     assert window.step_index == 1
     QTest.keyClick(window.graph, Qt.Key.Key_Escape)
     assert not action(window, "action_presentation_mode").isChecked()
     qtbot.waitUntil(lambda: window.findChild(QDockWidget, "dock_code_view").isVisible())
+    assert graph_dock.titleBarWidget() is None  # the standard title bar is back
     assert inspector.font().pointSizeF() == pytest.approx(normal_size)
 
 

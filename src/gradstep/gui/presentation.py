@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 
 class Presentation:
@@ -32,12 +32,18 @@ class Presentation:
                 dock.setVisible(dock in self.keep)
                 if dock in self.keep:
                     dock.setFloating(False)
+                    dock.setTitleBarWidget(QWidget(dock))  # no title bars in front of a class
             for bar in (w.menuBar(), w.statusBar()):
                 bar.setVisible(False)
             for toolbar in w.findChildren(QToolBar):
                 toolbar.setVisible(toolbar.objectName() == "toolbar_messages")
             w.showFullScreen()
         else:
+            for dock in self.keep:
+                old = dock.titleBarWidget()
+                dock.setTitleBarWidget(None)  # the standard title bar again
+                if old is not None:
+                    old.deleteLater()
             w.menuBar().setVisible(True)
             w.statusBar().setVisible(True)
             w.restoreState(self._state)
