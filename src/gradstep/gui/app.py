@@ -16,7 +16,7 @@ def launch(path: str | None = None, *, presentation: bool = False, trusted: bool
     from gradstep.worker.client import WorkerPool
 
     pool = WorkerPool()
-    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -32,8 +32,8 @@ def launch(path: str | None = None, *, presentation: bool = False, trusted: bool
     window = MainWindow(pool=pool)
     app.aboutToQuit.connect(pool.close)
     window.show()
-    if presentation:
-        window.actions_.presentation_mode.setChecked(True)
+    if presentation:  # once the window is mapped: a window manager may ignore it before
+        QTimer.singleShot(0, lambda: window.actions_.presentation_mode.setChecked(True))
     if path:
         if not Path(path).exists():
             window.message.show_message(f"No such file: {path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 
@@ -20,6 +20,12 @@ class Presentation:
         self.active = False
         self._state = QByteArray()
         self._was_maximized = False
+
+    def _fill_screen(self) -> None:
+        w = self.window
+        screen = w.screen().geometry()
+        if self.active and w.geometry() != screen:
+            w.setGeometry(screen)
 
     def set_active(self, on: bool) -> None:
         if on == self.active:
@@ -38,6 +44,8 @@ class Presentation:
             for toolbar in w.findChildren(QToolBar):
                 toolbar.setVisible(toolbar.objectName() == "toolbar_messages")
             w.showFullScreen()
+            # without a window manager (a bare X server, a kiosk) the request is not honoured
+            QTimer.singleShot(100, self._fill_screen)
         else:
             for dock in self.keep:
                 old = dock.titleBarWidget()
