@@ -853,3 +853,31 @@ def test_large_passes_keep_summaries_and_skip_local_derivatives():
     assert all(r.local_derivative_kinds == [None] * len(r.local_derivatives) for r in bpass.nodes)
     oracle = run_with_own_hooks(source)
     assert_matches_pytorch(trace, oracle)
+
+
+def test_changes_between_passes_inside_a_loop_show_when_the_next_pass_starts():
+    source = HEADER + (
+        "torch.manual_seed(0)\n"
+        "w = torch.tensor([1.0, -2.0], requires_grad=True)\n"
+        "opt = torch.optim.SGD([w], lr=0.5)\n"
+        "for i in range(3):\n"
+        "    opt.zero_grad()\n"
+        "    loss = (w ** 2).sum()\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+    )
+    trace = record(source)
+    session = Session(trace)
+    # the oracle: plain PyTorch, the value of w as each backward pass begins
+    w = torch.tensor([1.0, -2.0], requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.5)
+    expected = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = (w**2).sum()
+        expected.append(w.detach().tolist())
+        loss.backward()
+        opt.step()
+    shown = [session.variables_at(p.first_step)["w"].value for p in trace.passes]
+    assert shown == expected
+    assert trace.variables["w"].value == w.detach().tolist()

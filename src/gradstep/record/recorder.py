@@ -458,6 +458,9 @@ class Recorder:
                 text=f"pass {index + 1}: {label} — {len(nodes)} nodes",
                 pass_index=index,
                 new_nodes=new_ids,
+                # what changed since the last step: inside a loop, the statements between
+                # two passes (optimizer.step(), zero_grad()) are no steps of their own
+                variables=self.variable_deltas(names),
             )
         )
         bpass = BackwardPass(
