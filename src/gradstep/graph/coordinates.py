@@ -247,10 +247,22 @@ def _pack(
     ``before`` the same constraints seen from the other end. Returns the
     distance from the packing's start per block root (other entries unused).
     """
-    indegree = [0] * n
+    x = [0.0] * n
+    _push_right(blocks, after, before, x)
+    return x
+
+
+def _push_right(
+    blocks: list[int],
+    after: dict[int, dict[int, float]],
+    before: dict[int, dict[int, float]],
+    x: list[float],
+) -> list[int]:
+    """Visit the blocks in constraint order, each pushed at least its separation right of
+    those before it (``x`` updated in place); returns the order."""
+    indegree = [0] * len(x)
     for b, d in before.items():
         indegree[b] = len(d)
-    x = [0.0] * n
     queue = [b for b in blocks if b not in before]
     for a in queue:
         nxt = after.get(a)
@@ -263,7 +275,7 @@ def _pack(
             indegree[b] -= 1
             if not indegree[b]:
                 queue.append(b)
-    return x
+    return queue
 
 
 def _pack_at_anchors(
@@ -285,21 +297,7 @@ def _pack_at_anchors(
     x = [unset] * n
     for b, t in targets.items():
         x[b] = t
-    indegree = [0] * n
-    for b, d in left_of.items():
-        indegree[b] = len(d)
-    queue = [b for b in blocks if b not in left_of]
-    for a in queue:
-        nxt = right_of.get(a)
-        if nxt is None:
-            continue
-        xa = x[a]
-        for b, sep in nxt.items():
-            if xa + sep > x[b]:
-                x[b] = xa + sep
-            indegree[b] -= 1
-            if not indegree[b]:
-                queue.append(b)
+    queue = _push_right(blocks, right_of, left_of, x)
     fallback = median(targets.values())
     for b in reversed(queue):
         if x[b] == unset:
