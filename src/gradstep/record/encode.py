@@ -83,6 +83,19 @@ def summarize(t: torch.Tensor, *, stats: bool = True) -> dict[str, Any]:
     return _summarize(_plain(t), stats, t.dtype)
 
 
+def _finite_stats(lo: float, hi: float, total: float, n: int, norm: float) -> dict[str, Any]:
+    """A summary's statistics when no element is NaN or infinite."""
+    return {
+        "min": lo,
+        "max": hi,
+        "mean": total / n,
+        "norm": norm,
+        "absmax": max(-lo, hi),
+        "nan": 0,
+        "inf": 0,
+    }
+
+
 def _summarize(t: torch.Tensor, stats: bool, dtype: torch.dtype) -> dict[str, Any]:
     flat = t.reshape(-1)
     n = flat.numel()
@@ -92,15 +105,7 @@ def _summarize(t: torch.Tensor, stats: bool, dtype: torch.dtype) -> dict[str, An
         total, squares = flat.sum().item(), flat.dot(flat).item()
         # all four finite means no NaN or infinity anywhere (else the slow, exact count)
         if math.isfinite(lo + hi + total + squares):
-            out.update(
-                min=lo,
-                max=hi,
-                mean=total / n,
-                norm=math.sqrt(squares),
-                absmax=max(-lo, hi),
-                nan=0,
-                inf=0,
-            )
+            out.update(_finite_stats(lo, hi, total, n, math.sqrt(squares)))
         else:
             out.update(_slow_stats(flat))
     elif stats and n and t.dtype != torch.bool:
@@ -225,13 +230,7 @@ def _summarize_singles(
             "summary": True,
             "shape": list(p.shape),
             "dtype": dtype_name(tensors[i].dtype),
-            "min": lo,
-            "max": hi,
-            "mean": total / p.numel(),
-            "norm": norm,
-            "absmax": max(-lo, hi),
-            "nan": 0,
-            "inf": 0,
+            **_finite_stats(lo, hi, total, p.numel(), norm),
             "preview": previews[j],
         }
 
@@ -266,13 +265,7 @@ def _summarize_rows(
             "summary": True,
             "shape": list(p.shape),
             "dtype": dtype_name(tensors[i].dtype),
-            "min": mn,
-            "max": mx,
-            "mean": total / n,
-            "norm": norm,
-            "absmax": max(-mn, mx),
-            "nan": 0,
-            "inf": 0,
+            **_finite_stats(mn, mx, total, n, norm),
             "preview": previews[j],
         }
 
