@@ -21,6 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
+from gradstep.gui.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
@@ -108,7 +109,7 @@ class _Gutter(QWidget):
         self.view.paint_gutter(event)
 
 
-class CodeView(QPlainTextEdit):
+class CodeView(QPlainTextEdit, FollowsSession):
     """Read-only source with line numbers; a click on a line asks to go to its first step."""
 
     line_clicked = Signal(int)
@@ -131,12 +132,6 @@ class CodeView(QPlainTextEdit):
         self.updateRequest.connect(self._scroll_gutter)
 
     # -------------------------------------------------------------- model
-    def set_session(self, session: Session) -> None:
-        self.session = session
-        session.trace_changed.connect(self._on_trace)
-        session.step_changed.connect(self.show_step)
-        self._on_trace()
-
     def _on_trace(self) -> None:
         assert self.session is not None
         self.set_source(self.session.trace.scenario.source)

@@ -46,7 +46,6 @@ from gradstep.scenario.loader import Scenario
 from gradstep.trace.model import (
     BackwardPass,
     NodeRecord,
-    ScenarioInfo,
     Step,
     Trace,
     TraceError,
@@ -121,13 +120,7 @@ class Recorder:
         self.provenance.bind(namespace)
         self.capture = GraphCapture(self.provenance)
         self.trace = Trace(
-            scenario=ScenarioInfo(
-                path=scenario.path,
-                title=scenario.title,
-                summary=scenario.summary,
-                source=scenario.source,
-                cells=[c.to_dict() for c in scenario.cells],
-            ),
+            scenario=scenario.info(),
             limits={
                 "exact_numel": exact_numel,
                 "large_pass_nodes": LARGE_PASS_NODES,

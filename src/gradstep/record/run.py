@@ -12,22 +12,14 @@ import torch
 from gradstep.record.recorder import Recorder
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
-from gradstep.trace.model import ScenarioInfo, Step, Trace, TraceError
+from gradstep.trace.model import Step, Trace, TraceError
 
 
 def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
     """The trace of a scenario that never ran: its source, its notes and the error."""
     kind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
     etype = "SyntaxError" if kind == "syntax" else "ScenarioRefused"
-    trace = Trace(
-        scenario=ScenarioInfo(
-            path=scenario.path,
-            title=scenario.title,
-            summary=scenario.summary,
-            source=scenario.source,
-            cells=[c.to_dict() for c in scenario.cells],
-        )
-    )
+    trace = Trace(scenario=scenario.info())
     line = error.line or None
     trace.error = TraceError(etype, error.message, line, kind)
     trace.steps.append(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gradstep.scenario.errors import ScenarioRefused
+from gradstep.trace.model import ScenarioInfo
 
 _CELL_MARKER = re.compile(r"^#\s*%%(.*)$")
 _MARKDOWN_TAG = re.compile(r"\[\s*markdown\s*\]|\[\s*md\s*\]", re.IGNORECASE)
@@ -36,6 +37,16 @@ class Scenario:
     title: str = ""
     summary: str = ""
     cells: list[Cell] = field(default_factory=list)
+
+    def info(self) -> ScenarioInfo:
+        """What a trace keeps of the scenario: where it came from, its code and notes."""
+        return ScenarioInfo(
+            path=self.path,
+            title=self.title,
+            summary=self.summary,
+            source=self.source,
+            cells=[c.to_dict() for c in self.cells],
+        )
 
     @property
     def notes(self) -> list[Cell]:
