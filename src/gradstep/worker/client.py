@@ -114,7 +114,6 @@ class WorkerPool:
         self._spare: _Worker | None = None
         self._closed = False
         self._current: _Worker | None = None
-        self.restarts = 0
         #: set while a request is with a worker (after it was ready and took the request)
         self.running = threading.Event()
         if prestart:
@@ -171,7 +170,6 @@ class WorkerPool:
                     code = None
                 timed_out = code is None
                 worker.kill()
-                self.restarts += 1
                 if timed_out:
                     trace = _error_trace(
                         path,
