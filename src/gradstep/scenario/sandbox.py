@@ -391,23 +391,55 @@ def _refuse(what: str) -> None:
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     if not _state.depth:
         return  # the common case, outside every scenario run: one attribute read
+    check = _CHECKS.get(event, _UNSEEN)
+    if check is _UNSEEN:
+        check = _CHECKS[event] = _check_for(event)
+    if check is None:
+        return  # most events (``builtins.id`` from every deepcopy) end here: one lookup
     if _state.prewarm_thread is not None and threading.current_thread() is _state.prewarm_thread:
         return  # torch's own lazy imports, started before the scenario (see prewarm)
+    check(event, args)
+
+
+def _check_attribute(event: str, args: tuple[Any, ...]) -> None:
+    if _is_scenario_frame(sys._getframe(2)):
+        _refuse(f"using '{args[1]}' of {type(args[0]).__name__} objects")
+
+
+def _check_os_read(event: str, args: tuple[Any, ...]) -> None:
+    path = args[0] if args and args[0] is not None else "."
+    if not isinstance(path, int):
+        _check_read(path)
+
+
+def _refuse_os(event: str, args: tuple[Any, ...]) -> None:
+    _refuse(f"{event} (processes, signals and changes to files or the environment)")
+
+
+def _refuse_event(event: str, args: tuple[Any, ...]) -> None:
+    _refuse(event)
+
+
+def _check_for(event: str) -> Callable[[str, tuple[Any, ...]], None] | None:
+    """What the guard does with an event of this name (None: lets it through)."""
     if event == "open":
-        _check_open(args)
-    elif event == "import":
-        _check_import(str(args[0]))
-    elif event in _ATTRIBUTE_EVENTS:
-        if _is_scenario_frame(sys._getframe(1)):
-            _refuse(f"using '{args[1]}' of {type(args[0]).__name__} objects")
-    elif event in _OS_READS or event.startswith("glob.glob"):
-        path = args[0] if args and args[0] is not None else "."
-        if not isinstance(path, int):
-            _check_read(path)
-    elif event.startswith("os."):
-        _refuse(f"{event} (processes, signals and changes to files or the environment)")
-    elif event in _REFUSED_EVENTS or event.partition(".")[0] in _REFUSED_PREFIXES:
-        _refuse(event)
+        return lambda _event, args: _check_open(args)
+    if event == "import":
+        return lambda _event, args: _check_import(str(args[0]))
+    if event in _ATTRIBUTE_EVENTS:
+        return _check_attribute
+    if event in _OS_READS or event.startswith("glob.glob"):
+        return _check_os_read
+    if event.startswith("os."):
+        return _refuse_os
+    if event in _REFUSED_EVENTS or event.partition(".")[0] in _REFUSED_PREFIXES:
+        return _refuse_event
+    return None
+
+
+#: event name -> its check, filled as events are first seen (names are a small fixed set)
+_CHECKS: dict[str, Callable[[str, tuple[Any, ...]], None] | None] = {}
+_UNSEEN = object()
 
 
 def _check_import(name: str) -> None:
