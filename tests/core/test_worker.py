@@ -130,3 +130,52 @@ def test_an_optimizer_right_after_start_works_under_the_guard(tmp_path):
         result = fresh.run(f)
     assert result.error is None, result.error
     assert result.trace.variables["model.weight"].grad == [[1.0, 1.0]]
+
+
+def test_a_spare_worker_still_preparing_runs_an_optimizer_under_the_guard(tmp_path):
+    # the spare's background imports may still be under way when the request arrives
+    f = write(
+        tmp_path,
+        "import torch\nw = torch.ones(2, requires_grad=True)\n"
+        "opt = torch.optim.SGD([w], lr=0.5)\n(w * w).sum().backward()\nopt.step()\n",
+    )
+    with WorkerPool() as spare:
+        result = spare.run(f)
+    assert result.error is None, result.error
+    assert result.trace.variables["w"].value == [0.0, 0.0]
+
+
+_PREPARE = """
+import sys
+from gradstep.record.run import record_scenario
+from gradstep.scenario import sandbox
+from gradstep.scenario.loader import scenario_from_source
+
+source = sys.argv[1]
+sandbox.install_audit_guard()
+sandbox.prepare_for(source)
+trace = record_scenario(scenario_from_source(source, "lesson.py"))
+print(trace.error, "torch._dynamo" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "imported"),
+    [
+        ("import torch\nx = torch.tensor(3.0, requires_grad=True)\n(x * x).backward()\n", False),
+        (
+            "import torch\nfrom torch import optim\nw = torch.ones(1, requires_grad=True)\n"
+            "opt = optim.Adam([w])\n(w * 2).sum().backward()\nopt.step()\n",
+            True,
+        ),
+    ],
+    ids=["no optimiser", "optimiser"],
+)
+def test_torchs_lazy_imports_are_made_only_for_a_scenario_that_needs_them(source, imported):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _PREPARE, source], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["None", str(imported)]

@@ -38,6 +38,7 @@ import builtins
 import contextlib
 import importlib
 import os
+import re
 import site
 import sys
 import threading
@@ -344,6 +345,8 @@ class _GuardState:
         self.prewarmed = False
         # the thread importing what torch imports lazily; exempt from the guard
         self.prewarm_thread: threading.Thread | None = None
+        # set by prepare_for() when the scenario to run needs none of those lazy imports
+        self.prewarm_unneeded = False
         self.read_roots: tuple[str, ...] = ()
         self.extra_reads: tuple[str, ...] = ()
         self.lock = threading.Lock()
@@ -549,6 +552,30 @@ def prewarm_in_background() -> None:
     _state.prewarm_thread.start()
 
 
+#: What makes torch import ``torch._dynamo`` lazily, among what a restricted scenario can
+#: reach: the optimisers (their methods are wrapped in ``torch._disable_dynamo``, which
+#: imports it on first call). Checked against torch 2.13's sources: the other users of
+#: that wrapper (``torch.compile``, ``torch.utils.checkpoint``, ``torch.library``,
+#: distributed) are refused by the static check.
+_NEEDS_PREWARM = re.compile(r"\boptim\b")
+
+
+def needs_prewarm(source: str) -> bool:
+    """Whether running ``source`` restricted may make torch import ``torch._dynamo``."""
+    return _NEEDS_PREWARM.search(source) is not None
+
+
+def prepare_for(source: str) -> None:
+    """Before a restricted run of ``source``: finish :func:`prewarm` if the scenario
+    needs it (waiting for the background thread, or importing now), and otherwise
+    let :func:`guarded` skip it, so that a one-off run of a scenario without an
+    optimiser does not pay a second for imports it never uses."""
+    if needs_prewarm(source):
+        prewarm()
+    else:
+        _state.prewarm_unneeded = True
+
+
 @contextlib.contextmanager
 def guarded(readable: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
     """Refuse processes, sockets, ctypes, file writes and foreign reads while active.
@@ -558,7 +585,7 @@ def guarded(readable: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
     is inert.
     """
     install_audit_guard()
-    if _state.prewarm_thread is None:
+    if _state.prewarm_thread is None and not _state.prewarm_unneeded:
         prewarm()  # no background prewarm under way: import now, unguarded
     extra = tuple(os.path.realpath(os.fspath(p)) for p in readable)
     with _state.lock:

@@ -60,9 +60,13 @@ def _serve(out: Any) -> int:
     from gradstep.trace.io import dumps
 
     # the lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen in a
-    # thread the guard lets through, overlapping the wait for a request
+    # thread the guard lets through, overlapping a spare worker's wait for a request; a
+    # worker started for a request already waiting (``--on-demand``) makes them only for
+    # a scenario that needs them: run beside a scenario, the thread holding the GIL
+    # made it an order of magnitude slower (every torch kernel lets the GIL go)
     sandbox.install_audit_guard()
-    sandbox.prewarm_in_background()
+    if "--on-demand" not in sys.argv[1:]:
+        sandbox.prewarm_in_background()
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
     line = sys.stdin.readline()
@@ -100,6 +104,8 @@ def _serve(out: Any) -> int:
             + "\n"
         )
         return 0
+    if not req.get("trusted"):
+        sandbox.prepare_for(scenario.source)  # before the clock starts
     signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", 10.0)))
     try:
         trace = record_scenario(

@@ -33,8 +33,10 @@ class RunResult:
         return self.trace.error
 
 
-def _worker_command() -> list[str]:
-    return [sys.executable, "-m", "gradstep.worker"]
+def _worker_command(*, spare: bool) -> list[str]:
+    """A spare worker prepares in the background while it waits; one started for a
+    request already waiting does only what that request needs (``--on-demand``)."""
+    return [sys.executable, "-m", "gradstep.worker", *([] if spare else ["--on-demand"])]
 
 
 def _error_trace(path: str, etype: str, message: str, kind: str, line: int | None = None) -> Trace:
@@ -54,10 +56,10 @@ def _error_trace(path: str, etype: str, message: str, kind: str, line: int | Non
 class _Worker:
     """One started worker process, waiting for its single request."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, spare: bool = True) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
         self.proc = subprocess.Popen(
-            _worker_command(),
+            _worker_command(spare=spare),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -121,7 +123,9 @@ class WorkerPool:
 
     def _take(self) -> _Worker:
         with self._lock:
-            worker = self._spare if self._spare and self._spare.proc.poll() is None else _Worker()
+            worker = self._spare
+            if worker is None or worker.proc.poll() is not None:
+                worker = _Worker(spare=False)
             self._spare = None
             self._current = worker
             return worker
