@@ -2,7 +2,7 @@
 
     gradstep [FILE]                      open the app (the default bundled scenario without FILE)
     gradstep trace FILE [--json]         record FILE and print its steps (or the trace document)
-    gradstep export FILE [...]           images of the graph, headless
+    gradstep export FILE [...]           images of the graph, headless (--step N counts from 1)
     gradstep handout FILE -o DIR         a handout folder, headless
 
 ``trace`` exit status: 0 the scenario ran to its end, 1 it raised (the trace is
@@ -65,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_export = sub.add_parser("export", help="export the graph at a step as PNG/SVG/PDF, headless")
     p_export.add_argument("file")
     group = p_export.add_mutually_exclusive_group()
-    group.add_argument("--step", type=int, help="the step to show (default: the last)")
+    group.add_argument(
+        "--step",
+        type=int,
+        metavar="N",
+        help="the step to show, numbered from 1 as in the window (default: the last)",
+    )
     group.add_argument("--all", action="store_true", help="one image per step")
     p_export.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
     p_export.add_argument("-o", "--output", help="output file (or folder with --all)")

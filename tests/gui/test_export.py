@@ -31,7 +31,7 @@ from gradstep.gui.theme import LIGHT
 from gradstep.trace.model import Trace
 
 GOLDEN = Path(__file__).parent / "golden"
-SIN_STEP = 10  # SinBackward0 computes: the current node is z = sin(y)
+SIN_STEP = 10  # SinBackward0 computes: the current node is z = sin(y) (index 10: "Step 11")
 LABELS = ("x", "y", "z", "SinBackward0", "PowBackward0")
 
 
@@ -84,7 +84,7 @@ def test_svg_is_vector_with_the_node_labels_as_text(view, tmp_path) -> None:
     texts = {"".join(t.itertext()).strip() for t in root.iter(ns + "text")}
     for label in LABELS:
         assert label in texts
-    assert any(t.startswith("step 10 of 34") for t in texts)
+    assert any(t.startswith("Step 11 of 35, line ") for t in texts)  # as the window says it
     assert not list(root.iter(ns + "image")), "the graph must be vector, not a picture"
     # fonts named as other programs know them, with a generic fallback
     families = set(re.findall(r'font-family="([^"]*)"', path.read_text()))
@@ -117,7 +117,7 @@ def test_pdf_is_vector_with_fonts_embedded_and_labels_as_text(view, tmp_path) ->
 
 def test_golden_image(view, tmp_path) -> None:
     """The figure of a small scenario matches the reviewed one (fonts may differ by a pixel)."""
-    golden = GOLDEN / "sin_of_square_step10.png"
+    golden = GOLDEN / "sin_of_square_step11.png"  # the figure of "Step 11"
     got_path = export_graph(view, tmp_path / "got.png", scale=1.0, caption=True)
     if os.environ.get("GRADSTEP_UPDATE_GOLDEN") or not golden.exists():
         shutil.copy(got_path, golden)
@@ -205,9 +205,11 @@ def test_handout_structure(qtbot, trace, tmp_path) -> None:
     files = sorted(f"images/{p.name}" for p in (out / "images").iterdir())
     assert sorted(refs) == files  # every image referenced, none missing, none extra
     computes = [s for s in trace.steps if s.kind in ("compute", "accumulate")]
-    for s in computes:
-        assert f"images/step_{s.index:03d}.png" in refs
-    assert "images/step_010_slope.png" in refs  # sin is scalar → scalar: the tangent plot
+    for s in computes:  # numbered from 1, as in the window
+        assert f"images/step_{s.index + 1:03d}.png" in refs
+        assert re.search(rf"^### Step {s.index + 1} \(line \d+\): ", md, re.MULTILINE)
+    assert "images/step_011_slope.png" in refs  # sin is scalar → scalar: the tangent plot
+    assert "### Step 0 " not in md and "- step 0 " not in md
     assert "Chain rule: `1 × -0.9577 = -0.9577`" in md
     assert "## The chain rule by hand" in md and "```python\nx = torch.tensor(4.0" in md
     assert (out / "handout.pdf").read_bytes().startswith(b"%PDF")
@@ -257,7 +259,31 @@ def test_cli_export_headless_and_bad_step(tmp_path) -> None:
     (tmp_path / "sq.py").write_text(SCENARIO)
     bad = _gradstep("export", "sq.py", "--trust", "--step", "999", cwd=tmp_path)
     assert bad.returncode == 2
-    assert re.search(r"step 999 is out of range \(0–\d+\)", bad.stderr), bad.stderr
+    assert re.search(r"step 999 is out of range \(1–\d+\)", bad.stderr), bad.stderr
+
+
+def test_cli_export_step_counts_from_one_like_the_window(
+    qtbot, trace, tmp_path, monkeypatch, capsys
+) -> None:
+    from gradstep.cli import build_parser
+    from gradstep.gui import export_cli
+
+    monkeypatch.setattr(export_cli, "_record", lambda args: trace)
+    monkeypatch.chdir(tmp_path)
+    n = len(trace.steps)
+
+    def export(*args: str) -> int:
+        return export_cli.export_command(build_parser().parse_args(["export", "sq.py", *args]))
+
+    for bad in ("0", str(n + 1)):
+        assert export("--step", bad) == 2
+        assert f"step {bad} is out of range (1–{n})" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == []
+    assert export("--step", "11", "--format", "svg") == 0  # index 10: SinBackward0 computes
+    text = (tmp_path / "sq-step11.svg").read_text()
+    assert f"Step 11 of {n}, line " in text and "SinBackward0 computes" in text
+    assert export("--step", str(n), "--format", "svg") == 0  # the last step is step n
+    assert f"Step {n} of {n}, line " in (tmp_path / f"sq-step{n}.svg").read_text()
 
 
 def test_cli_export_all_writes_frames_of_one_size(qtbot, trace, tmp_path, monkeypatch) -> None:
@@ -272,6 +298,9 @@ def test_cli_export_all_writes_frames_of_one_size(qtbot, trace, tmp_path, monkey
     assert export_cli.export_command(args) == 0
     frames = sorted((tmp_path / "frames").iterdir())
     assert len(frames) == len(trace.steps)
+    assert (
+        frames[0].name == "step_001.svg" and frames[-1].name == f"step_{len(trace.steps):03d}.svg"
+    )
     assert all(f.suffix == ".svg" and f.stat().st_size > 1000 for f in frames)
     sizes = {re.search(rb'viewBox="([^"]*)"', f.read_bytes()).group(1) for f in frames}
     assert len(sizes) == 1, "frames of a series have one size, whatever their captions"

@@ -127,6 +127,30 @@ def test_keyboard_steps_whatever_has_focus(qtbot, window, scenario: Path) -> Non
         assert window.step_index == window.step_count - 1, focus
 
 
+def test_every_panel_numbers_steps_from_one(qtbot, window, scenario: Path) -> None:
+    """The status bar, the timeline and the inspector say "Step k of N" with k from 1."""
+    open_and_wait(qtbot, window, scenario)
+    n = window.step_count
+    start = next(s.index for s in window.trace.steps if s.kind == "pass_start")
+    window.session.go_to(start)  # no node at a pass's start: the inspector shows the step
+    k = start + 1
+    text = window.trace.steps[start].text
+    assert window.status.text() == f"Step {k} of {n} — {text}"
+    assert window.timeline.position.text() == f"{k} / {n}"
+    row = window.timeline.model.index(start, 0).data()
+    assert row.split()[0] == str(k) and text in row
+    assert window.timeline.model.index(0, 0).data().split()[0] == "1"
+    assert window.inspector.toPlainText().startswith(f"Step {k} of {n}: {text}")
+    # a node pinned before it exists, and one waiting for its gradient, name steps from 1 too
+    x = next(nid for nid, node in window.trace.nodes.items() if node.name == "x")
+    window.inspector.pin(x)
+    window.session.first()
+    assert f"it appears at step {window.trace.nodes[x].step + 1}." in window.inspector.toPlainText()
+    window.session.go_to(start)
+    receive = next(r.receive_step for r in window.trace.passes[0].nodes if r.node == x)
+    assert f"receives its gradient at step {receive + 1}" in window.inspector.toPlainText()
+
+
 def test_inspector_numbers_equal_pytorch(qtbot, window, scenario: Path) -> None:
     expected = torch_reference()
     open_and_wait(qtbot, window, scenario)

@@ -49,7 +49,8 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QGraphicsView, QMessageBox, QWidget
 
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
-from gradstep.plotting.labels import step_caption
+from gradstep.plotting.labels import compact_chain_line
+from gradstep.trace.text import step_label, step_number
 
 __all__ = [
     "FORMATS",
@@ -146,11 +147,21 @@ def _theme(source: Any) -> Theme:
 
 
 def default_caption(source: Any) -> list[str]:
-    """Title, step and chain-rule line of the step a graph view shows."""
+    """Title, step (numbered from 1, as in the window) and chain-rule line of the step shown."""
     session = getattr(source, "session", None)
     if session is None or not session.trace.steps:
         return []
-    return step_caption(session.trace, session.trace.steps[session.index])
+    trace = session.trace
+    step = trace.steps[session.index]
+    where = f", line {step.line}" if step.line is not None else ""
+    title = trace.scenario.title or trace.scenario.path or "gradstep"
+    lines = [title, f"{step_label(step.index, len(trace.steps))}{where}: {step.text}"]
+    rec = trace.record_for(step)
+    if rec is not None and step.kind in ("compute", "accumulate"):
+        lines.append(compact_chain_line(rec))
+        if rec.formula and step.kind == "compute":
+            lines.append(rec.formula)
+    return lines
 
 
 # ------------------------------------------------------------------- layout
@@ -564,7 +575,7 @@ def save_graph_dialog(
     session = getattr(view, "session", None)
     stem, step = "graph", 0
     if session is not None:
-        stem, step = Path(session.trace.scenario.path).stem or "graph", session.index
+        stem, step = Path(session.trace.scenario.path).stem or "graph", step_number(session.index)
     folder = Path(directory) if directory else Path.home()
     answer = _ask_path(parent, "Export graph", folder / f"{stem}-step{step}.png", FORMATS)
     if answer is None:

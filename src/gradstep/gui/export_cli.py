@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gradstep.trace.model import Trace
+from gradstep.trace.text import step_number
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -72,6 +73,7 @@ def _finish(trace: Trace, file: str) -> int:
 
 
 def _output_file(args: argparse.Namespace, step: int) -> tuple[Path, str]:
+    """Where ``--step`` goes; ``step`` is the number the user reads (from 1)."""
     stem = Path(args.file).stem
     fmt = args.format
     if args.output is None:
@@ -103,8 +105,8 @@ def export_command(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     n = len(trace.steps)
-    if args.step is not None and not 0 <= args.step < n:
-        _say(f"step {args.step} is out of range (0–{n - 1})")
+    if args.step is not None and not 1 <= args.step <= n:  # numbered as in the window
+        _say(f"step {args.step} is out of range (1–{n})")
         return 2
     _app()
     from gradstep.gui.export import ExportError
@@ -113,9 +115,9 @@ def export_command(args: argparse.Namespace) -> int:
         if args.all:
             _export_all(trace, args)
         else:
-            step = n - 1 if args.step is None else args.step
-            path, fmt = _output_file(args, step)
-            _export_one(trace, step, path, fmt, args)
+            index = n - 1 if args.step is None else args.step - 1
+            path, fmt = _output_file(args, step_number(index))
+            _export_one(trace, index, path, fmt, args)
             print(path)
     except UsageError as e:
         _say(str(e))
@@ -154,13 +156,14 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
         if fresh:
             os.chmod(folder, _mode(target, 0o777))  # mkdtemp makes it private
         view = graph_view_for(trace, 0)
-        width = max(3, len(str(len(trace.steps) - 1)))
-        for step in range(len(trace.steps)):
-            view.session.go_to(step)
+        width = max(3, len(str(len(trace.steps))))
+        for index in range(len(trace.steps)):
+            view.session.go_to(index)
             data = figure_bytes(
                 view, args.format, scale=args.scale, caption=not args.no_caption, frame=True
             )
-            atomic_write_bytes(folder / f"step_{step:0{width}d}.{args.format}", data)
+            name = f"step_{step_number(index):0{width}d}.{args.format}"  # from 1, as in the window
+            atomic_write_bytes(folder / name, data)
         if fresh:
             os.replace(folder, target)
     except BaseException:

@@ -44,6 +44,7 @@ from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import compact_chain_line
 from gradstep.trace.model import Step, Trace
+from gradstep.trace.text import step_number
 
 __all__ = [
     "HandoutError",
@@ -144,12 +145,13 @@ def _wanted(step: Step, per: Per) -> bool:
 
 def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
     where = f" (line {step.line})" if step.line is not None else ""
+    number = step_number(step.index)  # numbered as in the window, from 1
     if not _wanted(step, per):
         detail = f" → `{step.output.strip().splitlines()[0]}`" if step.output.strip() else ""
-        doc.bullet(f"- step {step.index}{where}: {step.text}{detail}")
+        doc.bullet(f"- step {number}{where}: {step.text}{detail}")
         return
-    doc.add(f"### Step {step.index}{where}: {step.text}", "")
-    doc.image(_Image(f"step_{step.index:03d}.png", f"graph at step {step.index}", step.index))
+    doc.add(f"### Step {number}{where}: {step.text}", "")
+    doc.image(_Image(f"step_{number:03d}.png", f"graph at step {number}", step.index))
     rec = trace.record_for(step)
     if rec is not None and step.kind in ("compute", "accumulate"):
         doc.add(f"Chain rule: `{compact_chain_line(rec)}`", "")
@@ -157,9 +159,7 @@ def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
             doc.add(f"Local derivative: {rec.formula}", "")
         if step.kind == "compute" and tangent_plot(trace, rec) is not None:
             doc.image(
-                _Image(
-                    f"step_{step.index:03d}_slope.png", "derivative = slope", step.index, "tangent"
-                )
+                _Image(f"step_{number:03d}_slope.png", "derivative = slope", step.index, "tangent")
             )
     if step.output.strip():
         doc.add("```text", step.output.rstrip(), "```", "")

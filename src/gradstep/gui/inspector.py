@@ -21,7 +21,7 @@ from gradstep.gui.tensor_html import (
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
-from gradstep.trace.text import chain_rule_line
+from gradstep.trace.text import chain_rule_line, step_label, step_number
 
 _NOW = {
     "receive": "receives its gradient in this step",
@@ -122,7 +122,8 @@ class Inspector(QWidget, FollowsSession):
     def _step_html(self, st: StepState) -> str:
         trace = self.session.trace  # type: ignore[union-attr]
         step = st.step
-        out = [f"<h3>Step {st.index}: {escape(step.text)}</h3>"]
+        count = len(trace.steps)
+        out = [f"<h3>{step_label(st.index, count)}: {escape(step.text)}</h3>"]
         if step.kind == "error" and trace.error is not None:
             e = trace.error
             out.append(
@@ -163,7 +164,9 @@ class Inspector(QWidget, FollowsSession):
             f"{', output ' + shapes if shapes else ''}{self._status_html(status, rec)}</p>"
         )
         if nid not in st.visible_nodes:
-            out.append(f"<p><i>Not created yet: it appears at step {node.step}.</i></p>")
+            out.append(
+                f"<p><i>Not created yet: it appears at step {step_number(node.step)}.</i></p>"
+            )
         if rec is not None and bpass is not None:
             out.append(self._record_html(node, rec, status))
         out.append(self._variable_html(node, st, bpass))
@@ -199,7 +202,11 @@ class Inspector(QWidget, FollowsSession):
     def _status_html(self, status: str, rec: NodeRecord | None) -> str:
         text = {
             "current": _NOW.get(self.session.trace.steps[self.session.index].kind, "in this step"),  # type: ignore[union-attr]
-            "pending": f"waiting: receives its gradient at step {rec.receive_step}" if rec else "",
+            "pending": (
+                f"waiting: receives its gradient at step {step_number(rec.receive_step)}"
+                if rec and rec.receive_step is not None
+                else ""
+            ),
             "received": "gradient received, not computed yet",
             "done": "done in this pass",
             "earlier": "values from the last backward pass",

@@ -35,6 +35,7 @@ from gradstep.gui.variables_view import VariablesView
 from gradstep.gui.wiring import connect_window
 from gradstep.session import Session
 from gradstep.trace.model import Trace
+from gradstep.trace.text import step_label
 
 SCENARIO_SUFFIXES = (".py", ".ipynb")
 PLOTS_DELAY_MS = 120  # after the last step; holding → down redraws the plots once
@@ -186,7 +187,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         step = state_of(self.session, k).step
-        self.status.setText(f"Step {k + 1} of {self.session.step_count} — {step.text}")
+        self.status.setText(f"{step_label(k, self.session.step_count)} — {step.text}")
         self._plots_due.start()  # a plot costs more than a frame: drawn once stepping pauses
 
     def _update_plots(self) -> None:

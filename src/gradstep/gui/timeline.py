@@ -22,7 +22,7 @@ from gradstep.gui.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 from gradstep.trace.model import Trace
-from gradstep.trace.text import step_detail
+from gradstep.trace.text import step_detail, step_number
 
 _INDENT = {
     "receive": 2,
@@ -56,7 +56,7 @@ class StepListModel(QAbstractListModel):
             return None
         step = self.trace.steps[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{step.index:>4}   {'   ' * _INDENT.get(step.kind, 0)}{step.text}"
+            return f"{step_number(step.index):>4}   {'   ' * _INDENT.get(step.kind, 0)}{step.text}"
         if role == Qt.ItemDataRole.ForegroundRole:
             if step.kind == "error":
                 return QColor(self.theme.error_text)

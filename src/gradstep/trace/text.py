@@ -1,10 +1,25 @@
-"""Readable text for values, chain-rule lines and the step table (no torch, no Qt)."""
+"""Readable text for values, chain-rule lines and the step table (no torch, no Qt).
+
+Steps are numbered from 1 wherever a user reads them (the window, ``gradstep
+trace``, figures, handouts, ``gradstep export --step``); a trace's ``index``
+fields count from 0. ``step_number`` is the one place that turns one into the other.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gradstep.trace.model import NodeRecord, Step, Trace, is_summary
+
+
+def step_number(index: int) -> int:
+    """The number a user reads for the step at ``index`` (0-based in the trace): from 1."""
+    return index + 1
+
+
+def step_label(index: int, count: int) -> str:
+    """``Step 15 of 35`` for the step at ``index`` of ``count`` steps."""
+    return f"Step {step_number(index)} of {count}"
 
 
 def format_number(x: Any) -> str:
@@ -79,7 +94,7 @@ def step_table(trace: Trace) -> str:
         detail = step_detail(trace, s)
         if s.kind == "statement" and s.output.strip():
             detail = "→ " + s.output.strip().replace("\n", " | ")
-        rows.append((str(s.index), str(s.line or ""), s.kind, s.text, detail))
+        rows.append((str(step_number(s.index)), str(s.line or ""), s.kind, s.text, detail))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for r in rows:
