@@ -119,7 +119,18 @@ class PassHooks:
             self.materialize()
 
     def _hook_op(self, node: Any) -> None:
-        cost = local_derivative_cost(node) if self._local else 0
+        if not self._local:
+            # a large pass: no local derivatives to take while saved tensors live, so one
+            # post-hook records both events (it sees the incoming gradients too, and the
+            # engine runs a node's pre-hooks, the node and its post-hooks back to back);
+            # half the hooks to add, call and remove. Only a node that raises is missed.
+            def both(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
+                self._add(Event("receive", node, grad_outputs))
+                self._add(Event("compute", node, grad_inputs))
+
+            self._handles.append(node.register_hook(_guarded(both, self.errors)))
+            return
+        cost = local_derivative_cost(node)
 
         def pre(grad_outputs: tuple[Any, ...]) -> None:
             derivs = None
