@@ -855,6 +855,84 @@ def test_large_passes_keep_summaries_and_skip_local_derivatives():
     assert_matches_pytorch(trace, oracle)
 
 
+_LOOP_BODY = [
+    "opt.zero_grad()",
+    "loss = (w ** 2).sum()",
+    "loss.backward()",
+    "opt.step()",
+    "print(round(loss.item(), 4))",
+]
+
+
+def test_each_statement_of_a_top_level_loop_is_a_step_with_pytorchs_values():
+    source = HEADER + (
+        "w = torch.tensor([1.0, -2.0], requires_grad=True)\n"
+        "opt = torch.optim.SGD([w], lr=0.25)\n"
+        "for i in range(3):\n" + "".join(f"    {s}\n" for s in _LOOP_BODY)
+    )
+    first_line = HEADER.count("\n") + 4
+    trace = record(source)
+    session = Session(trace)
+
+    # the oracle: the same loop in plain PyTorch, the state after every statement that
+    # changed something (a statement that changed nothing is no step)
+    w = torch.tensor([1.0, -2.0], requires_grad=True)
+    ns: dict[str, Any] = {"w": w, "opt": torch.optim.SGD([w], lr=0.25), "round": round}
+    printed: list[str] = []
+    ns["print"] = lambda *a: printed.append(" ".join(map(str, a)))
+
+    def state() -> tuple[Any, ...]:
+        grad = None if w.grad is None else w.grad.tolist()
+        loss = ns["loss"].item() if "loss" in ns else None
+        return (w.detach().tolist(), grad, loss, len(printed))
+
+    expected = []
+    for _ in range(3):
+        for k, stmt in enumerate(_LOOP_BODY):
+            before = state()
+            exec(stmt, ns)
+            if state() != before:
+                expected.append((first_line + k, state()))
+
+    shown = []
+    for step in trace.steps:
+        in_body = step.line is not None and step.line >= first_line
+        if in_body and step.kind in ("statement", "pass_end"):
+            v = session.variables_at(step.index)
+            grad = v["w"].grad
+            loss = v["loss"].value if "loss" in v else None
+            lines = sum(s.output.count("\n") for s in trace.steps[: step.index + 1])
+            shown.append((step.line, (v["w"].value, grad, loss, lines)))
+    assert shown == expected
+    # the prints are the steps' own output, in order
+    outputs = [s.output.strip() for s in trace.steps if s.output]
+    assert outputs == printed
+
+
+def test_a_long_loop_folds_its_later_statements_into_one_step(monkeypatch):
+    from gradstep.record import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "MAX_NESTED_STEPS", 5)
+    source = HEADER + (
+        "x = torch.tensor(2.0, requires_grad=True)\n"
+        "for i in range(10):\n"
+        "    y = x * i\n"
+        "    y.backward()\n"
+        "z = x.grad * 1\n"
+    )
+    trace = record(source)
+    statements = [s for s in trace.steps if s.kind == "statement" and s.line == 6]
+    assert len(statements) == 3  # budget of 5 marks: y, (backward), y, (backward), y
+    assert "as one step" in statements[-1].text
+    assert len(trace.passes) == 10  # every pass is still recorded
+    assert trace.variables["x"].grad == float(sum(range(10)))
+
+
+def test_a_top_level_statement_that_changes_nothing_is_still_a_step():
+    trace = record(HEADER + "for i in range(3):\n    pass\nk = 1\n")
+    assert [s.line for s in trace.steps if s.kind == "statement"] == [1, 2, 3, 4, 6]
+
+
 def test_changes_between_passes_inside_a_loop_show_when_the_next_pass_starts():
     source = HEADER + (
         "torch.manual_seed(0)\n"

@@ -33,6 +33,9 @@ _NO_SEQUENCE = 1 << 63
 LINE = "_gradstep_line"
 ENTER = "_gradstep_enter"
 LEAVE = "_gradstep_leave"
+#: called before each statement nested in a top-level loop, ``with`` or ``if`` (not in a
+#: function or class body): the recorder makes each of them a step (see Recorder)
+STEP = "_gradstep_step"
 
 
 class _Marks:
@@ -99,7 +102,9 @@ class Provenance:
         """A top-level statement with line marks put in its nested bodies, in place (the
         tree is parsed for this run; a copy cost more than running a class statement).
         Positions stay as they were; most statements, a line like ``y = f(x)``, have no
-        nested body and come back untouched."""
+        nested body and come back untouched. Statements in the body of a top-level
+        ``for``, ``while``, ``with``, ``if`` or ``try`` get a step mark (``STEP``), those in
+        functions and classes a line mark (``LINE``)."""
         if not any(isinstance(n, ast.stmt) for n in _descendants(stmt)):
             return stmt
         return _LineMarks().visit(stmt)
@@ -178,6 +183,16 @@ def _is_generator(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 class _LineMarks(ast.NodeTransformer):
     """Marks before each nested statement; enter/leave around function bodies."""
 
+    def __init__(self) -> None:
+        self._in_body = 0  # depth of function and class bodies around the visited node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._in_body += 1
+        try:
+            return self.generic_visit(node)
+        finally:
+            self._in_body -= 1
+
     def generic_visit(self, node: ast.AST) -> ast.AST:
         super().generic_visit(node)
         for field in ("body", "orelse", "finalbody"):
@@ -186,12 +201,12 @@ class _LineMarks(ast.NodeTransformer):
                 setattr(node, field, self._marked(stmts))
         return node
 
-    @staticmethod
-    def _marked(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    def _marked(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        mark = LINE if self._in_body else STEP
         out: list[ast.stmt] = []
         for i, s in enumerate(stmts):
             if not (i == 0 and _is_docstring(s)):
-                out.append(_located(_call(LINE, s.lineno), s))
+                out.append(_located(_call(mark, s.lineno), s))
             out.append(s)
         return out
 
@@ -203,7 +218,11 @@ class _LineMarks(ast.NodeTransformer):
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         generator = _is_generator(node)
-        self.generic_visit(node)
+        self._in_body += 1
+        try:
+            self.generic_visit(node)
+        finally:
+            self._in_body -= 1
         if generator:  # suspended at a yield, a pushed line would outlive the call
             return node
         body = node.body

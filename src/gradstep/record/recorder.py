@@ -41,7 +41,7 @@ from gradstep.record.graph import (
     is_leaf_node,
 )
 from gradstep.record.passes import Event, PassHooks
-from gradstep.record.provenance import Provenance
+from gradstep.record.provenance import STEP, Provenance
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.model import (
     BackwardPass,
@@ -51,6 +51,22 @@ from gradstep.trace.model import (
     TraceError,
     VariableState,
 )
+
+#: steps made for the statements nested in one top-level block, at most: past it the rest
+#: of the block (a long training loop) is one step, which keeps the trace bounded
+MAX_NESTED_STEPS = 500
+
+
+class _Open:
+    """A statement that is running: its step is made when the next one starts."""
+
+    __slots__ = ("always", "line", "out_pos", "text")
+
+    def __init__(self, line: int, text: str, out_pos: int) -> None:
+        self.line = line
+        self.text = text
+        self.out_pos = out_pos  # where its output starts
+        self.always = False  # a step even when it changed nothing
 
 
 class LimitExceeded(BaseException):
@@ -135,6 +151,11 @@ class Recorder:
         self._lines: list[str] | None = None
         self._in_pass = False
         self._freeze = False
+        # the statement whose step is still to be made, and where its output starts
+        self._open: _Open | None = None
+        self._out = io.StringIO()
+        self._nested_left = MAX_NESTED_STEPS
+        namespace[STEP] = self._nested
 
     def _encode(self, t: torch.Tensor | None) -> Any:
         return encode(t, self.exact_numel)
@@ -283,18 +304,29 @@ class Recorder:
         return self.trace
 
     def _run_statement(self, stmt: ast.stmt) -> bool:
-        """Run one top-level statement; False when the scenario must stop."""
+        """Run one top-level statement; False when the scenario must stop.
+
+        Its step is made when it has run. Inside a top-level loop, ``with``, ``if``
+        or ``try``, each nested statement is a step of its own (``_nested``), so
+        ``zero_grad()`` and ``optimizer.step()`` between two passes show what they
+        change; a statement that changed nothing (a loop header, ``pass``) is no step,
+        but every top-level statement makes at least one.
+        """
         out = io.StringIO()
-        steps_before = len(self.trace.steps)
+        first_step = len(self.trace.steps)
+        self._out = out
+        self._nested_left = MAX_NESTED_STEPS
+        text = self._source_segment(stmt)
+        self._open = _Open(stmt.lineno, text, 0)
         error: BaseException | None = None
         self.provenance.statement(stmt.lineno)
         with _capture_output(out):
             try:
                 if isinstance(stmt, ast.Expr):
                     code = compile(ast.Expression(stmt.value), self.filename, "eval")
-                    text = _echo(eval(code, self.ns))
-                    if text is not None:
-                        print(text)
+                    echo = _echo(eval(code, self.ns))
+                    if echo is not None:
+                        print(echo)
                 else:
                     marked = self.provenance.instrument(stmt)
                     code = compile(ast.Module([marked], type_ignores=[]), self.filename, "exec")
@@ -307,32 +339,61 @@ class Recorder:
                 )
             except Exception as e:
                 error = _as_memory_limit(e) or e
-        with _gc_paused():
-            names = NameTable(self.ns)
-            try:
-                new_ids = self._capture_forward(names)
-            except LimitExceeded as e:
-                new_ids = []
-                error = error or e  # the first error is the one to report
-            deltas = self.variable_deltas(names)
-        had_pass = any(s.kind == "pass_end" for s in self.trace.steps[steps_before:])
-        if not had_pass or new_ids or deltas or out.getvalue():
-            src = self._source_segment(stmt)
-            self._add_step(
-                Step(
-                    index=0,
-                    kind="statement",
-                    line=stmt.lineno,
-                    text=_first_line(src),
-                    new_nodes=new_ids,
-                    variables=deltas,
-                    output=out.getvalue(),
-                )
-            )
+        if len(self.trace.steps) == first_step:  # nothing shown yet: the statement itself
+            self._open = _Open(stmt.lineno, text, 0)
+            self._open.always = True
+        try:
+            self._close_open()
+        except LimitExceeded as e:
+            error = error or e  # the first error is the one to report
         if error is not None:
             self._record_error(error, stmt.lineno)
             return False
         return True
+
+    def _nested(self, line: int) -> None:
+        """Called by the scenario before a statement nested in a top-level block."""
+        self.provenance.line(line)
+        if self._in_pass or self._open is None:
+            return
+        if self._nested_left <= 0:
+            return  # the rest of the block is one step (see MAX_NESTED_STEPS)
+        self._nested_left -= 1
+        self._close_open()
+        self._line = line
+        self._open = _Open(line, self._line_text(line), self._out.tell())
+        if self._nested_left == 0:  # shown even when the passes showed all it changed
+            self._open.text += "  … (and what follows in the block, as one step)"
+            self._open.always = True
+
+    def _close_open(self) -> None:
+        """Make the step of the statement that just ran, if it changed anything."""
+        opened = self._open
+        if opened is None:
+            return
+        self._open = None
+        with _gc_paused():
+            names = NameTable(self.ns)
+            new_ids = self._capture_forward(names)
+            deltas = self.variable_deltas(names)
+        output = self._out.getvalue()[opened.out_pos :]
+        if new_ids or deltas or output or opened.always:
+            self._add_step(
+                Step(
+                    index=0,
+                    kind="statement",
+                    line=opened.line,
+                    text=_first_line(opened.text),
+                    new_nodes=new_ids,
+                    variables=deltas,
+                    output=output,
+                )
+            )
+
+    def _line_text(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = _source_lines(self.scenario.source)
+        return self._lines[line - 1].strip() if 0 < line <= len(self._lines) else ""
 
     def _source_segment(self, stmt: ast.stmt) -> str:
         """``ast.get_source_segment(source, stmt) or ""`` with the source split once per
