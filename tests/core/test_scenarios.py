@@ -183,6 +183,38 @@ def check_mlp(t: Trace) -> None:
     assert {"model.0", "model.1", "model.2", "loss_fn"} <= modules
 
 
+def check_gradient_descent(t: Trace) -> None:
+    from gradstep.session import Session
+
+    # PyTorch, running the same loop, is the oracle
+    x = torch.tensor(3.0, requires_grad=True)
+    xs, grads = [], []
+    for _ in range(5):
+        loss = x**2
+        loss.backward()
+        grads.append(x.grad.item())
+        with torch.no_grad():
+            x -= 0.1 * x.grad
+        xs.append(x.item())
+        x.grad.zero_()
+    assert close(xs[-1], 0.9830)
+    assert len(t.passes) == 5
+    accumulated = [r.grad_after for p in t.passes for r in p.nodes if r.op == "AccumulateGrad"]
+    assert close(accumulated, grads)
+    # the update inside the loop is a step of its own each time, showing the new x
+    src = t.scenario.source.split("\n")
+    update = next(i for i, line in enumerate(src, 1) if "x -= lr * x.grad" in line)
+    clear = next(i for i, line in enumerate(src, 1) if "x.grad.zero_()" in line)
+    session = Session(t)
+    updates = [s for s in t.steps if s.kind == "statement" and s.line == update]
+    assert close([session.variables_at(s.index)["x"].value for s in updates], xs)
+    clears = [s for s in t.steps if s.kind == "statement" and s.line == clear]
+    assert [session.variables_at(s.index)["x"].grad for s in clears] == [0.0] * 5
+    assert [s.output.strip() for s in t.steps if s.output] == [
+        f"step {k + 1}: x = {v:.4f}" for k, v in enumerate(xs)
+    ]
+
+
 def check_notebook(t: Trace) -> None:
     assert close(grad(t, "x"), -7.6613)
     assert any("Manual Result: -7.66127" in s.output for s in t.steps)
@@ -205,6 +237,7 @@ EXPECTED: dict[str, tuple[Callable[[Trace], None], bool]] = {
     "13_requires_grad_false_error.py": (check_requires_grad_false, True),
     "14_mlp_training.py": (check_mlp, False),
     "15_chain_rule_notebook.ipynb": (check_notebook, False),
+    "16_gradient_descent_loop.py": (check_gradient_descent, False),
 }
 
 
