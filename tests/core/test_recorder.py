@@ -933,6 +933,25 @@ def test_a_top_level_statement_that_changes_nothing_is_still_a_step():
     assert [s.line for s in trace.steps if s.kind == "statement"] == [1, 2, 3, 4, 6]
 
 
+def test_the_step_of_a_block_is_at_the_nested_line_that_changed_something():
+    source = HEADER + (
+        "x = torch.tensor(1.0, requires_grad=True)\n"
+        "if x.item() > 0:\n"
+        "    a = x + 1\n"
+        "else:\n"
+        "    a = x - 1\n"
+        "try:\n"
+        "    b = x * 2\n"
+        "    c = b.no_such_attribute\n"
+        "except AttributeError:\n"
+        "    c = b * 3\n"
+    )
+    trace = record(source)
+    steps = [(s.line, sorted(s.variables)) for s in trace.steps if s.kind == "statement"]
+    assert steps[3:] == [(4, ["x"]), (6, ["a"]), (10, ["b"]), (13, ["c"])]
+    assert trace.variables["c"].value == 6.0
+
+
 def test_changes_between_passes_inside_a_loop_show_when_the_next_pass_starts():
     source = HEADER + (
         "torch.manual_seed(0)\n"

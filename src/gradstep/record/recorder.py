@@ -339,11 +339,12 @@ class Recorder:
                 )
             except Exception as e:
                 error = _as_memory_limit(e) or e
-        if len(self.trace.steps) == first_step:  # nothing shown yet: the statement itself
-            self._open = _Open(stmt.lineno, text, 0)
-            self._open.always = True
         try:
             self._close_open()
+            if len(self.trace.steps) == first_step:  # nothing shown: the statement itself
+                self._open = _Open(stmt.lineno, text, 0)
+                self._open.always = True
+                self._close_open()
         except LimitExceeded as e:
             error = error or e  # the first error is the one to report
         if error is not None:
