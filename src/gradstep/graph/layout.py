@@ -34,7 +34,6 @@ drawing back.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median, median_low
@@ -42,6 +41,7 @@ from typing import Any
 
 import networkx as nx
 
+from gradstep.collection import collection_paused
 from gradstep.graph.component import ComponentDrawing, Hint, draw_component
 from gradstep.graph.crossings import strip_counts
 from gradstep.graph.proper import ProperGraph
@@ -93,13 +93,8 @@ def layered_layout(
         raise ValueError(f"direction must be 'TB' or 'LR', not {direction!r}")
     # Python's cycle collector would otherwise walk every object of the process
     # (a GUI, torch) several times over the many small lists made here.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collection_paused():
         return _layout(g, direction, node_size, previous, rank_sep, node_sep)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _layout(

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from gradstep.collection import collection_paused
 from gradstep.record.encode import (
     EXACT_NUMEL,
     LARGE_PASS_EXACT_NUMEL,
@@ -373,7 +374,7 @@ class Recorder:
         if opened is None:
             return
         self._open = None
-        with _gc_paused():
+        with collection_paused():
             names = NameTable(self.ns)
             new_ids = self._capture_forward(names)
             deltas = self.variable_deltas(names)
@@ -480,7 +481,7 @@ class Recorder:
     def record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
         started = time.perf_counter()
         try:
-            with _gc_paused():
+            with collection_paused():
                 return self._record_pass(kind, roots, run)
         finally:
             # whole cost of a recorded pass: capture, hooks, the engine, encoding
@@ -704,23 +705,6 @@ def _as_memory_limit(e: Exception) -> LimitExceeded | None:
             "memory", f"the scenario hit the memory limit: {_first_line(text, 200)}"
         )
     return None
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the recorder builds the trace.
-
-    The trace is made of many small lists and dicts that all live to the end
-    of the run; collecting while they pile up costs more than the recording
-    itself on a large model, and finds nothing to free.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from gradstep.collection import collection_paused
 from gradstep.trace.model import ScenarioInfo, Step, Trace, TraceError
 from gradstep.worker.limits import Limits
 
@@ -190,10 +191,10 @@ class WorkerPool:
                         "crash",
                     )
                 return RunResult(trace, time.perf_counter() - started)
-            reply = orjson.loads(line)
-            if reply.get("ok"):
-                trace = Trace.from_dict(reply["trace"])
-            else:
+            with collection_paused():  # a big trace is many objects that all survive
+                reply = orjson.loads(line)
+                trace = Trace.from_dict(reply["trace"]) if reply.get("ok") else None
+            if trace is None:
                 err = reply["error"]
                 trace = _error_trace(
                     path, err["type"], err["message"], err.get("kind", "refused"), err.get("line")
