@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 
 from gradstep.graph.collapse import box_id
-from gradstep.gui import graph_view
+from gradstep.gui import graph_view, scene_batches
 
 BLOCKS = 32
 # 10 autograd nodes per block: 322 in all, past the size at which a graph opens collapsed
@@ -192,3 +192,112 @@ def test_a_figure_draws_the_boxes_on_screen_in_the_light_theme(qtbot, window, st
     for drawn in (box_id("model.0"), box_id("model.3.a"), box_id("model.20")):
         assert figure._nodes[drawn].pos() == window.graph._nodes[drawn].pos()  # same drawing
         assert figure._nodes[drawn].state == window.graph._nodes[drawn].state
+
+
+def _shows_step(graph, session) -> None:
+    """Every drawn node and edge looks as the step on screen says it should."""
+    from gradstep.gui.stepping import state_of
+
+    d, st = graph.drawing, state_of(session)
+    for nid, item in graph._nodes.items():
+        assert item.state == d.node_state(nid, st), nid
+        assert item.selected == (graph.selected is not None and d.drawn(graph.selected) == nid)
+    active = set(st.active_edges)
+    for key, edge in graph._edges.items():
+        assert edge.state == d.edge_state(key, st, active), key
+
+
+def test_a_big_scene_is_made_in_batches_while_the_window_steps(
+    qtbot, qapp, window, stack, monkeypatch
+) -> None:
+    open_and_wait(qtbot, window, stack)
+    monkeypatch.setattr(graph_view, "SLICED_BUILD", 10)  # this graph counts as big
+    monkeypatch.setattr(scene_batches, "SLICE_SECONDS", 0.0)  # one item per batch
+    monkeypatch.setattr(scene_batches, "PROGRESS_DELAY_MS", 0)
+    graph, session = window.graph, window.session
+    bpass = window.trace.passes[0]
+    ks = list(range(bpass.first_step, bpass.last_step + 1, 3))
+    tanh = next(n for n, node in window.trace.nodes.items() if node.op == "TanhBackward0")
+    window._select(tanh)  # selected before: the new items are styled with it...
+    action(window, "action_expand_all").trigger()
+    assert graph.laying_out and graph.closed == BLOCK_BOXES  # the old drawing stays up
+    turns, picked = 0, None
+    while graph.laying_out:  # steps land while the items are made, and while they are styled
+        assert turns < 20_000, "the scene never came up"
+        if turns % 10 == 0:  # a step every few batches (a step updates every panel)
+            session.go_to(ks[turns // 10 % len(ks)])
+            _shows_step(graph, session)  # ... and the drawing on screen shows it
+        build = graph._batches.build
+        if picked is None and build is not None and build.done == build.total - 5:
+            picked = next(iter(build.nodes))  # styled already, like every node by now
+            window._select(picked)  # ... until another one is selected meanwhile
+        if turns == 10:
+            assert graph.progress.isVisible() and "Drawing" in graph.progress.text()
+        turns += 1
+        qapp.processEvents()
+    assert turns > 100, "the scene was made in one go"
+    assert not graph.laying_out and not graph.progress.isVisible()
+    assert graph.closed == frozenset() and len(drawn_ids(window)) == len(window.trace.nodes)
+    _shows_step(graph, session)  # the new drawing shows the step it came up at, selection too
+    assert picked not in (None, tanh) and graph._nodes[picked].selected
+    session.go_to(bpass.last_step)
+    _shows_step(graph, session)
+
+
+def test_another_view_asked_for_while_a_scene_is_made_replaces_it(
+    qtbot, window, stack, monkeypatch
+) -> None:
+    open_and_wait(qtbot, window, stack)
+    monkeypatch.setattr(graph_view, "SLICED_BUILD", 10)
+    monkeypatch.setattr(scene_batches, "SLICE_SECONDS", 0.0)
+    graph = window.graph
+    action(window, "action_expand_all").trigger()
+    qtbot.wait(20)
+    assert graph.laying_out
+    action(window, "action_expand_all").trigger()  # asked again: nothing new to do
+    assert graph.laying_out
+    action(window, "action_collapse_all").trigger()  # small: drawn at once
+    assert not graph.laying_out and graph.closed == {"model"}
+    qtbot.wait(100)  # no batch of the forgotten scene comes back
+    assert graph.closed == {"model"} and len(drawn_ids(window)) == 3
+
+
+def test_another_files_graph_leaves_the_screen_while_this_one_is_made(
+    qtbot, window, stack, scenario, monkeypatch
+) -> None:
+    open_and_wait(qtbot, window, stack)
+    monkeypatch.setattr(graph_view, "SLICED_BUILD", 1)  # even the sine's few nodes
+    monkeypatch.setattr(scene_batches, "SLICE_SECONDS", 0.0)
+    graph = window.graph
+    with qtbot.waitSignal(graph.drawn, timeout=30_000):
+        open_and_wait(qtbot, window, scenario)
+        assert graph.laying_out
+        assert not graph._nodes  # not the stack's boxes, restyled with the sine's steps
+        window.session.last()
+    assert {window.trace.nodes[n].name for n in drawn_ids(window)} >= {"x", "y", "loss"}
+    _shows_step(graph, window.session)
+
+
+def test_a_node_tells_its_tooltip_when_hovered(qtbot, window, stack) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    graph.open_box("model.3")
+    tanh = next(
+        n
+        for n, node in window.trace.nodes.items()
+        if node.op == "TanhBackward0" and node.module == "model.3"
+    )
+    item = graph.node_item(tanh)
+    graph.centerOn(item)
+    pos = graph.mapFromScene(item.scenePos())
+    event = QHelpEvent(QEvent.Type.ToolTip, pos, graph.viewport().mapToGlobal(pos))
+    QApplication.sendEvent(graph.viewport(), event)
+    text = QToolTip.text()
+    assert "TanhBackward0" in text and "module model.3" in text and "line " in text
+    box = graph.node_item(box_id("model.7"))
+    assert "model.7" in graph.scene().tooltip(box.node_id)
+    QToolTip.hideText()

@@ -34,6 +34,11 @@ def node_size(theme: Theme, title: str, subtitle: str) -> tuple[float, float]:
     return (max(width + 2 * PAD_X, 3.2 * fm_b.height()), height + 2 * PAD_Y)
 
 
+def node_fonts(theme: Theme) -> tuple[QFont, QFont]:
+    """The bold title font and the small subtitle font of the nodes."""
+    return theme.node_font(bold=True), _small(theme.node_font())
+
+
 def _small(font: QFont) -> QFont:
     small = QFont(font)
     small.setPointSizeF(font.pointSizeF() * 0.85)
@@ -51,6 +56,7 @@ class NodeItem(QGraphicsItem):
         subtitle: str,
         size: tuple[float, float],
         theme: Theme,
+        fonts: tuple[QFont, QFont] | None = None,
     ) -> None:
         super().__init__()
         self.node_id = node_id
@@ -66,7 +72,7 @@ class NodeItem(QGraphicsItem):
         self.breakpoint = False
         self.selected = False
         self.badge = ""
-        self._fonts = (theme.node_font(bold=True), _small(theme.node_font()))
+        self._fonts = fonts or node_fonts(theme)
         self.setZValue(2)
         self.setAcceptHoverEvents(False)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, False)

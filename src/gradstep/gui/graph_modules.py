@@ -18,6 +18,7 @@ class ModuleCommands:
     """
 
     drawing: Drawing | None
+    _coming: frozenset[str] | None  # the boxes of a drawing on its way
     session: Any
     _nodes: dict[str, Any]
     _anchor: tuple[str, QPointF] | None
@@ -26,14 +27,17 @@ class ModuleCommands:
     def set_closed(self, closed: set[str] | frozenset[str], anchor: str | None = None) -> None:
         """Draw the modules in ``closed`` as boxes; the rest of the drawing stays in place,
         ``anchor`` (a node or box; default: what is in the middle) where it is on screen."""
-        if self.drawing is not None and frozenset(closed) != self.drawing.closed:
+        if self.drawing is None:
+            return
+        latest = self._coming if self._coming is not None else self.drawing.closed
+        if frozenset(closed) != latest:  # a drawing on its way counts as drawn
             self._relayout(closed, keep_view=True, anchor=anchor)
 
     def draw_as(self, other: Drawing) -> None:
         """Draw the view ``other`` draws (its boxes; its layout as the start): for figures."""
         self._path = self.session.trace.scenario.path if self.session else None
         view = Drawing(other.graph, other.tree, other.view, other.closed, incident=other.incident)
-        self._draw(view, other.layout, keep_view=False)
+        self._draw(lambda: view, view.closed, len(view.view.graph), other.layout, keep_view=False)
 
     def _relayout(
         self,
@@ -50,10 +54,13 @@ class ModuleCommands:
             self.rebuild()
             return
         self._anchor = self._anchor_at(anchor) if keep_view else None
-        view = cl.collapse(d.graph, d.tree, set(closed))
-        previous = None if fresh else d.layout
-        drawing = Drawing(d.graph, d.tree, view, frozenset(closed), incident=d.incident)
-        self._draw(drawing, previous, keep_view)
+        boxes = frozenset(closed)
+
+        def view() -> Drawing:  # in the layout's thread when the graph is big
+            collapsed = cl.collapse(d.graph, d.tree, set(boxes))
+            return Drawing(d.graph, d.tree, collapsed, boxes, incident=d.incident)
+
+        self._draw(view, boxes, len(d.graph), None if fresh else d.layout, keep_view)
 
     # ------------------------------------------------------------- modules
     def open_box(self, path: str) -> None:

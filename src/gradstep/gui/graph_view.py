@@ -4,13 +4,14 @@ What is drawn is a ``Drawing`` (``graph_drawing``): the trace's graph with
 some ``nn.Module``s closed into boxes (``gradstep.graph.collapse``). A big
 graph opens as an overview, a box opens on a double-click, and a new view is
 laid out from the old drawing so what was on screen stays in place. A large
-layout runs in a thread (``layout_job``) while the old drawing stays up.
+layout runs in a thread (``layout_job``), and a large scene is made a batch of
+items per turn of the event loop, while the old drawing stays up and steps.
 """
 
 from __future__ import annotations
 
-import gc
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -19,13 +20,15 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphics
 
 from gradstep.graph import collapse as cl
 from gradstep.graph.model import build_graph
+from gradstep.gui import collector
 from gradstep.gui.graph_drawing import Drawing, EdgeKey
 from gradstep.gui.graph_items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.graph_menu import context_menu
 from gradstep.gui.graph_modules import ModuleCommands
-from gradstep.gui.graph_scene import build_scene, layered, measure
+from gradstep.gui.graph_scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
 from gradstep.gui.layout_job import LayoutJob
 from gradstep.gui.minimap import Minimap
+from gradstep.gui.scene_batches import ProgressNote, SceneBatches
 from gradstep.gui.stepping import Breakpoints, state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState
@@ -35,6 +38,7 @@ MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the curren
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
 MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
 BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
+SLICED_BUILD = 2000  # scenes with more items (nodes and edges) are made a batch at a time
 
 
 class GraphView(ModuleCommands, QGraphicsView):
@@ -70,12 +74,20 @@ class GraphView(ModuleCommands, QGraphicsView):
         self._path: str | None = None  # the scenario the drawing is of
         self._nodes: dict[str, NodeItem] = {}  # drawn id -> item
         self._edges: dict[EdgeKey, EdgeItem] = {}
-        self._label_at: dict[EdgeKey, QPointF] = {}
+        self._label_at: dict[EdgeKey, QPointF | None] = {}  # filled as labels are shown
         self._labels: list[EdgeLabel] = []
+        self._map_shapes: tuple[list[Any], list[Any]] = ([], [])  # for the overview map
         self._shown: StepState | None = None
         self._press: QPointF | None = None
         self._job = LayoutJob(self)
         self._job.finished.connect(self._laid_out)
+        self._coming: frozenset[str] | None = None  # the boxes of a drawing on its way
+        self._stale = False  # the drawing on screen is of another file than the trace
+        self._restyles = 0  # counts what restyles every node: selection, breakpoints, badges
+        self.progress = ProgressNote(self)  # over the drawing on screen
+        self.progress.set_theme(theme)
+        self._batches = SceneBatches(self.progress)  # a big scene, made a batch at a time
+        self._batches.ready.connect(self._show_scene)
         self._pending_keep_view = True
         self._anchor: tuple[str, QPointF] | None = None
         self.setScene(QGraphicsScene(self))
@@ -102,7 +114,8 @@ class GraphView(ModuleCommands, QGraphicsView):
 
     @property
     def laying_out(self) -> bool:
-        return self._job.busy
+        """A new drawing is on its way (laid out, or its items made): the old one is on screen."""
+        return self._job.busy or self._batches.busy
 
     def set_session(self, session: Session) -> None:
         self.session = session
@@ -112,6 +125,7 @@ class GraphView(ModuleCommands, QGraphicsView):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
+        self.progress.set_theme(theme)
         self._relayout(self.closed, keep_view=True)
 
     def set_direction(self, direction: str) -> None:
@@ -133,76 +147,144 @@ class GraphView(ModuleCommands, QGraphicsView):
         same_file = trace.scenario.path == self._path and self.drawing is not None
         g = build_graph(trace)
         tree = cl.module_tree(g)
-        if same_file:
-            closed = {p for p in self.closed if tree.boxable(p)}
+        if same_file:  # the boxes asked for last (maybe still on their way)
+            wanted = self._coming if self._coming is not None else self.closed
+            closed = {p for p in wanted if tree.boxable(p)}
         else:
             closed = cl.default_collapsed(tree)
         previous = self.graph_layout if same_file else None
         self._path = trace.scenario.path
         self.marks = {}
         keep = keep_view or (same_file and bool(self._nodes))
-        self._draw(
-            Drawing(g, tree, cl.collapse(g, tree, closed), frozenset(closed)), previous, keep
-        )
+        self._stale = not same_file  # what is on screen is another file's graph
+        drawing = Drawing(g, tree, cl.collapse(g, tree, closed), frozenset(closed))
+        self._draw(lambda: drawing, drawing.closed, len(drawing.view.graph), previous, keep)
 
-    def _draw(self, drawing: Drawing, previous: Any, keep_view: bool) -> None:
-        """Measure the nodes, lay them out (in a thread when big), then make the items."""
-        measure(drawing, self.theme)
-        g, direction, sizes = drawing.view.graph, self.direction, drawing.sizes
+    def _draw(
+        self,
+        view: Callable[[], Drawing],
+        closed: frozenset[str],
+        size: int,
+        previous: Any,
+        keep_view: bool,
+    ) -> None:
+        """Make the drawing ``view()`` (``closed``: its boxes), measure and lay it out — in a
+        thread when it comes from a graph of more than ``BACKGROUND_LAYOUT`` (``size``)
+        nodes — then make its items."""
+        theme, direction = self.theme, self.direction
 
         def lay_out() -> Drawing:
+            drawing = view()
+            measure(drawing, theme)
+            g = drawing.view.graph
             t0 = time.perf_counter()
-            drawing.layout = layered(g, direction, sizes, previous) if len(g) else None
+            drawing.layout = layered(g, direction, drawing.sizes, previous) if len(g) else None
             self.layout_seconds = time.perf_counter() - t0
             return drawing
 
-        self._job.cancel()  # a request still running would show an older view
-        if self.background_layout and len(g) > BACKGROUND_LAYOUT:
-            self._pending_keep_view = keep_view
+        self._cancel()  # a request still on its way would show an older view
+        self._coming = closed
+        self._pending_keep_view = keep_view
+        if self.background_layout and size > BACKGROUND_LAYOUT:
+            self._clear_stale()
             self.setCursor(Qt.CursorShape.BusyCursor)
+            self.progress.say(f"Laying out {size:,} nodes…")
             self._job.start(lay_out)
         else:
-            self._install(lay_out(), keep_view)
+            self._install(lay_out())
+
+    def _cancel(self) -> None:
+        """Forget the drawing on its way (its layout or its items): the one on screen stays."""
+        self._job.cancel()
+        self._batches.cancel()
+        self._coming = None
+        self.progress.done()
+        self.unsetCursor()
 
     def _laid_out(self, result: Any) -> None:
-        self.unsetCursor()
         if isinstance(result, BaseException):
+            self._cancel()
             raise result
-        self._install(result, self._pending_keep_view)
+        self._install(result)
 
-    def _install(self, drawing: Drawing, keep_view: bool) -> None:
-        """Make the scene's items for ``drawing`` and show the current step on them."""
-        # thousands of small objects: the cycle collector would walk the whole process
-        # (torch-free, but Qt wrappers and the trace) many times over meanwhile
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._make_items(drawing, keep_view)
-        finally:
-            if collecting:
-                gc.enable()
+    def _install(self, drawing: Drawing) -> None:
+        """Make the scene's items for ``drawing`` — a batch per turn of the event loop when
+        there are many, the step shown on them too — then put the scene on screen."""
+        trace_nodes = self.session.trace.nodes if self.session else {}
+        build = SceneBuild(drawing, self.theme, self.direction, trace_nodes, self)
+        if self.background_layout and build.total > SLICED_BUILD:
+            self._clear_stale()
+            build.then(self._show_step_on(build), build.total)
+            self.setCursor(Qt.CursorShape.BusyCursor)
+            self._batches.start(build)
+            return
+        with collector.paused():
+            build.run()
+        self._show_scene(build)
+
+    def _clear_stale(self) -> None:
+        """Take another file's graph off screen while this one's is on its way: it would
+        show this trace's steps on nodes that are not its own."""
+        if not self._stale or self.drawing is None:
+            return
+        old = self.scene()
+        self.drawing, self._nodes, self._edges, self._label_at = None, {}, {}, {}
+        self._labels, self._map_shapes, self._shown = [], ([], []), None
+        scene = QGraphicsScene(self)
+        scene.setBackgroundBrush(QColor(self.theme.background))
+        self.setScene(scene)
+        old.deleteLater()
+        self.minimap.render_scene()
+
+    def _show_step_on(self, build: SceneBuild) -> Iterator[None]:
+        """Style the new items for the current step (one item per iteration), so that the
+        scene, once up, restyles only what changed since (``build.styled``)."""
+        if self.session is None:
+            return
+        st, restyles, d = state_of(self.session), self._restyles, build.drawing
+        for item in build.nodes.values():
+            self._style(d, item, st)
+            yield
+        active = set(st.active_edges)
+        for key, edge in build.edges.items():
+            edge.set_visual(d.edge_state(key, st, active))
+            yield
+        build.styled = (st, restyles)
+
+    def _show_scene(self, build: SceneBuild) -> None:
+        """Put the finished scene on screen and show the current step on it."""
+        self._coming = None
+        self.progress.done()
+        self.unsetCursor()
+        with collector.paused():
+            self._swap_scene(build, self._pending_keep_view)
         self.minimap.render_scene()
         self.drawn.emit()
 
-    def _make_items(self, drawing: Drawing, keep_view: bool) -> None:
-        self.drawing = drawing
+    def _swap_scene(self, build: SceneBuild, keep_view: bool) -> None:
         old, transform, centre = self.scene(), self.transform(), self._centre()
-        trace_nodes = self.session.trace.nodes if self.session else {}
-        scene, self._nodes, self._edges, self._label_at = build_scene(
-            drawing, self.theme, self.direction, trace_nodes, self
-        )
+        scene = build.scene
+        self.drawing, self._stale = build.drawing, False
+        self._nodes, self._edges, self._label_at = build.nodes, build.edges, {}
+        self._map_shapes = (build.node_rects, build.edge_lines)
         self._labels = []
+        bounds = build.bounds
         if not self._nodes:
             self._placeholder(scene, "This trace has no autograd graph yet.")
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+            bounds = scene.itemsBoundingRect()
+        scene.setSceneRect(
+            bounds.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
+        )
         self.setScene(scene)
         if old is not None:
             old.deleteLater()
-        self._shown = None
+        # styled for a step while it was made: only what differs from that step is restyled
+        styled = build.styled
+        self._shown = styled[0] if styled is not None and styled[1] == self._restyles else None
         if self.session is not None:
             self.show_step(self.session.index)
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
-        if keep_view and not visible.contains(scene.itemsBoundingRect()):
+        if keep_view and not visible.contains(bounds):
             self.setTransform(transform)
             self.centerOn(centre)
             self._keep_anchor()
@@ -257,19 +339,21 @@ class GraphView(ModuleCommands, QGraphicsView):
 
     def _restyle(self, nid: str | None, st: StepState) -> None:
         item = self._nodes.get(nid)  # type: ignore[arg-type]
-        if item is None or self.drawing is None:
-            return
-        d = self.drawing
-        members = d.member_set.get(item.node_id)
+        if item is not None and self.drawing is not None:
+            self._style(self.drawing, item, st)
+
+    def _style(self, d: Drawing, item: NodeItem, st: StepState) -> None:
+        nid = item.node_id
+        members = d.member_set.get(nid)
         if members is None:
             breakpoint = nid in self.breakpoints.nodes
         else:
             breakpoint = not members.isdisjoint(self.breakpoints.nodes)
         item.set_visual(
-            d.node_state(item.node_id, st),
+            d.node_state(nid, st),
             breakpoint,
             self.selected is not None and d.drawn(self.selected) == nid,
-            d.badge(item.node_id, st.index, self.marks),
+            d.badge(nid, st.index, self.marks),
         )
 
     def _show_labels(self, st: StepState) -> None:
@@ -277,7 +361,7 @@ class GraphView(ModuleCommands, QGraphicsView):
         if len(grads) > MAX_LABELS:  # only around the current node (its edges, not all)
             near = self.drawing.incident.get(st.current_node, ()) if self.drawing else ()
             grads = {k: grads[k] for k in near if k in grads}
-        keys = [k for k in grads if k in self._label_at][:MAX_LABELS]
+        keys = [k for k in grads if self._label_point(k) is not None][:MAX_LABELS]
         scene = self.scene()
         while len(self._labels) < len(keys):
             label = EdgeLabel(self.theme)
@@ -290,7 +374,14 @@ class GraphView(ModuleCommands, QGraphicsView):
         for label in self._labels[len(keys) :]:
             label.setVisible(False)
 
+    def _label_point(self, key: EdgeKey) -> QPointF | None:
+        if key not in self._label_at:
+            edge = self._edges.get(key)
+            self._label_at[key] = label_point(edge) if edge is not None else None
+        return self._label_at[key]
+
     def _restyle_all(self) -> None:
+        self._restyles += 1  # a scene being made restyles all its items when it goes up
         self._shown = None
         if self.session is not None:
             self.show_step(self.session.index)
@@ -300,6 +391,7 @@ class GraphView(ModuleCommands, QGraphicsView):
         if node == self.selected:
             return
         previous, self.selected = self.selected, node
+        self._restyles += 1
         if self.session is None or self.drawing is None:
             return
         st = state_of(self.session)
@@ -341,8 +433,8 @@ class GraphView(ModuleCommands, QGraphicsView):
             return None
         return self._nodes.get(self.drawing.drawn(self._shown.current_node))  # type: ignore[arg-type]
 
-    def _minimap_items(self) -> tuple[Any, Any, NodeItem | None]:
-        return self._nodes.values(), self._edges.values(), self._current_item()
+    def _minimap_items(self) -> tuple[list[Any], list[Any], NodeItem | None]:
+        return *self._map_shapes, self._current_item()
 
     def node_at(self, pos: QPointF | Any) -> str | None:
         """The drawn node under ``pos`` (viewport coordinates): a node id or a box id."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
 from gradstep.gui.docks import add_docks, add_message_bar, fit_to_screen
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         title = trace.scenario.title or Path(result.path).name
         self.setWindowTitle(f"{title} — gradstep")
         self._step_changed(self.session.index)
+        QTimer.singleShot(0, lambda: collector.settle(trace))  # once it is on screen
         self.trace_ready.emit()
 
     def _start_session(self, trace: Trace) -> None:

@@ -21,7 +21,8 @@ class Minimap(QWidget):
         super().__init__(view)
         self.setObjectName("minimap")
         self.view = view
-        self.items = items  # () -> (node items, edge items, current node item or None)
+        # () -> ([(node item, its scene rect)], [(edge item, its scene line)], current node item)
+        self.items = items
         self.wanted = True  # the user's choice (View ▸ Overview)
         self._image: QImage | None = None
         self._source = QRectF()
@@ -36,7 +37,8 @@ class Minimap(QWidget):
 
     # ------------------------------------------------------------- drawing
     def render_scene(self) -> None:
-        """Draw the nodes and edges small into the image (a few ms for thousands of nodes)."""
+        """Draw the nodes and edges small into the image: one call per colour, from shapes
+        the view keeps (a step on a big graph redraws it a moment later: it must be cheap)."""
         nodes, edges, _ = self.items()
         source = self.view.sceneRect()
         if not nodes or source.isEmpty():
@@ -53,22 +55,26 @@ class Minimap(QWidget):
         )
         self._source = source
         theme = self.view.theme
+        groups: dict[tuple[str, str, bool], list[QRectF]] = {}
+        for item, rect in nodes:
+            absent = item.state == "absent"
+            key = ("normal" if absent else item.state, item.kind, absent)
+            groups.setdefault(key, []).append(rect)
         image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(QColor(theme.panel))
         p = QPainter(image)
-        p.setPen(QPen(QColor(theme.edge), 0))
-        for edge in edges:
-            if edge.state != "absent":
-                start = edge.path.elementAt(0)
-                end = edge.path.currentPosition()
-                p.drawLine(self.to_map(QPointF(start.x, start.y)), self.to_map(end))
-        for item in nodes:
-            state = "normal" if item.state == "absent" else item.state
-            colour = QColor(theme.node_border(state, item.kind))
-            if item.state == "absent":
+        p.translate(1, 1)
+        p.scale(self._sx, self._sy)
+        p.translate(-source.left(), -source.top())
+        p.setPen(QPen(QColor(theme.edge), 0))  # cosmetic: one pixel whatever the scale
+        p.drawLines([line for edge, line in edges if edge.state != "absent"])
+        for (state, kind, absent), rects in groups.items():
+            colour = QColor(theme.node_border(state, kind))
+            if absent:
                 colour.setAlphaF(0.3)
-            r = item.rect.translated(item.pos())
-            p.fillRect(self._map_rect(r).adjusted(0, 0, 1, 1), colour)
+            p.setPen(QPen(colour, 0))  # a tiny node is still a pixel
+            p.setBrush(colour)
+            p.drawRects(rects)
         p.end()
         self._image = image
         self.place()
