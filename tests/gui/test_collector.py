@@ -27,13 +27,3 @@ def test_a_big_trace_is_frozen_and_the_next_load_thaws_it(monkeypatch) -> None:
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
-
-
-def test_paused_puts_the_collector_back_as_it_was() -> None:
-    assert gc.isenabled()
-    with collector.paused():
-        assert not gc.isenabled()
-        with collector.paused():
-            pass
-        assert not gc.isenabled()
-    assert gc.isenabled()

@@ -12,8 +12,6 @@ load takes everything back first, so what was left in cycles is freed then.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from gradstep.trace.model import Trace
 
@@ -34,15 +32,3 @@ def settle(trace: Trace) -> None:
     gc.collect()
     if big:
         gc.freeze()
-
-
-@contextmanager
-def paused() -> Iterator[None]:
-    """No collection while thousands of small objects are made in one go."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

@@ -18,9 +18,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
+from gradstep.collection import collection_paused
 from gradstep.graph import collapse as cl
 from gradstep.graph.model import build_graph
-from gradstep.gui import collector
 from gradstep.gui.graph_drawing import Drawing, EdgeKey
 from gradstep.gui.graph_items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.graph_menu import context_menu
@@ -218,7 +218,7 @@ class GraphView(ModuleCommands, QGraphicsView):
             self.setCursor(Qt.CursorShape.BusyCursor)
             self._batches.start(build)
             return
-        with collector.paused():
+        with collection_paused():
             build.run()
         self._show_scene(build)
 
@@ -256,7 +256,7 @@ class GraphView(ModuleCommands, QGraphicsView):
         self._coming = None
         self.progress.done()
         self.unsetCursor()
-        with collector.paused():
+        with collection_paused():
             self._swap_scene(build, self._pending_keep_view)
         self.minimap.render_scene()
         self.drawn.emit()

@@ -7,7 +7,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
-from gradstep.gui import collector
+from gradstep.collection import collection_paused
 from gradstep.gui.graph_scene import SceneBuild
 from gradstep.gui.theme import Theme
 
@@ -87,7 +87,7 @@ class SceneBatches(QObject):
         if build is None:
             return
         started, before = time.perf_counter(), build.done
-        with collector.paused():
+        with collection_paused():
             whole = build.run(SLICE_SECONDS)
         late = build.done > before and time.perf_counter() - started > SLICE_SECONDS / 4
         if not whole or late:  # done late in a batch: the scene goes up on the next turn
