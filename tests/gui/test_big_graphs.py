@@ -120,6 +120,23 @@ def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> N
     assert "model.5" not in graph.closed
 
 
+def test_tab_selects_a_box_and_enter_opens_it(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    order = graph.reading_order()
+    box = box_id("model.4")
+    graph.setFocus()
+    for _ in range(order.index(box) + 1):
+        QTest.keyClick(graph, Qt.Key.Key_Tab)
+    assert graph.selected == box and graph._nodes[box].selected
+    assert window.inspector.pinned is None  # a box is no node of the trace
+    assert window.status.text().startswith("model.4: ")
+    action(window, "action_toggle_breakpoint").trigger()
+    assert not window.breakpoints.nodes  # nothing to stop at
+    QTest.keyClick(graph, Qt.Key.Key_Return)
+    assert "model.4" not in graph.closed
+
+
 def test_search_finds_a_node_inside_a_box_and_opens_it(qtbot, window, stack) -> None:
     open_and_wait(qtbot, window, stack)
     action(window, "action_find").trigger()

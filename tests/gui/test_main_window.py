@@ -276,6 +276,33 @@ def test_graph_click_selects_and_double_click_goes_to_step(qtbot, window, scenar
     assert window.inspector.pinned is None
 
 
+def test_tab_walks_the_graph_and_enter_goes_to_the_step(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    graph = window.graph
+    order = graph.reading_order()
+    assert len(order) == len(window.trace.nodes) >= 5
+    assert order[0] in {n for n, node in window.trace.nodes.items() if node.kind == "leaf"}
+    graph.setFocus()
+    QTest.keyClick(graph, Qt.Key.Key_Tab)  # nothing selected, nothing current: the first
+    assert graph.selected == order[0] and window.inspector.pinned == order[0]
+    assert graph.node_item(order[0]).selected
+    QTest.keyClick(graph, Qt.Key.Key_Tab)
+    QTest.keyClick(graph, Qt.Key.Key_Tab)
+    assert graph.selected == order[2]
+    assert window.focusWidget() is graph  # Tab moved the selection, not the focus
+    QTest.keyClick(graph, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+    assert graph.selected == order[1] and not graph.node_item(order[2]).selected
+    QTest.keyClick(graph, Qt.Key.Key_Return)
+    assert window.step_index == window.session.step_for_node(order[1])
+    QTest.keyClick(graph, Qt.Key.Key_Escape)
+    assert graph.selected is None
+    # from the current node on: the pass is at y, Tab goes to what follows it
+    window.session.go_to(step_of(window, "compute", "y"))
+    y = window.trace.steps[window.step_index].node
+    QTest.keyClick(graph, Qt.Key.Key_Tab)
+    assert graph.selected == order[(order.index(y) + 1) % len(order)]
+
+
 def test_code_click_and_breakpoints(qtbot, window, scenario: Path) -> None:
     open_and_wait(qtbot, window, scenario)
     window.code.line_clicked.emit(13)  # loss = (y**2).mean()

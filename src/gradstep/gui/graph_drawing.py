@@ -51,8 +51,10 @@ class Drawing:
                 self.incident.setdefault(v, []).append((u, v, k))
 
     def drawn(self, node: str | None) -> str | None:
-        """The drawn node showing ``node`` (itself, or the box it is in)."""
-        return None if node is None else self.view.drawn_of.get(node)
+        """The drawn node showing ``node`` (itself, or the box it is in); a box shows itself."""
+        if node is None:
+            return None
+        return self.view.drawn_of.get(node) or (node if node in self.view.graph else None)
 
     # ----------------------------------------------------------- states
     def node_state(self, d: str, st: StepState) -> str:

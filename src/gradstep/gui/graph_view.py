@@ -23,6 +23,7 @@ from gradstep.graph import collapse as cl
 from gradstep.graph.model import build_graph
 from gradstep.gui.graph_drawing import Drawing, EdgeKey
 from gradstep.gui.graph_items import EdgeItem, EdgeLabel, NodeItem
+from gradstep.gui.graph_keys import NodeKeys
 from gradstep.gui.graph_menu import context_menu
 from gradstep.gui.graph_modules import ModuleCommands
 from gradstep.gui.graph_scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
@@ -41,7 +42,7 @@ BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI threa
 SLICED_BUILD = 2000  # scenes with more items (nodes and edges) are made a batch at a time
 
 
-class GraphView(ModuleCommands, QGraphicsView):
+class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
     """Draws the trace's autograd graph; emits node clicks; never relayouts while stepping."""
 
     node_clicked = Signal(str)
@@ -479,17 +480,13 @@ class GraphView(ModuleCommands, QGraphicsView):
         node = self.node_at(event.position())
         if node is None:
             self.background_clicked.emit()
-        elif cl.is_box(node):
-            self.module_clicked.emit(cl.module_of_box(node))
         else:
-            self.node_clicked.emit(node)
+            self.choose(node)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         node = self.node_at(event.position())
-        if node is not None and cl.is_box(node):
-            self.open_box(cl.module_of_box(node))
-        elif node is not None:
-            self.node_activated.emit(node)
+        if node is not None:
+            self.activate(node)
 
     def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         node = self.node_at(event.pos())

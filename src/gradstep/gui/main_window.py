@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.graph.collapse import is_box
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
@@ -235,7 +236,7 @@ class MainWindow(QMainWindow):
         node = self.graph.selected or (
             state_of(self.session).current_node if self.session else None
         )
-        if node:
+        if node and not is_box(node):  # a box is no node of the trace: nothing stops there
             self.breakpoints.toggle(node)
 
     def _escape(self) -> None:
