@@ -181,6 +181,38 @@ def test_inspector_numbers_equal_pytorch(qtbot, window, scenario: Path) -> None:
     assert "receives its gradient in this step" in inspector.toPlainText()
 
 
+NOTES = '''"""Two notes"""
+import torch
+x = torch.tensor(2.0, requires_grad=True)
+# %% [markdown]
+# First we **square** it.
+#
+# Then we look at the graph.
+# %%
+y = x ** 2
+# %% [markdown]
+# Then we go backward.
+# %%
+y.backward()
+'''
+
+
+def test_the_note_of_the_current_code_is_tinted(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "notes.py"
+    path.write_text(NOTES, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    notes, steps = window.notes, window.trace.steps
+    assert notes.current_note() == ""  # "import torch" comes before any note
+    window.session.go_to(next(s.index for s in steps if s.text.startswith("y = x")))
+    assert notes.current_note() == "First we square it.\nThen we look at the graph."
+    window.session.go_to(next(s.index for s in steps if s.kind == "pass_start"))
+    assert notes.current_note() == "Then we go backward."
+    window.apply_theme("dark")  # the tint in the new colours, on the same note
+    assert notes.current_note() == "Then we go backward."
+    window.session.first()
+    assert notes.current_note() == ""
+
+
 def test_variables_follow_the_step(qtbot, window, scenario: Path) -> None:
     open_and_wait(qtbot, window, scenario)
     table = window.findChild(QWidget, "variables")

@@ -1,9 +1,9 @@
-"""The notes panel: the scenario's title, summary and markdown cells, near the current line."""
+"""The notes panel: the scenario's title, summary and markdown cells; the current one marked."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QTextCursor, QTextDocument
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 from gradstep.gui.panel import FollowsSession
 from gradstep.gui.stepping import state_of
@@ -12,7 +12,8 @@ from gradstep.session import Session
 
 
 class NotesView(QTextBrowser, FollowsSession):
-    """Renders the lecture notes; scrolls to the note that precedes the current line."""
+    """Renders the lecture notes; the note that precedes the current line is tinted and
+    scrolled to."""
 
     def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,6 +27,9 @@ class NotesView(QTextBrowser, FollowsSession):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setFont(theme.ui_font(1.05))
+        if self.session is not None:  # the tint in the new colours
+            self._current = None
+            self.show_step(self.session.index)
 
     def _on_trace(self) -> None:
         assert self.session is not None
@@ -44,6 +48,7 @@ class NotesView(QTextBrowser, FollowsSession):
                 "*This scenario has no notes. Markdown cells (`# %% [markdown]`) and the "
                 "module docstring appear here.*"
             )
+        self.setExtraSelections([])  # they would tint whatever lands at their places
         self.setMarkdown("\n\n".join(p for p in parts if p))
         self._current = None
         self.show_step(self.session.index)
@@ -54,15 +59,46 @@ class NotesView(QTextBrowser, FollowsSession):
         line = state_of(self.session, k).line or 0
         before = [n for n in self._notes if n[0] <= line]
         note = before[-1] if before else None
-        if note is None or note[0] == self._current:
+        if note is None:  # the code before the first note
+            if self._current is not None:
+                self._current = None
+                self.setExtraSelections([])
+            return
+        if note[0] == self._current:
             return
         self._current = note[0]
         found = self.document().find(note[1], 0, QTextDocument.FindFlag(0))
-        if not found.isNull():
-            cursor = QTextCursor(found)
-            cursor.clearSelection()
-            self.setTextCursor(cursor)
-            self.ensureCursorVisible()
+        if found.isNull():
+            self.setExtraSelections([])
+            return
+        self.setExtraSelections(self._tint(found.block()))
+        cursor = QTextCursor(found)
+        cursor.clearSelection()
+        self.setTextCursor(cursor)
+        self.ensureCursorVisible()
+
+    def _tint(self, block: QTextBlock) -> list[QTextEdit.ExtraSelection]:
+        """The note from ``block`` to the rule before the next one, on a tinted background."""
+        colour = QColor(self.theme.current)
+        colour.setAlphaF(0.16)
+        out = []
+        while block.isValid() and not _is_rule(block):
+            tint = QTextEdit.ExtraSelection()
+            tint.cursor = QTextCursor(block)
+            tint.format.setBackground(colour)
+            tint.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+            out.append(tint)
+            block = block.next()
+        return out
+
+    def current_note(self) -> str:
+        """The text of the tinted note ("" when none is)."""
+        return "\n".join(sel.cursor.block().text() for sel in self.extraSelections())
+
+
+def _is_rule(block: QTextBlock) -> bool:
+    """The horizontal rule (``---``) that separates two notes."""
+    return block.blockFormat().hasProperty(QTextFormat.Property.BlockTrailingHorizontalRulerWidth)
 
 
 def _first_words(markdown: str) -> str:
