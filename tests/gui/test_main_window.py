@@ -226,6 +226,33 @@ def test_variables_follow_the_step(qtbot, window, scenario: Path) -> None:
     assert "x" not in rows()
 
 
+ENCODER = '''"""One transformer layer"""
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 1, 8, dropout=0.0), 1)
+loss = encoder(torch.randn(3, 1, 4)).pow(2).mean()
+loss.backward()
+'''
+
+
+def test_long_parameter_names_fit_their_column(qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtGui import QFontMetrics
+
+    path = tmp_path / "encoder.py"
+    path.write_text(ENCODER, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    window.session.last()
+    table = window.variables
+    names = [table.item(r, 0) for r in range(table.rowCount())]
+    longest = max(names, key=lambda item: len(item.text()))
+    assert longest.text() == "encoder.layers.0.self_attn.out_proj.weight"
+    needed = QFontMetrics(longest.font()).horizontalAdvance(longest.text())
+    # the whole path, not "encoder.layers.0.self_att…": as wide as Qt needs to show every name
+    assert table.columnWidth(0) >= max(table.sizeHintForColumn(0), needed)
+
+
 def test_reload_on_save_keeps_place(qtbot, window, scenario: Path) -> None:
     open_and_wait(qtbot, window, scenario)
     k = step_of(window, "compute", "y")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -21,6 +21,7 @@ from gradstep.trace.model import VariableState
 from gradstep.trace.text import format_value
 
 MAX_COLUMN = 280  # px; the tooltip has the rest
+MAX_NAME_COLUMN = 560  # px: a parameter's path (encoder.layers.0.self_attn.in_proj_weight) whole
 COLUMNS = ("name", "value", "grad", "shape", "requires_grad", "is_leaf", "grad_fn")
 
 
@@ -116,14 +117,14 @@ class VariablesView(QTableWidget, FollowsSession):
         if len(names) <= 200:  # columns only grow while stepping, so they do not jump
             for col in range(len(COLUMNS) - 1):
                 wanted = min(
-                    MAX_COLUMN,
+                    MAX_NAME_COLUMN if col == 0 else MAX_COLUMN,
                     max(self.sizeHintForColumn(col), self.horizontalHeader().sectionSizeHint(col)),
                 )
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
         elif names:  # a big model: measuring every cell costs a frame; the names still fit
             longest = max(names, key=len)
-            wanted = min(MAX_COLUMN, self.fontMetrics().horizontalAdvance(longest) + 24)
+            wanted = min(MAX_NAME_COLUMN, QFontMetrics(bold).horizontalAdvance(longest) + 24)
             if wanted > self.columnWidth(0):
                 self.setColumnWidth(0, wanted)
         for name in set(self._rows) - set(names):
