@@ -181,7 +181,10 @@ def test_inspector_numbers_equal_pytorch(qtbot, window, scenario: Path) -> None:
     assert "receives its gradient in this step" in inspector.toPlainText()
 
 
-NOTES = '''"""Two notes"""
+NOTES = '''"""Two notes
+
+First we square it. Then we go backward.
+"""
 import torch
 x = torch.tensor(2.0, requires_grad=True)
 # %% [markdown]

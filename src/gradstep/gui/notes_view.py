@@ -21,7 +21,8 @@ class NotesView(QTextBrowser, FollowsSession):
         self.setOpenExternalLinks(False)
         self.session: Session | None = None
         self._notes: list[tuple[int, str]] = []  # (line, first words)
-        self._current: int | None = None
+        self._starts: list[int | None] = []  # where each note starts in the document
+        self._current: int | None = None  # the note tinted
         self.set_theme(theme)
 
     def set_theme(self, theme: Theme) -> None:
@@ -50,32 +51,47 @@ class NotesView(QTextBrowser, FollowsSession):
             )
         self.setExtraSelections([])  # they would tint whatever lands at their places
         self.setMarkdown("\n\n".join(p for p in parts if p))
+        self._starts = self._find_notes([words for _, words in self._notes])
         self._current = None
         self.show_step(self.session.index)
+
+    def _find_notes(self, first_words: list[str]) -> list[int | None]:
+        """Where each note starts in the document (None: not found), looked for in order after
+        the title and summary: a summary may well say a note's first words too."""
+        doc, starts = self.document(), []
+        block = doc.begin()
+        while block.isValid() and not _is_rule(block):
+            block = block.next()
+        position = block.position() if block.isValid() else 0
+        for words in first_words:
+            found = doc.find(words, position, QTextDocument.FindFlag.FindCaseSensitively)
+            starts.append(None if found.isNull() else found.block().position())
+            if not found.isNull():
+                position = found.position()
+        return starts
 
     def show_step(self, k: int) -> None:
         if self.session is None or not self._notes:
             return
         line = state_of(self.session, k).line or 0
-        before = [n for n in self._notes if n[0] <= line]
-        note = before[-1] if before else None
-        if note is None:  # the code before the first note
+        before = [i for i, n in enumerate(self._notes) if n[0] <= line]
+        if not before:  # the code before the first note
             if self._current is not None:
                 self._current = None
                 self.setExtraSelections([])
             return
-        if note[0] == self._current:
+        if before[-1] == self._current:
             return
-        self._current = note[0]
-        found = self.document().find(note[1], 0, QTextDocument.FindFlag(0))
-        if found.isNull():
+        self._current = before[-1]
+        start = self._starts[before[-1]]
+        if start is None:
             self.setExtraSelections([])
             return
-        self.setExtraSelections(self._tint(found.block()))
-        cursor = QTextCursor(found)
-        cursor.clearSelection()
-        self.setTextCursor(cursor)
-        self.ensureCursorVisible()
+        block = self.document().findBlock(start)
+        self.setExtraSelections(self._tint(block))
+        self.setTextCursor(QTextCursor(block))
+        top = self.document().documentLayout().blockBoundingRect(block).top()
+        self.verticalScrollBar().setValue(int(top))  # the note from its first line
 
     def _tint(self, block: QTextBlock) -> list[QTextEdit.ExtraSelection]:
         """The note from ``block`` to the rule before the next one, on a tinted background."""
