@@ -113,6 +113,7 @@ def test_step_with_actions(qtbot, window, scenario: Path) -> None:
 
 def test_keyboard_steps_whatever_has_focus(qtbot, window, scenario: Path) -> None:
     open_and_wait(qtbot, window, scenario)
+    assert window.focusWidget() is window.graph  # at the start: not the search field
     for focus in ("graph_view", "timeline_list", "code_view", "inspector_text", "variables"):
         target = window.findChild(QWidget, focus)
         target.setFocus()

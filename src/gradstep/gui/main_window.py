@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         a.minimap.setChecked(self.settings.value("view/minimap", "true") in (True, "true"))
         self.graph.minimap.wanted = a.minimap.isChecked()
         connect_window(self)
+        self.graph.setFocus()  # not the search field: → steps from the start
 
     # -------------------------------------------------------------- public
     @property
