@@ -191,10 +191,12 @@ x = torch.tensor(2.0, requires_grad=True)
 # %% [markdown]
 # First we **square** it.
 #
-# Then we look at the graph.
+# Then y has a grad_fn, PowBackward0.
 # %%
 y = x ** 2
 # %% [markdown]
+# ## Backward
+#
 # Then we go backward.
 # %%
 y.backward()
@@ -208,11 +210,11 @@ def test_the_note_of_the_current_code_is_tinted(qtbot, window, tmp_path: Path) -
     notes, steps = window.notes, window.trace.steps
     assert notes.current_note() == ""  # "import torch" comes before any note
     window.session.go_to(next(s.index for s in steps if s.text.startswith("y = x")))
-    assert notes.current_note() == "First we square it.\nThen we look at the graph."
+    assert notes.current_note() == "First we square it.\nThen y has a grad_fn, PowBackward0."
     window.session.go_to(next(s.index for s in steps if s.kind == "pass_start"))
-    assert notes.current_note() == "Then we go backward."
+    assert notes.current_note() == "Backward\nThen we go backward."
     window.apply_theme("dark")  # the tint in the new colours, on the same note
-    assert notes.current_note() == "Then we go backward."
+    assert notes.current_note() == "Backward\nThen we go backward."
     window.session.first()
     assert notes.current_note() == ""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 from gradstep.gui.panel import FollowsSession
@@ -56,18 +56,22 @@ class NotesView(QTextBrowser, FollowsSession):
         self.show_step(self.session.index)
 
     def _find_notes(self, first_words: list[str]) -> list[int | None]:
-        """Where each note starts in the document (None: not found), looked for in order after
-        the title and summary: a summary may well say a note's first words too."""
-        doc, starts = self.document(), []
-        block = doc.begin()
-        while block.isValid() and not _is_rule(block):
+        """Where each note starts in the document: a block right after a rule (``---``), the
+        first one that begins with the note's first words — or, if the words were changed by
+        the rendering (a link, an image), the next such block."""
+        after_rule, block, rule = [], self.document().begin(), False
+        while block.isValid():
+            if rule and not _is_rule(block):
+                after_rule.append(block)
+            rule = _is_rule(block)
             block = block.next()
-        position = block.position() if block.isValid() else 0
+        starts: list[int | None] = []
+        at = 0
         for words in first_words:
-            found = doc.find(words, position, QTextDocument.FindFlag.FindCaseSensitively)
-            starts.append(None if found.isNull() else found.block().position())
-            if not found.isNull():
-                position = found.position()
+            rest = after_rule[at:]
+            hit = next((i for i, b in enumerate(rest) if b.text().startswith(words)), 0)
+            starts.append(rest[hit].position() if rest else None)
+            at += hit + 1
         return starts
 
     def show_step(self, k: int) -> None:
