@@ -104,7 +104,11 @@ class NotesView(QTextBrowser, FollowsSession):
         out = []
         while block.isValid() and not _is_rule(block):
             tint = QTextEdit.ExtraSelection()
-            tint.cursor = QTextCursor(block)
+            whole = QTextCursor(block)  # the whole block: every line it wraps to
+            whole.movePosition(
+                QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor
+            )
+            tint.cursor = whole
             tint.format.setBackground(colour)
             tint.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
             out.append(tint)
