@@ -398,6 +398,7 @@ def test_presentation_mode(qtbot, window, scenario: Path) -> None:
     shown = {d.objectName() for d in window.findChildren(QDockWidget) if d.isVisible()}
     assert shown == {"dock_graph_view", "dock_inspector"}
     assert not window.menuBar().isVisible()
+    assert not window.message.host.isVisible()  # no message: no empty strip over the class
     graph_dock = window.findChild(QDockWidget, "dock_graph_view")
     assert graph_dock.titleBarWidget() is not None  # an empty one: no dock title in class
     assert inspector.font().pointSizeF() >= 1.5 * normal_size

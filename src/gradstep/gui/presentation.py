@@ -42,7 +42,8 @@ class Presentation:
             for bar in (w.menuBar(), w.statusBar()):
                 bar.setVisible(False)
             for toolbar in w.findChildren(QToolBar):
-                toolbar.setVisible(toolbar.objectName() == "toolbar_messages")
+                if toolbar.objectName() != "toolbar_messages":  # shown only with a message
+                    toolbar.setVisible(False)
             w.showFullScreen()
             # without a window manager (a bare X server, a kiosk) the request is not honoured
             QTimer.singleShot(100, self._fill_screen)
