@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from gui_helpers import open_and_wait
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 
@@ -135,6 +135,25 @@ def test_tab_selects_a_box_and_enter_opens_it(qtbot, window, stack) -> None:
     assert not window.breakpoints.nodes  # nothing to stop at
     QTest.keyClick(graph, Qt.Key.Key_Return)
     assert "model.4" not in graph.closed
+
+
+def test_the_current_node_stays_in_sight_when_every_box_opens(qtbot, window, stack) -> None:
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    tanh = next(
+        s
+        for s in window.trace.steps
+        if s.kind == "compute" and window.trace.nodes[s.node].module == "model.20"
+    )
+    window.session.go_to(tanh.index)
+    box = graph.node_item(tanh.node)
+    vp = graph.viewport().rect()
+    graph.centerOn(box.pos() + QPointF(0, vp.height() / 2 - 30))  # the box at the top edge
+    action(window, "action_expand_all").trigger()
+    item = graph.node_item(tanh.node)
+    assert item.node_id == tanh.node and item.state == "current"
+    visible = graph.mapToScene(vp).boundingRect()
+    assert visible.contains(item.sceneBoundingRect())
 
 
 def test_search_finds_a_node_inside_a_box_and_opens_it(qtbot, window, stack) -> None:

@@ -289,6 +289,9 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             self.setTransform(transform)
             self.centerOn(centre)
             self._keep_anchor()
+            current = self._current_item()
+            if self.follow and current is not None:  # in sight, if the anchor put it out
+                self._keep_in_view(current)
         else:  # a new graph, or one now small enough to see whole (after "Collapse all")
             self.fit(readable=True)
 
