@@ -49,8 +49,8 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QGraphicsView, QMessageBox, QWidget
 
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
-from gradstep.plotting.labels import compact_chain_line
-from gradstep.trace.text import step_label, step_number
+from gradstep.plotting.labels import step_caption
+from gradstep.trace.text import step_number
 
 __all__ = [
     "FORMATS",
@@ -151,17 +151,7 @@ def default_caption(source: Any) -> list[str]:
     session = getattr(source, "session", None)
     if session is None or not session.trace.steps:
         return []
-    trace = session.trace
-    step = trace.steps[session.index]
-    where = f", line {step.line}" if step.line is not None else ""
-    title = trace.scenario.title or trace.scenario.path or "gradstep"
-    lines = [title, f"{step_label(step.index, len(trace.steps))}{where}: {step.text}"]
-    rec = trace.record_for(step)
-    if rec is not None and step.kind in ("compute", "accumulate"):
-        lines.append(compact_chain_line(rec))
-        if rec.formula and step.kind == "compute":
-            lines.append(rec.formula)
-    return lines
+    return step_caption(session.trace, session.trace.steps[session.index])
 
 
 # ------------------------------------------------------------------- layout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradstep.trace.model import NodeRecord, Step, Trace, is_summary
-from gradstep.trace.text import chain_rule_line
+from gradstep.trace.text import chain_rule_line, step_label
 
 #: a chain-rule line longer than this is shown with shapes instead of numbers
 MAX_LINE = 140
@@ -46,10 +46,11 @@ def compact_chain_line(rec: NodeRecord, max_chars: int = MAX_LINE) -> str:
 
 
 def step_caption(trace: Trace, step: Step) -> list[str]:
-    """Caption lines for the graph at ``step``: title, step, chain-rule line."""
+    """Caption lines for the graph at ``step``: title, step (numbered from 1, as in the
+    window), chain-rule line."""
     title = trace.scenario.title or trace.scenario.path or "gradstep"
     where = f", line {step.line}" if step.line is not None else ""
-    lines = [title, f"step {step.index} of {len(trace.steps) - 1}{where}: {step.text}"]
+    lines = [title, f"{step_label(step.index, len(trace.steps))}{where}: {step.text}"]
     rec = trace.record_for(step)
     if rec is not None and step.kind in ("compute", "accumulate"):
         lines.append(compact_chain_line(rec))
