@@ -426,3 +426,23 @@ def test_drop_a_file_opens_it(qtbot, window, scenario: Path) -> None:
         window.settings.setValue("files/trusted", [str(scenario.resolve())])
         window.dropEvent(event)
     assert window.path == str(scenario.resolve())
+
+
+def test_the_inspector_says_what_a_statement_changed(qtbot, window) -> None:
+    lesson = next(p for p in bundled_scenarios() if p.name == "16_gradient_descent_loop.py")
+    open_and_wait(qtbot, window, lesson)
+    # PyTorch, one iteration of the lesson's loop, is the oracle
+    x = torch.tensor(3.0, requires_grad=True)
+    (x**2).backward()
+    start, grad = x.item(), x.grad.item()
+    with torch.no_grad():
+        x -= 0.1 * x.grad
+    steps = window.trace.steps
+    update = next(s.index for s in steps if s.kind == "statement" and "x -= lr" in s.text)
+    window.session.go_to(update)
+    text = window.inspector.toPlainText()
+    assert "Changed:" in text
+    assert f"x: {format_value(start)} → {format_value(x.item())}" in text
+    clear = next(s.index for s in steps if s.kind == "statement" and "zero_()" in s.text)
+    window.session.go_to(clear)
+    assert f"x.grad: {format_value(grad)} → {format_value(0.0)}" in window.inspector.toPlainText()

@@ -32,6 +32,10 @@ _NOW = {
 _KIND_TITLES = {"jacobian": "Jacobian", "vjp": "vector–Jacobian product", "scalar": "derivative"}
 
 
+#: changes listed for one step, at most (building a model binds all its parameters)
+_MAX_CHANGES = 12
+
+
 class Inspector(QWidget, FollowsSession):
     """Follows the current step's node unless the user pinned another one."""
 
@@ -132,6 +136,7 @@ class Inspector(QWidget, FollowsSession):
         bpass = self.session.pass_at(st.index)  # type: ignore[union-attr]
         if bpass is not None:
             out.append(self._pass_html(bpass))
+        out.append(self._changes_html(st))
         if step.output.strip():
             out.append(
                 f"<p>Printed:</p><pre style='white-space: pre-wrap'>{escape(step.output.strip())}</pre>"
@@ -139,6 +144,39 @@ class Inspector(QWidget, FollowsSession):
         if step.line:
             out.append(self._source_line(step.line))
         return "".join(out)
+
+    def _changes_html(self, st: StepState) -> str:
+        """What the step changed, before → after: an update ``x -= lr * x.grad`` moves x,
+        ``zero_grad()`` clears the gradients, a new variable appears."""
+        changed = st.step.variables
+        if not changed or self.session is None:
+            return ""
+        before = self.session.variables_at(st.index - 1) if st.index > 0 else {}
+        t = self._t
+        rows: list[str] = []
+        for name, new in changed.items():
+            old = before.get(name)
+            label = f"<b>{escape(name)}</b>"
+            if new is None:
+                rows.append(f"{label} is no longer bound")
+            elif old is None:
+                grad = f", .grad = {t(new.grad)}" if new.grad is not None else ""
+                rows.append(f"{label} = {t(new.value)}{grad}")
+            else:
+                parts = []
+                if new.value != old.value:
+                    parts.append(f"{label}: {t(old.value)} → {t(new.value)}")
+                if new.grad != old.grad:
+                    parts.append(f"{label}.grad: {t(old.grad)} → {t(new.grad)}")
+                if new.requires_grad != old.requires_grad:
+                    parts.append(
+                        f"{label}.requires_grad: {old.requires_grad} → {new.requires_grad}"
+                    )
+                rows += parts or [f"{label} = {t(new.value)} (a new tensor, the same values)"]
+        more = len(rows) - _MAX_CHANGES
+        if more > 0:
+            rows = rows[:_MAX_CHANGES] + [f"… and {more} more (see Variables)"]
+        return "<p>Changed:</p><ul>" + "".join(f"<li>{r}</li>" for r in rows) + "</ul>"
 
     def _pass_html(self, bpass: BackwardPass) -> str:
         what = "torch.autograd.grad" if bpass.kind == "grad" else "backward()"
