@@ -978,3 +978,25 @@ def test_changes_between_passes_inside_a_loop_show_when_the_next_pass_starts():
     shown = [session.variables_at(p.first_step)["w"].value for p in trace.passes]
     assert shown == expected
     assert trace.variables["w"].value == w.detach().tolist()
+
+
+def test_what_a_scenario_made_is_freed_without_the_cycle_collector():
+    import gc
+
+    source = (
+        "import builtins\nimport weakref\nimport torch\n"
+        "w = torch.ones(1000, requires_grad=True)\n"
+        "for i in range(2):\n"
+        "    loss = (w * i).sum()\n"
+        "    loss.backward()\n"
+        "builtins._gradstep_test_ref = weakref.ref(w)\n"
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        trace = record(source)
+        ref = builtins.__dict__.pop("_gradstep_test_ref")
+        assert trace.error is None and len(trace.passes) == 2
+        assert ref() is None, "the scenario's namespace outlived the run (a reference cycle)"
+    finally:
+        gc.enable()

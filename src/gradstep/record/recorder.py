@@ -300,6 +300,9 @@ class Recorder:
             self.trace.variables = self.final_variables()
         finally:
             forget_layouts()
+            # the namespace holds our method and we hold the namespace: without this
+            # cycle everything the scenario made is freed when the caller lets go
+            self.ns.pop(STEP, None)
         self.trace.stats["record_seconds"] = round(time.perf_counter() - started, 6)
         self.trace.stats["nodes"] = len(self.trace.nodes)
         return self.trace
