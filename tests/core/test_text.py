@@ -30,3 +30,31 @@ def test_the_step_table_numbers_steps_from_one_to_their_count() -> None:
     assert numbers == list(range(1, len(trace.steps) + 1))
     assert rows[0].split()[-2:] == ["import", "math"]  # index 0 in the trace is step 1
     assert "SinBackward0 computes" in rows[10]  # index 10: the golden figure's step, "Step 11"
+
+
+def test_statement_rows_say_what_changed() -> None:
+    from gradstep.trace.model import ScenarioInfo, Step, VariableState
+
+    def x(value: float, grad: float | None) -> VariableState:
+        return VariableState([], "float32", True, True, None, value, grad)
+
+    trace = Trace(scenario=ScenarioInfo(path="s.py", title="s", summary="", source=""))
+    trace.steps = [
+        Step(
+            0,
+            "statement",
+            1,
+            "x = torch.tensor(3.0, requires_grad=True)",
+            variables={"x": x(3.0, None)},
+        ),
+        Step(1, "statement", 2, "x.grad = torch.tensor(6.0)", variables={"x": x(3.0, 6.0)}),
+        Step(2, "statement", 3, "x -= 0.1 * x.grad", variables={"x": x(2.4, 6.0)}),
+        Step(3, "statement", 4, "del x", variables={"x": None}),
+        Step(4, "statement", 5, "print(1)", output="1\n"),
+    ]
+    rows = step_table(trace).splitlines()[3:]
+    assert rows[0].endswith("x = 3")
+    assert rows[1].endswith("x.grad = 6")
+    assert rows[2].endswith("x = 2.4000")
+    assert rows[3].endswith("del x")
+    assert rows[4].endswith("→ 1")

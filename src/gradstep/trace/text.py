@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradstep.trace.model import NodeRecord, Step, Trace, is_summary
+from gradstep.trace.model import NodeRecord, Step, Trace, VariableState, is_summary
 
 
 def step_number(index: int) -> int:
@@ -87,13 +87,38 @@ def step_detail(trace: Trace, step: Step) -> str:
     return chain_rule_line(rec)
 
 
+def _changes(step: Step, known: dict[str, VariableState], most: int = 4) -> str:
+    """What a statement changed, shortly: ``x = 2.4000, x.grad = 0``."""
+    parts: list[str] = []
+    for name, new in step.variables.items():
+        old = known.get(name)
+        if new is None:
+            parts.append(f"del {name}")
+            continue
+        if old is None or new.value != old.value or new.grad == old.grad:
+            parts.append(f"{name} = {format_value(new.value)}")
+        if old is not None and new.grad != old.grad:
+            parts.append(f"{name}.grad = {format_value(new.grad)}")
+    if len(parts) > most:
+        parts = [*parts[:most], f"… ({len(parts) - most} more)"]
+    return ", ".join(parts)
+
+
 def step_table(trace: Trace) -> str:
     """The whole trace as a table, one line per step."""
     rows = [("step", "line", "kind", "what", "values")]
+    known: dict[str, VariableState] = {}  # each variable's state so far
     for s in trace.steps:
         detail = step_detail(trace, s)
-        if s.kind == "statement" and s.output.strip():
-            detail = "→ " + s.output.strip().replace("\n", " | ")
+        if s.kind == "statement":
+            detail = _changes(s, known)
+            if s.output.strip():
+                detail = "→ " + s.output.strip().replace("\n", " | ")
+        for name, state in s.variables.items():
+            if state is None:
+                known.pop(name, None)
+            else:
+                known[name] = state
         rows.append((str(step_number(s.index)), str(s.line or ""), s.kind, s.text, detail))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
