@@ -42,12 +42,26 @@ def add_docks(window: QMainWindow, panels: list[QWidget]) -> dict[str, QDockWidg
     window.splitDockWidget(d["timeline"], d["variables"], h)
     if "plots" in d:  # under the inspector: the node's numbers, then its picture
         window.splitDockWidget(d["inspector"], d["plots"], v)
-    window.resizeDocks([d["graph_view"], d["notes"]], [900, 600], h)
-    window.resizeDocks([d["graph_view"], d["timeline"]], [620, 260], v)
-    window.resizeDocks([d["timeline"], d["variables"]], [470, 430], h)
-    right = [d[n] for n in ("notes", "code_view", "inspector", "plots") if n in d]
-    window.resizeDocks(right, [110, 260, 330, 300][: len(right)], v)
+    default_sizes(window, d)
     return d
+
+
+def default_sizes(window: QMainWindow, d: dict[str, QDockWidget]) -> None:
+    """The default layout's proportions at the window's present size: the graph 60 % of
+    the width over the timeline and the variables side by side, the notes, code,
+    inspector and plots down the right. Given in pixels, Qt keeps them only for the
+    size they were set at: call again once the window has its size."""
+    v, h = Qt.Orientation.Vertical, Qt.Orientation.Horizontal
+    width, height = window.width(), window.height()
+    left = int(width * 0.6)
+    window.resizeDocks([d["graph_view"], d["notes"]], [left, width - left], h)
+    window.resizeDocks(
+        [d["graph_view"], d["timeline"]], [int(height * 0.68), int(height * 0.28)], v
+    )
+    window.resizeDocks([d["timeline"], d["variables"]], [left // 2, left - left // 2], h)
+    right = [d[n] for n in ("notes", "code_view", "inspector", "plots") if n in d]
+    shares = [0.12, 0.28, 0.3, 0.3][: len(right)]
+    window.resizeDocks(right, [int(height * s) for s in shares], v)
 
 
 def add_message_bar(window: QMainWindow, bar: QWidget) -> QToolBar:

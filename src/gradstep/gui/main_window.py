@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -18,7 +18,7 @@ from gradstep.graph.collapse import is_box
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
-from gradstep.gui.docks import add_docks, add_message_bar, fit_to_screen
+from gradstep.gui.docks import add_docks, add_message_bar, default_sizes, fit_to_screen
 from gradstep.gui.export_commands import ExportCommands
 from gradstep.gui.graph_drawing import nonfinite_marks
 from gradstep.gui.graph_view import GraphView
@@ -100,7 +100,8 @@ class MainWindow(QMainWindow):
         self.apply_theme()
         fit_to_screen(self, 1500, 950)
         self.restoreGeometry(self.settings.value("window/geometry", b""))
-        self.restoreState(self.settings.value("window/state", b""))
+        # the default proportions are set again at the first show, at the real size
+        self._default_layout = not self.restoreState(self.settings.value("window/state", b""))
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
         self.graph.set_direction("LR" if a.direction_lr.isChecked() else "TB")
         a.minimap.setChecked(self.settings.value("view/minimap", "true") in (True, "true"))
@@ -295,6 +296,12 @@ class MainWindow(QMainWindow):
         if path is not None:
             event.acceptProposedAction()
             self.open_scenario(path)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._default_layout:  # once the layout has the window's real size
+            self._default_layout = False
+            QTimer.singleShot(0, lambda: default_sizes(self, self.docks))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.presentation.active:

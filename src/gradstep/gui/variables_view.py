@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,6 +22,9 @@ from gradstep.trace.text import format_value
 
 MAX_COLUMN = 280  # px; the tooltip has the rest
 MAX_NAME_COLUMN = 560  # px: a parameter's path (encoder.layers.0.self_attn.in_proj_weight) whole
+#: the name column takes at most this share of the panel, so that values stay in view; a
+#: longer name is elided in its middle (``encoder.layers.0.se…out_proj.weight``)
+NAME_SHARE = 0.5
 COLUMNS = ("name", "value", "grad", "shape", "requires_grad", "is_leaf", "grad_fn")
 
 
@@ -54,6 +57,7 @@ class VariablesView(QTableWidget, FollowsSession):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a path's both ends tell most
         self.session: Session | None = None
         self._rows: dict[str, tuple[str, ...]] = {}  # name -> cells shown at the previous step
         self._names: list[str] = []
@@ -117,18 +121,22 @@ class VariablesView(QTableWidget, FollowsSession):
         if len(names) <= 200:  # columns only grow while stepping, so they do not jump
             for col in range(len(COLUMNS) - 1):
                 wanted = min(
-                    MAX_NAME_COLUMN if col == 0 else MAX_COLUMN,
+                    self._name_cap() if col == 0 else MAX_COLUMN,
                     max(self.sizeHintForColumn(col), self.horizontalHeader().sectionSizeHint(col)),
                 )
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
         elif names:  # a big model: measuring every cell costs a frame; the names still fit
             longest = max(names, key=len)
-            wanted = min(MAX_NAME_COLUMN, QFontMetrics(bold).horizontalAdvance(longest) + 24)
+            wanted = min(self._name_cap(), QFontMetrics(bold).horizontalAdvance(longest) + 24)
             if wanted > self.columnWidth(0):
                 self.setColumnWidth(0, wanted)
         for name in set(self._rows) - set(names):
             self._rows.pop(name, None)
+
+    def _name_cap(self) -> int:
+        """The widest the name column grows by itself (the user may drag it wider)."""
+        return max(140, min(MAX_NAME_COLUMN, int(self.viewport().width() * NAME_SHARE)))
 
     def select_node(self, node: str | None) -> None:
         """Select the row of the variable bound to ``node``, if any."""
@@ -146,7 +154,7 @@ class VariablesView(QTableWidget, FollowsSession):
 
 
 def _tip(name: str, var: VariableState, col: int, text: str) -> str:
-    if col == 0:
+    if col == 0:  # the whole name: the column may show it elided
         return f"{name}: graph node {var.node or '—'}"
     if col == 2 and var.grad is None and var.requires_grad and not var.is_leaf:
         return f"{name}.grad is None: not a leaf, and retain_grad() was not called"
