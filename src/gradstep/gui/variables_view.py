@@ -22,9 +22,8 @@ from gradstep.trace.text import format_value
 
 MAX_COLUMN = 280  # px; the tooltip has the rest
 MAX_NAME_COLUMN = 560  # px: a parameter's path (encoder.layers.0.self_attn.in_proj_weight) whole
-#: the name column takes at most this share of the panel, so that values stay in view; a
-#: longer name is elided in its middle (``encoder.layers.0.se…out_proj.weight``)
-NAME_SHARE = 0.5
+#: rows measured to size the other columns of a big model's table (measuring all costs a frame)
+SAMPLE_ROWS = 40
 COLUMNS = ("name", "value", "grad", "shape", "requires_grad", "is_leaf", "grad_fn")
 
 
@@ -121,22 +120,27 @@ class VariablesView(QTableWidget, FollowsSession):
         if len(names) <= 200:  # columns only grow while stepping, so they do not jump
             for col in range(len(COLUMNS) - 1):
                 wanted = min(
-                    self._name_cap() if col == 0 else MAX_COLUMN,
+                    MAX_NAME_COLUMN if col == 0 else MAX_COLUMN,
                     max(self.sizeHintForColumn(col), self.horizontalHeader().sectionSizeHint(col)),
                 )
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
         elif names:  # a big model: measuring every cell costs a frame; the names still fit
             longest = max(names, key=len)
-            wanted = min(self._name_cap(), QFontMetrics(bold).horizontalAdvance(longest) + 24)
+            wanted = min(MAX_NAME_COLUMN, QFontMetrics(bold).horizontalAdvance(longest) + 24)
             if wanted > self.columnWidth(0):
                 self.setColumnWidth(0, wanted)
+            metrics = QFontMetrics(self.font())
+            for col in range(1, len(COLUMNS) - 1):  # the others from a sample of rows
+                texts = [self.item(r, col) for r in range(min(SAMPLE_ROWS, len(names)))]
+                widest = max((metrics.horizontalAdvance(i.text()) for i in texts if i), default=0)
+                wanted = min(
+                    MAX_COLUMN, max(widest + 16, self.horizontalHeader().sectionSizeHint(col))
+                )
+                if wanted > self.columnWidth(col):
+                    self.setColumnWidth(col, wanted)
         for name in set(self._rows) - set(names):
             self._rows.pop(name, None)
-
-    def _name_cap(self) -> int:
-        """The widest the name column grows by itself (the user may drag it wider)."""
-        return max(140, min(MAX_NAME_COLUMN, int(self.viewport().width() * NAME_SHARE)))
 
     def select_node(self, node: str | None) -> None:
         """Select the row of the variable bound to ``node``, if any."""
