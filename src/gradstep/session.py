@@ -197,3 +197,17 @@ class Session:
                 and rec.grad_inputs[slot] is not None
             ):
                 st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]
+
+
+def node_keys(trace: Trace) -> dict[str, str]:
+    """A name for each node that a reload can find again, where its id may have moved:
+    its op, the variable it made and its module, numbered among nodes alike in creation
+    order (``MulBackward0:y:#0``). An unchanged file gives every node its old key back."""
+    seen: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    for nid, node in trace.nodes.items():  # ids are in creation order
+        base = f"{node.op}:{node.name or ''}:{node.module or ''}"
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        keys[nid] = f"{base}#{k}"
+    return keys

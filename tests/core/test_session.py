@@ -96,3 +96,21 @@ def test_reload_keeps_the_place(trace):
     assert s.index == 5
     s.set_trace(trace)
     assert s.index == 0
+
+
+def test_node_keys_find_the_same_nodes_after_an_edit_above() -> None:
+    from gradstep.record.run import record_scenario
+    from gradstep.scenario.loader import scenario_from_source
+    from gradstep.session import node_keys
+
+    body = "x = torch.tensor(2.0, requires_grad=True)\ny = x * x\nz = (y * 3).sin()\nz.backward()\n"
+    before = record_scenario(scenario_from_source("import torch\n" + body, "a.py"))
+    edited = "import torch\nw = torch.ones(1, requires_grad=True) * 5\n" + body
+    after = record_scenario(scenario_from_source(edited, "a.py"))
+    old, new = node_keys(before), node_keys(after)
+    assert len(set(old.values())) == len(old)  # one key per node
+    by_key = {k: nid for nid, k in new.items()}
+    for nid, key in old.items():
+        a, b = before.nodes[nid], after.nodes[by_key[key]]
+        assert (a.op, a.name) == (b.op, b.name)
+    assert node_keys(before) == old  # the same trace, the same keys

@@ -460,3 +460,44 @@ def test_the_inspector_says_what_a_statement_changed(qtbot, window) -> None:
     clear = next(s.index for s in steps if s.kind == "statement" and "zero_()" in s.text)
     window.session.go_to(clear)
     assert f"x.grad: {format_value(grad)} → {format_value(0.0)}" in window.inspector.toPlainText()
+
+
+def test_breakpoints_follow_their_file(
+    qtbot, window, scenario: Path, tmp_path: Path, worker_pool
+) -> None:
+    from gradstep.gui import MainWindow
+
+    open_and_wait(qtbot, window, scenario)
+    y = next(n for n, node in window.trace.nodes.items() if node.name == "y")
+    window.breakpoints.toggle(y)
+    # an edit above moves every line and may renumber nodes: the breakpoint stays on y's node
+    write_replacing(
+        scenario,
+        scenario.read_text().replace(
+            "import torch\n", "import torch\nw0 = torch.ones(1, requires_grad=True) * 3\n"
+        ),
+    )
+    open_and_wait(qtbot, window, scenario)
+    (marked,) = window.breakpoints.nodes
+    assert (
+        window.trace.nodes[marked].name == "y" and window.trace.nodes[marked].op == "MulBackward0"
+    )
+    # another file has none of them
+    other = tmp_path / "other.py"
+    other.write_text(
+        "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\ny.backward()\n"
+    )
+    open_and_wait(qtbot, window, other)
+    assert window.breakpoints.nodes == set()
+    # and a window opened later finds the first file's breakpoint again
+    later = MainWindow(window.settings, pool=worker_pool)
+    qtbot.addWidget(later)
+    open_and_wait(qtbot, later, scenario)
+    (again,) = later.breakpoints.nodes
+    assert later.trace.nodes[again].name == "y"
+    action(later, "action_first_step").trigger()
+    action(later, "action_run_to_breakpoint").trigger()  # the statement that makes y
+    assert again in later.trace.steps[later.step_index].new_nodes
+    action(later, "action_run_to_breakpoint").trigger()  # y's node in the backward pass
+    assert later.trace.steps[later.step_index].node == again
+    later.close()

@@ -30,7 +30,15 @@ from gradstep.gui.notes_view import NotesView
 from gradstep.gui.plots import PlotsPanel
 from gradstep.gui.presentation import Presentation
 from gradstep.gui.search_bar import SearchBar
-from gradstep.gui.stepping import Breakpoints, Player, place_in, record_at, state_of
+from gradstep.gui.stepping import (
+    Breakpoints,
+    Player,
+    place_in,
+    record_at,
+    save_breakpoints,
+    saved_breakpoints,
+    state_of,
+)
 from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.timeline import Timeline
 from gradstep.gui.variables_view import VariablesView
@@ -72,6 +80,8 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.actions_ = a = Actions(self)
         self.breakpoints = Breakpoints()
+        self._restoring_breakpoints = False
+        self.breakpoints.changed.connect(self._breakpoints_changed)
         self.player = Player(self.breakpoints)
         self.loader = ScenarioLoader(self, pool=pool)
         self.graph = GraphView(self.theme, self.breakpoints)
@@ -146,12 +156,24 @@ class MainWindow(QMainWindow):
         self.plots.set_trace(trace)
         if self.session is None:
             self._start_session(trace)
+            marks = saved_breakpoints(self.settings, trace.scenario.path)
         else:
             same_file = self.session.trace.scenario.path == trace.scenario.path
             old, index = self.session.trace, self.session.index
+            # breakpoints follow their nodes through a reload; another file has its own
+            marks = (
+                self.breakpoints.keys(old)
+                if same_file
+                else saved_breakpoints(self.settings, trace.scenario.path)
+            )
             self.session.set_trace(trace, keep_place=same_file)
             if same_file:
                 self.session.go_to(place_in(old, index, trace))
+        self._restoring_breakpoints = True
+        try:
+            self.breakpoints.restore(trace, marks)
+        finally:
+            self._restoring_breakpoints = False
         if trace.error is not None:
             self.message.show_message(
                 f"{result.message} — the scenario stopped there (its last step).", error=False
@@ -165,6 +187,13 @@ class MainWindow(QMainWindow):
         self._step_changed(self.session.index)
         QTimer.singleShot(0, lambda: collector.settle(trace))  # once it is on screen
         self.trace_ready.emit()
+
+    def _breakpoints_changed(self) -> None:
+        """Kept per file in the settings, so they are there when the file is opened again."""
+        if self._restoring_breakpoints or self.session is None:
+            return
+        trace = self.session.trace
+        save_breakpoints(self.settings, trace.scenario.path, self.breakpoints.keys(trace))
 
     def _start_session(self, trace: Trace) -> None:
         self.session = Session(trace)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+import json
 
-from gradstep.session import Session, StepState
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+
+from gradstep.session import Session, StepState, node_keys
 from gradstep.trace.model import NodeRecord, Trace
 
 
@@ -82,6 +84,46 @@ class Breakpoints(QObject):
     def next_hit(self, session: Session) -> int | None:
         hits = [i for n in self.nodes if (i := session.next_at_node(n)) is not None]
         return min(hits) if hits else None
+
+    def keys(self, trace: Trace) -> list[str]:
+        """The breakpoints as node keys (see ``node_keys``), to find them again."""
+        keys = node_keys(trace)
+        return sorted(keys[n] for n in self.nodes if n in keys)
+
+    def restore(self, trace: Trace, keys: list[str]) -> None:
+        """Breakpoints on the nodes of ``trace`` with these keys (others are dropped)."""
+        by_key = {key: nid for nid, key in node_keys(trace).items()}
+        nodes = {by_key[k] for k in keys if k in by_key}
+        if nodes != self.nodes:
+            self.nodes = nodes
+            self.changed.emit()
+
+
+_BREAKPOINTS_KEY = "breakpoints/by_file"
+
+
+def saved_breakpoints(settings: QSettings, path: str) -> list[str]:
+    """The breakpoints kept for the scenario at ``path``, as node keys."""
+    try:
+        saved = json.loads(str(settings.value(_BREAKPOINTS_KEY, "{}")))
+    except ValueError:
+        return []
+    keys = saved.get(path, []) if isinstance(saved, dict) else []
+    return [k for k in keys if isinstance(k, str)]
+
+
+def save_breakpoints(settings: QSettings, path: str, keys: list[str]) -> None:
+    try:
+        saved = json.loads(str(settings.value(_BREAKPOINTS_KEY, "{}")))
+    except ValueError:
+        saved = {}
+    if not isinstance(saved, dict):
+        saved = {}
+    if keys:
+        saved[path] = keys
+    else:
+        saved.pop(path, None)
+    settings.setValue(_BREAKPOINTS_KEY, json.dumps(saved))
 
 
 class Player(QObject):
