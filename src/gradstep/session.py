@@ -34,6 +34,9 @@ class StepState:
     edge_grads: dict[tuple[str, str, int], Any] = field(default_factory=dict)
     active_edges: list[tuple[str, str, int]] = field(default_factory=list)
     variables: dict[str, VariableState] = field(default_factory=dict)
+    # nodes not drawn at all: graphs no longer alive, and graphs not begun before the next
+    # pass ends (a training loop's other iterations); see Session.hidden_at
+    hidden_nodes: frozenset[str] = frozenset()
 
 
 class Session:
@@ -63,6 +66,13 @@ class Session:
         self._node_steps = [n.step for n in by_step]
         self._node_order = [n.id for n in by_step]
         self._visible_cache: dict[int, frozenset[str]] = {}
+        self._producers = {
+            nid: [src for src, _ in node.inputs if src is not None]
+            for nid, node in trace.nodes.items()
+        }
+        # the last step of the pass that ends at or after each step (the look-ahead horizon)
+        self._pass_ends = sorted(p.last_step for p in trace.passes)
+        self._alive_cache: dict[frozenset[str], frozenset[str]] = {}
         self._index = min(old, self.step_count - 1) if keep_place else 0
         self._index = max(self._index, 0)
         self.trace_changed.emit()
@@ -149,6 +159,52 @@ class Session:
             self._visible_cache = {count: cached}  # stepping revisits one or two sizes
         return cached
 
+    def hidden_at(self, k: int) -> frozenset[str]:
+        """The nodes not drawn at step k.
+
+        A graph is drawn while it is alive: reachable from a variable bound at k,
+        from the pass running at k, or made by step k itself. Once its variables
+        are rebound (the next iteration of a loop builds its own graph) it is
+        gone, as it is in PyTorch. Nodes not made yet are drawn faded as far as
+        the end of the next backward pass, and not at all beyond it.
+        """
+        created = self.visible_at(k)
+        ends = self._pass_ends
+        i = bisect_right(ends, k - 1)  # the first pass that ends at or after k
+        horizon = ends[i] if i < len(ends) else len(self.trace.steps)
+        later = bisect_right(self._node_steps, horizon)
+        beyond = self._node_order[later:]
+        roots = {v.node for v in self.variables_at(k).values() if v.node is not None}
+        step = self.trace.steps[k]
+        roots.update(step.new_nodes)
+        bpass = self.pass_at(k)
+        if bpass is not None:
+            roots.update(r.node for r in bpass.nodes)
+        alive = self._alive(frozenset(roots))
+        if not beyond and len(alive) >= len(created) and created <= alive:
+            return frozenset()
+        return frozenset(created - alive).union(beyond)
+
+    def _alive(self, roots: frozenset[str]) -> frozenset[str]:
+        """The nodes reachable from ``roots`` through their inputs (cached: stepping
+        through a pass or between rebindings keeps the same roots)."""
+        cached = self._alive_cache.get(roots)
+        if cached is not None:
+            return cached
+        producers = self._producers
+        seen = set(r for r in roots if r in producers)
+        stack = list(seen)
+        while stack:
+            for src in producers[stack.pop()]:
+                if src not in seen:
+                    seen.add(src)
+                    stack.append(src)
+        alive = frozenset(seen)
+        if len(self._alive_cache) > 8:
+            self._alive_cache.clear()
+        self._alive_cache[roots] = alive
+        return alive
+
     def pass_at(self, k: int) -> BackwardPass | None:
         pi = self._pass_of_step[k] if 0 <= k < len(self._pass_of_step) else None
         return self.trace.passes[pi] if pi is not None else None
@@ -166,6 +222,7 @@ class Session:
             current_record=self.trace.record_for(step),
             pass_index=step.pass_index,
             variables=self.variables_at(k),
+            hidden_nodes=self.hidden_at(k),
         )
         bpass = self.pass_at(k)
         if bpass is not None:

@@ -114,3 +114,49 @@ def test_node_keys_find_the_same_nodes_after_an_edit_above() -> None:
         a, b = before.nodes[nid], after.nodes[by_key[key]]
         assert (a.op, a.name) == (b.op, b.name)
     assert node_keys(before) == old  # the same trace, the same keys
+
+
+LOOP = """\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+for i in range(3):
+    h = w * (i + 1)
+    loss = h.sum()
+    loss.backward()
+"""
+
+
+def test_only_the_live_graph_is_drawn_in_a_loop():
+    trace = record_scenario(scenario_from_source(LOOP, "loop.py"), trusted=True)
+    s = Session(trace)
+    leaf = next(n for n, node in trace.nodes.items() if node.kind == "leaf")
+    # each iteration's own nodes: those of its pass, minus the shared leaf
+    iterations = [{r.node for r in p.nodes} - {leaf} for p in trace.passes]
+    assert len(iterations) == 3 and all(len(it) == 2 for it in iterations)
+    for k, step in enumerate(trace.steps):
+        hidden = s.hidden_at(k)
+        assert leaf not in hidden  # w stays bound the whole time
+        if step.pass_index is not None:  # inside pass i: only iteration i is drawn
+            for j, nodes in enumerate(iterations):
+                assert nodes.isdisjoint(hidden) if j == step.pass_index else nodes <= hidden
+    # between passes 1 and 2, pass 1's graph is still bound (loss) and pass 2's is on its way
+    mid = trace.passes[0].last_step + 1
+    assert iterations[0].isdisjoint(s.hidden_at(mid))
+    # the third iteration is beyond the look-ahead horizon until the second pass has ended
+    assert iterations[2] <= s.hidden_at(trace.passes[0].first_step)
+
+
+def test_a_single_graph_hides_nothing():
+    source = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x**2\nz = y.sin()\nz.backward()\nprint(x.grad)\n"
+    s = Session(record_scenario(scenario_from_source(source, "one.py"), trusted=True))
+    assert all(not s.hidden_at(k) for k in range(s.step_count))
+
+
+def test_a_rebound_variables_old_graph_is_gone(trace):
+    s = Session(trace)
+    first, second = s.trace.passes
+    old = {r.node for r in first.nodes if r.op == "PowBackward0"}
+    new = {r.node for r in second.nodes if r.op == "PowBackward0"}
+    assert old and old.isdisjoint(s.hidden_at(first.last_step))
+    assert old <= s.hidden_at(second.first_step)  # y was rebound: that graph is gone
+    assert new.isdisjoint(s.hidden_at(second.first_step))

@@ -501,3 +501,33 @@ def test_breakpoints_follow_their_file(
     action(later, "action_run_to_breakpoint").trigger()  # y's node in the backward pass
     assert later.trace.steps[later.step_index].node == again
     later.close()
+
+
+LOOP = """import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+for i in range(3):
+    h = w * (i + 1)
+    loss = h.sum()
+    loss.backward()
+"""
+
+
+def test_a_loop_draws_the_graph_of_the_iteration_at_hand(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text(LOOP, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    trace = window.trace
+    leaf = next(n for n, node in trace.nodes.items() if node.kind == "leaf")
+    iterations = [{r.node for r in p.nodes} - {leaf} for p in trace.passes]
+    items = window.graph._nodes
+    for i, bpass in enumerate(trace.passes):
+        window.session.go_to(bpass.first_step + 2)
+        shown = {n for n, item in items.items() if item.isVisible()}
+        assert leaf in shown
+        for j, nodes in enumerate(iterations):
+            assert nodes <= shown if j == i else nodes.isdisjoint(shown), (i, j)
+        # Fit Graph frames what is drawn, not the other iterations beside it
+        drawn = window.graph._drawn_bounds()
+        for j, nodes in enumerate(iterations):
+            for n in nodes:
+                assert drawn.contains(items[n].sceneBoundingRect()) == (j == i), (i, j, n)

@@ -58,6 +58,8 @@ class Drawing:
 
     # ----------------------------------------------------------- states
     def node_state(self, d: str, st: StepState) -> str:
+        if st.hidden_nodes and self._hidden(d, st):
+            return "hidden"
         if self.first_step.get(d, 0) > st.index:
             return "absent"
         members = self.member_set.get(d)
@@ -69,8 +71,15 @@ class Drawing:
             return "current"
         return box_status(self.view.members[d], st.node_status)
 
+    def _hidden(self, d: str, st: StepState) -> bool:
+        """A node not drawn at this step; a box when none of its nodes is drawn."""
+        members = self.member_set.get(d)
+        return d in st.hidden_nodes if members is None else members <= st.hidden_nodes
+
     def edge_state(self, key: EdgeKey, st: StepState, active: set[EdgeKey]) -> str:
         u, v, _ = key
+        if st.hidden_nodes and (self._hidden(u, st) or self._hidden(v, st)):
+            return "hidden"
         if self.first_step.get(u, 0) > st.index or self.first_step.get(v, 0) > st.index:
             return "absent"
         originals = self.view.edges_of.get(key, ())
@@ -92,7 +101,7 @@ class Drawing:
     ) -> tuple[set[str], set[EdgeKey]]:
         """The drawn nodes and edges whose look may differ between two steps."""
         lo, hi = sorted((old.index, new.index))
-        flipped = old.visible_nodes ^ new.visible_nodes
+        flipped = (old.visible_nodes ^ new.visible_nodes) | (old.hidden_nodes ^ new.hidden_nodes)
         nodes = flipped | {n for n, _ in old.node_status.items() ^ new.node_status.items()}
         nodes |= {old.current_node, new.current_node}
         nodes |= {n for n, (s, _) in marks.items() if lo < s <= hi}

@@ -96,6 +96,7 @@ class NodeItem(QGraphicsItem):
             self._bounds = self._bounds_for(badge)
         self.key = key
         self.state, self.breakpoint, self.selected, self.badge = key
+        self.setVisible(state != "hidden")  # another iteration's graph, or one gone
         self.setOpacity(self.theme.faded_opacity if state == "absent" else 1.0)
         self.setZValue(3 if state == "current" else 2)
         self.update()
@@ -113,7 +114,7 @@ class NodeItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         theme = self.theme
-        state = "normal" if self.state == "absent" else self.state
+        state = "normal" if self.state in ("absent", "hidden") else self.state
         border = QColor(theme.node_border(state, self.kind))
         fill = QColor(theme.node_fill(state, self.kind, self.named))
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
@@ -220,6 +221,7 @@ class EdgeItem(QGraphicsItem):
         if state == self.state:
             return False
         self.state = state
+        self.setVisible(state != "hidden")
         self.setOpacity(self.theme.faded_opacity if state == "absent" else 1.0)
         self.setZValue(1 if state == "active" else 0)
         self.update()

@@ -378,6 +378,16 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         for label in self._labels[len(keys) :]:
             label.setVisible(False)
 
+    def _drawn_bounds(self) -> QRectF:
+        """The bounds of what is drawn at this step (not a loop's other iterations)."""
+        if self.session is None or not state_of(self.session).hidden_nodes:
+            return self.scene().itemsBoundingRect()
+        rect = QRectF()
+        for item in self._nodes.values():
+            if item.isVisible():
+                rect |= item.sceneBoundingRect()
+        return rect if not rect.isEmpty() else self.scene().itemsBoundingRect()
+
     def _label_point(self, key: EdgeKey) -> QPointF | None:
         if key not in self._label_at:
             edge = self._edges.get(key)
@@ -408,7 +418,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
         """Show the whole graph; ``readable``: never so small that labels cannot be read."""
-        rect = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        rect = self._drawn_bounds().adjusted(-20, -20, 20, 20)
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)

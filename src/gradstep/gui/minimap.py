@@ -57,6 +57,8 @@ class Minimap(QWidget):
         theme = self.view.theme
         groups: dict[tuple[str, str, bool], list[QRectF]] = {}
         for item, rect in nodes:
+            if item.state == "hidden":
+                continue
             absent = item.state == "absent"
             key = ("normal" if absent else item.state, item.kind, absent)
             groups.setdefault(key, []).append(rect)
@@ -67,7 +69,7 @@ class Minimap(QWidget):
         p.scale(self._sx, self._sy)
         p.translate(-source.left(), -source.top())
         p.setPen(QPen(QColor(theme.edge), 0))  # cosmetic: one pixel whatever the scale
-        p.drawLines([line for edge, line in edges if edge.state != "absent"])
+        p.drawLines([line for edge, line in edges if edge.state not in ("absent", "hidden")])
         for (state, kind, absent), rects in groups.items():
             colour = QColor(theme.node_border(state, kind))
             if absent:
