@@ -73,6 +73,7 @@ class Session:
         # the last step of the pass that ends at or after each step (the look-ahead horizon)
         self._pass_ends = sorted(p.last_step for p in trace.passes)
         self._alive_cache: dict[frozenset[str], frozenset[str]] = {}
+        self._pass_nodes = [frozenset(r.node for r in p.nodes) for p in trace.passes]
         self._index = min(old, self.step_count - 1) if keep_place else 0
         self._index = max(self._index, 0)
         self.trace_changed.emit()
@@ -159,7 +160,9 @@ class Session:
             self._visible_cache = {count: cached}  # stepping revisits one or two sizes
         return cached
 
-    def hidden_at(self, k: int) -> frozenset[str]:
+    def hidden_at(
+        self, k: int, variables: dict[str, VariableState] | None = None
+    ) -> frozenset[str]:
         """The nodes not drawn at step k.
 
         A graph is drawn while it is alive: reachable from a variable bound at k,
@@ -172,18 +175,20 @@ class Session:
         ends = self._pass_ends
         i = bisect_right(ends, k - 1)  # the first pass that ends at or after k
         horizon = ends[i] if i < len(ends) else len(self.trace.steps)
-        later = bisect_right(self._node_steps, horizon)
-        beyond = self._node_order[later:]
-        roots = {v.node for v in self.variables_at(k).values() if v.node is not None}
-        step = self.trace.steps[k]
-        roots.update(step.new_nodes)
+        beyond = self._node_order[bisect_right(self._node_steps, horizon) :]
         bpass = self.pass_at(k)
-        if bpass is not None:
-            roots.update(r.node for r in bpass.nodes)
-        alive = self._alive(frozenset(roots))
-        if not beyond and len(alive) >= len(created) and created <= alive:
+        # a pass holds the whole graph below its roots: while it runs, that much is alive
+        in_pass = self._pass_nodes[bpass.index] if bpass is not None else frozenset()
+        rest = created - in_pass
+        if rest:
+            if variables is None:
+                variables = self.variables_at(k)
+            roots = {v.node for v in variables.values() if v.node is not None}
+            roots.update(self.trace.steps[k].new_nodes)
+            rest = rest - self._alive(frozenset(roots))
+        if not rest and not beyond:
             return frozenset()
-        return frozenset(created - alive).union(beyond)
+        return frozenset(rest).union(beyond)
 
     def _alive(self, roots: frozenset[str]) -> frozenset[str]:
         """The nodes reachable from ``roots`` through their inputs (cached: stepping
@@ -222,8 +227,8 @@ class Session:
             current_record=self.trace.record_for(step),
             pass_index=step.pass_index,
             variables=self.variables_at(k),
-            hidden_nodes=self.hidden_at(k),
         )
+        st.hidden_nodes = self.hidden_at(k, st.variables)
         bpass = self.pass_at(k)
         if bpass is not None:
             for rec in bpass.nodes:
