@@ -531,3 +531,18 @@ def test_a_loop_draws_the_graph_of_the_iteration_at_hand(qtbot, window, tmp_path
         for j, nodes in enumerate(iterations):
             for n in nodes:
                 assert drawn.contains(items[n].sceneBoundingRect()) == (j == i), (i, j, n)
+
+
+def test_a_match_in_another_iteration_is_shown_at_its_step(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text(LOOP, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    window.session.go_to(window.trace.passes[0].first_step)
+    window.search.field.setText("h")
+    matches = [m for m in window.search.matches if window.trace.nodes[m].name == "h"]
+    assert len(matches) == 3  # one h per iteration
+    window.search.at = window.search.matches.index(matches[2]) - 1
+    window.search.next()
+    assert window.graph.selected == matches[2]
+    assert window.graph._nodes[matches[2]].isVisible()
+    assert window.step_index > window.trace.passes[1].last_step  # in the third iteration

@@ -251,7 +251,12 @@ class MainWindow(QMainWindow):
             self.plots.show_record(self.session.trace, record_at(self.session, node))
 
     def _found(self, node: str) -> None:
-        """A search match: opened out of its box if need be, centred, selected."""
+        """A search match: opened out of its box if need be, centred, selected; a match in
+        another iteration of a loop is shown at its step, where its graph is drawn."""
+        if self.session is not None and node in state_of(self.session).hidden_nodes:
+            k = self.session.step_for_node(node)
+            if k is not None:
+                self.session.go_to(k)
         self.graph.reveal(node)
         self._select(node)
 
