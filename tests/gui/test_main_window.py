@@ -527,7 +527,7 @@ def test_a_loop_draws_the_graph_of_the_iteration_at_hand(qtbot, window, tmp_path
         for j, nodes in enumerate(iterations):
             assert nodes <= shown if j == i else nodes.isdisjoint(shown), (i, j)
         # Fit Graph frames what is drawn, not the other iterations beside it
-        drawn = window.graph._drawn_bounds()
+        drawn = window.graph.drawn_bounds()
         for j, nodes in enumerate(iterations):
             for n in nodes:
                 assert drawn.contains(items[n].sceneBoundingRect()) == (j == i), (i, j, n)
@@ -546,3 +546,20 @@ def test_a_match_in_another_iteration_is_shown_at_its_step(qtbot, window, tmp_pa
     assert window.graph.selected == matches[2]
     assert window.graph._nodes[matches[2]].isVisible()
     assert window.step_index > window.trace.passes[1].last_step  # in the third iteration
+
+
+def test_a_figure_of_a_loop_step_frames_that_iterations_graph(
+    qtbot, window, tmp_path: Path
+) -> None:
+    from gradstep.gui.export import graph_image
+
+    path = tmp_path / "loop.py"
+    path.write_text(LOOP, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    window.session.go_to(window.trace.passes[1].first_step + 1)
+    one = graph_image(window.graph, caption=False, legend=False)
+    whole = window.graph.scene().itemsBoundingRect()
+    drawn = window.graph.drawn_bounds()
+    assert drawn.width() < whole.width() or drawn.height() < whole.height()
+    ratio = one.width() / one.height()
+    assert abs(ratio - drawn.width() / drawn.height()) < abs(ratio - whole.width() / whole.height())

@@ -188,7 +188,11 @@ def _caption_lines(source: Any, caption: Caption) -> list[str]:
 def _layout(source: Any, caption: Caption, legend: bool, frame: bool = False) -> _Figure:
     """Sizes and places the parts; ``frame``: the same size at every step (for a series)."""
     scene = _scene(source)
-    rect = scene.itemsBoundingRect().adjusted(-SCENE_PAD, -SCENE_PAD, SCENE_PAD, SCENE_PAD)
+    # one figure frames what is drawn at its step (not a loop's other iterations); a series
+    # keeps one frame for all its steps
+    drawn = getattr(source, "drawn_bounds", None)  # a GraphView; not a bare scene
+    bounds = drawn() if drawn is not None and not frame else scene.itemsBoundingRect()
+    rect = bounds.adjusted(-SCENE_PAD, -SCENE_PAD, SCENE_PAD, SCENE_PAD)
     if rect.isEmpty():
         rect = QRectF(0, 0, 320, 120)
     theme = _theme(source)

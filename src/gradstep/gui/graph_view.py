@@ -378,7 +378,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         for label in self._labels[len(keys) :]:
             label.setVisible(False)
 
-    def _drawn_bounds(self) -> QRectF:
+    def drawn_bounds(self) -> QRectF:
         """The bounds of what is drawn at this step (not a loop's other iterations)."""
         if self.session is None or not state_of(self.session).hidden_nodes:
             return self.scene().itemsBoundingRect()
@@ -418,7 +418,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
         """Show the whole graph; ``readable``: never so small that labels cannot be read."""
-        rect = self._drawn_bounds().adjusted(-20, -20, 20, 20)
+        rect = self.drawn_bounds().adjusted(-20, -20, 20, 20)
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
