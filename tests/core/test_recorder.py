@@ -907,6 +907,9 @@ def test_each_statement_of_a_top_level_loop_is_a_step_with_pytorchs_values():
     # the prints are the steps' own output, in order
     outputs = [s.output.strip() for s in trace.steps if s.output]
     assert outputs == printed
+    # a line's later runs say which round of the loop they are
+    update = [s.text for s in trace.steps if s.kind == "statement" and s.line == first_line + 3]
+    assert update == ["opt.step()", "opt.step()  · 2nd time", "opt.step()  · 3rd time"]
 
 
 def test_a_long_loop_folds_its_later_statements_into_one_step(monkeypatch):

@@ -156,6 +156,7 @@ class Recorder:
         self._open: _Open | None = None
         self._out = io.StringIO()
         self._nested_left = MAX_NESTED_STEPS
+        self._runs: dict[int, int] = {}
         namespace[STEP] = self._nested
 
     def _encode(self, t: torch.Tensor | None) -> Any:
@@ -320,6 +321,7 @@ class Recorder:
         first_step = len(self.trace.steps)
         self._out = out
         self._nested_left = MAX_NESTED_STEPS
+        self._runs: dict[int, int] = {}  # nested line -> times it has run in this block
         text = self._source_segment(stmt)
         self._open = _Open(stmt.lineno, text, 0)
         error: BaseException | None = None
@@ -366,7 +368,11 @@ class Recorder:
         self._nested_left -= 1
         self._close_open()
         self._line = line
-        self._open = _Open(line, self._line_text(line), self._out.tell())
+        runs = self._runs[line] = self._runs.get(line, 0) + 1
+        text = self._line_text(line)
+        if runs > 1:  # a loop's later rounds: which one this is
+            text = f"{text}  · {_ordinal(runs)} time"
+        self._open = _Open(line, text, self._out.tell())
         if self._nested_left == 0:  # shown even when the passes showed all it changed
             self._open.text += "  … (and what follows in the block, as one step)"
             self._open.always = True
@@ -686,6 +692,13 @@ class Recorder:
             state = self._variable_state(t)
             step.variables = {name: state}
             self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
+
+
+def _ordinal(n: int) -> str:
+    """``2nd``, ``3rd``, ``11th``, ``22nd``."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
 
 
 def _source_lines(source: str) -> list[str]:
