@@ -131,7 +131,9 @@ class VariablesView(QTableWidget, FollowsSession):
             if wanted > self.columnWidth(0):
                 self.setColumnWidth(0, wanted)
             metrics = QFontMetrics(self.font())
-            for col in range(1, len(COLUMNS) - 1):  # the others from a sample of rows
+            # the others from a sample of rows, when the rows are new (a frame's worth of
+            # measuring at every step of a 5,000-node pass otherwise)
+            for col in range(1, len(COLUMNS) - 1) if full else ():
                 texts = [self.item(r, col) for r in range(min(SAMPLE_ROWS, len(names)))]
                 widest = max((metrics.horizontalAdvance(i.text()) for i in texts if i), default=0)
                 wanted = min(
