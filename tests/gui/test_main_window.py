@@ -563,3 +563,18 @@ def test_a_figure_of_a_loop_step_frames_that_iterations_graph(
     assert drawn.width() < whole.width() or drawn.height() < whole.height()
     ratio = one.width() / one.height()
     assert abs(ratio - drawn.width() / drawn.height()) < abs(ratio - whole.width() / whole.height())
+
+
+def test_gradient_labels_where_edges_meet_do_not_cover_each_other(qtbot, window) -> None:
+    lesson = next(p for p in bundled_scenarios() if p.name == "14_mlp_training.py")
+    open_and_wait(qtbot, window, lesson)
+    window.session.go_to(window.trace.passes[0].last_step)  # every edge of the pass labelled
+    labels = [lab for lab in window.graph._labels if lab.isVisible()]
+    assert len(labels) >= 8
+    rects = [lab.sceneBoundingRect() for lab in labels]
+
+    def area(r) -> float:
+        return max(0.0, r.width()) * max(0.0, r.height())
+
+    overlap = sum(area(a.intersected(b)) for i, a in enumerate(rects) for b in rects[i + 1 :])
+    assert overlap < 0.02 * sum(area(r) for r in rects)

@@ -10,6 +10,7 @@ items per turn of the event loop, while the old drawing stays up and steps.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,6 +37,8 @@ from gradstep.session import Session, StepState
 from gradstep.trace.text import format_value
 
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
+#: where along an edge its label may go (fractions of its length), best first
+LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.16, 0.84)
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
 MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
 BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
@@ -371,12 +374,37 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             label = EdgeLabel(self.theme)
             scene.addItem(label)
             self._labels.append(label)
+        placed: list[QRectF] = []
         for label, key in zip(self._labels, keys):
             text = format_value(grads[key], max_items=3)
             label.set_text(text if len(text) <= 32 else text[:30] + "…", self._label_at[key])
+            label.setPos(self._free_spot(label, key, placed))
+            placed.append(label.sceneBoundingRect())
             label.setVisible(True)
         for label in self._labels[len(keys) :]:
             label.setVisible(False)
+
+    def _free_spot(self, label: EdgeLabel, key: EdgeKey, placed: list[QRectF]) -> QPointF:
+        """Where along its edge a label covers the least of the other labels and no node:
+        the middle when it is free, else the freest spot towards either end (edges that
+        meet at one node would put their labels on top of each other)."""
+        middle: QPointF = self._label_at[key]  # type: ignore[assignment]
+        edge = self._edges.get(key)
+        if edge is None:
+            return middle
+        shape = label.boundingRect()
+        best, best_cost = middle, math.inf
+        for t in LABEL_SPOTS:
+            p = middle if t == 0.5 else edge.path.pointAtPercent(t)
+            rect = shape.translated(p)
+            cost = sum(_area(rect.intersected(r)) for r in placed)
+            if any(isinstance(i, NodeItem) and i.isVisible() for i in self.scene().items(rect)):
+                cost += _area(rect)  # over a node: as bad as covering a whole label
+            if cost == 0:
+                return p
+            if cost < best_cost:
+                best, best_cost = p, cost
+        return best
 
     def drawn_bounds(self) -> QRectF:
         """The bounds of what is drawn at this step (not a loop's other iterations)."""
@@ -505,3 +533,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         node = self.node_at(event.pos())
         if node is not None:
             context_menu(self, node).exec(event.globalPos())
+
+
+def _area(r: QRectF) -> float:
+    return max(0.0, r.width()) * max(0.0, r.height())
