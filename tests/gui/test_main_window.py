@@ -380,6 +380,10 @@ def test_tab_walks_the_graph_and_enter_goes_to_the_step(qtbot, window, scenario:
     y = window.trace.steps[window.step_index].node
     QTest.keyClick(graph, Qt.Key.Key_Tab)
     assert graph.selected == order[(order.index(y) + 1) % len(order)]
+    # Ctrl+Tab leaves the graph for the next panel, as in a text editor
+    selected = graph.selected
+    QTest.keyClick(graph, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert window.focusWidget() is not graph and graph.selected == selected
 
 
 def test_code_click_and_breakpoints(qtbot, window, scenario: Path) -> None:

@@ -69,6 +69,15 @@ class NodeKeys:
             self.activate(self.selected)
             event.accept()
             return
+        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and (
+            event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):  # Tab walks the nodes; Ctrl+Tab leaves the graph, as in a text editor
+            forward = event.key() == Qt.Key.Key_Tab and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+            super().focusNextPrevChild(forward)  # type: ignore[misc]
+            event.accept()
+            return
         super().keyPressEvent(event)  # type: ignore[misc]
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 - Qt override
