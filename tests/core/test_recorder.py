@@ -1003,3 +1003,17 @@ def test_what_a_scenario_made_is_freed_without_the_cycle_collector():
         assert ref() is None, "the scenario's namespace outlived the run (a reference cycle)"
     finally:
         gc.enable()
+
+
+def test_a_warning_in_a_loop_is_in_the_step_that_raised_it():
+    source = HEADER + (
+        "x = torch.tensor(2.0, requires_grad=True)\n"
+        "for i in range(2):\n"
+        "    y = x * 2\n"
+        "    print(y.grad)\n"
+        "    z = y + 1\n"
+    )
+    trace = record(source)
+    warned = [s.line for s in trace.steps if "UserWarning" in s.output]
+    assert warned == [7, 7]  # the print, each time; not the loop's last step
+    assert all("UserWarning" not in s.output for s in trace.steps if s.line == 8)

@@ -157,6 +157,7 @@ class Recorder:
         self._out = io.StringIO()
         self._nested_left = MAX_NESTED_STEPS
         self._runs: dict[int, int] = {}
+        self._caught: list[warnings.WarningMessage] = []
         namespace[STEP] = self._nested
 
     def _encode(self, t: torch.Tensor | None) -> Any:
@@ -326,7 +327,7 @@ class Recorder:
         self._open = _Open(stmt.lineno, text, 0)
         error: BaseException | None = None
         self.provenance.statement(stmt.lineno)
-        with _capture_output(out):
+        with _capture_output(out) as self._caught:
             try:
                 if isinstance(stmt, ast.Expr):
                     code = compile(ast.Expression(stmt.value), self.filename, "eval")
@@ -387,6 +388,7 @@ class Recorder:
             names = NameTable(self.ns)
             new_ids = self._capture_forward(names)
             deltas = self.variable_deltas(names)
+        _flush_warnings(self._caught, self._out)  # a loop's warnings go to their own step
         output = self._out.getvalue()[opened.out_pos :]
         if new_ids or deltas or output or opened.always:
             self._add_step(
@@ -724,12 +726,19 @@ def _as_memory_limit(e: Exception) -> LimitExceeded | None:
 
 
 @contextlib.contextmanager
-def _capture_output(out: io.StringIO) -> Iterator[None]:
-    """The scenario's prints and warnings go into the step, not our stdout."""
+def _capture_output(out: io.StringIO) -> Iterator[list[warnings.WarningMessage]]:
+    """The scenario's prints and warnings go into the step, not our stdout. Yields the
+    warnings caught so far, for ``_flush_warnings`` to write where they belong."""
     with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            yield
+            yield caught  # type: ignore[misc]
         finally:
-            for w in caught:
-                out.write(f"{w.category.__name__}: {_first_line(str(w.message), 200)}\n")
+            _flush_warnings(caught, out)
+
+
+def _flush_warnings(caught: list[warnings.WarningMessage], out: io.StringIO) -> None:
+    """Write the warnings caught so far into ``out`` as ``Category: message`` lines."""
+    for w in caught:
+        out.write(f"{w.category.__name__}: {_first_line(str(w.message), 200)}\n")
+    caught.clear()
