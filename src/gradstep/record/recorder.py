@@ -322,7 +322,7 @@ class Recorder:
         first_step = len(self.trace.steps)
         self._out = out
         self._nested_left = MAX_NESTED_STEPS
-        self._runs: dict[int, int] = {}  # nested line -> times it has run in this block
+        self._runs = {}  # nested line -> times it has run in this block
         text = self._source_segment(stmt)
         self._open = _Open(stmt.lineno, text, 0)
         error: BaseException | None = None
