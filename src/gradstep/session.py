@@ -7,7 +7,7 @@ keeps a step within a frame on graphs of thousands of nodes.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +74,11 @@ class Session:
         self._pass_ends = sorted(p.last_step for p in trace.passes)
         self._alive_cache: dict[frozenset[str], frozenset[str]] = {}
         self._pass_nodes = [frozenset(r.node for r in p.nodes) for p in trace.passes]
+        #: node -> the node it is drawn in place of (a loop's later iterations; graph.fold)
+        self.folded = representatives(trace)
+        self._copies: dict[str, list[str]] = {}  # a representative and its copies, oldest first
+        for nid, rep in self.folded.items():
+            self._copies.setdefault(rep, [rep]).append(nid)
         self._index = min(old, self.step_count - 1) if keep_place else 0
         self._index = max(self._index, 0)
         self.trace_changed.emit()
@@ -186,9 +191,23 @@ class Session:
             roots = {v.node for v in variables.values() if v.node is not None}
             roots.update(self.trace.steps[k].new_nodes)
             rest = rest - self._alive(frozenset(roots))
-        if not rest and not beyond:
-            return frozenset()
-        return frozenset(rest).union(beyond)
+        hidden = frozenset(rest).union(beyond) if rest or beyond else frozenset()
+        if self._copies:
+            hidden = hidden.union(self._displaced(created, hidden))
+        return hidden
+
+    def _displaced(self, created: frozenset[str], hidden: frozenset[str]) -> list[str]:
+        """Copies drawn in one place (a loop's iterations, see ``graph.fold``) that would
+        be on top of each other: one stays, the newest made so far, else the next to come."""
+        out: list[str] = []
+        for copies in self._copies.values():
+            shown = [c for c in copies if c not in hidden]
+            if len(shown) < 2:
+                continue
+            made = [c for c in shown if c in created]
+            keep = made[-1] if made else shown[-1]
+            out.extend(c for c in shown if c != keep)
+        return out
 
     def _alive(self, roots: frozenset[str]) -> frozenset[str]:
         """The nodes reachable from ``roots`` through their inputs (cached: stepping
@@ -273,3 +292,26 @@ def node_keys(trace: Trace) -> dict[str, str]:
         seen[base] = k + 1
         keys[nid] = f"{base}#{k}"
     return keys
+
+
+def representatives(trace: Trace) -> dict[str, str]:
+    """Node id -> the node whose place it takes in the drawing (only those that take
+    another's): a node made after the k-th backward pass stands where the node in the same
+    role made before the first pass does (same op, variable and module, and the same rank
+    among the nodes alike made between the same two passes). Leaves keep their own place.
+    """
+    ends = sorted(p.last_step for p in trace.passes)
+    first: dict[tuple[str, str, str, int], str] = {}
+    seen: dict[tuple[int, str, str, str], int] = {}
+    rep: dict[str, str] = {}
+    for nid, node in trace.nodes.items():  # ids are in creation order
+        if node.kind == "leaf":
+            continue
+        generation = bisect_left(ends, node.step)  # passes ended before it was made
+        base = (node.op, node.name or "", node.module or "")
+        rank = seen.get((generation, *base), 0)
+        seen[(generation, *base)] = rank + 1
+        r = first.setdefault((*base, rank), nid)
+        if r != nid:
+            rep[nid] = r
+    return rep

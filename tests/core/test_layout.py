@@ -456,3 +456,34 @@ def test_a_graph_growing_step_by_step_stays_put(text: str) -> None:
             shares.append(moved(previous, layout))
         previous = layout
     assert max(shares) <= 0.2 and sum(shares) / len(shares) <= 0.05, shares
+
+
+def test_a_folded_layout_draws_each_copy_where_its_representative_is() -> None:
+    from gradstep.graph.fold import folded_layout
+
+    # a parameter w used by three iterations: w -> m_i -> s_i
+    g = nx.MultiDiGraph()
+    for i in range(3):
+        g.add_edge("w", f"m{i}", key=0)
+        g.add_edge(f"m{i}", f"s{i}", key=0)
+    rep = {"m1": "m0", "m2": "m0", "s1": "s0", "s2": "s0"}
+    plain = layered_layout(g)
+    folded = folded_layout(g, rep, layered_layout)
+    assert set(folded.positions) == set(g) and set(folded.edge_points) == set(plain.edge_points)
+    for copy, original in rep.items():
+        assert folded.positions[copy] == folded.positions[original]
+    assert folded.edge_points[("w", "m2", 0)] == folded.edge_points[("w", "m0", 0)]
+    # one iteration wide, not three
+    assert folded.width < plain.width
+    assert sorted(n for layer in folded.order for n in layer) == sorted(g)
+
+
+def test_a_folding_that_would_make_a_cycle_is_not_used() -> None:
+    from gradstep.graph.fold import folded_layout
+
+    g = nx.MultiDiGraph()
+    g.add_edge("a0", "b0", key=0)
+    g.add_edge("b1", "a1", key=0)  # the second iteration runs the other way round
+    rep = {"a1": "a0", "b1": "b0"}
+    folded = folded_layout(g, rep, layered_layout)
+    assert folded.positions["a1"] != folded.positions["a0"]

@@ -139,9 +139,18 @@ def test_only_the_live_graph_is_drawn_in_a_loop():
         if step.pass_index is not None:  # inside pass i: only iteration i is drawn
             for j, nodes in enumerate(iterations):
                 assert nodes.isdisjoint(hidden) if j == step.pass_index else nodes <= hidden
-    # between passes 1 and 2, pass 1's graph is still bound (loss) and pass 2's is on its way
-    mid = trace.passes[0].last_step + 1
-    assert iterations[0].isdisjoint(s.hidden_at(mid))
+    # the next iteration is drawn where the last one was: its h replaces the old h when it
+    # is made, while the old loss, still bound, stays until the new one is made
+    old_h, old_loss = sorted(iterations[0], key=lambda n: trace.nodes[n].step)
+    new_h, new_loss = sorted(iterations[1], key=lambda n: trace.nodes[n].step)
+    third_h, third_loss = sorted(iterations[2], key=lambda n: trace.nodes[n].step)
+    # every later iteration stands where the first one does
+    assert s.folded == {new_h: old_h, new_loss: old_loss, third_h: old_h, third_loss: old_loss}
+    made = trace.nodes[new_h].step
+    hidden = s.hidden_at(made)
+    assert old_h in hidden and new_h not in hidden
+    assert old_loss not in hidden and new_loss in hidden  # not made yet: the old one stays
+    assert old_loss in s.hidden_at(trace.nodes[new_loss].step)
     # the third iteration is beyond the look-ahead horizon until the second pass has ended
     assert iterations[2] <= s.hidden_at(trace.passes[0].first_step)
 

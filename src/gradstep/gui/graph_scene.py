@@ -48,15 +48,27 @@ def _measure(theme: Theme, lines: tuple[str, str]) -> tuple[float, float]:
     return size
 
 
-def layered(g: Any, direction: str, sizes: dict[str, tuple[float, float]], previous: Any) -> Any:
-    """The layered layout of ``g``, starting from ``previous``; safe to run in a thread."""
-    from gradstep.graph.layout import layered_layout  # lazily: networkx-heavy
+def layered(
+    g: Any,
+    direction: str,
+    sizes: dict[str, tuple[float, float]],
+    previous: Any,
+    fold: dict[str, str] | None = None,
+) -> Any:
+    """The layered layout of ``g``, starting from ``previous``; safe to run in a thread.
+    ``fold``: nodes drawn where another is (a loop's iterations, see ``graph.fold``)."""
+    from gradstep.graph.fold import folded_layout  # lazily: networkx-heavy
+    from gradstep.graph.layout import layered_layout
 
     # Left to right, the gap between layers must fit a gradient label written across it.
     gap = 50.0 if direction == "TB" else 110.0
-    return layered_layout(
-        g, direction=direction, node_size=sizes.__getitem__, previous=previous, rank_sep=gap
-    )
+
+    def lay_out(h: Any) -> Any:
+        return layered_layout(
+            h, direction=direction, node_size=sizes.__getitem__, previous=previous, rank_sep=gap
+        )
+
+    return folded_layout(g, fold, lay_out) if fold else lay_out(g)
 
 
 class GraphScene(QGraphicsScene):

@@ -176,13 +176,16 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         thread when it comes from a graph of more than ``BACKGROUND_LAYOUT`` (``size``)
         nodes — then make its items."""
         theme, direction = self.theme, self.direction
+        fold = self.session.folded if self.session is not None else None
 
         def lay_out() -> Drawing:
             drawing = view()
             measure(drawing, theme)
             g = drawing.view.graph
             t0 = time.perf_counter()
-            drawing.layout = layered(g, direction, drawing.sizes, previous) if len(g) else None
+            drawing.layout = (
+                layered(g, direction, drawing.sizes, previous, fold) if len(g) else None
+            )
             self.layout_seconds = time.perf_counter() - t0
             return drawing
 
