@@ -168,8 +168,13 @@ print(trace.error, "torch._dynamo" in sys.modules)
             "opt = optim.Adam([w])\n(w * 2).sum().backward()\nopt.step()\n",
             True,
         ),
+        (
+            "import torch\nx = torch.tensor([1.0, 2.0])\n"
+            "g = torch.func.grad(lambda v: (v * v).sum())(x)\n",
+            True,
+        ),
     ],
-    ids=["no optimiser", "optimiser"],
+    ids=["no optimiser", "optimiser", "torch.func"],
 )
 def test_torchs_lazy_imports_are_made_only_for_a_scenario_that_needs_them(source, imported):
     import subprocess

@@ -554,10 +554,11 @@ def prewarm_in_background() -> None:
 
 #: What makes torch import ``torch._dynamo`` lazily, among what a restricted scenario can
 #: reach: the optimisers (their methods are wrapped in ``torch._disable_dynamo``, which
-#: imports it on first call). Checked against torch 2.13's sources: the other users of
-#: that wrapper (``torch.compile``, ``torch.utils.checkpoint``, ``torch.library``,
-#: distributed) are refused by the static check.
-_NEEDS_PREWARM = re.compile(r"\boptim\b")
+#: imports it on first call) and ``torch.func``'s transforms (``grad``, ``jacrev``,
+#: ``hessian`` ask it whether they are being compiled). Checked against torch 2.13's
+#: sources: the other users of that wrapper (``torch.compile``, ``torch.utils.checkpoint``,
+#: ``torch.library``, distributed) are refused by the static check.
+_NEEDS_PREWARM = re.compile(r"\b(?:optim|func)\b")
 
 
 def needs_prewarm(source: str) -> bool:
