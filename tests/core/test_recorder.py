@@ -1017,3 +1017,21 @@ def test_a_warning_in_a_loop_is_in_the_step_that_raised_it():
     warned = [s.line for s in trace.steps if "UserWarning" in s.output]
     assert warned == [7, 7]  # the print, each time; not the loop's last step
     assert all("UserWarning" not in s.output for s in trace.steps if s.line == 8)
+
+
+def test_inference_mode_blocks_and_inference_tensors_are_recorded():
+    source = HEADER + (
+        "ws = [torch.ones(2, requires_grad=True) for _ in range(40)]\n"
+        "with torch.inference_mode():\n"
+        "    w = ws[0]\n"
+        "    q = torch.ones(2) * 3\n"
+        "x = torch.tensor(2.0, requires_grad=True)\n"
+        "y = x * x\n"
+        "y.backward()\n"
+    )
+    trace = record(source)
+    assert trace.error is None, trace.error
+    assert not trace.stats.get("recording_errors")
+    assert trace.variables["q"].value == [3.0, 3.0]
+    assert trace.variables["x"].grad == 4.0
+    assert [s.line for s in trace.steps if s.kind == "statement" and s.line in (6, 7)] == [6, 7]

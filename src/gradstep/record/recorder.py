@@ -207,10 +207,10 @@ class Recorder:
         """The encoded value, reused while the tensor is unchanged (a parameter whose
         gradient changes every pass keeps its value)."""
         hit = self._values.get(oid(t))
-        if hit is not None and hit[0] is t and hit[1] == t._version:
+        if hit is not None and hit[0] is t and hit[1] == _version(t):
             return hit[2]
         value = self._encode(t)
-        self._values[oid(t)] = (t, t._version, value)
+        self._values[oid(t)] = (t, _version(t), value)
         return value
 
     @staticmethod
@@ -221,12 +221,12 @@ class Recorder:
         g = t.grad if t.is_leaf or t.retains_grad else None
         return (
             t,
-            t._version,
+            _version(t),
             t.requires_grad,
             t.retains_grad if not t.is_leaf else False,
             t.grad_fn,
             g,
-            g._version if g is not None else -1,
+            _version(g) if g is not None else -1,
         )
 
     @staticmethod
@@ -367,7 +367,13 @@ class Recorder:
         if self._nested_left <= 0:
             return  # the rest of the block is one step (see MAX_NESTED_STEPS)
         self._nested_left -= 1
-        self._close_open()
+        try:
+            self._close_open()
+        except LimitExceeded:
+            raise
+        except Exception as e:  # noqa: BLE001 - the recorder's trouble, not the scenario's
+            errors = self.trace.stats.setdefault("recording_errors", [])
+            errors.append(f"line {line}: {type(e).__name__}: {e}")
         self._line = line
         runs = self._runs[line] = self._runs.get(line, 0) + 1
         text = self._line_text(line)
@@ -384,7 +390,8 @@ class Recorder:
         if opened is None:
             return
         self._open = None
-        with collection_paused():
+        # inside the scenario's own blocks: not under its no_grad() or inference_mode()
+        with collection_paused(), torch.inference_mode(False), torch.enable_grad():
             names = NameTable(self.ns)
             new_ids = self._capture_forward(names)
             deltas = self.variable_deltas(names)
@@ -694,6 +701,11 @@ class Recorder:
             state = self._variable_state(t)
             step.variables = {name: state}
             self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
+
+
+def _version(t: torch.Tensor) -> int:
+    """A tensor's version counter; an inference tensor has none (-2: never seen to change)."""
+    return -2 if t.is_inference() else t._version
 
 
 def _ordinal(n: int) -> str:
