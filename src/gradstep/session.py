@@ -182,8 +182,11 @@ class Session:
         horizon = ends[i] if i < len(ends) else len(self.trace.steps)
         beyond = self._node_order[bisect_right(self._node_steps, horizon) :]
         bpass = self.pass_at(k)
-        # a pass holds the whole graph below its roots: while it runs, that much is alive
+        # a pass holds the whole graph below its roots while it runs (also the branches the
+        # engine skips, as with ``inputs=``)
         in_pass = self._pass_nodes[bpass.index] if bpass is not None else frozenset()
+        if bpass is not None and not created <= in_pass:
+            in_pass = in_pass | self._alive(frozenset(bpass.roots))
         rest = created - in_pass
         if rest:
             if variables is None:

@@ -169,3 +169,19 @@ def test_a_rebound_variables_old_graph_is_gone(trace):
     assert old and old.isdisjoint(s.hidden_at(first.last_step))
     assert old <= s.hidden_at(second.first_step)  # y was rebound: that graph is gone
     assert new.isdisjoint(s.hidden_at(second.first_step))
+
+
+def test_a_branch_the_engine_skips_stays_drawn_while_its_pass_runs():
+    source = (
+        "import torch\na = torch.tensor(2.0, requires_grad=True)\n"
+        "c = torch.tensor(3.0, requires_grad=True)\n"
+        "g = torch.autograd.grad(((a * 2) * (c * 3)).sum(), [a])\n"
+    )
+    trace = record_scenario(scenario_from_source(source, "skip.py"), trusted=True)
+    s = Session(trace)
+    (bpass,) = trace.passes
+    recorded = {r.node for r in bpass.nodes}
+    skipped = set(trace.nodes) - recorded
+    assert skipped  # c's branch: the engine does not run it for inputs=[a]
+    for k in range(bpass.first_step, bpass.last_step + 1):
+        assert skipped.isdisjoint(s.hidden_at(k)), k

@@ -587,3 +587,15 @@ def test_gradient_labels_where_edges_meet_do_not_cover_each_other(qtbot, window)
 
     overlap = sum(area(a.intersected(b)) for i, a in enumerate(rects) for b in rects[i + 1 :])
     assert overlap < 0.02 * sum(area(r) for r in rects)
+
+
+def test_tab_walks_only_the_nodes_drawn(qtbot, window, tmp_path: Path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text(LOOP, encoding="utf-8")
+    open_and_wait(qtbot, window, path)
+    window.session.go_to(window.trace.passes[0].first_step + 2)
+    graph = window.graph
+    order = graph.reading_order()
+    assert order and all(graph.node_item(n).isVisible() for n in order)
+    seen = {graph.select_next(1) for _ in range(2 * len(order))}
+    assert seen == set(order)

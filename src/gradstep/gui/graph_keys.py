@@ -30,7 +30,8 @@ class NodeKeys:
         layout = self.drawing.layout if self.drawing is not None else None
         if layout is None:
             return []
-        return [n for layer in layout.order for n in layer if n in self._nodes]
+        nodes = self._nodes
+        return [n for layer in layout.order for n in layer if n in nodes and nodes[n].isVisible()]
 
     def select_next(self, step: int = 1) -> str | None:
         """Select the node ``step`` places after the selection (or the current node)."""
