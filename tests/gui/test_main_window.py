@@ -599,3 +599,23 @@ def test_tab_walks_only_the_nodes_drawn(qtbot, window, tmp_path: Path) -> None:
     assert order and all(graph.node_item(n).isVisible() for n in order)
     seen = {graph.select_next(1) for _ in range(2 * len(order))}
     assert seen == set(order)
+
+
+def test_a_reload_that_stops_early_keeps_the_breakpoints_past_its_error(
+    qtbot, window, scenario: Path
+) -> None:
+    open_and_wait(qtbot, window, scenario)
+    loss = next(n for n, node in window.trace.nodes.items() if node.name == "loss")
+    window.breakpoints.toggle(loss)
+    good = scenario.read_text()
+    write_replacing(
+        scenario, good.replace("y.retain_grad()\n", "y.retain_grad()\nundefined_name\n")
+    )
+    open_and_wait(qtbot, window, scenario)  # stops before loss is made
+    assert window.trace.error is not None and window.breakpoints.nodes == set()
+    x = next(n for n, node in window.trace.nodes.items() if node.name == "x")
+    window.breakpoints.toggle(x)  # a toggle meanwhile keeps loss's for later
+    write_replacing(scenario, good)
+    open_and_wait(qtbot, window, scenario)
+    names = {window.trace.nodes[n].name for n in window.breakpoints.nodes}
+    assert names == {"loss", "x"}

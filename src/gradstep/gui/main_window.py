@@ -43,7 +43,7 @@ from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.timeline import Timeline
 from gradstep.gui.variables_view import VariablesView
 from gradstep.gui.wiring import connect_window
-from gradstep.session import Session
+from gradstep.session import Session, node_keys
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_label
 
@@ -160,12 +160,10 @@ class MainWindow(QMainWindow):
         else:
             same_file = self.session.trace.scenario.path == trace.scenario.path
             old, index = self.session.trace, self.session.index
-            # breakpoints follow their nodes through a reload; another file has its own
-            marks = (
-                self.breakpoints.keys(old)
-                if same_file
-                else saved_breakpoints(self.settings, trace.scenario.path)
-            )
+            # breakpoints follow their nodes through a reload, found again from what is
+            # kept for the file (not from the trace on screen: a reload that stopped early
+            # would lose those past its error)
+            marks = saved_breakpoints(self.settings, trace.scenario.path)
             self.session.set_trace(trace, keep_place=same_file)
             if same_file:
                 self.session.go_to(place_in(old, index, trace))
@@ -193,7 +191,10 @@ class MainWindow(QMainWindow):
         if self._restoring_breakpoints or self.session is None:
             return
         trace = self.session.trace
-        save_breakpoints(self.settings, trace.scenario.path, self.breakpoints.keys(trace))
+        here = set(node_keys(trace).values())
+        # those on nodes this trace does not have (past an error) are kept for the next run
+        away = [k for k in saved_breakpoints(self.settings, trace.scenario.path) if k not in here]
+        save_breakpoints(self.settings, trace.scenario.path, self.breakpoints.keys(trace) + away)
 
     def _start_session(self, trace: Trace) -> None:
         self.session = Session(trace)
