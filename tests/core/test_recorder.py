@@ -924,9 +924,10 @@ def test_a_long_loop_folds_its_later_statements_into_one_step(monkeypatch):
         "z = x.grad * 1\n"
     )
     trace = record(source)
-    statements = [s for s in trace.steps if s.kind == "statement" and s.line == 6]
-    assert len(statements) == 3  # budget of 5 marks: y, (backward), y, (backward), y
-    assert "as one step" in statements[-1].text
+    statements = [s for s in trace.steps if s.kind == "statement" and s.line in (6, 7)]
+    assert [s.line for s in statements] == [6] * 5 + [7]  # five steps made, then the rest
+    assert statements[-1].text.endswith("… (and what follows in the block, as one step)")
+    assert all("as one step" not in s.text for s in statements[:-1])
     assert len(trace.passes) == 10  # every pass is still recorded
     assert trace.variables["x"].grad == float(sum(range(10)))
 
@@ -1035,3 +1036,17 @@ def test_inference_mode_blocks_and_inference_tensors_are_recorded():
     assert trace.variables["q"].value == [3.0, 3.0]
     assert trace.variables["x"].grad == 4.0
     assert [s.line for s in trace.steps if s.kind == "statement" and s.line in (6, 7)] == [6, 7]
+
+
+def test_what_a_loop_header_does_is_its_own_step():
+    source = HEADER + (
+        "x = torch.tensor(1.0, requires_grad=True)\n"
+        "for t in [x * 1, x * 2, x * 3]:\n"
+        "    y = t * 2\n"
+    )
+    trace = record(source)
+    rows = [(s.line, sorted(s.variables)) for s in trace.steps if s.kind == "statement"]
+    # each round: the header binds t, then the body binds y (t is not y's doing)
+    assert rows[4:] == [(5, ["t"]), (6, ["y"])] * 3
+    headers = [s.text for s in trace.steps if s.line == 5]
+    assert headers[1].endswith("· 2nd time") and headers[2].endswith("· 3rd time")

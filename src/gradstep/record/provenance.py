@@ -199,6 +199,11 @@ class _LineMarks(ast.NodeTransformer):
             stmts = getattr(node, field, None)
             if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
                 setattr(node, field, self._marked(stmts))
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            # after each round the header runs again (the next item, the condition): what
+            # it does is its own, not the round's last statement's
+            mark = LINE if self._in_body else STEP
+            node.body.append(_located(_call(mark, node.lineno), node.body[-1]))
         return node
 
     def _marked(self, stmts: list[ast.stmt]) -> list[ast.stmt]:

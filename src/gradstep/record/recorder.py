@@ -54,20 +54,22 @@ from gradstep.trace.model import (
 )
 
 #: steps made for the statements nested in one top-level block, at most: past it the rest
-#: of the block (a long training loop) is one step, which keeps the trace bounded
+#: of the block (a long training loop) is one step, which keeps the trace bounded (its
+#: passes are still recorded, each with its steps)
 MAX_NESTED_STEPS = 500
 
 
 class _Open:
     """A statement that is running: its step is made when the next one starts."""
 
-    __slots__ = ("always", "line", "out_pos", "text")
+    __slots__ = ("always", "line", "note", "out_pos", "text")
 
     def __init__(self, line: int, text: str, out_pos: int) -> None:
         self.line = line
         self.text = text
         self.out_pos = out_pos  # where its output starts
         self.always = False  # a step even when it changed nothing
+        self.note = ""  # said after the statement's first line
 
 
 class LimitExceeded(BaseException):
@@ -322,7 +324,7 @@ class Recorder:
         first_step = len(self.trace.steps)
         self._out = out
         self._nested_left = MAX_NESTED_STEPS
-        self._runs = {}  # nested line -> times it has run in this block
+        self._runs = {stmt.lineno: 1}  # line -> times it has run in this block
         text = self._source_segment(stmt)
         self._open = _Open(stmt.lineno, text, 0)
         error: BaseException | None = None
@@ -360,15 +362,16 @@ class Recorder:
         return True
 
     def _nested(self, line: int) -> None:
-        """Called by the scenario before a statement nested in a top-level block."""
+        """Called by the scenario before a statement nested in a top-level block (and
+        after each round of a loop, for its header)."""
         self.provenance.line(line)
         if self._in_pass or self._open is None:
             return
         if self._nested_left <= 0:
             return  # the rest of the block is one step (see MAX_NESTED_STEPS)
-        self._nested_left -= 1
         try:
-            self._close_open()
+            if self._close_open():
+                self._nested_left -= 1
         except LimitExceeded:
             raise
         except Exception as e:  # noqa: BLE001 - the recorder's trouble, not the scenario's
@@ -381,14 +384,14 @@ class Recorder:
             text = f"{text}  · {_ordinal(runs)} time"
         self._open = _Open(line, text, self._out.tell())
         if self._nested_left == 0:  # shown even when the passes showed all it changed
-            self._open.text += "  … (and what follows in the block, as one step)"
+            self._open.note = "  … (and what follows in the block, as one step)"
             self._open.always = True
 
-    def _close_open(self) -> None:
-        """Make the step of the statement that just ran, if it changed anything."""
+    def _close_open(self) -> bool:
+        """Make the step of the statement that just ran, if it changed anything (True)."""
         opened = self._open
         if opened is None:
-            return
+            return False
         self._open = None
         # inside the scenario's own blocks: not under its no_grad() or inference_mode()
         with collection_paused(), torch.inference_mode(False), torch.enable_grad():
@@ -397,18 +400,20 @@ class Recorder:
             deltas = self.variable_deltas(names)
         _flush_warnings(self._caught, self._out)  # a loop's warnings go to their own step
         output = self._out.getvalue()[opened.out_pos :]
-        if new_ids or deltas or output or opened.always:
-            self._add_step(
-                Step(
-                    index=0,
-                    kind="statement",
-                    line=opened.line,
-                    text=_first_line(opened.text),
-                    new_nodes=new_ids,
-                    variables=deltas,
-                    output=output,
-                )
+        if not (new_ids or deltas or output or opened.always):
+            return False
+        self._add_step(
+            Step(
+                index=0,
+                kind="statement",
+                line=opened.line,
+                text=_first_line(opened.text) + opened.note,
+                new_nodes=new_ids,
+                variables=deltas,
+                output=output,
             )
+        )
+        return True
 
     def _line_text(self, line: int) -> str:
         if self._lines is None:
