@@ -166,6 +166,11 @@ REFUSED: list[tuple[str, int, str]] = [
     ("def f():\n    pass\nasync def g():\n    await f()", 3, "async functions"),
     ("x = 1\nmatch x:\n    case object(__class__=c):\n        pass", 2, "'match' statements"),
     ("try:\n    pass\nexcept* ValueError:\n    pass", 1, "'except*'"),
+    # what would also catch the time limit that stops a runaway scenario
+    ("while True:\n    try:\n        pass\n    except:\n        pass", 4, "bare 'except:'"),
+    ("try:\n    pass\nexcept BaseException:\n    pass", 3, "catching BaseException"),
+    ("try:\n    pass\nexcept (ValueError, KeyboardInterrupt):\n    pass", 3, "KeyboardInterrupt"),
+    ("try:\n    pass\nexcept SystemExit as e:\n    pass", 3, "catching SystemExit"),
 ]
 
 

@@ -391,6 +391,10 @@ def _bound_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(names)
 
 
+#: exceptions a scenario may not catch: the recorder stops a scenario with a BaseException
+UNCATCHABLE = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit"})
+
+
 class _Checker(ast.NodeVisitor):
     """Walks the tree once and collects a ScenarioRefused per refused construct."""
 
@@ -487,6 +491,18 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         self._check_binding(node, node.name)
+        caught = (
+            {n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)} & UNCATCHABLE
+            if node.type is not None
+            else {"everything"}
+        )
+        if caught:
+            what = "a bare 'except:'" if node.type is None else f"catching {min(caught)}"
+            self.refuse(
+                node,
+                f"{what} is not allowed: it would also catch the time limit that stops a "
+                "runaway scenario; catch Exception or a narrower error",
+            )
         self.generic_visit(node)
 
     def visit_arg(self, node: ast.arg) -> None:
