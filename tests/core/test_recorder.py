@@ -1050,3 +1050,43 @@ def test_what_a_loop_header_does_is_its_own_step():
     assert rows[4:] == [(5, ["t"]), (6, ["y"])] * 3
     headers = [s.text for s in trace.steps if s.line == 5]
     assert headers[1].endswith("· 2nd time") and headers[2].endswith("· 3rd time")
+
+
+def test_names_bound_in_place_inside_a_loop_are_seen():
+    source = HEADER + (
+        "model = nn.Linear(2, 2)\n"
+        "grads = []\n"
+        "for i in range(2):\n"
+        "    grads.append(torch.ones(2) * i)\n"
+        "    model.weight.data.mul_(2)\n"
+    )
+    trace = record(source)
+    changed = [
+        sorted(s.variables) for s in trace.steps if s.kind == "statement" and s.line in (7, 8)
+    ]
+    # the list grows (grads[0], then grads[1]); the parameter changes in place each time
+    assert changed == [["grads[0]"], ["model.weight"], ["grads[1]"], ["model.weight"]]
+
+
+def test_an_update_through_data_is_seen():
+    source = HEADER + (
+        "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "for i in range(2):\n"
+        "    loss = (w * w).sum()\n"
+        "    loss.backward()\n"
+        "    w.data -= 0.1 * w.grad\n"
+        "    w.grad.zero_()\n"
+    )
+    trace = record(source)
+    session = Session(trace)
+    # PyTorch, the same loop
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    values = []
+    for _ in range(2):
+        (w * w).sum().backward()
+        w.data -= 0.1 * w.grad
+        values.append(w.detach().tolist())
+        w.grad.zero_()
+    updates = [s for s in trace.steps if s.kind == "statement" and s.line == 8]
+    assert [session.variables_at(s.index)["w"].value for s in updates] == values
+    assert trace.variables["w"].value == values[-1]

@@ -57,12 +57,15 @@ from gradstep.trace.model import (
 #: of the block (a long training loop) is one step, which keeps the trace bounded (its
 #: passes are still recorded, each with its steps)
 MAX_NESTED_STEPS = 500
+#: tensors up to this size are compared by value after each statement, besides their
+#: version counter (which ``.data`` bypasses); larger ones by the counter alone
+SNAPSHOT_NUMEL = 1024
 
 
 class _Open:
     """A statement that is running: its step is made when the next one starts."""
 
-    __slots__ = ("always", "line", "note", "out_pos", "text")
+    __slots__ = ("always", "line", "note", "out_pos", "text", "top")
 
     def __init__(self, line: int, text: str, out_pos: int) -> None:
         self.line = line
@@ -70,6 +73,7 @@ class _Open:
         self.out_pos = out_pos  # where its output starts
         self.always = False  # a step even when it changed nothing
         self.note = ""  # said after the statement's first line
+        self.top = False  # a top-level statement: its names are read afresh
 
 
 class LimitExceeded(BaseException):
@@ -160,6 +164,8 @@ class Recorder:
         self._nested_left = MAX_NESTED_STEPS
         self._runs: dict[int, int] = {}
         self._caught: list[warnings.WarningMessage] = []
+        # the last names read, and the bindings they were read for (see _names_now)
+        self._names: tuple[tuple[Any, ...], NameTable] | None = None
         namespace[STEP] = self._nested
 
     def _encode(self, t: torch.Tensor | None) -> Any:
@@ -209,7 +215,8 @@ class Recorder:
         """The encoded value, reused while the tensor is unchanged (a parameter whose
         gradient changes every pass keeps its value)."""
         hit = self._values.get(oid(t))
-        if hit is not None and hit[0] is t and hit[1] == _version(t):
+        small = t.numel() <= SNAPSHOT_NUMEL  # encoded afresh: ``.data`` changes keep versions
+        if hit is not None and hit[0] is t and hit[1] == _version(t) and not small:
             return hit[2]
         value = self._encode(t)
         self._values[oid(t)] = (t, _version(t), value)
@@ -229,12 +236,15 @@ class Recorder:
             t.grad_fn,
             g,
             _version(g) if g is not None else -1,
+            # what the version counter misses: ``w.data -= lr * w.grad`` (the SGD step of
+            # many lessons) changes w in place through a tensor with a counter of its own
+            t.detach().clone() if t.numel() <= SNAPSHOT_NUMEL else None,
         )
 
     @staticmethod
     def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-        # spelled out for ``_key``'s layout (ints at 1 and 6, the rest by identity): this
-        # runs for every bound tensor after every statement
+        # spelled out for ``_key``'s layout (ints at 1 and 6, a snapshot at 7, the rest by
+        # identity): this runs for every bound tensor after every statement
         return (
             a[0] is b[0]
             and a[1] == b[1]
@@ -243,6 +253,7 @@ class Recorder:
             and a[4] is b[4]
             and a[5] is b[5]
             and a[6] == b[6]
+            and _same_values(a[7], b[7])
         )
 
     def variable_deltas(self, names: NameTable) -> dict[str, VariableState | None]:
@@ -327,6 +338,7 @@ class Recorder:
         self._runs = {stmt.lineno: 1}  # line -> times it has run in this block
         text = self._source_segment(stmt)
         self._open = _Open(stmt.lineno, text, 0)
+        self._open.top = True
         error: BaseException | None = None
         self.provenance.statement(stmt.lineno)
         with _capture_output(out) as self._caught:
@@ -352,7 +364,7 @@ class Recorder:
             self._close_open()
             if len(self.trace.steps) == first_step:  # nothing shown: the statement itself
                 self._open = _Open(stmt.lineno, text, 0)
-                self._open.always = True
+                self._open.always = self._open.top = True
                 self._close_open()
         except LimitExceeded as e:
             error = error or e  # the first error is the one to report
@@ -395,7 +407,7 @@ class Recorder:
         self._open = None
         # inside the scenario's own blocks: not under its no_grad() or inference_mode()
         with collection_paused(), torch.inference_mode(False), torch.enable_grad():
-            names = NameTable(self.ns)
+            names = self._names_now(fresh=opened.top)
             new_ids = self._capture_forward(names)
             deltas = self.variable_deltas(names)
         _flush_warnings(self._caught, self._out)  # a loop's warnings go to their own step
@@ -414,6 +426,22 @@ class Recorder:
             )
         )
         return True
+
+    def _names_now(self, fresh: bool) -> NameTable:
+        """The namespace's names, reused while it binds the same tensors, modules and
+        sequences (a loop's statements that only count or print): reading a big model's
+        module tree again after each of them cost more than the loop. A statement that
+        adds a module in place, leaving every name bound as it was, is seen at the end of
+        its top-level statement."""
+        ns = self.ns
+        bound = tuple(
+            (k, oid(v), len(v) if isinstance(v, (list, tuple)) else -1)
+            for k, v in ns.items()
+            if isinstance(v, (torch.Tensor, torch.nn.Module, list, tuple))
+        )
+        if fresh or self._names is None or bound != self._names[0]:
+            self._names = (bound, NameTable(ns))
+        return self._names[1]
 
     def _line_text(self, line: int) -> str:
         if self._lines is None:
@@ -706,6 +734,17 @@ class Recorder:
             state = self._variable_state(t)
             step.variables = {name: state}
             self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
+
+
+def _same_values(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    """Two snapshots of a small tensor hold the same values (NaN equal to NaN)."""
+    if a is None or b is None:
+        return a is b
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if torch.equal(a, b):
+        return True
+    return a.is_floating_point() and bool(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
 
 
 def _version(t: torch.Tensor) -> int:
