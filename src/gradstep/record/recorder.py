@@ -223,7 +223,7 @@ class Recorder:
         return value
 
     @staticmethod
-    def _key(t: torch.Tensor) -> tuple[Any, ...]:
+    def _key(t: torch.Tensor, snapshot: bool = False) -> tuple[Any, ...]:
         """What a variable's state depends on. Compared element by element with ``is``:
         the key holds the objects themselves, since a freed gradient's id is soon reused
         by the next one (``retain_grad`` replaces ``.grad`` on every pass)."""
@@ -237,12 +237,15 @@ class Recorder:
             g,
             _version(g) if g is not None else -1,
             # what the version counter misses: ``w.data -= lr * w.grad`` (the SGD step of
-            # many lessons) changes w in place through a tensor with a counter of its own
-            t.detach().clone() if t.numel() <= SNAPSHOT_NUMEL else None,
+            # many lessons) changes w in place through a tensor with a counter of its own.
+            # A stored key keeps a copy of a small tensor's values, a fresh one none: it is
+            # compared with the tensor itself (see _same)
+            t.detach().clone() if snapshot and t.numel() <= SNAPSHOT_NUMEL else None,
         )
 
     @staticmethod
     def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        """``a``, a stored key, still describes the tensor of ``b``, a fresh one."""
         # spelled out for ``_key``'s layout (ints at 1 and 6, a snapshot at 7, the rest by
         # identity): this runs for every bound tensor after every statement
         return (
@@ -253,7 +256,7 @@ class Recorder:
             and a[4] is b[4]
             and a[5] is b[5]
             and a[6] == b[6]
-            and _same_values(a[7], b[7])
+            and (a[7] is None or _same_values(a[7], b[0].detach()))
         )
 
     def variable_deltas(self, names: NameTable) -> dict[str, VariableState | None]:
@@ -263,7 +266,7 @@ class Recorder:
             known = self._vars.get(name)
             if known is None or not self._same(known[0], key):
                 state = self._variable_state(t)
-                self._vars[name] = (key, state)
+                self._vars[name] = (self._key(t, snapshot=True), state)
                 deltas[name] = state
         for name in list(self._vars):
             if name not in names.tensors:
@@ -700,7 +703,7 @@ class Recorder:
                         t, self._summary_of(t.grad, hooks.after.get(ev.node))
                     )
                     step.variables = {ev.name: state}
-                    self._vars[ev.name] = (self._key(t), state)  # pass_end need not repeat it
+                    self._vars[ev.name] = (self._key(t, snapshot=True), state)  # not again
             self._add_step(step)
 
     def _summary_of(
@@ -733,13 +736,11 @@ class Recorder:
             # pass: what .grad holds now that the pass is over is what it kept at this step
             state = self._variable_state(t)
             step.variables = {name: state}
-            self._vars[name] = (self._key(t), state)  # pass_end need not repeat it
+            self._vars[name] = (self._key(t, snapshot=True), state)  # pass_end: not again
 
 
-def _same_values(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
-    """Two snapshots of a small tensor hold the same values (NaN equal to NaN)."""
-    if a is None or b is None:
-        return a is b
+def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """A snapshot of a small tensor holds the tensor's values (NaN equal to NaN)."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if torch.equal(a, b):
