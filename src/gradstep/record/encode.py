@@ -219,10 +219,22 @@ def _summarize_singles(
     for _, p in members:
         # amin and amax: on CPU faster than aminmax, and than it by 4× on a transposed view
         parts += (p.amin(), p.amax(), p.sum(), torch.linalg.vector_norm(p))
-    stats = torch.stack(parts).tolist()
+    flat = torch.stack(parts).tolist()
+    stats = [flat[k : k + 4] for k in range(0, len(flat), 4)]
     previews = torch.stack([_head(p, PREVIEW) for _, p in members]).tolist()
-    for j, (i, p) in enumerate(members):
-        lo, hi, total, norm = stats[4 * j : 4 * j + 4]
+    _fill_summaries(members, stats, previews, tensors, out)
+
+
+def _fill_summaries(
+    members: list[tuple[int, torch.Tensor]],
+    stats: list[list[float]],
+    previews: list[list[Any]],
+    tensors: list[torch.Tensor],
+    out: list[Any],
+) -> None:
+    """``out[i]`` for each member from its (min, max, sum, norm) and preview; where one of
+    those is not finite, the exact summary that counts NaN and Inf."""
+    for (i, p), (lo, hi, total, norm), preview in zip(members, stats, previews):
         if not math.isfinite(lo + hi + total + norm):
             out[i] = _summarize(p, True, tensors[i].dtype)
             continue
@@ -231,7 +243,7 @@ def _summarize_singles(
             "shape": list(p.shape),
             "dtype": dtype_name(tensors[i].dtype),
             **_finite_stats(lo, hi, total, p.numel(), norm),
-            "preview": previews[j],
+            "preview": preview,
         }
 
 
@@ -255,19 +267,7 @@ def _summarize_rows(
         [rows.amin(1), rows.amax(1), rows.sum(1), torch.linalg.vector_norm(rows, dim=1)],
         dim=1,
     ).tolist()
-    previews = rows[:, :PREVIEW].tolist()
-    for j, (i, p) in enumerate(chunk):
-        mn, mx, total, norm = stats[j]
-        if not math.isfinite(mn + mx + total + norm):
-            out[i] = _summarize(p, True, tensors[i].dtype)
-            continue
-        out[i] = {
-            "summary": True,
-            "shape": list(p.shape),
-            "dtype": dtype_name(tensors[i].dtype),
-            **_finite_stats(mn, mx, total, n, norm),
-            "preview": previews[j],
-        }
+    _fill_summaries(chunk, stats, rows[:, :PREVIEW].tolist(), tensors, out)
 
 
 class Encoder:
