@@ -43,7 +43,7 @@ from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.timeline import Timeline
 from gradstep.gui.variables_view import VariablesView
 from gradstep.gui.wiring import connect_window
-from gradstep.session import Session, node_keys
+from gradstep.session import Session
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_label
 
@@ -156,20 +156,18 @@ class MainWindow(QMainWindow):
         self.plots.set_trace(trace)
         if self.session is None:
             self._start_session(trace)
-            marks = saved_breakpoints(self.settings, trace.scenario.path)
         else:
             same_file = self.session.trace.scenario.path == trace.scenario.path
             old, index = self.session.trace, self.session.index
-            # breakpoints follow their nodes through a reload, found again from what is
-            # kept for the file (not from the trace on screen: a reload that stopped early
-            # would lose those past its error)
-            marks = saved_breakpoints(self.settings, trace.scenario.path)
             self.session.set_trace(trace, keep_place=same_file)
             if same_file:
                 self.session.go_to(place_in(old, index, trace))
+        # breakpoints follow their nodes through a reload, found again from what is kept
+        # for the file (not from the trace on screen: a reload that stopped early would
+        # lose those past its error)
         self._restoring_breakpoints = True
         try:
-            self.breakpoints.restore(trace, marks)
+            self.breakpoints.restore(trace, saved_breakpoints(self.settings, trace.scenario.path))
         finally:
             self._restoring_breakpoints = False
         if trace.error is not None:
@@ -190,11 +188,9 @@ class MainWindow(QMainWindow):
         """Kept per file in the settings, so they are there when the file is opened again."""
         if self._restoring_breakpoints or self.session is None:
             return
-        trace = self.session.trace
-        here = set(node_keys(trace).values())
-        # those on nodes this trace does not have (past an error) are kept for the next run
-        away = [k for k in saved_breakpoints(self.settings, trace.scenario.path) if k not in here]
-        save_breakpoints(self.settings, trace.scenario.path, self.breakpoints.keys(trace) + away)
+        path = self.session.trace.scenario.path
+        saved = saved_breakpoints(self.settings, path)
+        save_breakpoints(self.settings, path, self.breakpoints.keys(self.session.trace, saved))
 
     def _start_session(self, trace: Trace) -> None:
         self.session = Session(trace)

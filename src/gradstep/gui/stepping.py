@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
@@ -85,10 +86,13 @@ class Breakpoints(QObject):
         hits = [i for n in self.nodes if (i := session.next_at_node(n)) is not None]
         return min(hits) if hits else None
 
-    def keys(self, trace: Trace) -> list[str]:
-        """The breakpoints as node keys (see ``node_keys``), to find them again."""
+    def keys(self, trace: Trace, kept: Sequence[str] = ()) -> list[str]:
+        """The breakpoints as node keys (see ``node_keys``), to find them again; with those
+        of ``kept`` that are on nodes ``trace`` does not have (past an error: for the next
+        run)."""
         keys = node_keys(trace)
-        return sorted(keys[n] for n in self.nodes if n in keys)
+        here = set(keys.values())
+        return sorted(keys[n] for n in self.nodes if n in keys) + [k for k in kept if k not in here]
 
     def restore(self, trace: Trace, keys: list[str]) -> None:
         """Breakpoints on the nodes of ``trace`` with these keys (others are dropped)."""
