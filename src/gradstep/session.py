@@ -8,12 +8,20 @@ keeps a step within a frame on graphs of thousands of nodes.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from psygnal import Signal
 
-from gradstep.trace.model import BackwardPass, NodeRecord, Step, Trace, VariableState
+from gradstep.trace.model import (
+    BackwardPass,
+    GraphNode,
+    NodeRecord,
+    Step,
+    Trace,
+    VariableState,
+)
 
 NodeStatus = Literal["pending", "received", "done"]
 
@@ -283,18 +291,26 @@ class Session:
                 st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]
 
 
+def _role(node: GraphNode) -> str:
+    """What a node is, short of its id: its op, the variable it made and its module."""
+    return f"{node.op}:{node.name or ''}:{node.module or ''}"
+
+
+def _ranked(nodes: Iterable[tuple[str, Hashable]]) -> Iterator[tuple[str, int]]:
+    """(node id, its rank among the nodes of the same group before it), in the given
+    order: ids come in creation order."""
+    seen: dict[Hashable, int] = {}
+    for nid, group in nodes:
+        rank = seen[group] = seen.get(group, -1) + 1
+        yield nid, rank
+
+
 def node_keys(trace: Trace) -> dict[str, str]:
     """A name for each node that a reload can find again, where its id may have moved:
-    its op, the variable it made and its module, numbered among nodes alike in creation
-    order (``MulBackward0:y:#0``). An unchanged file gives every node its old key back."""
-    seen: dict[str, int] = {}
-    keys: dict[str, str] = {}
-    for nid, node in trace.nodes.items():  # ids are in creation order
-        base = f"{node.op}:{node.name or ''}:{node.module or ''}"
-        k = seen.get(base, 0)
-        seen[base] = k + 1
-        keys[nid] = f"{base}#{k}"
-    return keys
+    its role, numbered among nodes alike in creation order (``MulBackward0:y:#0``). An
+    unchanged file gives every node its old key back."""
+    roles = {nid: _role(node) for nid, node in trace.nodes.items()}
+    return {nid: f"{roles[nid]}#{rank}" for nid, rank in _ranked(roles.items())}
 
 
 def representatives(trace: Trace) -> dict[str, str]:
@@ -304,17 +320,16 @@ def representatives(trace: Trace) -> dict[str, str]:
     among the nodes alike made between the same two passes). Leaves keep their own place.
     """
     ends = sorted(p.last_step for p in trace.passes)
-    first: dict[tuple[str, str, str, int], str] = {}
-    seen: dict[tuple[int, str, str, str], int] = {}
+    # a node's generation: how many passes had ended before it was made
+    ops = {
+        nid: (bisect_left(ends, node.step), _role(node))
+        for nid, node in trace.nodes.items()
+        if node.kind != "leaf"
+    }
+    first: dict[tuple[str, int], str] = {}
     rep: dict[str, str] = {}
-    for nid, node in trace.nodes.items():  # ids are in creation order
-        if node.kind == "leaf":
-            continue
-        generation = bisect_left(ends, node.step)  # passes ended before it was made
-        base = (node.op, node.name or "", node.module or "")
-        rank = seen.get((generation, *base), 0)
-        seen[(generation, *base)] = rank + 1
-        r = first.setdefault((*base, rank), nid)
+    for nid, rank in _ranked(ops.items()):
+        r = first.setdefault((ops[nid][1], rank), nid)
         if r != nid:
             rep[nid] = r
     return rep
