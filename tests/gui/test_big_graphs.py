@@ -11,7 +11,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 
 from gradstep.graph.collapse import box_id
-from gradstep.gui import graph_view, scene_batches
+from gradstep.gui.graph import batches as scene_batches
+from gradstep.gui.graph import view as graph_view
 
 BLOCKS = 32
 # 10 autograd nodes per block: 322 in all, past the size at which a graph opens collapsed
@@ -108,7 +109,7 @@ def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> N
     # a node's menu closes its modules; a box's menu opens it
     graph.open_box("model.5")
     some_tanh = next(n for n, node in window.trace.nodes.items() if node.module == "model.5")
-    from gradstep.gui.graph_menu import context_menu
+    from gradstep.gui.graph.menu import context_menu
 
     menu = context_menu(graph, some_tanh)
     close = next(a for a in menu.actions() if a.text() == "Close module").menu()

@@ -120,7 +120,7 @@ def _mode(path: Path, default: int) -> int:
 # ------------------------------------------------------------------ sources
 def graph_view_for(trace: Any, step: int | None = None, *, theme: Theme | None = None) -> Any:
     """A graph view of ``trace`` at ``step`` (default: the last), never shown: for headless export."""
-    from gradstep.gui.graph_view import GraphView
+    from gradstep.gui.graph.view import GraphView
     from gradstep.gui.stepping import Breakpoints
     from gradstep.session import Session
 

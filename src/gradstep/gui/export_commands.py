@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMainWindow
 
-from gradstep.gui.graph_view import GraphView
+from gradstep.gui.graph.view import GraphView
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import LIGHT
 from gradstep.session import Session

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import (
 )
 
 from gradstep.graph.collapse import is_box
+from gradstep.graph.drawing import nonfinite_marks
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.code_view import CodeView
 from gradstep.gui.docks import add_docks, add_message_bar, default_sizes, fit_to_screen
 from gradstep.gui.export_commands import ExportCommands
-from gradstep.gui.graph_drawing import nonfinite_marks
-from gradstep.gui.graph_view import GraphView
+from gradstep.gui.graph.search import SearchBar
+from gradstep.gui.graph.view import GraphView
 from gradstep.gui.inspector import Inspector
 from gradstep.gui.loader import LoadResult, ScenarioLoader
 from gradstep.gui.menus import build_menus, is_trusted, remember_recent, set_trusted
@@ -29,7 +30,6 @@ from gradstep.gui.message_bar import MessageBar
 from gradstep.gui.notes_view import NotesView
 from gradstep.gui.plots import PlotsPanel
 from gradstep.gui.presentation import Presentation
-from gradstep.gui.search_bar import SearchBar
 from gradstep.gui.stepping import (
     Breakpoints,
     Player,

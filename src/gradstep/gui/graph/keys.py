@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from gradstep.graph import collapse as cl
-from gradstep.gui.graph_drawing import Drawing
+from gradstep.graph.drawing import Drawing
 
 
 class NodeKeys:

@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from gradstep.graph import collapse as cl
-from gradstep.gui.graph_drawing import Drawing, EdgeKey, box_lines
-from gradstep.gui.graph_items import (
+from gradstep.graph.drawing import Drawing, EdgeKey, box_lines
+from gradstep.gui.graph.items import (
     EdgeItem,
     NodeItem,
     edge_geometry,

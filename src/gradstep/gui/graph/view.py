@@ -1,6 +1,6 @@
 """The graph panel: the autograd graph laid out once per view, restyled per step.
 
-What is drawn is a ``Drawing`` (``graph_drawing``): the trace's graph with
+What is drawn is a ``Drawing`` (``gradstep.graph.drawing``): the trace's graph with
 some ``nn.Module``s closed into boxes (``gradstep.graph.collapse``). A big
 graph opens as an overview, a box opens on a double-click, and a new view is
 laid out from the old drawing so what was on screen stays in place. A large
@@ -21,16 +21,16 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphics
 
 from gradstep.collection import collection_paused
 from gradstep.graph import collapse as cl
+from gradstep.graph.drawing import Drawing, EdgeKey
 from gradstep.graph.model import build_graph
-from gradstep.gui.graph_drawing import Drawing, EdgeKey
-from gradstep.gui.graph_items import EdgeItem, EdgeLabel, NodeItem
-from gradstep.gui.graph_keys import NodeKeys
-from gradstep.gui.graph_menu import context_menu
-from gradstep.gui.graph_modules import ModuleCommands
-from gradstep.gui.graph_scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
-from gradstep.gui.layout_job import LayoutJob
-from gradstep.gui.minimap import Minimap
-from gradstep.gui.scene_batches import ProgressNote, SceneBatches
+from gradstep.gui.graph.batches import ProgressNote, SceneBatches
+from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
+from gradstep.gui.graph.keys import NodeKeys
+from gradstep.gui.graph.layout_job import LayoutJob
+from gradstep.gui.graph.menu import context_menu
+from gradstep.gui.graph.minimap import Minimap
+from gradstep.gui.graph.modules import ModuleCommands
+from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
 from gradstep.gui.stepping import Breakpoints, state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from gradstep.graph.collapse import box_id, collapse, module_tree
-from gradstep.gui.graph_drawing import Drawing, box_lines, box_status, search
+from gradstep.graph.drawing import Drawing, box_lines, box_status, search
 from gradstep.session import StepState
 from gradstep.trace.model import Step
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from gradstep.gui.graph_drawing import search
+from gradstep.graph.drawing import search
 
 
 class _Field(QLineEdit):

@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
 from gradstep.collection import collection_paused
-from gradstep.gui.graph_scene import SceneBuild
+from gradstep.gui.graph.scene import SceneBuild
 from gradstep.gui.theme import Theme
 
 SLICE_SECONDS = 0.02  # a batch: the window answers between two within a frame or two

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QPointF, Qt
 
 from gradstep.graph import collapse as cl
-from gradstep.gui.graph_drawing import Drawing
+from gradstep.graph.drawing import Drawing
 
 
 class ModuleCommands:
