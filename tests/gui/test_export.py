@@ -26,7 +26,7 @@ from gradstep.gui.export import (
     save_graph_dialog,
 )
 from gradstep.gui.handout import HandoutError, write_handout
-from gradstep.gui.plots import NodePlot
+from gradstep.gui.panels.plots import NodePlot
 from gradstep.gui.theme import LIGHT
 from gradstep.trace.model import Trace
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from gradstep.gui.plots import GradientFlowPlot, NodePlot, PassSeriesPlot, PlotsPanel
+from gradstep.gui.panels.plots import GradientFlowPlot, NodePlot, PassSeriesPlot, PlotsPanel
 from gradstep.session import Session
 from gradstep.trace.model import (
     BackwardPass,

@@ -283,7 +283,7 @@ def _render(
     figure code of ``export``, the plots through their scenes) and the text
     between them, so each step is visited once.
     """
-    from gradstep.gui.plots import GradientFlowPlot, NodePlot, PassSeriesPlot
+    from gradstep.gui.panels.plots import GradientFlowPlot, NodePlot, PassSeriesPlot
 
     view = graph_view_for(trace, 0, theme=theme)
     node_plot: NodePlot | None = None

@@ -18,17 +18,19 @@ from gradstep.graph.collapse import is_box
 from gradstep.graph.drawing import nonfinite_marks
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
-from gradstep.gui.code_view import CodeView
 from gradstep.gui.docks import add_docks, add_message_bar, default_sizes, fit_to_screen
 from gradstep.gui.export_commands import ExportCommands
 from gradstep.gui.graph.search import SearchBar
 from gradstep.gui.graph.view import GraphView
-from gradstep.gui.inspector import Inspector
 from gradstep.gui.loader import LoadResult, ScenarioLoader
 from gradstep.gui.menus import build_menus, is_trusted, remember_recent, set_trusted
-from gradstep.gui.message_bar import MessageBar
-from gradstep.gui.notes_view import NotesView
-from gradstep.gui.plots import PlotsPanel
+from gradstep.gui.panels.code import CodeView
+from gradstep.gui.panels.inspector import Inspector
+from gradstep.gui.panels.message_bar import MessageBar
+from gradstep.gui.panels.notes import NotesView
+from gradstep.gui.panels.plots import PlotsPanel
+from gradstep.gui.panels.timeline import Timeline
+from gradstep.gui.panels.variables import VariablesView
 from gradstep.gui.presentation import Presentation
 from gradstep.gui.stepping import (
     Breakpoints,
@@ -40,8 +42,6 @@ from gradstep.gui.stepping import (
     state_of,
 )
 from gradstep.gui.theme import Theme, choose_theme
-from gradstep.gui.timeline import Timeline
-from gradstep.gui.variables_view import VariablesView
 from gradstep.gui.wiring import connect_window
 from gradstep.session import Session
 from gradstep.trace.model import Trace

@@ -1,6 +1,6 @@
 """What the plots show, computed without Qt or torch (numpy only).
 
-``gradstep.gui.plots`` draws these with pyqtgraph; the tests check the numbers
+``gradstep.gui.panels.plots`` draws these with pyqtgraph; the tests check the numbers
 here directly.
 """
 

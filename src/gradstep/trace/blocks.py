@@ -1,13 +1,11 @@
 """Tensors as aligned monospace text: a number, a row, a bracketed matrix, or a summary.
 
-Blocks of lines rather than HTML tables: a text browser lays out a ``<pre>``
-in well under a millisecond, where a few tables cost tens of milliseconds,
-which would blow a step's frame budget on its own.
+Lines of equal width that panels, figures and handouts set side by side under
+headers (``upstream × local = downstream``); the GUI wraps them in ``<pre>``.
 """
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from gradstep.trace.model import is_summary
@@ -86,18 +84,6 @@ def columns(headers: list[str], blocks: list[list[str]], gap: str = "   ") -> li
     padded = [[line.ljust(w) for line in b] for b, w in zip(blocks, widths)]
     head = gap.join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
     return [head, *side_by_side(padded, gap)]
-
-
-def pre(lines: list[str]) -> str:
-    return "<pre>" + escape("\n".join(lines)) + "</pre>"
-
-
-def tensor_html(value: Any, *, empty: str = "None") -> str:
-    """A value for an HTML panel: inline when it fits on one line, else a ``<pre>`` block."""
-    lines = tensor_lines(value, empty)
-    if len(lines) == 1:
-        return f"<code><b>{escape(lines[0])}</b></code>"
-    return pre(lines)
 
 
 def shape_of(value: Any) -> list[int]:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradstep.gui.panel import FollowsSession
+from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 from gradstep.trace.model import Trace

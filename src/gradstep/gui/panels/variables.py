@@ -12,11 +12,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gradstep.gui.panel import FollowsSession
+from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.stepping import state_of
-from gradstep.gui.tensor_html import shape_text
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
+from gradstep.trace.blocks import shape_text
 from gradstep.trace.model import VariableState
 from gradstep.trace.text import format_value
 

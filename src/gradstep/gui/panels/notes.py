@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
-from gradstep.gui.panel import FollowsSession
+from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session

@@ -21,7 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
-from gradstep.gui.panel import FollowsSession
+from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session

@@ -8,18 +8,12 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from gradstep.gui.panel import FollowsSession
+from gradstep.gui.panels.panel import FollowsSession
+from gradstep.gui.panels.tensor_html import pre, tensor_html
 from gradstep.gui.stepping import state_of
-from gradstep.gui.tensor_html import (
-    columns,
-    pre,
-    shape_text,
-    side_by_side,
-    tensor_html,
-    tensor_lines,
-)
 from gradstep.gui.theme import Theme
 from gradstep.session import Session, StepState
+from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_lines
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
 from gradstep.trace.text import chain_rule_line, step_label, step_number
 
