@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from gradstep.gui.handout import write_handout
+    from gradstep.gui.export.handout import write_handout
     from gradstep.worker.client import WorkerPool
 
     app = QApplication.instance() or QApplication([])

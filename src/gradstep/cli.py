@@ -155,13 +155,13 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from gradstep.gui.export_cli import export_command
+    from gradstep.gui.export.headless import export_command
 
     return export_command(args)
 
 
 def cmd_handout(args: argparse.Namespace) -> int:
-    from gradstep.gui.export_cli import handout_command
+    from gradstep.gui.export.headless import handout_command
 
     return handout_command(args)
 

@@ -215,7 +215,7 @@ def test_a_big_layout_runs_in_the_background(qtbot, window, stack, monkeypatch) 
 
 
 def test_a_figure_draws_the_boxes_on_screen_in_the_light_theme(qtbot, window, stack) -> None:
-    from gradstep.gui.export_commands import figure_view
+    from gradstep.gui.export.commands import figure_view
     from gradstep.gui.theme import LIGHT
 
     open_and_wait(qtbot, window, stack)

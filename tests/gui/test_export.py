@@ -16,16 +16,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 
-from gradstep.gui import export
-from gradstep.gui.export import (
-    atomic_write_bytes,
+from gradstep.gui.export import dialogs
+from gradstep.gui.export.dialogs import save_graph_dialog
+from gradstep.gui.export.figure import (
     copy_graph_to_clipboard,
     export_graph,
     export_widget_png,
     graph_view_for,
-    save_graph_dialog,
 )
-from gradstep.gui.handout import HandoutError, write_handout
+from gradstep.gui.export.files import ExportError, HandoutError, atomic_write_bytes
+from gradstep.gui.export.handout import write_handout
 from gradstep.gui.panels.plots import NodePlot
 from gradstep.gui.theme import LIGHT
 from gradstep.trace.model import Trace
@@ -160,9 +160,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
 
 
 def test_unknown_format_and_missing_folder_are_clear_errors(view, tmp_path) -> None:
-    with pytest.raises(export.ExportError, match="name it .png, .svg or .pdf"):
+    with pytest.raises(ExportError, match="name it .png, .svg or .pdf"):
         export_graph(view, tmp_path / "figure.gif")
-    with pytest.raises(export.ExportError, match="does not exist"):
+    with pytest.raises(ExportError, match="does not exist"):
         export_graph(view, tmp_path / "no" / "figure.png")
 
 
@@ -192,21 +192,21 @@ def test_the_dialog_asks_before_replacing_a_file(view, tmp_path, monkeypatch) ->
     existing.write_text("keep me")
     asked = []
     monkeypatch.setattr(
-        export.QFileDialog,
+        dialogs.QFileDialog,
         "getSaveFileName",
-        staticmethod(lambda *a, **k: (str(tmp_path / "fig"), export.GRAPH_FILTERS["svg"])),
+        staticmethod(lambda *a, **k: (str(tmp_path / "fig"), dialogs.GRAPH_FILTERS["svg"])),
     )
     monkeypatch.setattr(
-        export.QMessageBox,
+        dialogs.QMessageBox,
         "question",
-        staticmethod(lambda *a, **k: asked.append(a) or export.QMessageBox.StandardButton.Cancel),
+        staticmethod(lambda *a, **k: asked.append(a) or dialogs.QMessageBox.StandardButton.Cancel),
     )
     assert save_graph_dialog(None, view) is None
     assert asked and existing.read_text() == "keep me"
     monkeypatch.setattr(
-        export.QFileDialog,
+        dialogs.QFileDialog,
         "getSaveFileName",
-        staticmethod(lambda *a, **k: (str(tmp_path / "new.pdf"), export.GRAPH_FILTERS["png"])),
+        staticmethod(lambda *a, **k: (str(tmp_path / "new.pdf"), dialogs.GRAPH_FILTERS["png"])),
     )
     assert save_graph_dialog(None, view) == tmp_path / "new.pdf"
     assert (tmp_path / "new.pdf").read_bytes().startswith(b"%PDF")
@@ -282,7 +282,7 @@ def test_cli_export_step_counts_from_one_like_the_window(
     qtbot, trace, tmp_path, monkeypatch, capsys
 ) -> None:
     from gradstep.cli import build_parser
-    from gradstep.gui import export_cli
+    from gradstep.gui.export import headless as export_cli
 
     monkeypatch.setattr(export_cli, "_record", lambda args: trace)
     monkeypatch.chdir(tmp_path)
@@ -304,7 +304,7 @@ def test_cli_export_step_counts_from_one_like_the_window(
 
 def test_cli_export_all_writes_frames_of_one_size(qtbot, trace, tmp_path, monkeypatch) -> None:
     from gradstep.cli import build_parser
-    from gradstep.gui import export_cli
+    from gradstep.gui.export import headless as export_cli
 
     monkeypatch.setattr(export_cli, "_record", lambda args: trace)  # recording is tested above
     monkeypatch.chdir(tmp_path)

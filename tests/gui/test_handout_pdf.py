@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gradstep.gui import handout
-from gradstep.gui.handout import _cut, write_handout
+from gradstep.gui.export.book import Book, _cut
+from gradstep.gui.export.handout import write_handout
 from gradstep.plotting.labels import compact_chain_line
 from gradstep.trace.model import Trace
 
@@ -180,7 +180,7 @@ def test_a_failed_pdf_leaves_the_previous_handout(qtbot, trace, tmp_path, monkey
     def interrupted(*args, **kwargs) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(handout._Book, "graph", interrupted)
+    monkeypatch.setattr(Book, "graph", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_handout(trace, out, per="node", pdf=True)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget, QMenu
 
-from gradstep.gui import export, handout
+from gradstep.gui.export import dialogs
 from gradstep.gui.theme import DARK, LIGHT
 
 NAN_SCENARIO = '''"""0 × ∞ in a square root's backward"""
@@ -96,9 +96,9 @@ def test_export_graph_writes_a_light_figure_in_the_dark_theme(
     assert window.graph.theme.name == "dark"
     target = tmp_path / "figure.png"
     monkeypatch.setattr(
-        export.QFileDialog,
+        dialogs.QFileDialog,
         "getSaveFileName",
-        staticmethod(lambda *a, **k: (str(target), export.GRAPH_FILTERS["png"])),
+        staticmethod(lambda *a, **k: (str(target), dialogs.GRAPH_FILTERS["png"])),
     )
     action(window, "action_export_graph").trigger()
     assert target.exists()
@@ -117,9 +117,9 @@ def test_screenshot_is_the_window_as_on_screen(
     window.apply_theme("dark")
     target = tmp_path / "shot.png"
     monkeypatch.setattr(
-        export.QFileDialog,
+        dialogs.QFileDialog,
         "getSaveFileName",
-        staticmethod(lambda *a, **k: (str(target), export.GRAPH_FILTERS["png"])),
+        staticmethod(lambda *a, **k: (str(target), dialogs.GRAPH_FILTERS["png"])),
     )
     action(window, "action_export_screenshot").trigger()
     image = QImage(str(target))
@@ -138,9 +138,9 @@ def test_copy_graph_puts_an_image_on_the_clipboard(qtbot, window, scenario) -> N
 def test_export_handout_writes_a_folder(qtbot, window, scenario, tmp_path, monkeypatch) -> None:
     open_and_wait(qtbot, window, scenario)
     monkeypatch.setattr(
-        handout.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path))
+        dialogs.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path))
     )
-    monkeypatch.setattr(handout, "write_handout", _fake_handout := _RecordingHandout())
+    monkeypatch.setattr(dialogs, "write_handout", _fake_handout := _RecordingHandout())
     action(window, "action_export_handout").trigger()
     assert _fake_handout.calls == [(window.trace, tmp_path / "sine-handout")]
     assert (tmp_path / "sine-handout" / "handout.md").exists()

@@ -19,7 +19,7 @@ from gradstep.graph.drawing import nonfinite_marks
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.docks import add_docks, add_message_bar, default_sizes, fit_to_screen
-from gradstep.gui.export_commands import ExportCommands
+from gradstep.gui.export.commands import ExportCommands
 from gradstep.gui.graph.search import SearchBar
 from gradstep.gui.graph.view import GraphView
 from gradstep.gui.loader import LoadResult, ScenarioLoader

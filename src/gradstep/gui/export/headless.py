@@ -109,7 +109,7 @@ def export_command(args: argparse.Namespace) -> int:
         _say(f"step {args.step} is out of range (1–{n})")
         return 2
     _app()
-    from gradstep.gui.export import ExportError
+    from gradstep.gui.export.files import ExportError
 
     try:
         if args.all:
@@ -129,7 +129,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Namespace) -> None:
-    from gradstep.gui.export import export_graph, graph_view_for
+    from gradstep.gui.export.figure import export_graph, graph_view_for
 
     view = graph_view_for(trace, step)
     export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption)
@@ -137,7 +137,8 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
 
 def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     """One file per step in a folder: a new folder appears whole, an existing one file by file."""
-    from gradstep.gui.export import _mode, atomic_write_bytes, figure_bytes, graph_view_for
+    from gradstep.gui.export.figure import figure_bytes, graph_view_for
+    from gradstep.gui.export.files import atomic_write_bytes, file_mode
 
     target = Path(args.output or f"{Path(args.file).stem}-steps")
     if target.exists() and not target.is_dir():
@@ -154,7 +155,7 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     )
     try:
         if fresh:
-            os.chmod(folder, _mode(target, 0o777))  # mkdtemp makes it private
+            os.chmod(folder, file_mode(target, 0o777))  # mkdtemp makes it private
         view = graph_view_for(trace, 0)
         width = max(3, len(str(len(trace.steps))))
         for index in range(len(trace.steps)):
@@ -179,7 +180,8 @@ def handout_command(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     _app()
-    from gradstep.gui.handout import HandoutError, write_handout
+    from gradstep.gui.export.files import HandoutError
+    from gradstep.gui.export.handout import write_handout
 
     try:
         out = write_handout(trace, args.output, per=args.per, pdf=args.pdf)

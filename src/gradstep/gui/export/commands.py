@@ -67,7 +67,7 @@ class ExportCommands:
     # The exporters load on first use: QtSvg, the PDF writer and the handout are not
     # needed to show the window.
     def export_graph(self) -> Path | None:
-        from gradstep.gui.export import save_graph_dialog
+        from gradstep.gui.export.dialogs import save_graph_dialog
 
         if self.window.session is None:
             return None
@@ -75,13 +75,13 @@ class ExportCommands:
         return self._done(save_graph_dialog(self.window, view, directory=self.folder()), "Graph")
 
     def export_screenshot(self) -> Path | None:
-        from gradstep.gui.export import save_screenshot_dialog
+        from gradstep.gui.export.dialogs import save_screenshot_dialog
 
         path = save_screenshot_dialog(self.window, self.window, directory=self.folder())
         return self._done(path, "Screenshot")
 
     def copy_graph(self) -> None:
-        from gradstep.gui.export import copy_graph_to_clipboard
+        from gradstep.gui.export.figure import copy_graph_to_clipboard
 
         if self.window.session is None:
             return
@@ -89,7 +89,7 @@ class ExportCommands:
         self.window.status.setText("Graph copied to the clipboard (image and SVG)")
 
     def export_handout(self) -> Path | None:
-        from gradstep.gui.handout import save_handout_dialog
+        from gradstep.gui.export.dialogs import save_handout_dialog
 
         if self.window.session is None:
             return None

@@ -4,16 +4,15 @@ A figure is the whole graph scene at the step shown, drawn through the
 window's own scene (so it looks like the screen), with an optional caption
 above (title, step, chain-rule line) and a legend of the colours below. PNG
 is rendered at ``scale``× (2 for slides); SVG and PDF are vector, and the
-PDF embeds its fonts. Every file is written completely or not at all: the
-bytes are made in memory, written to a temporary file in the same folder and
-moved into place with ``os.replace``.
+PDF embeds its fonts. Files are written through ``files.atomic_write_bytes``;
+the handout's PDF book paints these same figures (``layout_figure``,
+``paint_figure``) onto its pages.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,17 +45,15 @@ from PySide6.QtGui import (
     QPen,
 )
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QFileDialog, QGraphicsScene, QGraphicsView, QMessageBox, QWidget
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
+from gradstep.gui.export.files import FORMATS, ExportError, atomic_write_bytes, format_of
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
 from gradstep.plotting.labels import step_caption
-from gradstep.trace.text import step_number
 
 __all__ = [
-    "FORMATS",
-    "ExportError",
-    "atomic_write_bytes",
-    "confirm_replace",
+    "Caption",
+    "Figure",
     "copy_graph_to_clipboard",
     "default_caption",
     "export_graph",
@@ -64,57 +61,20 @@ __all__ = [
     "figure_bytes",
     "graph_image",
     "graph_view_for",
-    "save_graph_dialog",
-    "save_screenshot_dialog",
+    "layout_figure",
+    "paint_figure",
+    "png_bytes",
+    "screen_dpi",
     "widget_image",
 ]
 
-FORMATS = ("png", "svg", "pdf")
 MARGIN = 18.0
 MAX_PNG_SIDE = 16384  # larger figures are drawn at a smaller scale
 SCENE_PAD = 20.0
 FRAME_LINES = 4  # a series of frames keeps room for title, step, chain rule, formula
 
 
-class ExportError(Exception):
-    """An export that could not be written; the message says why, for the user."""
-
-
 Caption = str | Sequence[str] | bool | None
-
-
-# ------------------------------------------------------------------ writing
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` completely or not at all."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    try:
-        os.chmod(tmp, _mode(path, 0o666))  # mkstemp makes it private; a figure is not
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # an error or Ctrl+C: leave no half-written file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def _mode(path: Path, default: int) -> int:
-    """The permissions a new file (or folder) would get: the old one's, else per the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return default & ~umask
 
 
 # ------------------------------------------------------------------ sources
@@ -156,7 +116,7 @@ def default_caption(source: Any) -> list[str]:
 
 # ------------------------------------------------------------------- layout
 @dataclass
-class _Figure:
+class Figure:
     scene: QGraphicsScene
     source: Any
     rect: QRectF  # the part of the scene drawn
@@ -185,7 +145,7 @@ def _caption_lines(source: Any, caption: Caption) -> list[str]:
     return [str(c) for c in caption]
 
 
-def _layout(source: Any, caption: Caption, legend: bool, frame: bool = False) -> _Figure:
+def layout_figure(source: Any, caption: Caption, legend: bool, frame: bool = False) -> Figure:
     """Sizes and places the parts; ``frame``: the same size at every step (for a series)."""
     scene = _scene(source)
     # one figure frames what is drawn at its step (not a loop's other iterations); a series
@@ -196,7 +156,7 @@ def _layout(source: Any, caption: Caption, legend: bool, frame: bool = False) ->
     if rect.isEmpty():
         rect = QRectF(0, 0, 320, 120)
     theme = _theme(source)
-    fig = _Figure(
+    fig = Figure(
         scene,
         source,
         rect,
@@ -232,7 +192,7 @@ def _layout(source: Any, caption: Caption, legend: bool, frame: bool = False) ->
     return fig
 
 
-def _font_for(i: int, fig: _Figure) -> QFont:
+def _font_for(i: int, fig: Figure) -> QFont:
     title, text, mono = fig.fonts()
     if i == 0:
         return title
@@ -268,7 +228,7 @@ def _legend_rows(
 
 
 # ------------------------------------------------------------------ drawing
-def _paint(painter: QPainter, fig: _Figure) -> None:
+def paint_figure(painter: QPainter, fig: Figure) -> None:
     theme = fig.theme
     painter.setRenderHints(
         QPainter.RenderHint.Antialiasing
@@ -294,7 +254,7 @@ def _paint(painter: QPainter, fig: _Figure) -> None:
         _paint_legend(painter, fig, y + fig.rect.height() + 10)
 
 
-def _paint_legend(painter: QPainter, fig: _Figure, top: float) -> None:
+def _paint_legend(painter: QPainter, fig: Figure, top: float) -> None:
     theme = fig.theme
     _, font, _ = fig.fonts()
     row_h = _legend_row_h(font)
@@ -321,7 +281,7 @@ def _paint_legend(painter: QPainter, fig: _Figure, top: float) -> None:
             x += w + GAP
 
 
-def _dpi() -> int:
+def screen_dpi() -> int:
     screen = QGuiApplication.primaryScreen()
     return round(screen.logicalDotsPerInchX()) if screen is not None else 96
 
@@ -335,7 +295,7 @@ def graph_image(
     frame: bool = False,
 ) -> QImage:
     """The figure as an image, ``scale`` device pixels per scene unit (capped for huge graphs)."""
-    fig = _layout(source, caption, legend, frame)
+    fig = layout_figure(source, caption, legend, frame)
     scale = max(0.05, min(scale, MAX_PNG_SIDE / max(fig.width, fig.height)))
     size = QSize(max(1, round(fig.width * scale)), max(1, round(fig.height * scale)))
     image = QImage(size, QImage.Format.Format_RGB32)  # opaque: smaller files, faster PDFs
@@ -343,13 +303,13 @@ def graph_image(
     image.fill(QColor(fig.theme.background))
     painter = QPainter(image)
     try:
-        _paint(painter, fig)
+        paint_figure(painter, fig)
     finally:
         painter.end()
     return image
 
 
-def _png_bytes(image: QImage) -> bytes:
+def png_bytes(image: QImage) -> bytes:
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if not image.save(buffer, "PNG"):
@@ -357,7 +317,7 @@ def _png_bytes(image: QImage) -> bytes:
     return bytes(buffer.data())
 
 
-def _svg_bytes(fig: _Figure, title: str) -> bytes:
+def _svg_bytes(fig: Figure, title: str) -> bytes:
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     gen = QSvgGenerator()
@@ -365,12 +325,12 @@ def _svg_bytes(fig: _Figure, title: str) -> bytes:
     w, h = round(fig.width), round(fig.height)
     gen.setSize(QSize(w, h))
     gen.setViewBox(QRectF(0, 0, fig.width, fig.height))
-    gen.setResolution(_dpi())  # the scene's fonts are in points: keep the screen's scale
+    gen.setResolution(screen_dpi())  # the scene's fonts are in points: keep the screen's scale
     gen.setTitle(title)
     gen.setDescription("autograd graph exported by gradstep")
     painter = QPainter(gen)
     try:
-        _paint(painter, fig)
+        paint_figure(painter, fig)
     finally:
         painter.end()
     return _portable_fonts(bytes(buffer.data()))
@@ -397,11 +357,11 @@ def _portable_fonts(svg: bytes) -> bytes:
     return re.sub(rb'font-family="([^"]*)"', resolve, svg)
 
 
-def _pdf_bytes(fig: _Figure, title: str) -> bytes:
+def _pdf_bytes(fig: Figure, title: str) -> bytes:
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
-    dpi = _dpi()
+    dpi = screen_dpi()
     writer.setResolution(dpi)
     points = QSizeF(fig.width * 72.0 / dpi, fig.height * 72.0 / dpi)
     writer.setPageSize(
@@ -414,7 +374,7 @@ def _pdf_bytes(fig: _Figure, title: str) -> bytes:
     writer.setCreator("gradstep")
     painter = QPainter(writer)
     try:
-        _paint(painter, fig)
+        paint_figure(painter, fig)
     finally:
         painter.end()
     return bytes(buffer.data())
@@ -437,24 +397,12 @@ def figure_bytes(
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     if format == "png":
-        return _png_bytes(
+        return png_bytes(
             graph_image(source, scale=scale, caption=caption, legend=legend, frame=frame)
         )
-    fig = _layout(source, caption, legend, frame)
+    fig = layout_figure(source, caption, legend, frame)
     title = fig.caption[0] if fig.caption else "gradstep graph"
     return _svg_bytes(fig, title) if format == "svg" else _pdf_bytes(fig, title)
-
-
-def format_of(path: str | os.PathLike[str], format: str | None = None) -> str:
-    """The format asked for, or the one the file name says."""
-    if format:
-        return format.lower()
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        raise ExportError(
-            f"cannot tell the format of {Path(path).name}: name it .png, .svg or .pdf"
-        )
-    return suffix
 
 
 def export_graph(
@@ -510,93 +458,4 @@ def widget_image(widget: QWidget, *, scale: float = 1.0) -> QImage:
 
 def export_widget_png(widget: QWidget, path: str | os.PathLike[str], *, scale: float = 1.0) -> Path:
     """A screenshot of ``widget`` as PNG, written atomically."""
-    return atomic_write_bytes(path, _png_bytes(widget_image(widget, scale=scale)))
-
-
-# ------------------------------------------------------------------ dialogs
-GRAPH_FILTERS = {
-    "png": "PNG image, 2× for slides (*.png)",
-    "svg": "SVG vector drawing (*.svg)",
-    "pdf": "PDF document, vector (*.pdf)",
-}
-
-
-def confirm_replace(parent: QWidget | None, path: Path) -> bool:
-    """Ask before replacing an existing file (True: go ahead)."""
-    if not path.exists():
-        return True
-    answer = QMessageBox.question(
-        parent,
-        "Replace file?",
-        f"{path.name} already exists in {path.parent}.\nReplace it?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
-    )
-    return answer == QMessageBox.StandardButton.Yes
-
-
-def _ask_path(
-    parent: QWidget | None, title: str, suggested: Path, formats: Sequence[str]
-) -> tuple[Path, str] | None:
-    filters = [GRAPH_FILTERS[f] for f in formats]
-    chosen, selected = QFileDialog.getSaveFileName(
-        parent, title, str(suggested), ";;".join(filters)
-    )
-    if not chosen:
-        return None
-    path = Path(chosen)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in formats:
-        fmt = formats[filters.index(selected)] if selected in filters else formats[0]
-        path = path.with_name(path.name + "." + fmt)
-        # the dialog asked about the name as typed, not with the suffix added
-        if not confirm_replace(parent, path):
-            return None
-        return path, fmt
-    return path, suffix
-
-
-def save_graph_dialog(
-    parent: QWidget | None,
-    view: Any,
-    *,
-    directory: str | os.PathLike[str] | None = None,
-    caption: Caption = True,
-    legend: bool = True,
-    scale: float = 2.0,
-) -> Path | None:
-    """File ▸ Export graph…: ask where (PNG, SVG or PDF), never replace a file silently."""
-    session = getattr(view, "session", None)
-    stem, step = "graph", 0
-    if session is not None:
-        stem, step = Path(session.trace.scenario.path).stem or "graph", step_number(session.index)
-    folder = Path(directory) if directory else Path.home()
-    answer = _ask_path(parent, "Export graph", folder / f"{stem}-step{step}.png", FORMATS)
-    if answer is None:
-        return None
-    path, fmt = answer
-    try:
-        return export_graph(view, path, fmt, scale=scale, caption=caption, legend=legend)
-    except (ExportError, OSError) as e:
-        QMessageBox.warning(parent, "Export failed", f"Could not write {path.name}:\n{e}")
-        return None
-
-
-def save_screenshot_dialog(
-    parent: QWidget | None,
-    widget: QWidget,
-    *,
-    directory: str | os.PathLike[str] | None = None,
-    scale: float = 1.0,
-) -> Path | None:
-    """File ▸ Save window screenshot…: the whole window (or any widget) as PNG."""
-    folder = Path(directory) if directory else Path.home()
-    answer = _ask_path(parent, "Save screenshot", folder / "gradstep-window.png", ("png",))
-    if answer is None:
-        return None
-    path, _ = answer
-    try:
-        return export_widget_png(widget, path, scale=scale)
-    except (ExportError, OSError) as e:
-        QMessageBox.warning(parent, "Screenshot failed", f"Could not write {path.name}:\n{e}")
-        return None
+    return atomic_write_bytes(path, png_bytes(widget_image(widget, scale=scale)))
