@@ -104,6 +104,35 @@ def _changes(step: Step, known: dict[str, VariableState], most: int = 4) -> str:
     return ", ".join(parts)
 
 
+#: The walls named in a run's one-line summary, in this order (``limits["walls"]`` keys).
+_WALL_NAMES = {"seccomp": "seccomp", "landlock": "landlock", "netns": "network namespace"}
+
+
+def walls_summary(walls: dict[str, str]) -> str:
+    """The operating-system walls of a run, shortly: ``seccomp, landlock (ABI 7),
+    network namespace``; ``none (trusted run)``; what is missing and why after a ``;``.
+
+    ``walls`` is a trace's ``limits["walls"]`` (see docs/trace-format.md).
+    """
+    known = {key: walls[key] for key in _WALL_NAMES if key in walls}
+    if known and all(v.startswith("off") for v in known.values()):
+        return "none (trusted run)"
+    up, missing = [], []
+    for key, value in known.items():
+        if value.startswith("up"):
+            up.append(f"{_WALL_NAMES[key]} {value[2:].strip()}".strip())
+        else:
+            missing.append(f"{_WALL_NAMES[key]} {value}")
+    reasons = {value for value in known.values() if not value.startswith("up")}
+    if not up and len(reasons) == 1:  # another OS: one reason for all
+        text = f"none ({reasons.pop()})"
+    else:
+        text = "; ".join([", ".join(up) or "none", *missing])
+    if "python_check" in walls:
+        text += f"; Python check {walls['python_check']}"
+    return text
+
+
 def step_table(trace: Trace) -> str:
     """The whole trace as a table, one line per step."""
     rows = [("step", "line", "kind", "what", "values")]
@@ -125,7 +154,10 @@ def step_table(trace: Trace) -> str:
     for r in rows:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
     title = trace.scenario.title or trace.scenario.path
-    out = [title, "=" * len(title), *[ln.rstrip() for ln in lines]]
+    out = [title, "=" * len(title)]
+    if "walls" in trace.limits:  # a run in the worker says which walls held it
+        out.append("walls: " + walls_summary(trace.limits["walls"]))
+    out += [ln.rstrip() for ln in lines]
     if trace.error:
         e = trace.error
         out.append("")

@@ -58,6 +58,9 @@ def _serve(out: Any) -> int:
     from gradstep.scenario.errors import ScenarioRefused
     from gradstep.scenario.loader import load_scenario, scenario_from_source
     from gradstep.trace.io import dumps
+    from gradstep.worker import walls
+
+    walls.prepare()  # the walls' bindings, loaded while the worker may still start processes
 
     # the lazy imports torch would make under the guard (torch._dynamo, ~1 s) happen in a
     # thread the guard lets through, overlapping a spare worker's wait for a request; a
@@ -106,11 +109,16 @@ def _serve(out: Any) -> int:
         return 0
     if not req.get("trusted"):
         sandbox.prepare_for(scenario.source)  # before the clock starts
+    # the OS walls (gradstep.worker.walls): up from here to the end of this process
+    walls_started = time.perf_counter()
+    wall_report = walls.for_request(bool(req.get("trusted")), req.get("path"), "source" in req)
+    walls_seconds = time.perf_counter() - walls_started
+    python_layer = not req.get("trusted") and walls.python_layer_on()
     signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", 10.0)))
     try:
         trace = record_scenario(
             scenario,
-            trusted=bool(req.get("trusted")),
+            trusted=not python_layer,
             max_steps=int(limits.get("max_steps", 200_000)),
         )
     finally:
@@ -120,6 +128,8 @@ def _serve(out: Any) -> int:
     # the collector releases it. The process exits without tearing anything down.
     gc.disable()
     trace.limits.update(limits)
+    trace.limits["walls"] = wall_report
+    trace.stats["walls_seconds"] = round(walls_seconds, 6)
     trace.stats["worker_seconds"] = round(time.perf_counter() - started, 6)
     text = dumps(trace)
     max_bytes = int(limits.get("max_trace_mb", 512)) << 20
