@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from graphs import BENCHMARK_GRAPHS  # noqa: E402
 
-from gradstep.graph.crossings import count_crossings  # noqa: E402
 from gradstep.graph.layout import DEFAULT_NODE_SIZE, GraphLayout, layered_layout  # noqa: E402
+from gradstep.graph.layout.crossings import count_crossings  # noqa: E402
 
 RANK_SEP = 50.0
 NODE_SEP = 30.0

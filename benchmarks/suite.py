@@ -118,7 +118,7 @@ def measure_window(trace_path: Path, runs: int, use_dot: bool, window: bool) -> 
     from layout_bench import compare
 
     from gradstep.graph import build_graph
-    from gradstep.graph.crossings import count_crossings
+    from gradstep.graph.layout.crossings import count_crossings
     from gradstep.trace.io import load
 
     trace = load(trace_path)

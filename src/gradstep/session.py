@@ -82,7 +82,7 @@ class Session:
         self._pass_ends = sorted(p.last_step for p in trace.passes)
         self._alive_cache: dict[frozenset[str], frozenset[str]] = {}
         self._pass_nodes = [frozenset(r.node for r in p.nodes) for p in trace.passes]
-        #: node -> the node it is drawn in place of (a loop's later iterations; graph.fold)
+        #: node -> the node it is drawn in place of (a loop's later iterations; graph.layout.fold)
         self.folded = representatives(trace)
         self._copies: dict[str, list[str]] = {}  # a representative and its copies, oldest first
         for nid, rep in self.folded.items():
@@ -208,7 +208,7 @@ class Session:
         return hidden
 
     def _displaced(self, created: frozenset[str], hidden: frozenset[str]) -> list[str]:
-        """Copies drawn in one place (a loop's iterations, see ``graph.fold``) that would
+        """Copies drawn in one place (a loop's iterations, see ``graph.layout.fold``) that would
         be on top of each other: one stays, the newest made so far, else the next to come."""
         out: list[str] = []
         for copies in self._copies.values():

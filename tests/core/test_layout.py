@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradstep.graph.crossings import count_crossings, inversions
-from gradstep.graph.layering import assign_layers
 from gradstep.graph.layout import GraphLayout, layered_layout
+from gradstep.graph.layout.crossings import count_crossings, inversions
+from gradstep.graph.layout.layering import assign_layers
 
 NODE_SEP = 30.0
 
@@ -459,7 +459,7 @@ def test_a_graph_growing_step_by_step_stays_put(text: str) -> None:
 
 
 def test_a_folded_layout_draws_each_copy_where_its_representative_is() -> None:
-    from gradstep.graph.fold import folded_layout
+    from gradstep.graph.layout.fold import folded_layout
 
     # a parameter w used by three iterations: w -> m_i -> s_i
     g = nx.MultiDiGraph()
@@ -479,7 +479,7 @@ def test_a_folded_layout_draws_each_copy_where_its_representative_is() -> None:
 
 
 def test_a_folding_that_would_make_a_cycle_is_not_used() -> None:
-    from gradstep.graph.fold import folded_layout
+    from gradstep.graph.layout.fold import folded_layout
 
     g = nx.MultiDiGraph()
     g.add_edge("a0", "b0", key=0)

@@ -56,9 +56,9 @@ def layered(
     fold: dict[str, str] | None = None,
 ) -> Any:
     """The layered layout of ``g``, starting from ``previous``; safe to run in a thread.
-    ``fold``: nodes drawn where another is (a loop's iterations, see ``graph.fold``)."""
-    from gradstep.graph.fold import folded_layout  # lazily: networkx-heavy
+    ``fold``: nodes drawn where another is (a loop's iterations, see ``gradstep.graph.layout.fold``)."""
     from gradstep.graph.layout import layered_layout
+    from gradstep.graph.layout.fold import folded_layout  # lazily: networkx-heavy
 
     # Left to right, the gap between layers must fit a gradient label written across it.
     gap = 50.0 if direction == "TB" else 110.0

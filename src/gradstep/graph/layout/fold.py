@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # networkx is imported when a layout is made, not with the session
     import networkx as nx
 
-    from gradstep.graph.layout import GraphLayout
+    from gradstep.graph.layout.types import GraphLayout
 
 
 def folded_layout(
@@ -30,7 +30,7 @@ def folded_layout(
     """``lay_out(g)`` with every node drawn where its representative is."""
     import networkx as nx
 
-    from gradstep.graph.layout import GraphLayout
+    from gradstep.graph.layout.types import GraphLayout
 
     # a representative not drawn in this view (inside a closed box) cannot stand in
     local = {n: r for n in g if (r := rep.get(n, n)) != n and r in g}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import median_low
 
-from gradstep.graph.simplex import tighten
+from gradstep.graph.layout.simplex import tighten
 
 BALANCE_REACH = 64  # layers a node may be spread over, counted from the highest it may take
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import networkx as nx
 
-    from gradstep.graph.layout import GraphLayout
+    from gradstep.graph.layout.types import GraphLayout
 
 
 def inversions(lower: Sequence[int], size: int) -> int:

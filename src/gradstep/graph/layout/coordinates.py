@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import median
 
-from gradstep.graph.proper import ProperGraph
+from gradstep.graph.layout.proper import ProperGraph
 
 SWEEPS = 2  # relaxation sweeps, one each way: later ones barely move anything on these graphs
 ANCHORED_SWEEPS = 6  # with a previous drawing, blocks held up by a neighbour get more turns

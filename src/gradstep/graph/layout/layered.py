@@ -35,42 +35,22 @@ drawing back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from statistics import median, median_low
 from typing import Any
 
 import networkx as nx
 
 from gradstep.collection import collection_paused
-from gradstep.graph.component import ComponentDrawing, Hint, draw_component
-from gradstep.graph.crossings import strip_counts
-from gradstep.graph.proper import ProperGraph
+from gradstep.graph.layout.component import ComponentDrawing, Hint, draw_component
+from gradstep.graph.layout.crossings import strip_counts
+from gradstep.graph.layout.proper import ProperGraph
+from gradstep.graph.layout.types import EdgeId, GraphLayout, Point
 
 DEFAULT_NODE_SIZE = (120.0, 40.0)
 NAN = float("nan")
 
-Point = tuple[float, float]
-EdgeId = tuple[str, str, int]
 _Edge = tuple[int, int, list[Any]]  # a bundle of parallel edges: tail, head, keys in slot order
 _Drawn = tuple[list[int], list[_Edge], ComponentDrawing]  # a component's nodes, edges, drawing
-
-
-@dataclass
-class GraphLayout:
-    """Where everything goes; layout units, y grows downward.
-
-    Without ``previous`` the drawing's box is ``[0, width] x [0, height]``;
-    a layout made with ``previous`` is translated into the previous one's
-    frame, so its box may start elsewhere (``width``/``height`` stay its
-    extent).
-    """
-
-    positions: dict[str, Point]  # node id -> centre (x, y)
-    layers: dict[str, int]  # node id -> layer index (0 = first in forward direction)
-    order: list[list[str]]  # real node ids per layer, in drawing order
-    edge_points: dict[EdgeId, list[Point]]  # (u, v, key) -> polyline, endpoints included
-    width: float
-    height: float
 
 
 def layered_layout(

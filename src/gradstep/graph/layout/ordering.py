@@ -14,8 +14,8 @@ times more for the same result.
 
 from __future__ import annotations
 
-from gradstep.graph.crossings import inversions, strip_crossings
-from gradstep.graph.proper import ProperGraph
+from gradstep.graph.layout.crossings import inversions, strip_crossings
+from gradstep.graph.layout.proper import ProperGraph
 
 MAX_ROUNDS = 24  # median sweeps per window, as dot's MaxIter
 PATIENCE = 8  # sweeps without a real gain before a window gives up, as dot's MinQuit

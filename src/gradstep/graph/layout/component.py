@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gradstep.graph.coordinates import assign_x
-from gradstep.graph.layering import CycleError, assign_layers, break_cycles
-from gradstep.graph.ordering import initial_order, reduce_crossings
-from gradstep.graph.proper import ProperGraph, make_proper
+from gradstep.graph.layout.coordinates import assign_x
+from gradstep.graph.layout.layering import CycleError, assign_layers, break_cycles
+from gradstep.graph.layout.ordering import initial_order, reduce_crossings
+from gradstep.graph.layout.proper import ProperGraph, make_proper
 
 Bundle = tuple[int, int, int]  # (tail, head, number of parallel edges)
 
