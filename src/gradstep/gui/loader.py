@@ -11,10 +11,9 @@ from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
+from gradstep.trace.errors import FATAL_KINDS
 from gradstep.trace.model import Trace
 
-# Kinds of error after which there is nothing to step through: the file never ran.
-FATAL_KINDS = ("syntax", "refused", "limit", "crash")
 DEBOUNCE_MS = 200
 
 

@@ -41,6 +41,7 @@ from gradstep.record.graph import (
     forget_layouts,
     is_leaf_node,
 )
+from gradstep.record.limits import MAX_NODES, MAX_STEPS
 from gradstep.record.passes import Event, PassHooks
 from gradstep.record.provenance import STEP, Provenance
 from gradstep.scenario.loader import Scenario
@@ -127,8 +128,8 @@ class Recorder:
         scenario: Scenario,
         namespace: dict[str, Any],
         *,
-        max_steps: int = 200_000,
-        max_nodes: int = 100_000,
+        max_steps: int = MAX_STEPS,
+        max_nodes: int = MAX_NODES,
         jacobians: bool = True,
         exact_numel: int = EXACT_NUMEL,
     ) -> None:

@@ -9,30 +9,26 @@ from typing import Any
 
 import torch
 
+from gradstep.record.limits import MAX_STEPS
 from gradstep.record.recorder import Recorder
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
-from gradstep.trace.model import Step, Trace, TraceError
+from gradstep.trace.errors import ErrorKind, error_trace
+from gradstep.trace.model import Trace
 
 
 def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
     """The trace of a scenario that never ran: its source, its notes and the error."""
-    kind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
+    kind: ErrorKind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
     etype = "SyntaxError" if kind == "syntax" else "ScenarioRefused"
-    trace = Trace(scenario=scenario.info())
-    line = error.line or None
-    trace.error = TraceError(etype, error.message, line, kind)
-    trace.steps.append(
-        Step(index=0, kind="error", line=line, text=f"{etype}: {error.message}"[:160])
-    )
-    return trace
+    return error_trace(scenario.info(), etype, error.message, kind, error.line or None)
 
 
 def record_scenario(
     scenario: Scenario,
     *,
     trusted: bool = False,
-    max_steps: int = 200_000,
+    max_steps: int = MAX_STEPS,
 ) -> Trace:
     """Check, then run the scenario under the recorder; always returns a trace."""
     try:

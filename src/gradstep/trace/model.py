@@ -226,7 +226,7 @@ class Step:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d = _plain(self)
+        d: dict[str, Any] = _plain(self)
         d["pass"] = d.pop("pass_index")
         return d
 
@@ -252,12 +252,16 @@ class ScenarioInfo:
         )
 
 
+#: How a run failed; what each kind means for the user is in ``gradstep.trace.errors``.
+ErrorKind = Literal["exception", "refused", "syntax", "limit", "crash"]
+
+
 @dataclass
 class TraceError:
     type: str
     message: str
     line: int | None
-    kind: Literal["exception", "refused", "syntax", "limit", "crash"] = "exception"
+    kind: ErrorKind = "exception"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> TraceError | None:

@@ -59,6 +59,7 @@ def _serve(out: Any) -> int:
     from gradstep.scenario.loader import load_scenario, scenario_from_source
     from gradstep.trace.io import dumps
     from gradstep.worker import walls
+    from gradstep.worker.limits import Limits
 
     walls.prepare()  # the walls' bindings, loaded while the worker may still start processes
 
@@ -82,7 +83,8 @@ def _serve(out: Any) -> int:
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise LimitExceeded(
-            "time", f"the scenario ran longer than the time limit of {limits.get('seconds', 10)} s"
+            "time",
+            f"the scenario ran longer than the time limit of {limits.get('seconds', Limits.seconds)} s",
         )
 
     signal.signal(signal.SIGALRM, on_alarm)
@@ -114,12 +116,12 @@ def _serve(out: Any) -> int:
     wall_report = walls.for_request(bool(req.get("trusted")), req.get("path"), "source" in req)
     walls_seconds = time.perf_counter() - walls_started
     python_layer = not req.get("trusted") and walls.python_layer_on()
-    signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", 10.0)))
+    signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", Limits.seconds)))
     try:
         trace = record_scenario(
             scenario,
             trusted=not python_layer,
-            max_steps=int(limits.get("max_steps", 200_000)),
+            max_steps=int(limits.get("max_steps", Limits.max_steps)),
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

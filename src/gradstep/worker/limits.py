@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from gradstep.record.limits import MAX_STEPS
+
 
 def _machine_memory_mb() -> int:
     try:
@@ -31,7 +33,7 @@ def _machine_memory_mb() -> int:
 class Limits:
     seconds: float = 10.0
     memory_mb: int = max(2048, _machine_memory_mb() // 2)
-    max_steps: int = 200_000
+    max_steps: int = MAX_STEPS
     max_trace_mb: int = 512
     grace: float = 5.0
 
