@@ -76,26 +76,22 @@ from collections.abc import Iterable, Iterator
 
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 
-#: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``).
-ALLOWED_MODULES: frozenset[str] = frozenset(
-    {
-        "torch",
-        "torch.nn",
-        "torch.nn.functional",
-        "torch.nn.init",
-        "torch.nn.utils",  # its gradient-clipping helpers only (see sandbox)
-        "torch.optim",
-        "torch.optim.lr_scheduler",
-        "torch.autograd",
-        "torch.autograd.functional",
-        "math",
-    }
+#: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``),
+#: in the order the refusal message lists them.
+ALLOWED_IMPORTS: tuple[str, ...] = (
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.nn.init",
+    "torch.nn.utils",  # its gradient-clipping helpers only (see sandbox)
+    "torch.optim",
+    "torch.optim.lr_scheduler",
+    "torch.autograd",
+    "torch.autograd.functional",
+    "math",
 )
-
-ALLOWED_MODULES_TEXT = (
-    "torch, torch.nn, torch.nn.functional, torch.nn.init, torch.nn.utils, torch.optim, "
-    "torch.optim.lr_scheduler, torch.autograd, torch.autograd.functional and math"
-)
+ALLOWED_MODULES: frozenset[str] = frozenset(ALLOWED_IMPORTS)
+ALLOWED_MODULES_TEXT = ", ".join(ALLOWED_IMPORTS[:-1]) + " and " + ALLOWED_IMPORTS[-1]
 
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.
 DANGEROUS_BUILTINS: frozenset[str] = frozenset(
