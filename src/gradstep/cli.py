@@ -15,9 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gradstep import __version__
 from gradstep.resources import default_scenario
+from gradstep.worker.limits import Limits
+
+if TYPE_CHECKING:
+    from gradstep.trace.model import Trace
 
 SUBCOMMANDS = ("trace", "export", "handout", "open")
 
@@ -32,7 +37,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="wall-time limit (default 10, or $GRADSTEP_TIMEOUT)",
+        help=f"wall-time limit (default {Limits.seconds:g}, or $GRADSTEP_TIMEOUT)",
     )
     p.add_argument(
         "--memory",
@@ -96,29 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _limits(args: argparse.Namespace):  # noqa: ANN202 - Limits, imported lazily
-    from gradstep.worker.limits import Limits
-
-    return Limits.from_env(seconds=args.timeout, memory_mb=args.memory)
-
-
-def record(args: argparse.Namespace):  # noqa: ANN202 - Trace
+def record(args: argparse.Namespace) -> Trace:
     """Record ``args.file`` in a worker process and return the trace."""
-    from gradstep.worker.client import WorkerPool
+    from gradstep.worker.client import record_file
 
-    with WorkerPool(prestart=False) as pool:
-        return pool.run(args.file, trusted=args.trust, limits=_limits(args)).trace
-
-
-def exit_status(trace) -> int:  # noqa: ANN001
-    if trace.error is None:
-        return 0
-    return {"exception": 1, "refused": 2, "syntax": 2, "limit": 3, "crash": 3}.get(
-        trace.error.kind, 1
-    )
+    return record_file(args.file, trusted=args.trust, seconds=args.timeout, memory_mb=args.memory)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    from gradstep.trace.errors import exit_status
     from gradstep.trace.io import dumps
     from gradstep.trace.text import step_table
 
@@ -138,7 +129,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 f"{args.file}, line {trace.error.line}: {trace.error.type}: {trace.error.message}",
                 file=sys.stderr,
             )
-    return exit_status(trace)
+    return exit_status(trace.error)
 
 
 def cmd_open(args: argparse.Namespace) -> int:

@@ -227,3 +227,18 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ------------------------------------------------------------ one file, once
+def record_file(
+    path: str | os.PathLike[str],
+    *,
+    trusted: bool = False,
+    seconds: float | None = None,
+    memory_mb: int | None = None,
+) -> Trace:
+    """Record ``path`` in a worker of its own and return the trace: what ``gradstep trace``,
+    ``export`` and ``handout`` run. Limits not given come from the environment, else defaults."""
+    limits = Limits.from_env(seconds=seconds, memory_mb=memory_mb)
+    with WorkerPool(prestart=False) as pool:
+        return pool.run(path, trusted=trusted, limits=limits).trace

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gradstep.trace.errors import exit_status
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_number
 
@@ -48,9 +49,9 @@ def _app() -> Any:
 
 
 def _record(args: argparse.Namespace) -> Trace:
-    from gradstep.cli import record
+    from gradstep.worker.client import record_file
 
-    return record(args)
+    return record_file(args.file, trusted=args.trust, seconds=args.timeout, memory_mb=args.memory)
 
 
 def _check_trace(trace: Trace, file: str) -> int | None:
@@ -61,15 +62,14 @@ def _check_trace(trace: Trace, file: str) -> int | None:
     where = f", line {e.line}" if e.line else ""
     message = e.message if file in e.message else f"{file}{where}: {e.message}"
     _say(f"{e.type}: {message}")
-    return 2 if e.kind in ("refused", "syntax") else 3
+    return exit_status(e)
 
 
 def _finish(trace: Trace, file: str) -> int:
     if trace.error is not None:  # an exception: the steps up to it were exported
         e = trace.error
         _say(f"{file}, line {e.line}: {e.type}: {e.message} (exported the steps up to it)")
-        return 1
-    return 0
+    return exit_status(trace.error)
 
 
 def _output_file(args: argparse.Namespace, step: int) -> tuple[Path, str]:
