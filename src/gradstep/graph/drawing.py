@@ -12,7 +12,7 @@ nodes and edges to restyle, so a step costs what changed, not the graph.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +102,8 @@ class Drawing:
         """The drawn nodes and edges whose look may differ between two steps."""
         lo, hi = sorted((old.index, new.index))
         flipped = (old.visible_nodes ^ new.visible_nodes) | (old.hidden_nodes ^ new.hidden_nodes)
-        nodes = flipped | {n for n, _ in old.node_status.items() ^ new.node_status.items()}
-        nodes |= {old.current_node, new.current_node}
+        nodes: set[str | None] = {old.current_node, new.current_node}
+        nodes |= flipped | {n for n, _ in old.node_status.items() ^ new.node_status.items()}
         nodes |= {n for n, (s, _) in marks.items() if lo < s <= hi}
         edges: set[EdgeKey] = set(old.edge_grads.keys() ^ new.edge_grads.keys())
         edges |= set(old.active_edges) | set(new.active_edges)
@@ -112,14 +112,14 @@ class Drawing:
         drawn_of, drawn_edge = self.view.drawn_of, self.view.drawn_edge
         return (
             {d for n in nodes if n is not None and (d := drawn_of.get(n)) is not None},
-            {d for e in edges if (d := drawn_edge.get(e)) is not None},
+            {de for e in edges if (de := drawn_edge.get(e)) is not None},
         )
 
     def boxes(self) -> Iterable[str]:
         return (d for d in self.view.graph if is_box(d))
 
 
-def box_status(members: list[str], status: dict[str, str]) -> str:
+def box_status(members: list[str], status: Mapping[str, str]) -> str:
     """A box in a pass: done when all its nodes in the pass are, received once any started."""
     seen = [s for m in members if (s := status.get(m)) is not None]
     if not seen:
