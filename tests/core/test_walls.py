@@ -393,6 +393,49 @@ def test_no_other_process_is_signalled_or_inspected(bare_pool, tmp_path, secrets
     assert os.getpriority(os.PRIO_PROCESS, pid) != 19
 
 
+@pytest.fixture
+def shared_memory() -> Iterator[int]:
+    """A System V shared-memory segment of this process holding the secret."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    segment = libc.shmget(0, 4096, 0o600 | 0o1000)  # IPC_PRIVATE, IPC_CREAT
+    assert segment >= 0
+    address = libc.shmat(segment, None, 0)
+    ctypes.memmove(address, f"{SECRET}-shm".encode(), len(SECRET) + 4)
+    yield segment
+    libc.shmdt(ctypes.c_void_p(address))
+    libc.shmctl(segment, 0, None)  # IPC_RMID
+
+
+@needs_seccomp
+def test_no_shared_memory_attribute_or_watch_of_others_is_read(
+    bare_pool, tmp_path, home, shared_memory
+):
+    key = home / ".ssh" / "id_rsa"
+    os.setxattr(key, "user.note", f"{SECRET}-xattr".encode())
+    code = TRY + textwrap.dedent(
+        f"""
+        libc.shmat.restype = ctypes.c_void_p
+        def shm():
+            address = libc.shmat({shared_memory}, None, 0o10000)  # SHM_RDONLY
+            if address in (None, 2**64 - 1):
+                return -1
+            return ctypes.string_at(address, 40)
+        attempt('shmat', shm)
+        attempt('getxattr', lambda: os.getxattr({str(key)!r}, 'user.note'))
+        attempt('listxattr', lambda: os.listxattr({str(key)!r}))
+        attempt('inotify', lambda: libc.inotify_init())
+        """
+    )
+    result = run(bare_pool, tmp_path, code)
+    assert result.error is None, result.error
+    out = printed(result)
+    assert ": ok" not in out, out
+    assert SECRET not in dumps(result.trace)
+
+
 @needs_seccomp
 def test_the_escape_doors_are_shut(bare_pool, tmp_path):
     mount_point = tmp_path.parent / f"{tmp_path.name}-mnt"

@@ -7,6 +7,7 @@ a restricted scenario runs, :func:`apply` confines the worker, irreversibly:
 
 - a **network namespace** of its own (``unshare``; with a user namespace when
   not root): no interface but a loopback that is down, so no network at all;
+  and an IPC namespace, so no other process's System V shared memory;
 - **Landlock**: no file may be written, created, removed, renamed or linked
   anywhere, and files may be read only under what the run needs (Python's
   installation, ``sys.path``, the system libraries, a few device, ``/etc``
@@ -54,6 +55,7 @@ NAMES = ("netns", "landlock", "seccomp", "rlimits")
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWIPC = 0x08000000
 _CLONE_THREAD = 0x00010000
 #: every namespace flag of clone(2): a thread gets none of them
 _CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000)
@@ -199,7 +201,10 @@ def _thread_count() -> int:
 
 
 def _namespace_flags() -> int:
-    return _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWUSER | _CLONE_NEWNET
+    # the IPC namespace comes free with it: no System V shared memory or message queue of
+    # another process is in reach either
+    flags = _CLONE_NEWNET | _CLONE_NEWIPC
+    return flags if os.geteuid() == 0 else flags | _CLONE_NEWUSER
 
 
 def _enter_network_namespace() -> str:
@@ -339,8 +344,18 @@ _REFUSED: dict[str, tuple[str, ...]] = {
         "lchown", "fchownat", "truncate", "ftruncate", "fallocate", "utime", "utimes",
         "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
         "lremovexattr", "fremovexattr", "memfd_create", "memfd_secret", "mq_open",
-        "mq_unlink", "shmget", "msgget", "semget", "fanotify_init", "chroot", "acct",
-        "swapon", "swapoff", "quotactl", "quotactl_fd",
+        "mq_unlink", "fanotify_init", "chroot", "acct", "swapon", "swapoff", "quotactl",
+        "quotactl_fd",
+    ),
+    # Landlock does not cover these: extended attributes hold data, and a watch reports
+    # the names of the files others open
+    "files: attributes and watches outside": (
+        "getxattr", "lgetxattr", "listxattr", "llistxattr", "inotify_init", "inotify_init1",
+        "inotify_add_watch",
+    ),
+    "System V shared memory, messages and semaphores": (
+        "shmget", "shmat", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+        "semtimedop", "semctl",
     ),
     "other processes": (
         "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open",
@@ -353,13 +368,14 @@ _REFUSED: dict[str, tuple[str, ...]] = {
         "io_uring_register", "personality", "kexec_load", "kexec_file_load", "init_module",
         "finit_module", "delete_module", "reboot", "iopl", "ioperm", "syslog", "uselib",
         "vhangup", "sethostname", "setdomainname", "settimeofday", "clock_settime",
-        "clock_adjtime", "adjtimex", "lookup_dcookie", "setrlimit",
+        "clock_adjtime", "adjtimex", "lookup_dcookie", "setrlimit", "modify_ldt",
     ),
 }  # fmt: skip
 
 #: Calls newer than libseccomp 2.5's table, by their number (the same on every architecture
-#: since Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr.
-_REFUSED_BY_NUMBER = (463, 466, 467, 469)
+#: since Linux 5.1): setxattrat, getxattrat, listxattrat, removexattrat, open_tree_attr,
+#: file_setattr.
+_REFUSED_BY_NUMBER = (463, 464, 465, 466, 467, 469)
 
 #: The newest system call this list was written against (file_setattr, Linux 6.17); later
 #: ones fail with ENOSYS, the answer every caller already handles for an older kernel.
