@@ -495,7 +495,7 @@ from gradstep.worker import walls
 walls.prepare()
 layer = sys.argv[1]
 if layer == "landlock":
-    print(walls._restrict_files(walls.readable_paths(None), 1))
+    print(walls._restrict_files(None, 1))
 elif layer == "seccomp":
     print(walls._filter_system_calls())
 else:

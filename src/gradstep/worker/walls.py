@@ -62,9 +62,11 @@ _CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
 _CLONE_NAMESPACES += (_CLONE_NEWNET,)
 
 _libc: Any = None
-_seccomp: Any = None  # pyseccomp, imported by prepare()
-_landlock: Any = None  # landlockpy, imported by prepare()
+_seccomp: Any = None  # pyseccomp, imported by _load_bindings()
+_landlock: Any = None  # landlockpy, imported by _load_bindings()
 _prepare_error: dict[str, str] = {}
+#: built by prepare() before a request: the seccomp filter, the Landlock ruleset less the scenario
+_prepared: dict[str, Any] = {}
 
 
 def _c() -> Any:
@@ -75,14 +77,30 @@ def _c() -> Any:
 
 
 def prepare() -> None:
-    """Load the bindings while the worker may still start processes.
+    """Everything but the raising, done before a request (a spare worker waits anyway).
 
-    Both look libc and libseccomp up with ``ctypes.util.find_library``, which
-    runs ``ldconfig``: once seccomp is up that would be refused.
+    Loads the bindings while the worker may still start processes (both look
+    libraries up with ``ctypes.util.find_library``, which runs ``ldconfig``),
+    builds the seccomp filter and the Landlock ruleset with every rule but the
+    scenario's: what is left for :func:`apply` takes about a millisecond.
     """
-    global _seccomp, _landlock
     if not sys.platform.startswith("linux"):
         return
+    _load_bindings()
+    if _seccomp is not None and "filter" not in _prepared:
+        try:
+            _prepared["filter"] = _build_filter(_seccomp)
+        except OSError as e:
+            _prepare_error["seccomp"] = f"unavailable: {os.strerror(e.errno or 0) or e}"
+    if _landlock is not None and "ruleset" not in _prepared:
+        try:
+            _prepared["ruleset"] = _fixed_ruleset()
+        except OSError as e:
+            _prepare_error["landlock"] = f"unavailable: {_landlock_error(e)}"
+
+
+def _load_bindings() -> None:
+    global _seccomp, _landlock
     _c()
     if _seccomp is None and "seccomp" not in _prepare_error:
         try:
@@ -132,7 +150,7 @@ def apply(scenario_path: str | None) -> Walls:
     walls: Walls = {}
     walls["netns"] = _layer(_enter_network_namespace)
     walls["rlimits"] = _layer(_limit_resources)
-    walls["landlock"] = _layer(lambda: _restrict_files(readable_paths(scenario_path), threads))
+    walls["landlock"] = _layer(lambda: _restrict_files(scenario_path, threads))
     walls["seccomp"] = _layer(_filter_system_calls)
     return {name: walls[name] for name in NAMES}
 
@@ -290,15 +308,17 @@ def readable_paths(scenario_path: str | None) -> list[str]:
     and the scenario's folder, or the scenario file alone when that folder is
     :func:`too_broad`.
     """
+    scenario = _scenario_read_path(scenario_path)
+    fixed = _fixed_read_paths()
+    return fixed + [scenario] if scenario and scenario not in fixed else fixed
+
+
+def _fixed_read_paths() -> list[str]:
     homes = _homes()
     cwd = os.path.realpath(os.getcwd())
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     candidates += [p for p in sys.path if p and os.path.realpath(p) != cwd]
     candidates += [*_SYSTEM_DIRS, *_SYSTEM_READS]
-    if scenario_path and os.path.exists(scenario_path):
-        real = os.path.realpath(scenario_path)
-        folder = os.path.dirname(real)
-        candidates.append(real if too_broad(folder, homes) else folder)
     seen: dict[str, None] = {}
     for path in candidates:
         real = os.path.realpath(path)
@@ -307,21 +327,46 @@ def readable_paths(scenario_path: str | None) -> list[str]:
     return list(seen)
 
 
-def _restrict_files(paths: list[str], threads: int) -> str:
+def _scenario_read_path(scenario_path: str | None) -> str | None:
+    """The scenario's folder, or the file alone when the folder is too broad."""
+    if not scenario_path or not os.path.exists(scenario_path):
+        return None
+    real = os.path.realpath(scenario_path)
+    folder = os.path.dirname(real)
+    return real if too_broad(folder) else folder
+
+
+def _allow_reading(ruleset: Any, path: str) -> None:
+    ll = _landlock
+    if os.path.isdir(path):
+        access = ll.AccessFS.READ_FILE | ll.AccessFS.READ_DIR
+    else:
+        access = ll.AccessFS.READ_FILE
+    try:
+        ruleset.allow_path(path, access)
+    except OSError:
+        pass  # gone since it was listed, or on a file system Landlock cannot tag
+
+
+def _fixed_ruleset() -> Any:
+    """A Landlock ruleset that handles every right the kernel knows and grants back
+    only reading, under :func:`_fixed_read_paths` (not yet the scenario's folder)."""
+    ll = _landlock
+    ruleset = ll.Ruleset(scoped=ll.Scope.ABSTRACT_UNIX_SOCKET | ll.Scope.SIGNAL)
+    for path in _fixed_read_paths():
+        _allow_reading(ruleset, path)
+    return ruleset
+
+
+def _restrict_files(scenario_path: str | None, threads: int) -> str:
     if _landlock is None:
         return _prepare_error.get("landlock", "unavailable: not loaded")
-    ll = _landlock
-    read_dir = ll.AccessFS.READ_FILE | ll.AccessFS.READ_DIR
-    scopes = ll.Scope.ABSTRACT_UNIX_SOCKET | ll.Scope.SIGNAL
     try:
-        # every right the kernel knows is handled; only reading is ever granted back
-        with ll.Ruleset(scoped=scopes) as ruleset:
-            for path in paths:
-                access = read_dir if os.path.isdir(path) else ll.AccessFS.READ_FILE
-                try:
-                    ruleset.allow_path(path, access)
-                except OSError:
-                    pass  # gone since it was listed, or on a file system Landlock cannot tag
+        ruleset = _prepared.pop("ruleset", None) or _fixed_ruleset()
+        with ruleset:
+            scenario = _scenario_read_path(scenario_path)
+            if scenario:
+                _allow_reading(ruleset, scenario)
             ruleset.restrict(no_new_privs=True)
             abi = ruleset.abi_version
     except OSError as e:
@@ -448,7 +493,8 @@ def _filter_system_calls() -> str:
     if _seccomp is None:
         return _prepare_error.get("seccomp", "unavailable: not loaded")
     try:
-        _build_filter(_seccomp).load()
+        flt = _prepared.pop("filter", None) or _build_filter(_seccomp)
+        flt.load()
     except OSError as e:
         return f"unavailable: {os.strerror(e.errno or 0) or e}"
     return "up"
@@ -467,7 +513,7 @@ def probe() -> Walls:
     if not sys.platform.startswith("linux"):
         why = f"unavailable: only the Python check applies on {sys.platform}"
         return dict.fromkeys(NAMES, why)
-    prepare()
+    _load_bindings()
     walls: Walls = {"netns": _probe_network_namespace()}
     if _landlock is not None:
         walls["landlock"] = f"available (ABI {_landlock.abi_version()})"
