@@ -47,6 +47,23 @@ class StepState:
     hidden_nodes: frozenset[str] = frozenset()
 
 
+class Selection:
+    """The node chosen in any panel (None: none), kept once: the graph marks it, the
+    inspector pins it, the variables table selects its row. A panel that lets the user
+    choose a node calls ``set``; every panel that shows the choice subscribes to
+    ``changed``. Each ``set`` is announced, even of the same node, so that a panel
+    with a choice of its own (the graph's selected box) drops it."""
+
+    changed = Signal(object)  # str | None
+
+    def __init__(self) -> None:
+        self.node: str | None = None
+
+    def set(self, node: str | None) -> None:
+        self.node = node
+        self.changed.emit(node)
+
+
 class Session:
     """The trace on screen and where the user is in it."""
 
@@ -59,9 +76,12 @@ class Session:
 
     # --------------------------------------------------------------- trace
     def set_trace(self, trace: Trace, *, keep_place: bool = False) -> None:
-        """Show another trace (a reload); optionally stay at the same step."""
+        """Show another trace; ``keep_place`` (a reload of the same file): stay at the step
+        that matches the one shown (``place_in``)."""
         old = self._index
+        previous: Trace | None = getattr(self, "trace", None)
         self.trace = trace
+        self._memo: StepState | None = None  # the last state computed (every panel asks)
         self._changes: dict[str, tuple[list[int], list[VariableState | None]]] = {}
         for s in trace.steps:
             for name, state in s.variables.items():
@@ -87,8 +107,7 @@ class Session:
         self._copies: dict[str, list[str]] = {}  # a representative and its copies, oldest first
         for nid, rep in self.folded.items():
             self._copies.setdefault(rep, [rep]).append(nid)
-        self._index = min(old, self.step_count - 1) if keep_place else 0
-        self._index = max(self._index, 0)
+        self._index = place_in(previous, old, trace) if keep_place and previous else 0
         self.trace_changed.emit()
         self.step_changed.emit(self._index)
 
@@ -245,7 +264,26 @@ class Session:
         return self.trace.passes[pi] if pi is not None else None
 
     def state(self, k: int | None = None) -> StepState:
+        """The state at step ``k`` (default: the current step), computed once however many
+        panels ask for it."""
         k = self._index if k is None else k
+        if self._memo is None or self._memo.index != k:
+            self._memo = self._state(k)
+        return self._memo
+
+    def record_at(self, node: str, k: int | None = None) -> NodeRecord | None:
+        """What ``node`` did in the latest backward pass begun by step ``k`` (None: none yet)."""
+        k = self._index if k is None else k
+        found = None
+        for bpass in self.trace.passes:
+            if bpass.first_step > k:
+                break
+            for rec in bpass.nodes:
+                if rec.node == node:
+                    found = rec
+        return found
+
+    def _state(self, k: int) -> StepState:
         step = self.trace.steps[k]
         visible = self.visible_at(k)
         st = StepState(
@@ -289,6 +327,23 @@ class Session:
                 and rec.grad_inputs[slot] is not None
             ):
                 st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]
+
+
+def place_in(old: Trace, index: int, new: Trace) -> int:
+    """The step of ``new`` that matches step ``index`` of ``old`` (a reload keeps one's place).
+
+    The same description (kind and text) nearest to the old index wins; a line
+    edited away falls back to the same index, clamped.
+    """
+    if not new.steps:
+        return 0
+    if not 0 <= index < len(old.steps):
+        return min(max(index, 0), len(new.steps) - 1)
+    ref = old.steps[index]
+    same = [s.index for s in new.steps if s.kind == ref.kind and s.text == ref.text]
+    if same:
+        return min(same, key=lambda i: abs(i - index))
+    return min(index, len(new.steps) - 1)
 
 
 def _role(node: GraphNode) -> str:

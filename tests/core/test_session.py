@@ -98,6 +98,41 @@ def test_reload_keeps_the_place(trace):
     assert s.index == 0
 
 
+def test_a_reload_of_an_edited_file_keeps_the_step_with_the_same_description(trace):
+    from gradstep.session import place_in
+
+    edited = record_scenario(
+        scenario_from_source("import torch\nw = 1.0\n" + SOURCE.split("\n", 1)[1], "accum.py"),
+        trusted=True,
+    )
+    k = next(i for i, st in enumerate(trace.steps) if st.kind == "compute")
+    moved = place_in(trace, k, edited)
+    assert edited.steps[moved].text == trace.steps[k].text and moved != k
+    s = Session(trace)
+    s.go_to(k)
+    s.set_trace(edited, keep_place=True)
+    assert s.index == moved
+
+
+def test_the_state_is_computed_once_per_step_and_anew_for_a_new_trace(trace):
+    s = Session(trace)
+    s.go_to(3)
+    assert s.state() is s.state(3)
+    assert s.state(4) is not s.state(3) and s.state(3).index == 3
+    first = s.state()
+    s.set_trace(trace, keep_place=True)
+    assert s.state() is not first and s.state().index == first.index
+
+
+def test_record_at_is_the_latest_pass_begun_by_the_step(trace):
+    s = Session(trace)
+    leaf = next(n.id for n in trace.nodes.values() if n.kind == "leaf")
+    assert s.record_at(leaf, 0) is None
+    first, second = trace.passes[0], trace.passes[1]
+    assert s.record_at(leaf, first.first_step) in first.nodes
+    assert s.record_at(leaf, s.step_count - 1) in second.nodes
+
+
 def test_node_keys_find_the_same_nodes_after_an_edit_above() -> None:
     from gradstep.record.run import record_scenario
     from gradstep.scenario.loader import scenario_from_source

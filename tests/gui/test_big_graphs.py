@@ -233,9 +233,8 @@ def test_a_figure_draws_the_boxes_on_screen_in_the_light_theme(qtbot, window, st
 
 def _shows_step(graph, session) -> None:
     """Every drawn node and edge looks as the step on screen says it should."""
-    from gradstep.gui.stepping import state_of
 
-    d, st = graph.drawing, state_of(session)
+    d, st = graph.drawing, session.state()
     for nid, item in graph._nodes.items():
         assert item.state == d.node_state(nid, st), nid
         assert item.selected == (graph.selected is not None and d.drawn(graph.selected) == nid)

@@ -35,15 +35,12 @@ from gradstep.gui.presentation import Presentation
 from gradstep.gui.stepping import (
     Breakpoints,
     Player,
-    place_in,
-    record_at,
     save_breakpoints,
     saved_breakpoints,
-    state_of,
 )
 from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.wiring import connect_window
-from gradstep.session import Session
+from gradstep.session import Selection, Session
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_label
 
@@ -84,11 +81,13 @@ class MainWindow(QMainWindow):
         self.breakpoints.changed.connect(self._breakpoints_changed)
         self.player = Player(self.breakpoints)
         self.loader = ScenarioLoader(self, pool=pool)
-        self.graph = GraphView(self.theme, self.breakpoints)
+        # the node chosen in any panel; the panels that show it subscribe to it
+        self.selection = Selection()
+        self.graph = GraphView(self.theme, self.breakpoints, selection=self.selection)
         self.code = CodeView(self.theme)
         self.notes = NotesView(self.theme)
-        self.inspector = Inspector(self.theme)
-        self.variables = VariablesView(self.theme)
+        self.inspector = Inspector(self.theme, self.selection)
+        self.variables = VariablesView(self.theme, self.selection)
         self.timeline = Timeline(self.theme, a.timeline_controls())
         self.plots = PlotsPanel(self.theme)
         self.message = MessageBar(self.theme)
@@ -158,10 +157,7 @@ class MainWindow(QMainWindow):
             self._start_session(trace)
         else:
             same_file = self.session.trace.scenario.path == trace.scenario.path
-            old, index = self.session.trace, self.session.index
             self.session.set_trace(trace, keep_place=same_file)
-            if same_file:
-                self.session.go_to(place_in(old, index, trace))
         # breakpoints follow their nodes through a reload, found again from what is kept
         # for the file (not from the trace on screen: a reload that stopped early would
         # lose those past its error)
@@ -217,7 +213,7 @@ class MainWindow(QMainWindow):
     def _step_changed(self, k: int) -> None:
         if self.session is None:
             return
-        step = state_of(self.session, k).step
+        step = self.session.state(k).step
         self.status.setText(f"{step_label(k, self.session.step_count)} — {step.text}")
         self._plots_due.start()  # a plot costs more than a frame: drawn once stepping pauses
 
@@ -226,9 +222,9 @@ class MainWindow(QMainWindow):
         if self.session is None or not self.plots.isVisible():
             return
         selected = self.graph.selected
-        self.plots.show_step(state_of(self.session), node=selected is None)
+        self.plots.show_step(self.session.state(), node=selected is None)
         if selected is not None:
-            self.plots.show_record(self.session.trace, record_at(self.session, selected), False)
+            self.plots.show_record(self.session.trace, self.session.record_at(selected), False)
 
     def _go_to_node(self, node: str) -> None:
         if self.session is not None and (k := self.session.step_for_node(node)) is not None:
@@ -239,18 +235,19 @@ class MainWindow(QMainWindow):
             self.session.go_to(k)
 
     def _select(self, node: str | None) -> None:
-        """A node chosen in one panel is selected in all of them (and pinned in the inspector)."""
-        self.graph.select(node)
-        self.variables.select_node(node)
-        self.inspector.pin(node)
+        """Choose ``node`` (None: none) in every panel; see ``Selection``."""
+        self.selection.set(node)
+
+    def _selected(self, node: str | None) -> None:
+        """The plots show the selected node (the panels follow the selection themselves)."""
         self._update_plots()
         if node is not None and self.session is not None:
-            self.plots.show_record(self.session.trace, record_at(self.session, node))
+            self.plots.show_record(self.session.trace, self.session.record_at(node))
 
     def _found(self, node: str) -> None:
         """A search match: opened out of its box if need be, centred, selected; a match in
         another iteration of a loop is shown at its step, where its graph is drawn."""
-        if self.session is not None and node in state_of(self.session).hidden_nodes:
+        if self.session is not None and node in self.session.state().hidden_nodes:
             k = self.session.step_for_node(node)
             if k is not None:
                 self.session.go_to(k)
@@ -266,9 +263,7 @@ class MainWindow(QMainWindow):
             self.search.set_graph(self.graph.drawing.graph)
 
     def _toggle_breakpoint(self) -> None:
-        node = self.graph.selected or (
-            state_of(self.session).current_node if self.session else None
-        )
+        node = self.graph.selected or (self.session.state().current_node if self.session else None)
         if node and not is_box(node):  # a box is no node of the trace: nothing stops there
             self.breakpoints.toggle(node)
 

@@ -1,4 +1,4 @@
-"""Moving through the steps: the shared step state, breakpoints, play, keeping one's place."""
+"""Moving through the steps: breakpoints (kept per file) and play."""
 
 from __future__ import annotations
 
@@ -7,61 +7,8 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from gradstep.session import Session, StepState, node_keys
-from gradstep.trace.model import NodeRecord, Trace
-
-
-class StateCache:
-    """``session.state(k)`` computed once per step, however many panels ask for it."""
-
-    def __init__(self) -> None:
-        self._key: tuple[int, int] | None = None
-        self._state: StepState | None = None
-
-    def get(self, session: Session, k: int | None = None) -> StepState:
-        k = session.index if k is None else k
-        key = (id(session.trace), k)
-        if key != self._key or self._state is None:
-            self._state = session.state(k)
-            self._key = key
-        return self._state
-
-
-STATES = StateCache()
-
-
-def state_of(session: Session, k: int | None = None) -> StepState:
-    return STATES.get(session, k)
-
-
-def record_at(session: Session, node: str, k: int | None = None) -> NodeRecord | None:
-    """What ``node`` did in the latest backward pass begun by step ``k`` (None: none yet)."""
-    k = session.index if k is None else k
-    found = None
-    for bpass in session.trace.passes:
-        if bpass.first_step > k:
-            break
-        for rec in bpass.nodes:
-            if rec.node == node:
-                found = rec
-    return found
-
-
-def place_in(old: Trace, index: int, new: Trace) -> int:
-    """The step of ``new`` that matches step ``index`` of ``old`` (a reload keeps one's place).
-
-    The same description (kind and text) nearest to the old index wins; a line
-    edited away falls back to the same index, clamped.
-    """
-    if not new.steps:
-        return 0
-    if not 0 <= index < len(old.steps):
-        return min(max(index, 0), len(new.steps) - 1)
-    ref = old.steps[index]
-    same = [s.index for s in new.steps if s.kind == ref.kind and s.text == ref.text]
-    if same:
-        return min(same, key=lambda i: abs(i - index))
-    return min(index, len(new.steps) - 1)
+from gradstep.session import Session, node_keys
+from gradstep.trace.model import Trace
 
 
 class Breakpoints(QObject):

@@ -31,9 +31,9 @@ from gradstep.gui.graph.menu import context_menu
 from gradstep.gui.graph.minimap import Minimap
 from gradstep.gui.graph.modules import ModuleCommands
 from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
-from gradstep.gui.stepping import Breakpoints, state_of
+from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import Theme
-from gradstep.session import Session, StepState
+from gradstep.session import Selection, Session, StepState
 from gradstep.trace.text import format_value
 
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
@@ -62,6 +62,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         parent: Any = None,
         *,
         background_layout: bool = True,
+        selection: Selection | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("graph_view")
@@ -105,6 +106,10 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self.minimap = Minimap(self, self._minimap_items)
         self._placeholder()
         breakpoints.changed.connect(self._restyle_all)
+        self.selection = selection if selection is not None else Selection()
+        self.selection.changed.connect(self.select)
+        self.node_clicked.connect(self.selection.set)
+        self.background_clicked.connect(lambda: self.selection.set(None))
 
     # ------------------------------------------------------------- session
     @property
@@ -248,7 +253,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         scene, once up, restyles only what changed since (``build.styled``)."""
         if self.session is None:
             return
-        st, restyles, d = state_of(self.session), self._restyles, build.drawing
+        st, restyles, d = self.session.state(), self._restyles, build.drawing
         for item in build.nodes.values():
             self._style(d, item, st)
             yield
@@ -317,7 +322,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         d = self.drawing
         if self.session is None or d is None or not self._nodes:
             return
-        new = state_of(self.session, k)
+        new = self.session.state(k)
         old = self._shown
         if old is None:
             nodes: Any = self._nodes.keys()
@@ -411,7 +416,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
 
     def drawn_bounds(self) -> QRectF:
         """The bounds of what is drawn at this step (not a loop's other iterations)."""
-        if self.session is None or not state_of(self.session).hidden_nodes:
+        if self.session is None or not self.session.state().hidden_nodes:
             return self.scene().itemsBoundingRect()
         rect = QRectF()
         for item in self._nodes.values():
@@ -439,7 +444,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self._restyles += 1
         if self.session is None or self.drawing is None:
             return
-        st = state_of(self.session)
+        st = self.session.state()
         for nid in (previous, node):
             self._restyle(self.drawing.drawn(nid), st)
         item = self._nodes.get(self.drawing.drawn(node))  # type: ignore[arg-type]

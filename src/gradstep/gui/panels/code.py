@@ -22,7 +22,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from gradstep.gui.panels.panel import FollowsSession
-from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 
@@ -158,7 +157,7 @@ class CodeView(QPlainTextEdit, FollowsSession):
     def show_step(self, k: int) -> None:
         if self.session is None:
             return
-        line = state_of(self.session, k).line
+        line = self.session.state(k).line
         if line != self.current_line:
             self.current_line = line
             self._decorate()

@@ -10,9 +10,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QV
 
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.panels.tensor_html import pre, tensor_html
-from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
-from gradstep.session import Session, StepState
+from gradstep.session import Selection, Session, StepState
 from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_lines
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
 from gradstep.trace.text import chain_rule_line, step_label, step_number
@@ -35,7 +34,9 @@ class Inspector(QWidget, FollowsSession):
 
     pin_changed = Signal(object)  # the pinned node id, or None when following
 
-    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, theme: Theme, selection: Selection | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("inspector")
         self.session: Session | None = None
@@ -58,7 +59,10 @@ class Inspector(QWidget, FollowsSession):
         layout.addWidget(self._bar)
         layout.addWidget(self._browser, 1)
         self.set_theme(theme)
-        self._follow.clicked.connect(self.unpin)
+        # the selection is pinned; following the steps again clears it everywhere
+        self.selection = selection if selection is not None else Selection()
+        self.selection.changed.connect(self.pin)
+        self._follow.clicked.connect(lambda: self.selection.set(None))
 
     # -------------------------------------------------------------- public
     def set_theme(self, theme: Theme) -> None:
@@ -90,13 +94,13 @@ class Inspector(QWidget, FollowsSession):
     def _on_trace(self) -> None:
         assert self.session is not None
         if self.pinned is not None and self.pinned not in self.session.trace.nodes:
-            self.pin(None)
+            self.selection.set(None)
         self.show_step(self.session.index)
 
     def show_step(self, k: int) -> None:
         if self.session is None:
             return
-        st = state_of(self.session, k)
+        st = self.session.state(k)
         node = self.pinned or st.current_node
         if node is None and st.step.kind == "statement" and st.step.new_nodes:
             node = st.step.new_nodes[-1]

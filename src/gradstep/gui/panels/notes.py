@@ -6,7 +6,6 @@ from PySide6.QtGui import QColor, QTextBlock, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 from gradstep.gui.panels.panel import FollowsSession
-from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 
@@ -77,7 +76,7 @@ class NotesView(QTextBrowser, FollowsSession):
     def show_step(self, k: int) -> None:
         if self.session is None or not self._notes:
             return
-        line = state_of(self.session, k).line or 0
+        line = self.session.state(k).line or 0
         before = [i for i, n in enumerate(self._notes) if n[0] <= line]
         if not before:  # the code before the first note
             if self._current is not None:

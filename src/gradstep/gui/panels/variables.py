@@ -13,9 +13,8 @@ from PySide6.QtWidgets import (
 )
 
 from gradstep.gui.panels.panel import FollowsSession
-from gradstep.gui.stepping import state_of
 from gradstep.gui.theme import Theme
-from gradstep.session import Session
+from gradstep.session import Selection, Session
 from gradstep.trace.blocks import shape_text
 from gradstep.trace.model import VariableState
 from gradstep.trace.text import format_value
@@ -44,7 +43,9 @@ class VariablesView(QTableWidget, FollowsSession):
 
     node_selected = Signal(str)
 
-    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, theme: Theme, selection: Selection | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setObjectName("variables")
         self.setHorizontalHeaderLabels(list(COLUMNS))
@@ -64,6 +65,8 @@ class VariablesView(QTableWidget, FollowsSession):
         self._shown: dict[str, VariableState] = {}  # name -> the state its row shows
         self._highlighted: set[str] = set()  # rows in bold colour: changed at the last step
         self.set_theme(theme)
+        self.selection = selection if selection is not None else Selection()
+        self.selection.changed.connect(self.select_node)
         self.itemClicked.connect(self._clicked)
 
     def set_theme(self, theme: Theme) -> None:
@@ -84,7 +87,7 @@ class VariablesView(QTableWidget, FollowsSession):
         a model's parameters are hundreds of rows, and most steps change one."""
         if self.session is None:
             return
-        variables = state_of(self.session, k).variables
+        variables = self.session.state(k).variables
         names = list(variables)
         full = names != self._names
         if full:
@@ -157,6 +160,7 @@ class VariablesView(QTableWidget, FollowsSession):
         node = self._nodes.get(name)
         if node:
             self.node_selected.emit(node)
+            self.selection.set(node)
 
 
 def _tip(name: str, var: VariableState, col: int, text: str) -> str:
