@@ -96,3 +96,34 @@ def test_search_by_name_op_and_module_exact_first() -> None:
 def test_box_titles() -> None:
     assert box_lines("model.layers.3", 56) == ("layers.3", "▸ 56 nodes")
     assert box_lines("model.encoder", 9) == ("encoder", "▸ 9 nodes")
+
+
+def test_the_pipeline_draws_a_trace_in_one_call() -> None:
+    """model -> collapse -> layout -> fold, Qt-free: every drawn node has a place, a box
+    stands for its module's nodes, and a loop's later iterations stand where the first did."""
+    from gradstep.graph.pipeline import draw, first_view, view_of
+    from gradstep.record.run import record_scenario
+    from gradstep.scenario.loader import scenario_from_source
+    from gradstep.session import representatives
+
+    source = (
+        "import torch\n"
+        "model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh())\n"
+        "x = torch.ones(1, 2)\n"
+        "for _ in range(2):\n"
+        "    loss = model(x).sum()\n"
+        "    loss.backward()\n"
+    )
+    trace = record_scenario(scenario_from_source(source, "loop.py"), trusted=True)
+    opened = draw(trace, closed=())
+    layout = opened.layout
+    assert set(layout.positions) == set(opened.view.graph) == set(opened.graph)
+    folded = draw(trace, closed=(), fold=representatives(trace))
+    rep = representatives(trace)
+    assert rep and all(
+        folded.layout.positions[n] == folded.layout.positions[r] for n, r in rep.items()
+    )
+    boxed = view_of(first_view(trace, ()), {"model"})
+    box = box_id("model")
+    assert box in boxed.view.graph and len(boxed.view.graph) < len(opened.view.graph)
+    assert all(boxed.drawn(n) == box for n in boxed.view.members[box])

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QPointF, Qt
 
 from gradstep.graph import collapse as cl
+from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing
 
 
@@ -57,8 +58,7 @@ class ModuleCommands:
         boxes = frozenset(closed)
 
         def view() -> Drawing:  # in the layout's thread when the graph is big
-            collapsed = cl.collapse(d.graph, d.tree, set(boxes))
-            return Drawing(d.graph, d.tree, collapsed, boxes, incident=d.incident)
+            return pipeline.view_of(d, boxes)
 
         self._draw(view, boxes, len(d.graph), None if fresh else d.layout, keep_view)
 

@@ -48,29 +48,6 @@ def _measure(theme: Theme, lines: tuple[str, str]) -> tuple[float, float]:
     return size
 
 
-def layered(
-    g: Any,
-    direction: str,
-    sizes: dict[str, tuple[float, float]],
-    previous: Any,
-    fold: dict[str, str] | None = None,
-) -> Any:
-    """The layered layout of ``g``, starting from ``previous``; safe to run in a thread.
-    ``fold``: nodes drawn where another is (a loop's iterations, see ``gradstep.graph.layout.fold``)."""
-    from gradstep.graph.layout import layered_layout
-    from gradstep.graph.layout.fold import folded_layout  # lazily: networkx-heavy
-
-    # Left to right, the gap between layers must fit a gradient label written across it.
-    gap = 50.0 if direction == "TB" else 110.0
-
-    def lay_out(h: Any) -> Any:
-        return layered_layout(
-            h, direction=direction, node_size=sizes.__getitem__, previous=previous, rank_sep=gap
-        )
-
-    return folded_layout(g, fold, lay_out) if fold else lay_out(g)
-
-
 class GraphScene(QGraphicsScene):
     """The graph's scene. A node's tooltip is written when it is asked for: a big graph has
     thousands of nodes, and nobody hovers over most of them."""

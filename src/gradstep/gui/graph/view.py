@@ -20,9 +20,8 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QResizeEvent, QWheelEve
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
 from gradstep.collection import collection_paused
-from gradstep.graph import collapse as cl
+from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing, EdgeKey
-from gradstep.graph.model import build_graph
 from gradstep.gui.graph.batches import ProgressNote, SceneBatches
 from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.graph.keys import NodeKeys
@@ -30,7 +29,7 @@ from gradstep.gui.graph.layout_job import LayoutJob
 from gradstep.gui.graph.menu import context_menu
 from gradstep.gui.graph.minimap import Minimap
 from gradstep.gui.graph.modules import ModuleCommands
-from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, label_point, layered, measure
+from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, label_point, measure
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
@@ -154,19 +153,14 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             return
         trace = self.session.trace
         same_file = trace.scenario.path == self._path and self.drawing is not None
-        g = build_graph(trace)
-        tree = cl.module_tree(g)
-        if same_file:  # the boxes asked for last (maybe still on their way)
-            wanted = self._coming if self._coming is not None else self.closed
-            closed = {p for p in wanted if tree.boxable(p)}
-        else:
-            closed = cl.default_collapsed(tree)
+        # a reload keeps the boxes asked for last (maybe still on their way)
+        wanted = (self._coming if self._coming is not None else self.closed) if same_file else None
+        drawing = pipeline.first_view(trace, wanted)
         previous = self.graph_layout if same_file else None
         self._path = trace.scenario.path
         self.marks = {}
         keep = keep_view or (same_file and bool(self._nodes))
         self._stale = not same_file  # what is on screen is another file's graph
-        drawing = Drawing(g, tree, cl.collapse(g, tree, closed), frozenset(closed))
         self._draw(lambda: drawing, drawing.closed, len(drawing.view.graph), previous, keep)
 
     def _draw(
@@ -185,11 +179,14 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
 
         def lay_out() -> Drawing:
             drawing = view()
-            measure(drawing, theme)
-            g = drawing.view.graph
+            measure(drawing, theme)  # the nodes' text, in Qt's fonts
             t0 = time.perf_counter()
-            drawing.layout = (
-                layered(g, direction, drawing.sizes, previous, fold) if len(g) else None
+            pipeline.lay_out(
+                drawing,
+                drawing.sizes.__getitem__,
+                direction=direction,
+                previous=previous,
+                fold=fold,
             )
             self.layout_seconds = time.perf_counter() - t0
             return drawing
