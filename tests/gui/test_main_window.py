@@ -578,7 +578,7 @@ def test_gradient_labels_where_edges_meet_do_not_cover_each_other(qtbot, window)
     lesson = next(p for p in bundled_scenarios() if p.name == "14_mlp_training.py")
     open_and_wait(qtbot, window, lesson)
     window.session.go_to(window.trace.passes[0].last_step)  # every edge of the pass labelled
-    labels = [lab for lab in window.graph._labels if lab.isVisible()]
+    labels = window.graph.labels.visible()
     assert len(labels) >= 8
     rects = [lab.sceneBoundingRect() for lab in labels]
 

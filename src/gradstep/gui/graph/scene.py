@@ -12,7 +12,6 @@ from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, QSizeF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
-from gradstep.graph import collapse as cl
 from gradstep.graph.drawing import Drawing, EdgeKey, box_lines
 from gradstep.gui.graph.items import (
     EdgeItem,
@@ -157,15 +156,6 @@ class SceneBuild:
             self.scene.items(QRectF(self.bounds.topLeft(), QSizeF(1, 1)))  # indexes them
         return
         yield
-
-
-def label_point(edge: EdgeItem) -> QPointF | None:
-    """Where the gradient along ``edge`` is written: its middle; None for a box's merged edge,
-    which carries many gradients."""
-    u, v, _ = edge.edge_key
-    if cl.is_box(u) or cl.is_box(v):
-        return None
-    return edge.path.pointAtPercent(0.5)
 
 
 def tooltip(drawing: Drawing, trace_nodes: dict[str, Any], nid: str) -> str:

@@ -10,7 +10,6 @@ items per turn of the event loop, while the old drawing stays up and steps.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,21 +22,18 @@ from gradstep.collection import collection_paused
 from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing, EdgeKey
 from gradstep.gui.graph.batches import ProgressNote, SceneBatches
-from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
+from gradstep.gui.graph.items import EdgeItem, NodeItem
 from gradstep.gui.graph.keys import NodeKeys
+from gradstep.gui.graph.labels import EdgeLabels
 from gradstep.gui.graph.layout_job import LayoutJob
 from gradstep.gui.graph.menu import context_menu
 from gradstep.gui.graph.minimap import Minimap
 from gradstep.gui.graph.modules import ModuleCommands
-from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, label_point, measure
+from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, measure
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
-from gradstep.trace.text import format_value
 
-MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
-#: where along an edge its label may go (fractions of its length), best first
-LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.16, 0.84)
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
 MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
 BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
@@ -78,8 +74,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self._path: str | None = None  # the scenario the drawing is of
         self._nodes: dict[str, NodeItem] = {}  # drawn id -> item
         self._edges: dict[EdgeKey, EdgeItem] = {}
-        self._label_at: dict[EdgeKey, QPointF | None] = {}  # filled as labels are shown
-        self._labels: list[EdgeLabel] = []
+        self.labels = EdgeLabels()  # the gradients written on the edges
         self._map_shapes: tuple[list[Any], list[Any]] = ([], [])  # for the overview map
         self._shown: StepState | None = None
         self._press: QPointF | None = None
@@ -237,8 +232,9 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         if not self._stale or self.drawing is None:
             return
         old = self.scene()
-        self.drawing, self._nodes, self._edges, self._label_at = None, {}, {}, {}
-        self._labels, self._map_shapes, self._shown = [], ([], []), None
+        self.drawing, self._nodes, self._edges = None, {}, {}
+        self._map_shapes, self._shown = ([], []), None
+        self.labels.reset()
         scene = QGraphicsScene(self)
         scene.setBackgroundBrush(QColor(self.theme.background))
         self.setScene(scene)
@@ -274,9 +270,9 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         old, transform, centre = self.scene(), self.transform(), self._centre()
         scene = build.scene
         self.drawing, self._stale = build.drawing, False
-        self._nodes, self._edges, self._label_at = build.nodes, build.edges, {}
+        self._nodes, self._edges = build.nodes, build.edges
         self._map_shapes = (build.node_rects, build.edge_lines)
-        self._labels = []
+        self.labels.reset()
         bounds = build.bounds
         if not self._nodes:
             self._placeholder(scene, "This trace has no autograd graph yet.")
@@ -334,7 +330,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             edge = self._edges.get(key)
             if edge is not None:
                 edge.set_visual(d.edge_state(key, new, active))
-        self._show_labels(new)
+        self.labels.show(new, self.scene(), self.theme, self.drawing, self._edges)
         self._shown = new
         current = self._nodes.get(d.drawn(new.current_node))  # type: ignore[arg-type]
         if self.follow and current is not None:
@@ -368,49 +364,6 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             d.badge(nid, st.index, self.marks),
         )
 
-    def _show_labels(self, st: StepState) -> None:
-        grads = st.edge_grads
-        if len(grads) > MAX_LABELS:  # only around the current node (its edges, not all)
-            near = self.drawing.incident.get(st.current_node, ()) if self.drawing else ()
-            grads = {k: grads[k] for k in near if k in grads}
-        keys = [k for k in grads if self._label_point(k) is not None][:MAX_LABELS]
-        scene = self.scene()
-        while len(self._labels) < len(keys):
-            label = EdgeLabel(self.theme)
-            scene.addItem(label)
-            self._labels.append(label)
-        placed: list[QRectF] = []
-        for label, key in zip(self._labels, keys):
-            text = format_value(grads[key], max_items=3)
-            label.set_text(text if len(text) <= 32 else text[:30] + "…", self._label_at[key])
-            label.setPos(self._free_spot(label, key, placed))
-            placed.append(label.sceneBoundingRect())
-            label.setVisible(True)
-        for label in self._labels[len(keys) :]:
-            label.setVisible(False)
-
-    def _free_spot(self, label: EdgeLabel, key: EdgeKey, placed: list[QRectF]) -> QPointF:
-        """Where along its edge a label covers the least of the other labels and no node:
-        the middle when it is free, else the freest spot towards either end (edges that
-        meet at one node would put their labels on top of each other)."""
-        middle: QPointF = self._label_at[key]  # type: ignore[assignment]
-        edge = self._edges.get(key)
-        if edge is None:
-            return middle
-        shape = label.boundingRect()
-        best, best_cost = middle, math.inf
-        for t in LABEL_SPOTS:
-            p = middle if t == 0.5 else edge.path.pointAtPercent(t)
-            rect = shape.translated(p)
-            cost = sum(_area(rect.intersected(r)) for r in placed)
-            if any(isinstance(i, NodeItem) and i.isVisible() for i in self.scene().items(rect)):
-                cost += _area(rect)  # over a node: as bad as covering a whole label
-            if cost == 0:
-                return p
-            if cost < best_cost:
-                best, best_cost = p, cost
-        return best
-
     def drawn_bounds(self) -> QRectF:
         """The bounds of what is drawn at this step (not a loop's other iterations)."""
         if self.session is None or not self.session.state().hidden_nodes:
@@ -420,12 +373,6 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
             if item.isVisible():
                 rect |= item.sceneBoundingRect()
         return rect if not rect.isEmpty() else self.scene().itemsBoundingRect()
-
-    def _label_point(self, key: EdgeKey) -> QPointF | None:
-        if key not in self._label_at:
-            edge = self._edges.get(key)
-            self._label_at[key] = label_point(edge) if edge is not None else None
-        return self._label_at[key]
 
     def _restyle_all(self) -> None:
         self._restyles += 1  # a scene being made restyles all its items when it goes up
@@ -538,7 +485,3 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         node = self.node_at(event.pos())
         if node is not None:
             context_menu(self, node).exec(event.globalPos())
-
-
-def _area(r: QRectF) -> float:
-    return max(0.0, r.width()) * max(0.0, r.height())

@@ -1,0 +1,119 @@
+"""The gradients written on the graph's edges at a step, each where it covers the least.
+
+At most ``MAX_LABELS`` at once (beyond, only those around the current node); a
+label goes in the middle of its edge when that spot is free, else at the spot
+along the edge (``LABEL_SPOTS``) that covers the least of the labels placed
+before it and no node. The label items are made once and reused from step to step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtWidgets import QGraphicsScene
+
+from gradstep.graph import collapse as cl
+from gradstep.graph.drawing import Drawing, EdgeKey
+from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
+from gradstep.gui.theme import Theme
+from gradstep.session import StepState
+from gradstep.trace.text import format_value
+
+MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
+#: where along an edge its label may go (fractions of its length), best first
+LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.16, 0.84)
+MAX_CHARS = 32  # a longer value is cut, with an ellipsis (the inspector shows it whole)
+
+
+def label_point(edge: EdgeItem) -> QPointF | None:
+    """Where the gradient along ``edge`` is written: its middle; None for a box's merged edge,
+    which carries many gradients."""
+    u, v, _ = edge.edge_key
+    if cl.is_box(u) or cl.is_box(v):
+        return None
+    return edge.path.pointAtPercent(0.5)
+
+
+class EdgeLabels:
+    """The label items of one scene and the middle of each labelled edge."""
+
+    def __init__(self) -> None:
+        self.items: list[EdgeLabel] = []
+        self._middle: dict[EdgeKey, QPointF | None] = {}  # filled as labels are shown
+
+    def reset(self) -> None:
+        """A new scene: its labels are made as they are needed."""
+        self.items, self._middle = [], {}
+
+    def visible(self) -> list[EdgeLabel]:
+        return [label for label in self.items if label.isVisible()]
+
+    def show(
+        self,
+        st: StepState,
+        scene: QGraphicsScene,
+        theme: Theme,
+        drawing: Drawing | None,
+        edges: Mapping[EdgeKey, EdgeItem],
+    ) -> None:
+        """Write the gradients that ``st`` has on the edges of ``edges``."""
+        grads = st.edge_grads
+        if len(grads) > MAX_LABELS:  # only around the current node (its edges, not all)
+            near = drawing.incident.get(st.current_node, ()) if drawing and st.current_node else ()
+            grads = {k: grads[k] for k in near if k in grads}
+        keys = [k for k in grads if self._point(k, edges) is not None][:MAX_LABELS]
+        while len(self.items) < len(keys):
+            label = EdgeLabel(theme)
+            scene.addItem(label)
+            self.items.append(label)
+        placed: list[QRectF] = []
+        for label, key in zip(self.items, keys):
+            text = format_value(grads[key], max_items=3)
+            middle = self._middle[key]
+            assert middle is not None  # keys with a point only
+            cut = text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "…"
+            label.set_text(cut, middle)
+            label.setPos(_free_spot(label, middle, edges.get(key), placed, scene))
+            placed.append(label.sceneBoundingRect())
+            label.setVisible(True)
+        for label in self.items[len(keys) :]:
+            label.setVisible(False)
+
+    def _point(self, key: EdgeKey, edges: Mapping[EdgeKey, EdgeItem]) -> QPointF | None:
+        if key not in self._middle:
+            edge = edges.get(key)
+            self._middle[key] = label_point(edge) if edge is not None else None
+        return self._middle[key]
+
+
+def _free_spot(
+    label: EdgeLabel,
+    middle: QPointF,
+    edge: EdgeItem | None,
+    placed: list[QRectF],
+    scene: QGraphicsScene,
+) -> QPointF:
+    """Where along its edge a label covers the least of the other labels and no node:
+    the middle when it is free, else the freest spot towards either end (edges that
+    meet at one node would put their labels on top of each other)."""
+    if edge is None:
+        return middle
+    shape = label.boundingRect()
+    best, best_cost = middle, math.inf
+    for t in LABEL_SPOTS:
+        p = middle if t == 0.5 else edge.path.pointAtPercent(t)
+        rect = shape.translated(p)
+        cost = sum(_area(rect.intersected(r)) for r in placed)
+        if any(isinstance(i, NodeItem) and i.isVisible() for i in scene.items(rect)):
+            cost += _area(rect)  # over a node: as bad as covering a whole label
+        if cost == 0:
+            return p
+        if cost < best_cost:
+            best, best_cost = p, cost
+    return best
+
+
+def _area(r: QRectF) -> float:
+    return max(0.0, r.width()) * max(0.0, r.height())
