@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QDropEvent, QFontDatabase
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
-from gradstep.gui.menus import recent_files
+from gradstep.gui.settings import recent_files
 from gradstep.resources import bundled_scenarios
 from gradstep.trace.text import format_value
 

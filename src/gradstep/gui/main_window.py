@@ -23,7 +23,7 @@ from gradstep.gui.export.commands import ExportCommands
 from gradstep.gui.graph.search import SearchBar
 from gradstep.gui.graph.view import GraphView
 from gradstep.gui.loader import LoadResult, ScenarioLoader
-from gradstep.gui.menus import build_menus, is_trusted, remember_recent, set_trusted
+from gradstep.gui.menus import build_menus
 from gradstep.gui.panels.code import CodeView
 from gradstep.gui.panels.inspector import Inspector
 from gradstep.gui.panels.message_bar import MessageBar
@@ -32,11 +32,16 @@ from gradstep.gui.panels.plots import PlotsPanel
 from gradstep.gui.panels.timeline import Timeline
 from gradstep.gui.panels.variables import VariablesView
 from gradstep.gui.presentation import Presentation
+from gradstep.gui.settings import (
+    is_trusted,
+    remember_recent,
+    save_breakpoints,
+    saved_breakpoints,
+    set_trusted,
+)
 from gradstep.gui.stepping import (
     Breakpoints,
     Player,
-    save_breakpoints,
-    saved_breakpoints,
 )
 from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.wiring import connect_window

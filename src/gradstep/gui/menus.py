@@ -1,4 +1,5 @@
-"""The menu bar and the toolbar; Open Recent and the bundled scenarios."""
+"""The menu bar and the toolbar: which actions go where (tables), Open Recent and the
+bundled scenarios."""
 
 from __future__ import annotations
 
@@ -6,38 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from gradstep.gui.actions import Actions
+from gradstep.gui.settings import recent_files
 from gradstep.resources import bundled_scenarios
-
-RECENT_KEY = "files/recent"
-TRUSTED_KEY = "files/trusted"  # files the user chose to run unrestricted
-MAX_RECENT = 10
-
-
-def recent_files(settings: QSettings) -> list[str]:
-    return _paths(settings, RECENT_KEY)
-
-
-def remember_recent(settings: QSettings, path: str) -> None:
-    items = [p for p in recent_files(settings) if p != path]
-    settings.setValue(RECENT_KEY, [path, *items][:MAX_RECENT])
-
-
-def _paths(settings: QSettings, key: str) -> list[str]:
-    value = settings.value(key, [])
-    items = [value] if isinstance(value, str) else list(value or [])
-    return [p for p in items if p]
-
-
-def is_trusted(settings: QSettings, path: str) -> bool:
-    return path in _paths(settings, TRUSTED_KEY)
-
-
-def set_trusted(settings: QSettings, path: str, on: bool) -> None:
-    others = [p for p in _paths(settings, TRUSTED_KEY) if p != path]
-    settings.setValue(TRUSTED_KEY, [*others, path] if on else others)
 
 
 def build_menus(
@@ -45,27 +20,17 @@ def build_menus(
 ) -> QToolBar:
     """Fill the menu bar; return the stepping toolbar."""
     bar = window.menuBar()
-    file = bar.addMenu("&File")
-    file.addAction(a.open)
-    recent = file.addMenu("Open &Recent")
-    recent.setObjectName("menu_recent")
-    recent.aboutToShow.connect(lambda: _fill_recent(recent, settings, open_path))
-    _fill_recent(recent, settings, open_path)
-    scenarios = file.addMenu("&Bundled Scenarios")
-    scenarios.setObjectName("menu_scenarios")
-    for path in bundled_scenarios():
-        scenarios.addAction(_pretty(path), lambda p=str(path): open_path(p))
-    scenarios.setEnabled(bool(scenarios.actions()))
-    file.addAction(a.reload)
-    file.addAction(a.trust_file)
-    file.addSeparator()
-    for action in (a.export_graph, a.copy_graph, a.export_screenshot, a.export_handout):
-        file.addAction(action)
-    file.addSeparator()
-    file.addAction(a.quit)
+    _file_menu(bar.addMenu("&File"), a, settings, open_path)
+    _add(bar.addMenu("&Step"), _step_entries(a))
+    _view_menu(bar.addMenu("&View"), a)
+    return _toolbar(window, a)
 
-    step = bar.addMenu("&Step")
-    for action in (
+
+Entries = tuple[QAction | None, ...]  # None: a separator
+
+
+def _step_entries(a: Actions) -> Entries:
+    return (
         a.step_back,
         a.step_forward,
         a.first_step,
@@ -77,11 +42,11 @@ def build_menus(
         a.play,
         a.run_to_breakpoint,
         a.toggle_breakpoint,
-    ):
-        step.addSeparator() if action is None else step.addAction(action)
+    )
 
-    view = bar.addMenu("&View")
-    for action in (
+
+def _view_entries(a: Actions) -> Entries:
+    return (
         a.zoom_in,
         a.zoom_out,
         a.fit,
@@ -97,27 +62,48 @@ def build_menus(
         a.expand_all,
         None,
         a.presentation_mode,
-    ):
-        view.addSeparator() if action is None else view.addAction(action)
+    )
+
+
+def _toolbar_entries(a: Actions) -> Entries:
+    return (a.open, a.reload, None, a.fit, a.follow, a.direction_lr, None, a.presentation_mode)
+
+
+def _add(menu: QMenu | QToolBar, entries: Entries) -> None:
+    for action in entries:
+        menu.addSeparator() if action is None else menu.addAction(action)
+
+
+def _file_menu(
+    file: QMenu, a: Actions, settings: QSettings, open_path: Callable[[str], None]
+) -> None:
+    file.addAction(a.open)
+    recent = file.addMenu("Open &Recent")
+    recent.setObjectName("menu_recent")
+    recent.aboutToShow.connect(lambda: _fill_recent(recent, settings, open_path))
+    _fill_recent(recent, settings, open_path)
+    scenarios = file.addMenu("&Bundled Scenarios")
+    scenarios.setObjectName("menu_scenarios")
+    for path in bundled_scenarios():
+        scenarios.addAction(_pretty(path), lambda p=str(path): open_path(p))
+    scenarios.setEnabled(bool(scenarios.actions()))
+    exports = (a.export_graph, a.copy_graph, a.export_screenshot, a.export_handout)
+    _add(file, (a.reload, a.trust_file, None, *exports, None, a.quit))
+
+
+def _view_menu(view: QMenu, a: Actions) -> None:
+    _add(view, _view_entries(a))
     theme = view.addMenu("&Theme")
     theme.addActions(a.themes.actions())
     panels = view.addMenu("P&anels")
     panels.setObjectName("menu_panels")
 
+
+def _toolbar(window: QMainWindow, a: Actions) -> QToolBar:
     toolbar = QToolBar("Stepping", window)
     toolbar.setObjectName("toolbar_stepping")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    for action in (
-        a.open,
-        a.reload,
-        None,
-        a.fit,
-        a.follow,
-        a.direction_lr,
-        None,
-        a.presentation_mode,
-    ):
-        toolbar.addSeparator() if action is None else toolbar.addAction(action)
+    _add(toolbar, _toolbar_entries(a))
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     return toolbar
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from gradstep.session import Session, node_keys
 from gradstep.trace.model import Trace
@@ -48,33 +47,6 @@ class Breakpoints(QObject):
         if nodes != self.nodes:
             self.nodes = nodes
             self.changed.emit()
-
-
-_BREAKPOINTS_KEY = "breakpoints/by_file"
-
-
-def saved_breakpoints(settings: QSettings, path: str) -> list[str]:
-    """The breakpoints kept for the scenario at ``path``, as node keys."""
-    try:
-        saved = json.loads(str(settings.value(_BREAKPOINTS_KEY, "{}")))
-    except ValueError:
-        return []
-    keys = saved.get(path, []) if isinstance(saved, dict) else []
-    return [k for k in keys if isinstance(k, str)]
-
-
-def save_breakpoints(settings: QSettings, path: str, keys: list[str]) -> None:
-    try:
-        saved = json.loads(str(settings.value(_BREAKPOINTS_KEY, "{}")))
-    except ValueError:
-        saved = {}
-    if not isinstance(saved, dict):
-        saved = {}
-    if keys:
-        saved[path] = keys
-    else:
-        saved.pop(path, None)
-    settings.setValue(_BREAKPOINTS_KEY, json.dumps(saved))
 
 
 class Player(QObject):
