@@ -25,7 +25,8 @@ def launch(path: str | None = None, *, presentation: bool = False, trusted: bool
     )
     QCoreApplication.setOrganizationName("gradstep")
     QCoreApplication.setApplicationName("gradstep")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    instance = QApplication.instance()
+    app = instance if isinstance(instance, QApplication) else QApplication(sys.argv[:1])
     app.setStyle("Fusion")  # follows our palettes the same way on every desktop
     from gradstep.gui.main_window import MainWindow  # after the app: fonts and palette exist
 
@@ -47,6 +48,6 @@ def run_app(path: str | None = None, *, presentation: bool = False, trusted: boo
     from PySide6.QtWidgets import QApplication
 
     window = launch(path, presentation=presentation, trusted=trusted)
-    status = QApplication.instance().exec()
+    status = QApplication.exec()
     del window
     return status

@@ -50,7 +50,7 @@ class Presentation:
         else:
             for dock in self.keep:
                 old = dock.titleBarWidget()
-                dock.setTitleBarWidget(None)  # the standard title bar again
+                dock.setTitleBarWidget(None)  # type: ignore[arg-type]  # the standard title bar again
                 if old is not None:
                     old.deleteLater()
             w.menuBar().setVisible(True)

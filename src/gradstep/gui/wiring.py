@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QGuiApplication
@@ -11,7 +12,17 @@ from gradstep.session import Session
 
 def connect_window(w: Any) -> None:
     """Connect everything of ``w`` (a ``MainWindow``, its panels built)."""
-    a, s = w.actions_, lambda f: lambda *_: w.session and f(w.session)
+    a = w.actions_
+
+    def s(command: Callable[[Session], object]) -> Callable[..., None]:
+        """``command`` on the session, once there is one."""
+
+        def run(*_: object) -> None:
+            if w.session is not None:
+                command(w.session)
+
+        return run
+
     a.open.triggered.connect(w._ask_open)
     a.reload.triggered.connect(w.reload)
     a.trust_file.toggled.connect(w._trust_toggled)

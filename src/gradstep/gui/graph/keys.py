@@ -86,4 +86,4 @@ class NodeKeys:
         there are nodes."""
         if self.select_next(1 if next else -1) is not None:
             return True
-        return super().focusNextPrevChild(next)  # type: ignore[misc]
+        return bool(super().focusNextPrevChild(next))  # type: ignore[misc]

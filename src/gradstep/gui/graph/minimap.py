@@ -54,7 +54,7 @@ class Minimap(QWidget):
             max(8, round(source.width() * self._sx)), max(8, round(source.height() * self._sy))
         )
         self._source = source
-        theme = self.view.theme
+        theme = self.view.theme  # type: ignore[attr-defined]  # the GraphView it is of
         groups: dict[tuple[str, str, bool], list[QRectF]] = {}
         for item, rect in nodes:
             if item.state == "hidden":
@@ -125,7 +125,7 @@ class Minimap(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         if self._image is None:
             return
-        theme = self.view.theme
+        theme = self.view.theme  # type: ignore[attr-defined]  # the GraphView it is of
         p = QPainter(self)
         p.drawImage(1, 1, self._image)
         p.setPen(QPen(QColor(theme.muted_text), 1))

@@ -224,6 +224,7 @@ class Inspector(QWidget, FollowsSession):
         for bpass in passes:
             for rec in bpass.nodes:
                 if rec.node == nid:
+                    status: str
                     if bpass is current:
                         status = (
                             "current"
@@ -255,11 +256,10 @@ class Inspector(QWidget, FollowsSession):
         return f" — <b style='color:{colour}'>{escape(text)}</b>" if text else ""
 
     def _record_html(self, node: GraphNode, rec: NodeRecord, status: str) -> str:
+        index = self.session.index if self.session is not None else 0
         computed = status in ("done", "earlier") or (
-            status == "current"
-            and rec.compute_step is not None
-            and rec.compute_step <= self.session.index
-        )  # type: ignore[union-attr]
+            status == "current" and rec.compute_step is not None and rec.compute_step <= index
+        )
         received = computed or status in ("received", "current")
         out = []
         if rec.formula:

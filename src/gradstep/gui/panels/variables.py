@@ -156,7 +156,10 @@ class VariablesView(QTableWidget, FollowsSession):
         self.clearSelection()
 
     def _clicked(self, item: QTableWidgetItem) -> None:
-        name = self.item(item.row(), 0).text()
+        cell = self.item(item.row(), 0)
+        if cell is None:
+            return
+        name = cell.text()
         node = self._nodes.get(name)
         if node:
             self.node_selected.emit(node)
