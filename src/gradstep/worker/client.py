@@ -20,7 +20,8 @@ from pathlib import Path
 import orjson
 
 from gradstep.collection import collection_paused
-from gradstep.trace.model import ScenarioInfo, Step, Trace, TraceError
+from gradstep.trace.errors import ErrorKind, error_trace
+from gradstep.trace.model import ScenarioInfo, Trace, TraceError
 from gradstep.worker.limits import Limits
 
 
@@ -40,18 +41,16 @@ def _worker_command(*, spare: bool) -> list[str]:
     return [sys.executable, "-m", "gradstep.worker", *([] if spare else ["--on-demand"])]
 
 
-def _error_trace(path: str, etype: str, message: str, kind: str, line: int | None = None) -> Trace:
+def _error_trace(
+    path: str, etype: str, message: str, kind: ErrorKind, line: int | None = None
+) -> Trace:
     source = ""
     try:
         source = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         pass
-    trace = Trace(
-        scenario=ScenarioInfo(path=path, title=Path(path).stem, summary="", source=source)
-    )
-    trace.error = TraceError(etype, message, line, kind)  # type: ignore[arg-type]
-    trace.steps.append(Step(index=0, kind="error", line=line, text=f"{etype}: {message}"[:160]))
-    return trace
+    info = ScenarioInfo(path=path, title=Path(path).stem, summary="", source=source)
+    return error_trace(info, etype, message, kind, line)
 
 
 class _Worker:
