@@ -75,7 +75,6 @@ class MainWindow(QMainWindow):
         self.theme_mode = str(self.settings.value("view/theme", "system"))
         self.theme: Theme = choose_theme(self.theme_mode)
         self.session: Session | None = None
-        self.path: str | None = None
         self.trusted = False
         self.setWindowTitle("gradstep")
         self.setAcceptDrops(True)
@@ -133,6 +132,11 @@ class MainWindow(QMainWindow):
         return self.session.step_count if self.session else 0
 
     @property
+    def path(self) -> str | None:
+        """The file open in the window (the one being run, or last run, and watched)."""
+        return self.loader.path
+
+    @property
     def trace(self) -> Trace | None:
         return self.session.trace if self.session else None
 
@@ -150,7 +154,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------- loading
     def _load(self, path: str, *, reload: bool) -> None:
-        self.path = path
         self.actions_.trust_file.setChecked(self.trusted)
         self.status.setText(f"Running {Path(path).name}{' (trusted)' if self.trusted else ''}…")
         self.loader.load(path, trusted=self.trusted, reload=reload)
