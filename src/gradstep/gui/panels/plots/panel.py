@@ -1,0 +1,72 @@
+"""The plots dock: the current node, gradient flow and the passes, as tabs."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QTabWidget, QWidget
+
+from gradstep.gui.panels.plots.node import NodePlot
+from gradstep.gui.panels.plots.passes import GradientFlowPlot, PassSeriesPlot
+from gradstep.gui.theme import Theme
+from gradstep.session import StepState
+from gradstep.trace.model import NodeRecord, Trace, VariableState
+
+
+class PlotsPanel(QTabWidget):
+    """The plots dock: the current node, gradient flow, and the passes."""
+
+    def __init__(self, theme: Theme | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("plots")
+        self.trace: Trace | None = None
+        self._shown: NodeRecord | None = None
+        self.node_plot = NodePlot(theme)
+        self.flow_plot = GradientFlowPlot(theme)
+        self.pass_plot = PassSeriesPlot(theme)
+        self.addTab(self.node_plot, "Node")
+        self.addTab(self.flow_plot, "Gradient flow")
+        self.addTab(self.pass_plot, "Passes")
+        font = QFont(self.font())
+        self.setFont(font)
+
+    def set_theme(self, theme: Theme) -> None:
+        for w in (self.node_plot, self.flow_plot, self.pass_plot):
+            w.set_theme(theme)
+        if self.trace is not None:
+            shown = self._shown
+            self.set_trace(self.trace)
+            self._show_node(shown, None)
+
+    def set_trace(self, trace: Trace) -> None:
+        self.trace = trace
+        self._shown = None
+        self.node_plot.clear_plot()
+        self.flow_plot.flow = None
+        self.flow_plot.set_trace(trace)
+        self.pass_plot.set_trace(trace)
+
+    def show_step(self, state: StepState, *, node: bool = True) -> None:
+        """Follow the cursor: the current node's plot (unless ``node`` is False: a node is
+        pinned), the current pass's gradient flow."""
+        if self.trace is None:
+            return
+        if node and state.current_record is not None:
+            self._show_node(state.current_record, state.variables)
+        if state.pass_index is not None:
+            self.flow_plot.set_pass(state.pass_index)
+        self.pass_plot.set_pass(state.pass_index)
+
+    def show_record(self, trace: Trace, record: NodeRecord | None, raise_tab: bool = True) -> None:
+        """A selected node, whatever the cursor: its plot in the Node tab (brought to front)."""
+        self.trace = self.trace or trace
+        self._show_node(record, None)
+        if raise_tab:
+            self.setCurrentWidget(self.node_plot)
+
+    def _show_node(
+        self, record: NodeRecord | None, variables: dict[str, VariableState] | None
+    ) -> None:
+        if record is self._shown and record is not None:
+            return  # drawing a plot costs milliseconds: not again for the same record
+        self._shown = record
+        self.node_plot.show_record(self.trace, record, variables)  # type: ignore[arg-type]
