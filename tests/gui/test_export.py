@@ -18,13 +18,9 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage
 
 from gradstep.gui.export import dialogs
 from gradstep.gui.export.dialogs import save_graph_dialog
-from gradstep.gui.export.figure import (
-    copy_graph_to_clipboard,
-    export_graph,
-    export_widget_png,
-    graph_view_for,
-)
+from gradstep.gui.export.figure import graph_view_for
 from gradstep.gui.export.files import ExportError, HandoutError, atomic_write_bytes
+from gradstep.gui.export.formats import copy_graph_to_clipboard, export_graph, export_widget_png
 from gradstep.gui.export.handout import write_handout
 from gradstep.gui.panels.plots import NodePlot
 from gradstep.gui.theme import LIGHT

@@ -560,7 +560,7 @@ a.backward()
 
 
 def test_a_figure_frames_the_graph_drawn_at_its_step(qtbot, window, tmp_path: Path) -> None:
-    from gradstep.gui.export.figure import graph_image
+    from gradstep.gui.export.formats import graph_image
 
     path = tmp_path / "two.py"
     path.write_text(TWO_GRAPHS, encoding="utf-8")

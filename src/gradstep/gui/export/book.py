@@ -19,8 +19,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView
 
-from gradstep.gui.export.figure import Figure, paint_figure, screen_dpi
+from gradstep.gui.export.figure import Figure, paint_figure
 from gradstep.gui.export.files import HandoutError
+from gradstep.gui.export.formats import screen_dpi
 from gradstep.gui.theme import LIGHT
 
 PAGE_MARGIN_MM = 15.0

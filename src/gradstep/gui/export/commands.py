@@ -81,7 +81,7 @@ class ExportCommands:
         return self._done(path, "Screenshot")
 
     def copy_graph(self) -> None:
-        from gradstep.gui.export.figure import copy_graph_to_clipboard
+        from gradstep.gui.export.formats import copy_graph_to_clipboard
 
         if self.window.session is None:
             return

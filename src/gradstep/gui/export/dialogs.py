@@ -10,8 +10,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
-from gradstep.gui.export.figure import Caption, export_graph, export_widget_png
+from gradstep.gui.export.figure import Caption
 from gradstep.gui.export.files import FORMATS, ExportError
+from gradstep.gui.export.formats import export_graph, export_widget_png
 from gradstep.gui.export.handout import Per, is_handout_folder, write_handout
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_number

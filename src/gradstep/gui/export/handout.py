@@ -30,14 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from gradstep.gui.export.book import PLOT_SIZES, Book
-from gradstep.gui.export.figure import (
-    graph_image,
-    graph_view_for,
-    layout_figure,
-    png_bytes,
-    widget_image,
-)
+from gradstep.gui.export.figure import graph_view_for, layout_figure
 from gradstep.gui.export.files import HandoutError, file_mode, replace_folder
+from gradstep.gui.export.formats import graph_image, png_bytes, widget_image
 from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import compact_chain_line

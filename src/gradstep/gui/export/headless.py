@@ -129,7 +129,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Namespace) -> None:
-    from gradstep.gui.export.figure import export_graph, graph_view_for
+    from gradstep.gui.export.figure import graph_view_for
+    from gradstep.gui.export.formats import export_graph
 
     view = graph_view_for(trace, step)
     export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption)
@@ -137,8 +138,9 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
 
 def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     """One file per step in a folder: a new folder appears whole, an existing one file by file."""
-    from gradstep.gui.export.figure import figure_bytes, graph_view_for
+    from gradstep.gui.export.figure import graph_view_for
     from gradstep.gui.export.files import atomic_write_bytes, file_mode
+    from gradstep.gui.export.formats import figure_bytes
 
     target = Path(args.output or f"{Path(args.file).stem}-steps")
     if target.exists() and not target.is_dir():
