@@ -1,11 +1,18 @@
 """The graph panel: the autograd graph laid out once per view, restyled per step.
 
-What is drawn is a ``Drawing`` (``gradstep.graph.drawing``): the trace's graph with
-some ``nn.Module``s closed into boxes (``gradstep.graph.collapse``). A big
+What is drawn is a ``Drawing`` (``gradstep.graph.drawing``), made by the Qt-free
+pipeline (``gradstep.graph.pipeline``): the trace's graph with some
+``nn.Module``s closed into boxes, laid out. A big
 graph opens as an overview, a box opens on a double-click, and a new view is
 laid out from the old drawing so what was on screen stays in place. A large
 layout runs in a thread (``layout_job``), and a large scene is made a batch of
 items per turn of the event loop, while the old drawing stays up and steps.
+
+Over 400 lines, for a reason: the swap from one drawing to the next (a layout
+on its way, a scene made in batches, the old scene still stepping, the view
+kept in place) is one state machine, and split across modules its invariants
+could no longer be read in one place. What is not part of it lives beside:
+items, scene building, edge labels, keys, module boxes, minimap, menu.
 """
 
 from __future__ import annotations
