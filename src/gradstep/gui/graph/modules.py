@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QGraphicsView
 
 from gradstep.graph import collapse as cl
 from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing
 
+if TYPE_CHECKING:  # for the type checker: what the mixin uses of its GraphView
+    from PySide6.QtCore import SignalInstance
 
-class ModuleCommands:
+    from gradstep.gui.graph.items import NodeItem
+
+    class _View(QGraphicsView):
+        drawn: SignalInstance
+        _path: str | None
+
+        @property
+        def closed(self) -> frozenset[str]: ...
+        @property
+        def laying_out(self) -> bool: ...
+        def rebuild(self, keep_view: bool = False) -> None: ...
+        def node_item(self, node: str) -> NodeItem | None: ...
+        def _centre(self) -> QPointF: ...
+        def _draw(
+            self,
+            view: Callable[[], Drawing],
+            closed: frozenset[str],
+            size: int,
+            previous: Any,
+            keep_view: bool,
+        ) -> None: ...
+else:
+    _View = object
+
+
+class ModuleCommands(_View):
     """The box commands of ``GraphView`` (a mixin: it uses the view's drawing and items).
 
     A new view of the graph is laid out from the old drawing; the node in the
@@ -133,4 +162,4 @@ class ModuleCommands:
             return
         scale = self.transform().m11() or 1.0
         offset = anchor[1] - QPointF(self.viewport().rect().center())
-        self.centerOn(item.pos() - offset / scale)
+        self.centerOn(item.pos() - offset / scale)  # type: ignore[operator]  # stubs lack it
