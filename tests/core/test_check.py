@@ -378,3 +378,67 @@ def mutated_scenarios(draw: st.DrawFn) -> str:
 @given(mutated_scenarios())
 def test_mutated_scenarios_are_accepted_or_refused(source: str) -> None:
     _outcome_is_clean(source)
+
+
+def test_every_refused_construct_is_reported_at_once() -> None:
+    """A file with four problems is refused once, with all four and their lines."""
+    source = "import torch\nimport os\nx = torch.ones(1)\nopen('f')\ny = x.__class__\nimport os\n"
+    with pytest.raises(ScenarioRefused) as info:
+        check_source(source, "lesson.py")
+    err = info.value
+    assert (err.line, [p.line for p in err.more]) == (2, [4, 5, 6])
+    rows = err.details().split("\n")
+    assert rows[0] == err.message and "'os'" in err.message
+    assert rows[1] == "3 more refused constructs:"
+    assert rows[2].startswith("line 4: the built-in 'open'")
+    assert rows[3].startswith("line 5: '.__class__'")
+    assert rows[4].startswith("line 6: importing 'os'")
+    assert len(rows) == 5
+
+
+def test_the_same_reason_on_several_lines_is_said_once() -> None:
+    source = (
+        "import torch\nx = torch.ones(1)\nimport os\nimport random\na = x.numpy()\nb = x.numpy()\n"
+    )
+    with pytest.raises(ScenarioRefused) as info:
+        check_source(source, "lesson.py")
+    rows = info.value.details().split("\n")
+    assert rows[1] == "3 more refused constructs:"
+    assert rows[2].startswith("line 4: importing 'random'")
+    assert rows[3].startswith("lines 5, 6: '.numpy'")
+    assert len(rows) == 4
+
+
+def test_a_long_list_of_refusals_is_cut_with_a_count() -> None:
+    modules = [f"mod{i}" for i in range(20)]
+    source = "import torch\n" + "".join(f"import {m}\n" for m in modules)
+    with pytest.raises(ScenarioRefused) as info:
+        check_source(source, "lesson.py")
+    rows = info.value.details().split("\n")
+    assert rows[1] == "19 more refused constructs:"
+    assert rows[2].startswith("line 3: importing 'mod1'")
+    assert rows[-1] == "... and 7 more"  # 19 reasons, 12 shown
+    assert len(rows) == 2 + 12 + 1
+
+
+def test_a_file_with_one_problem_says_just_that() -> None:
+    with pytest.raises(ScenarioRefused) as info:
+        check_source("import torch\nimport os\n", "lesson.py")
+    assert info.value.more == ()
+    assert info.value.details() == info.value.message
+
+
+def test_a_refused_trace_lists_every_problem_and_its_step_one_line() -> None:
+    from gradstep.record.run import record_scenario
+    from gradstep.scenario.loader import scenario_from_source
+
+    source = (
+        "import torch\nx = torch.ones(1)\nimport os\nimport random\na = x.numpy()\nb = x.numpy()\n"
+    )
+    trace = record_scenario(scenario_from_source(source, "lesson.py"), trusted=False)
+    assert trace.error is not None and trace.error.kind == "refused"
+    assert trace.error.line == 3
+    assert "\nline 4: importing 'random'" in trace.error.message
+    assert "\nlines 5, 6: '.numpy'" in trace.error.message
+    (step,) = trace.steps
+    assert step.line == 3 and "\n" not in step.text and "'os'" in step.text

@@ -21,7 +21,7 @@ def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
     """The trace of a scenario that never ran: its source, its notes and the error."""
     kind: ErrorKind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
     etype = "SyntaxError" if kind == "syntax" else "ScenarioRefused"
-    return error_trace(scenario.info(), etype, error.message, kind, error.line or None)
+    return error_trace(scenario.info(), etype, error.details(), kind, error.line or None)
 
 
 def record_scenario(

@@ -329,10 +329,13 @@ def refused_attribute_reason(name: str) -> str | None:
 
 
 def check_source(source: str, filename: str) -> None:
-    """Refuse the scenario with its first problem, or return None when it may run."""
+    """Refuse the scenario with its first problem (the others in its ``more``), or return
+    None when it may run."""
     problems = find_refusals(source, filename)
     if problems:
-        raise problems[0]
+        first = problems[0]
+        first.more = tuple(problems[1:])
+        raise first
 
 
 def find_refusals(source: str, filename: str) -> list[ScenarioRefused]:

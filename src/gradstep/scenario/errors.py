@@ -7,6 +7,9 @@ the line, the column and a sentence that says what is allowed instead.
 
 from __future__ import annotations
 
+#: further refusals listed by ``ScenarioRefused.details`` before "... and N more"
+MORE_SHOWN = 12
+
 
 class ScenarioRefused(Exception):
     """A scenario construct that the restricted language does not allow.
@@ -21,9 +24,30 @@ class ScenarioRefused(Exception):
         self.line = line
         self.col = col
         self.filename = filename
+        #: the file's further refused constructs, in source order: the check reports them all
+        #: at once, so that a file with three problems does not take three round trips
+        self.more: tuple[ScenarioRefused, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.filename}, line {self.line}: {self.message}"
+
+    def details(self) -> str:
+        """The message, then each further refused construct on a line of its own, with its
+        line (the same reason on several lines is said once: ``lines 4, 9: ...``)."""
+        if not self.more:
+            return self.message
+        lines: dict[str, list[int]] = {}
+        for p in self.more:
+            lines.setdefault(p.message, []).append(p.line)
+        rows = [
+            f"line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: {message}"
+            for message, at in lines.items()
+        ]
+        if len(rows) > MORE_SHOWN:
+            rows[MORE_SHOWN:] = [f"... and {len(rows) - MORE_SHOWN} more"]
+        n = len(self.more)
+        head = f"{n} more refused construct{'s' if n > 1 else ''}:"
+        return "\n".join([self.message, head, *rows])
 
 
 class ScenarioSyntaxError(ScenarioRefused):

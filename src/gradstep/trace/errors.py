@@ -39,10 +39,10 @@ def exit_status(error: TraceError | None) -> int:
 
 
 def error_step(error: TraceError) -> Step:
-    """The step that shows an error: at its line, with its type and message."""
-    return Step(
-        index=0, kind="error", line=error.line, text=f"{error.type}: {error.message}"[:ERROR_TEXT]
-    )
+    """The step that shows an error: at its line, with its type and its message's first line
+    (the timeline shows one line; a refusal's message goes on with the file's other ones)."""
+    first = error.message.split("\n", 1)[0]
+    return Step(index=0, kind="error", line=error.line, text=f"{error.type}: {first}"[:ERROR_TEXT])
 
 
 def error_trace(
