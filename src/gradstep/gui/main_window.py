@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
@@ -104,7 +105,9 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addWidget(self.search)
         add_message_bar(self, self.message)
-        self.panels = [self.graph, self.notes, self.code, self.inspector, self.variables]
+        #: every panel has set_session and set_theme (the plots take the trace instead)
+        self.panels: list[Any] = [self.graph, self.notes, self.code, self.inspector]
+        self.panels += [self.variables]
         self.panels += [self.timeline, self.plots]
         self.docks = add_docks(self, self.panels)
         self.presentation = Presentation(
@@ -112,9 +115,11 @@ class MainWindow(QMainWindow):
         )
         self.apply_theme()
         fit_to_screen(self, 1500, 950)
-        self.restoreGeometry(self.settings.value("window/geometry", b""))
+        # QSettings gives back the QByteArray it was given (typed as object)
+        self.restoreGeometry(self.settings.value("window/geometry", b""))  # type: ignore[arg-type]
         # the default proportions are set again at the first show, at the real size
-        self._default_layout = not self.restoreState(self.settings.value("window/state", b""))
+        state = self.settings.value("window/state", b"")
+        self._default_layout = not self.restoreState(state)  # type: ignore[arg-type]
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
         self.graph.set_direction("LR" if a.direction_lr.isChecked() else "TB")
         a.minimap.setChecked(self.settings.value("view/minimap", "true") in (True, "true"))
@@ -184,7 +189,7 @@ class MainWindow(QMainWindow):
         remember_recent(self.settings, result.path)
         title = trace.scenario.title or Path(result.path).name
         self.setWindowTitle(f"{title} — gradstep")
-        self._step_changed(self.session.index)
+        self._step_changed(self.session.index if self.session is not None else 0)
         QTimer.singleShot(0, lambda: collector.settle(trace))  # once it is on screen
         self.trace_ready.emit()
 

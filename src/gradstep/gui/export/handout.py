@@ -268,8 +268,9 @@ def _render(
             elif book is not None and kind == "text":
                 after = parts[n + 1][1] if n + 1 < len(parts) else None
                 # the words that introduce a plot below them go with it to the next page
-                keep = isinstance(after, _Image) and after.kind in ("flow", "passes")
-                book.text(part, keep=book.plot_height(after.kind) if keep else 0.0)
+                plot = after.kind if isinstance(after, _Image) else None
+                keep = plot in ("flow", "passes")
+                book.text(part, keep=book.plot_height(plot) if plot and keep else 0.0)
             if kind != "image":
                 continue
             img: _Image = part
@@ -285,6 +286,7 @@ def _render(
                 if node_plot is None:
                     node_plot = NodePlot(theme)
                     _offscreen(node_plot, *PLOT_SIZES["tangent"])
+                assert img.step is not None  # a tangent plot is of a step's node
                 node_plot.show_record(trace, trace.record_for(trace.steps[img.step]))
                 QCoreApplication.processEvents()
                 data = png_bytes(widget_image(node_plot, scale=scale))
