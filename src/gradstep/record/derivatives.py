@@ -158,3 +158,34 @@ def _jacobian(
         values.append(encode(jac))
         kinds.append("scalar" if jac.dim() == 0 else "jacobian")
     return values, kinds
+
+
+#: f′(x) of an elementwise node is taken up to this many output elements (the lesson's
+#: batch, a hidden layer); beyond, its chain rule shows the gradients' summaries
+ELEMENTWISE_NUMEL = 16384
+
+
+def elementwise_cost(node: Any) -> int:
+    """The output elements ``elementwise_derivatives`` would work on (0: none)."""
+    try:
+        n = _out_numel(node)
+    except (AttributeError, RuntimeError):
+        return 0
+    return n if 0 < n <= ELEMENTWISE_NUMEL and len(node._input_metadata) == 1 else 0
+
+
+def elementwise_derivatives(node: Any) -> list[Any]:
+    """f′ of an elementwise node for each input slot, in the output's shape.
+
+    The node applied to ones is the row sums of its Jacobian; the Jacobian of an
+    elementwise op is diagonal, so that is f′(x) element by element (for ``a * b``:
+    b, broadcast to the output). Not reduced over broadcast dimensions: the
+    formatter shows that sum as a step of its own. One call of the node, like the
+    engine's own.
+    """
+    meta = node._input_metadata[0]
+    if not meta.dtype.is_floating_point:
+        return []
+    with torch.no_grad():
+        grads = _as_tuple(node(torch.ones(torch.Size(meta.shape), dtype=meta.dtype)))
+    return [encode(g) if isinstance(g, torch.Tensor) else None for g in grads]

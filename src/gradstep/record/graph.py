@@ -191,6 +191,7 @@ class GraphCapture:
             if is_leaf_node(node):
                 self.leaf_ids[oid(node.variable)] = self.ids[node]
         prov = self.provenance
+        labels = self._expressions(fresh, names) if prov is not None else {}
         new_ids = []
         for node in fresh:
             nid = self.ids[node]
@@ -212,8 +213,33 @@ class GraphCapture:
                 module=names.module_of(node, prov),
                 output_shapes=[list(m.shape) for m in meta],
             )
+            label = labels.get(node)
+            if label is not None:
+                self.nodes[nid].expr, self.nodes[nid].constants = label
             new_ids.append(nid)
         return new_ids
+
+    def _expressions(
+        self, fresh: list[Any], names: NameTable
+    ) -> dict[Any, tuple[str | None, list[dict[str, Any] | None]]]:
+        """Source expressions and constants of new op nodes, a line's run at a time."""
+        prov = self.provenance
+        assert prov is not None
+        groups: dict[int, tuple[int, list[Any]]] = {}
+        for node in fresh:  # in creation order already
+            if is_leaf_node(node):
+                continue
+            line, run = prov.group_of(node)
+            if line is not None:
+                groups.setdefault(run, (line, []))[1].append(node)
+        if not groups:
+            return {}
+        try:
+            return prov.expressions.label(
+                groups.values(), names.name_of, names.by_tensor, names.tensors.keys()
+            )
+        except (RecursionError, ValueError, AttributeError, RuntimeError):
+            return {}  # a label is a nicety: never a reason to lose the recording
 
     def leaf_node(self, t: torch.Tensor) -> Any:
         """The AccumulateGrad node of a leaf that requires grad (created if need be)."""

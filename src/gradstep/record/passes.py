@@ -22,7 +22,14 @@ from typing import Any
 
 import torch
 
-from gradstep.record.derivatives import PASS_BUDGET, local_derivative_cost, local_derivatives
+from gradstep.lesson.families import family_of
+from gradstep.record.derivatives import (
+    PASS_BUDGET,
+    elementwise_cost,
+    elementwise_derivatives,
+    local_derivative_cost,
+    local_derivatives,
+)
 from gradstep.record.encode import Encoder, oid
 from gradstep.record.graph import NameTable, is_leaf_node, saved_values
 
@@ -82,6 +89,9 @@ class PassHooks:
         self.events: list[Event] = []
         self.errors: list[str] = []
         self.saved: dict[Any, dict[str, Any]] = {}
+        #: node -> its record's ``chain`` (f′ of elementwise ops, a custom backward's line)
+        self.chain: dict[Any, dict[str, Any]] = {}
+        self._fprime_budget = PASS_BUDGET
         self.encoder = encoder
         self._handles: list[Any] = []
         self._local = local
@@ -131,12 +141,19 @@ class PassHooks:
             self._handles.append(node.register_hook(_guarded(both, self.errors)))
             return
         cost = local_derivative_cost(node)
+        family = family_of(type(node).__name__)
+        if family == "custom":
+            self.chain[node] = custom_backward(node)
+        fprime_cost = elementwise_cost(node) if family == "elementwise" else 0
 
         def pre(grad_outputs: tuple[Any, ...]) -> None:
             derivs = None
             if cost and cost <= self._local_budget:
                 self._local_budget -= cost
                 derivs = local_derivatives(node, allow_jacobian=self._jacobians)
+            if fprime_cost and fprime_cost <= self._fprime_budget:
+                self._fprime_budget -= fprime_cost
+                self._fprime(node, derivs)
             self._add(Event("receive", node, grad_outputs, local=derivs))
 
         def post(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
@@ -144,6 +161,18 @@ class PassHooks:
 
         self._handles.append(node.register_prehook(_guarded(pre, self.errors)))
         self._handles.append(node.register_hook(_guarded(post, self.errors)))
+
+    def _fprime(self, node: Any, derivs: tuple[list[Any], list[str | None]] | None) -> None:
+        """f′(x) of an elementwise node for its chain rule (a scalar op's local
+        derivative already is)."""
+        if derivs is not None and derivs[1] and all(k == "scalar" for k in derivs[1] if k):
+            local = list(derivs[0])
+        else:
+            try:
+                local = elementwise_derivatives(node)
+            except Exception:  # noqa: BLE001 - a node that cannot be called shows without f′
+                return
+        self.chain[node] = {"local": local}
 
     def _hook_leaf(self, node: Any, names: NameTable) -> None:
         var = node.variable
@@ -190,3 +219,23 @@ class PassHooks:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+
+
+def custom_backward(node: Any) -> dict[str, Any]:
+    """Where the ``backward`` of a user's ``autograd.Function`` is written.
+
+    Its node is not callable (no local derivative): the lesson shows that code
+    as the formula, with the gradients the engine got from it.
+    """
+    cls = getattr(type(node), "_forward_cls", None)
+    backward = getattr(cls, "backward", None)
+    code = getattr(backward, "__code__", None)
+    if cls is None or code is None:
+        return {}
+    return {
+        "custom": {
+            "function": getattr(cls, "__qualname__", type(node).__name__),
+            "line": code.co_firstlineno,
+            "file": code.co_filename,
+        }
+    }

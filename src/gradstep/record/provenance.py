@@ -27,6 +27,8 @@ import torch
 from torch.autograd import _get_sequence_nr
 from torch.nn.modules import module as nn_module
 
+from gradstep.record.expressions import Expressions
+
 # AccumulateGrad nodes report UINT64_MAX: they belong to no line
 _NO_SEQUENCE = 1 << 63
 
@@ -63,11 +65,17 @@ class _Marks:
         i = bisect_right(self.seqs, seq) - 1
         return self.values[i] if i >= 0 else None
 
+    def index(self, seq: int) -> int:
+        """Which mark ``seq`` falls under (-1: before the first)."""
+        return bisect_right(self.seqs, seq) - 1
+
 
 class Provenance:
     """Notes lines and modules while active; answers for any node made meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "") -> None:
+        #: the expressions of the scenario's statements, for labelling unnamed nodes
+        self.expressions = Expressions(source)
         self._lines = _Marks()
         self._modules = _Marks()
         self._module_stack: list[torch.nn.Module] = []
@@ -137,6 +145,15 @@ class Provenance:
     def line_of(self, node: Any) -> int | None:
         seq = node._sequence_nr()
         return None if seq >= _NO_SEQUENCE else self._lines.at(seq)
+
+    def group_of(self, node: Any) -> tuple[int | None, int]:
+        """(line, run): the nodes one execution of a line made share both (a loop's
+        rounds make one run each)."""
+        seq = node._sequence_nr()
+        if seq >= _NO_SEQUENCE:
+            return None, -1
+        i = self._lines.index(seq)
+        return (self._lines.values[i] if i >= 0 else None), i
 
     def modules_of(self, node: Any) -> tuple[torch.nn.Module, ...]:
         """The stack of modules whose forward was running when ``node`` was made, outermost first."""

@@ -140,7 +140,7 @@ class Recorder:
         self.max_nodes = max_nodes
         self.jacobians = jacobians
         self.exact_numel = exact_numel
-        self.provenance = Provenance()
+        self.provenance = Provenance(scenario.source)
         self.provenance.bind(namespace)
         self.capture = GraphCapture(self.provenance)
         self.trace = Trace(
@@ -654,6 +654,7 @@ class Recorder:
                         local_derivative_kinds=[None] * n_in,
                         formula=formula_for(gnode.op, saved),
                         saved=saved,
+                        chain=hooks.chain.get(node, {}),
                     )
                 )
             return r

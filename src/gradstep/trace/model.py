@@ -105,6 +105,10 @@ class GraphNode:
     step: int = 0  # index of the step at which it first appeared
     module: str | None = None  # qualified nn.Module path that created it
     output_shapes: list[list[int]] = field(default_factory=list)
+    # the source expression that made an unnamed node (``w * x``, ``1 - prediction``)
+    expr: str | None = None
+    # per input slot: null, or a constant input ({"name": "x", "value": 6.7}; either may be absent)
+    constants: list[dict[str, Any] | None] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GraphNode:
@@ -119,6 +123,8 @@ class GraphNode:
             step=d.get("step", 0),
             module=d.get("module"),
             output_shapes=[list(s) for s in d.get("output_shapes", [])],
+            expr=d.get("expr"),
+            constants=list(d.get("constants", [])),
         )
 
 
@@ -139,6 +145,10 @@ class NodeRecord:
     grad_after: Any = None  # leaves: .grad after accumulation
     receive_step: int | None = None
     compute_step: int | None = None
+    # what the chain rule needs beyond the gradients and saved values (docs/trace-format.md):
+    # "local": per slot f′(x) in the output's shape (elementwise ops), "custom": the
+    # backward of a user's autograd.Function ({"function", "line"})
+    chain: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NodeRecord:
@@ -156,6 +166,7 @@ class NodeRecord:
             grad_after=d.get("grad_after"),
             receive_step=d.get("receive_step"),
             compute_step=d.get("compute_step"),
+            chain=d.get("chain") or {},
         )
 
 
