@@ -27,7 +27,8 @@ import torch
 
 from gradstep.record.encode import encode, oid
 
-#: constants are recorded with their value up to this many elements (shape beyond)
+#: constants are recorded with their value up to this many elements (beyond: shape, dtype
+#: and first elements, no statistics)
 CONSTANT_NUMEL = 16
 
 _BINOPS: dict[type, tuple[str, ...]] = {
@@ -255,9 +256,7 @@ def _greedy_match(
     return matched
 
 
-def _best_match(
-    nodes: list[Any], cands: list[ast.expr], agree: _Agreement
-) -> dict[Any, ast.expr]:
+def _best_match(nodes: list[Any], cands: list[ast.expr], agree: _Agreement) -> dict[Any, ast.expr]:
     """The order-keeping assignment of nodes to operations that matches the most nodes
     (the first found among equals: earliest operations first). A later node's slots
     can rule out an earlier choice: ``(1 - y) * log(1 - p)`` with a constant ``y``
@@ -314,7 +313,7 @@ def _constants(
             name = tensor_names.get(oid(value))
             if name is not None:
                 const["name"] = name
-            const["value"] = encode(value, CONSTANT_NUMEL)
+            const["value"] = encode(value, CONSTANT_NUMEL, stats=False)
         operand = operands[i] if i < len(operands) else None
         if operand is not None:
             if isinstance(operand, ast.Constant) and isinstance(operand.value, (int, float)):

@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 
-from gradstep.lesson.families import family_of
 from gradstep.record.derivatives import (
     PASS_BUDGET,
     elementwise_cost,
@@ -32,6 +31,7 @@ from gradstep.record.derivatives import (
 )
 from gradstep.record.encode import Encoder, oid
 from gradstep.record.graph import NameTable, is_leaf_node, saved_values
+from gradstep.trace.chainrule.families import family_of
 
 #: tensors referenced by the events of one pass, at most (bytes); beyond, they are encoded
 MAX_HELD_BYTES = 256 << 20

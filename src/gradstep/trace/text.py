@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.model import NodeRecord, Step, Trace, VariableState, is_summary
 
 
@@ -84,7 +85,26 @@ def step_detail(trace: Trace, step: Step) -> str:
         return ""
     if step.kind == "receive":
         return f"in: {_join(rec.grad_outputs)}"
-    return chain_rule_line(rec)
+    return taught_chain_line(trace, step) or chain_rule_line(rec)
+
+
+def step_what(trace: Trace, step: Step) -> str:
+    """The step's text, with an unnamed node's source expression after its op, so that
+    two ``MulBackward0`` steps read ``MulBackward0 (w * x)`` and ``MulBackward0 (b * 2)``."""
+    node = trace.nodes.get(step.node) if step.node is not None else None
+    if node is None or node.name or not node.expr or node.op not in step.text:
+        return step.text
+    return step.text.replace(node.op, f"{node.op} ({node.expr})", 1)
+
+
+def taught_chain_line(trace: Trace, step: Step) -> str:
+    """A compute or accumulate step's chain rule as a lecturer writes it, formula and
+    numbers, its lines joined by ``;`` (see :mod:`gradstep.trace.chainrule`)."""
+    try:
+        rule = chain_rule_at(trace, step)
+    except Exception:  # noqa: BLE001 - a table row falls back to the plain line
+        return ""
+    return rule.one_line() if rule is not None else ""
 
 
 def _changes(step: Step, known: dict[str, VariableState], most: int = 4) -> str:
@@ -148,7 +168,9 @@ def step_table(trace: Trace) -> str:
                 known.pop(name, None)
             else:
                 known[name] = state
-        rows.append((str(step_number(s.index)), str(s.line or ""), s.kind, s.text, detail))
+        rows.append(
+            (str(step_number(s.index)), str(s.line or ""), s.kind, step_what(trace, s), detail)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for r in rows:

@@ -3,7 +3,7 @@
 A :class:`ChainLine` is what a lecturer writes on the board for one gradient
 (``upstream ⊙ f′(x) = downstream → x``): a formula, the operands with their
 numbers, and, for the checker, the same numbers as an expression
-(:mod:`gradstep.lesson.numbers`). Small tensors are shown whole, a matrix one
+(:mod:`gradstep.trace.chainrule.numbers`). Small tensors are shown whole, a matrix one
 row a line; big ones (more than ``INLINE_NUMEL`` elements) by shape, their
 first elements and their range, never as "—".
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.lesson.numbers import (
+from gradstep.trace.chainrule.numbers import (
     Expr,
     Shown,
     ShownTensor,
@@ -27,8 +27,8 @@ from gradstep.lesson.numbers import (
 )
 from gradstep.trace.model import is_summary
 
-#: tensors with at most this many elements are shown whole (a 4×3 batch, a 6×4 layer)
-INLINE_NUMEL = 24
+#: tensors with at most this many elements are shown whole (a batch of 8 through 8 units)
+INLINE_NUMEL = 64
 #: a big tensor shows its first elements (its "corner", in memory order)
 CORNER = 4
 

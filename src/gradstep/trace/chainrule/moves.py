@@ -9,12 +9,11 @@ index i with zeros elsewhere. The line names the shape change.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-from gradstep.lesson.elementwise import settled_line
-from gradstep.lesson.numbers import Expr, ShownTensor, leaves
-from gradstep.lesson.terms import ChainLine, Term, leaf, shape_text
-from gradstep.lesson.view import NodeView
+from gradstep.trace.chainrule.elementwise import settled_line
+from gradstep.trace.chainrule.numbers import Expr, ShownTensor, leaves
+from gradstep.trace.chainrule.terms import ChainLine, Term, leaf, shape_text
+from gradstep.trace.chainrule.view import NodeView
 
 
 def _ints(v: object) -> list[int]:
@@ -187,6 +186,3 @@ def shape_lines(view: NodeView) -> list[ChainLine]:
         terms: list[Term | str] = [up.term("upstream", 4), "→", down.term("downstream", 4)]
         return [ChainLine(formula, terms, view.input_label(0), how)]
     return [spread_line(view, 0, kind=kind, formula=formula, how=how, arg=arg)]
-
-
-Builder = Callable[[NodeView], list[ChainLine]]

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from gradstep.lesson.elementwise import settled_line
-from gradstep.lesson.numbers import Expr, ShownTensor, leaves
-from gradstep.lesson.terms import ChainLine, Operand, Term, from_array, leaf, to_array
-from gradstep.lesson.view import NodeView
+from gradstep.trace.chainrule.elementwise import settled_line
+from gradstep.trace.chainrule.numbers import Expr, ShownTensor
+from gradstep.trace.chainrule.terms import ChainLine, Operand, Term, from_array, leaf, to_array
+from gradstep.trace.chainrule.view import NodeView
 
 _MEAN, _SUM = 1, 2
 
@@ -41,11 +41,16 @@ def _operand_line(
     if not all(o.kind == "inline" for _, o in all_ops) or down.kind != "inline":
         return _closed_form(view, slot, formula)
 
+    made: dict[int, tuple[Expr, list[ShownTensor]]] = {}  # id(expr) -> its operands
+
     def build(sig: int, rsig: int) -> tuple[Expr, ShownTensor]:
-        return expr_of(*[leaf(o.shown(sig)) for _, o in all_ops]), down.shown(rsig)
+        operands = [o.shown(sig) for _, o in all_ops]
+        expr = expr_of(*[leaf(t) for t in operands])
+        made[id(expr)] = (expr, operands)
+        return expr, down.shown(rsig)
 
     def terms_of(expr: Expr, result: ShownTensor, approx: bool) -> list[Term | str]:
-        shown = leaves(expr)
+        shown = made[id(expr)][1]
         out: list[Term | str] = []
         for item in layout:
             if isinstance(item, int):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gradstep.lesson.numbers import Expr, ShownTensor, leaves, settle
-from gradstep.lesson.terms import ChainLine, Operand, Term, leaf, shape_text
-from gradstep.lesson.view import NodeView
+from gradstep.trace.chainrule.numbers import Expr, ShownTensor, leaves, settle
+from gradstep.trace.chainrule.terms import ChainLine, Operand, Term, leaf, shape_text
+from gradstep.trace.chainrule.view import NodeView
 
 #: the local factor's name in the line, per op and slot (default f′(x))
 _FACTOR: dict[str, tuple[str, ...]] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gradstep.lesson.numbers import show_number
-from gradstep.lesson.terms import Operand
+from gradstep.trace.chainrule.numbers import show_number
+from gradstep.trace.chainrule.terms import Operand
 from gradstep.trace.model import GraphNode, NodeRecord, Trace, is_summary
 
 _SUPERSCRIPT_T = "ᵀ"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradstep.lesson.elementwise import product_line, settled_line
-from gradstep.lesson.numbers import Expr, ShownTensor, leaves
-from gradstep.lesson.terms import ChainLine, Operand, Term, from_array, leaf, to_array
-from gradstep.lesson.view import NodeView
+from gradstep.trace.chainrule.elementwise import product_line, settled_line
+from gradstep.trace.chainrule.numbers import Expr, ShownTensor, leaves
+from gradstep.trace.chainrule.terms import ChainLine, Operand, Term, from_array, leaf, to_array
+from gradstep.trace.chainrule.view import NodeView
 
 #: a matrix line tries fewer figures than a scalar one before it says "≈"
 _SIGS = (4, 5, 6)
@@ -146,7 +146,7 @@ def matmul_lines(view: NodeView) -> list[ChainLine]:
 
 def _bias_line(view: NodeView, beta: object) -> ChainLine:
     """``b`` of ``b + x @ W``: the upstream summed over the batch (× β, usually 1)."""
-    from gradstep.lesson.moves import spread_line
+    from gradstep.trace.chainrule.moves import spread_line
 
     return spread_line(
         view,
