@@ -17,7 +17,15 @@ import torch
 
 from gradstep.record.run import record_scenario
 from gradstep.scenario.loader import load_scenario, scenario_from_source
-from gradstep.trace.chainrule import chain_rule, consistent, contributions, show_number
+from gradstep.trace.chainrule import (
+    chain_rule,
+    compact_lines,
+    consistent,
+    constant_inputs,
+    contributions,
+    show_number,
+    value_label,
+)
 from gradstep.trace.chainrule.numbers import ShownTensor, holds, settle
 from gradstep.trace.chainrule.terms import ChainLine, Term
 from gradstep.trace.model import Trace
@@ -172,6 +180,14 @@ def test_the_mlps_steps_read_as_taught(all_traces) -> None:
     ]
     ce = rule_of(trace, "LogSoftmaxBackward0").lines[0]
     assert ce.formula == "(softmax(x) − onehot)/8 = downstream"
+    # a caption under a figure: whole lines where they fit, shapes where they do not
+    caption = compact_lines(rule_of(trace, "TanhBackward0"), max_chars=140)
+    assert caption == [
+        "upstream ⊙ 1 − tanh²x = downstream → Addmm in model.0:  [8×6] ⊙ [8×6] = [8×6]"
+    ]
+    assert value_label(0.99880608) == "0.9988"
+    assert value_label([[1.0, 2.0], [3.0, 4.0]]) == "[[1, 2], [3, 4]]"
+    assert value_label([[0.123456] * 6] * 8) == "8×6"
 
 
 # ------------------------------------------------------------ each op family
@@ -472,6 +488,8 @@ def test_a_constant_input_is_named_and_valued_and_the_node_labelled(x: str) -> N
     assert b2.constants[1] == {"value": 2}
     line = next(r for r in rules(trace) if r.node == wx.id).lines[0]
     assert line.formula == "upstream × x = downstream" and line.numbers() == "1 × 6.7 = 6.7"
+    assert constant_inputs(trace, wx.id) == [(1, "x = 6.7")]
+    assert constant_inputs(trace, b2.id) == [(1, "2")]
 
 
 def test_unnamed_nodes_of_one_line_are_told_apart_by_their_expressions() -> None:

@@ -10,9 +10,12 @@ from gradstep.trace.chainrule.chain import (
     Contribution,
     chain_rule,
     chain_rule_at,
+    compact_lines,
     consistent,
+    constant_inputs,
     contributions,
     node_label,
+    value_label,
 )
 from gradstep.trace.chainrule.numbers import show_number
 
@@ -22,8 +25,11 @@ __all__ = [
     "Contribution",
     "chain_rule",
     "chain_rule_at",
+    "compact_lines",
     "consistent",
+    "constant_inputs",
     "contributions",
     "node_label",
     "show_number",
+    "value_label",
 ]

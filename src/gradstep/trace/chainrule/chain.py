@@ -12,6 +12,7 @@ true to its displayed precision (:func:`consistent`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gradstep.trace.chainrule.elementwise import elementwise_lines
 from gradstep.trace.chainrule.families import family_of
@@ -25,11 +26,8 @@ from gradstep.trace.chainrule.losses import loss_lines
 from gradstep.trace.chainrule.matmul import matmul_lines
 from gradstep.trace.chainrule.moves import reduction_lines, shape_lines
 from gradstep.trace.chainrule.other import custom_lines, other_lines
-from gradstep.trace.chainrule.terms import (
-    ChainLine,
-    consistent,
-)
-from gradstep.trace.chainrule.view import NodeView, node_label
+from gradstep.trace.chainrule.terms import ChainLine, Operand, Term, consistent
+from gradstep.trace.chainrule.view import NodeView, constant_label, node_label
 from gradstep.trace.model import Step, Trace
 
 __all__ = [
@@ -38,9 +36,12 @@ __all__ = [
     "Contribution",
     "chain_rule",
     "chain_rule_at",
+    "compact_lines",
+    "constant_inputs",
     "consistent",
     "contributions",
     "node_label",
+    "value_label",
 ]
 
 
@@ -122,3 +123,52 @@ def chain_rule_at(trace: Trace, step: Step) -> ChainRule | None:
     if step.kind not in ("receive", "compute", "accumulate"):
         return None
     return chain_rule(trace, step.pass_index, step.record)
+
+
+def compact_lines(rule: ChainRule, max_chars: int = 140) -> list[str]:
+    """The rule's lines for a caption under a figure: each whole when it fits in
+    ``max_chars``, else its formula with the operands' shapes."""
+    out = []
+    for line in rule.all_lines():
+        text = line.text()
+        if len(text) > max_chars:
+            shapes = " ".join(t if isinstance(t, str) else shape_word(t) for t in line.terms)
+            head = line.formula + (f" → {line.target}" if line.target else "")
+            text = f"{head}:  {shapes}"
+        out.append(text)
+    return out
+
+
+def shape_word(term: Term) -> str:
+    """``[4×3]`` for a tensor term, its text for a scalar or a symbol."""
+    if term.value is None:
+        return term.text()
+    if term.summary:
+        return f"[{term.summary.split(';')[0]}]"
+    shape = term.value.shape
+    return term.value.text() if not shape else f"[{'×'.join(map(str, shape))}]"
+
+
+def value_label(value: Any, max_chars: int = 24) -> str:
+    """A gradient short enough for a graph edge: ``0.9988``, ``[0.2, -1.4]``, ``4×3``."""
+    op = Operand(value)
+    if op.kind == "none":
+        return ""
+    if op.kind == "inline":
+        text = op.shown(4).text()
+        if len(text) <= max_chars:
+            return text
+    return "×".join(map(str, op.shape)) or "scalar"
+
+
+def constant_inputs(trace: Trace, node_id: str) -> list[tuple[int, str]]:
+    """(slot, label) of a node's constant inputs, for small grey leaves on the graph:
+    ``x = 6.7``, ``2``, ``X`` (a big tensor: its name)."""
+    node = trace.nodes.get(node_id)
+    if node is None:
+        return []
+    return [
+        (slot, label)
+        for slot in range(len(node.constants))
+        if (label := constant_label(node, slot)) is not None
+    ]
