@@ -531,6 +531,8 @@ def test_a_custom_function_shows_its_backward_and_the_gradient_it_returned() -> 
     assert rule.source.splitlines()[0] == "def backward(ctx, grad):"
     assert "return grad * 3 * x ** 2" in rule.source
     (line,) = rule.lines
+    assert line.formula == "Cube.backward(ctx, upstream) = downstream"
+    assert line.note == "custom backward, line 11"  # in the table's one-line form too
     close_to_display(terms(line)[-1], torch.tensor([3.0, 12.0]))
     assert "…" not in line.text() and "—" not in line.text()
 

@@ -111,7 +111,7 @@ def _candidates(stmt: ast.AST) -> list[ast.expr]:
         node, done = stack.pop()
         if done:
             if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call, ast.Subscript)):
-                out.append(node)  # type: ignore[arg-type]
+                out.append(node)
             continue
         stack.append((node, True))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):

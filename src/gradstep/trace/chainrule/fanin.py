@@ -96,7 +96,7 @@ def accumulate_line(view: NodeView) -> ChainLine:
     rec = view.rec
     before, incoming = Operand(rec.grad_before), view.up
     after = Operand(rec.grad_after) if rec.compute_step is not None else Operand(None)
-    name = view.rec.name or view.input_label(0)
+    name = view.rec.name or "the leaf"  # a leaf the scenario did not name
     if rec.grad_before is None:
         formula = ".grad = incoming (it was None)"
         ops: list[tuple[str, Operand]] = [("incoming", incoming)]

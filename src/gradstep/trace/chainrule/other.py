@@ -85,11 +85,13 @@ def custom_lines(view: NodeView) -> tuple[list[ChainLine], str, str]:
     line, source = _backward_source(view.trace, info)
     where = f", line {line}" if line else ""
     formula = f"custom backward{where}: {info.get('function', view.op)}.backward(ctx, upstream)"
+    call = f"{info.get('function', view.op)}.backward(ctx, upstream) = downstream"
     lines = []
     for slot in view.slots():
         down = view.down(slot)
         terms: list[Term | str] = [view.up.term("upstream", 4), "→", down.term("downstream", 4)]
-        lines.append(ChainLine("backward(upstream) = downstream", terms, view.input_label(slot)))
+        line_ = ChainLine(call, terms, view.input_label(slot), f"custom backward{where}")
+        lines.append(line_)
     return lines, formula, source
 
 

@@ -58,11 +58,12 @@ class Operand:
 
     def __init__(self, value: Any) -> None:
         self.raw = value
+        self.shape: tuple[int, ...] = ()
+        self.kind = "none"
         self.corner: list[Any] = []
         self.low: Any = None
         self.high: Any = None
         if value is None:
-            self.kind, self.shape = "none", ()
             return
         if is_summary(value):
             self.kind, self.shape = "big", tuple(value.get("shape", ()))

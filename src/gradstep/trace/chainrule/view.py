@@ -40,7 +40,8 @@ def constant_label(node: GraphNode, slot: int, *, value: bool = True) -> str | N
     if slot >= len(node.constants) or node.constants[slot] is None:
         return None
     c = node.constants[slot] or {}
-    name, v = c.get("name"), c.get("value")
+    v = c.get("value")
+    name = str(c["name"]) if c.get("name") else None
     if v is not None and not is_summary(v) and not isinstance(v, list):
         shown = show_number(v).text
         if name and not value:
