@@ -146,6 +146,7 @@ class Expressions:
         self._lines: list[bytes] | None = None
         self._tree: ast.Module | None = None
         self._stmts: dict[int, ast.stmt | None] = {}
+        self._cands: dict[int, list[ast.expr]] = {}  # by line: a loop asks again and again
         self._parsed = False
 
     # ------------------------------------------------------------- source
@@ -191,8 +192,10 @@ class Expressions:
         operand must agree with."""
         out: dict[Any, tuple[str | None, list[dict[str, Any] | None]]] = {}
         for line, nodes in groups:
-            stmt = self._statement(line)
-            cands = _candidates(stmt) if stmt is not None else []
+            cands = self._cands.get(line)
+            if cands is None:
+                stmt = self._statement(line)
+                cands = self._cands[line] = _candidates(stmt) if stmt is not None else []
             agree = _Agreement(name_of, bound)
             if len(nodes) <= _SEARCH_NODES:
                 matched = _best_match(nodes, cands, agree)
@@ -200,6 +203,11 @@ class Expressions:
                 matched = _greedy_match(nodes, cands, agree)
             for node in nodes:
                 ex = matched.get(node)
+                # an unmatched node can still name a constant by the tensor it saved (the
+                # data in model(X)); others are left alone: a loop of one line makes
+                # thousands of nodes that no operation of the line can be
+                if ex is None and type(node).__name__ not in _SLOT_SAVED:
+                    continue
                 out[node] = (
                     self.segment(ex) if ex is not None else None,
                     _constants(node, ex, self, tensor_names),

@@ -19,6 +19,10 @@ from gradstep.trace.model import GraphNode
 _SAVED_NAMES: dict[type, list[str]] = {}
 #: list and tuple elements are named ``name[i]`` up to this length
 _MAX_ITEMS = 32
+#: the first nodes of one run of a line that get its expressions: a lesson's line makes a
+#: few; a loop of ``y = y + 0`` thousands, and a model call's line many that no operation
+#: written on the line is
+_LABELLED_PER_RUN = 256
 
 
 def saved_attribute_names(node: Any) -> list[str]:
@@ -225,18 +229,12 @@ class GraphCapture:
         """Source expressions and constants of new op nodes, a line's run at a time."""
         prov = self.provenance
         assert prov is not None
-        groups: dict[int, tuple[int, list[Any]]] = {}
-        for node in fresh:  # in creation order already
-            if is_leaf_node(node):
-                continue
-            line, run = prov.group_of(node)
-            if line is not None:
-                groups.setdefault(run, (line, []))[1].append(node)
+        groups = prov.runs(fresh, _LABELLED_PER_RUN)  # fresh: in creation order already
         if not groups:
             return {}
         try:
             return prov.expressions.label(
-                groups.values(), names.name_of, names.by_tensor, names.tensors.keys()
+                groups, names.name_of, names.by_tensor, names.tensors.keys()
             )
         except (RecursionError, ValueError, AttributeError, RuntimeError):
             return {}  # a label is a nicety: never a reason to lose the recording

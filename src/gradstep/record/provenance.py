@@ -146,14 +146,28 @@ class Provenance:
         seq = node._sequence_nr()
         return None if seq >= _NO_SEQUENCE else self._lines.at(seq)
 
-    def group_of(self, node: Any) -> tuple[int | None, int]:
-        """(line, run): the nodes one execution of a line made share both (a loop's
-        rounds make one run each)."""
-        seq = node._sequence_nr()
-        if seq >= _NO_SEQUENCE:
-            return None, -1
-        i = self._lines.index(seq)
-        return (self._lines.values[i] if i >= 0 else None), i
+    def runs(self, nodes: list[Any], most: int) -> list[tuple[int, list[Any]]]:
+        """``(line, nodes)`` for each run of a line among ``nodes`` (in creation order):
+        the nodes one execution of a line made (a loop's rounds make one run each, a
+        line repeated with nothing in between makes one), at most ``most`` a run."""
+        seqs, values = self._lines.seqs, self._lines.values
+        runs: dict[int, tuple[int, list[Any]]] = {}
+        i = -2
+        for node in nodes:
+            seq = node._sequence_nr()
+            if seq >= _NO_SEQUENCE:
+                continue  # a leaf
+            if i == -2:
+                i = self._lines.index(seq)
+            while i + 1 < len(seqs) and seqs[i + 1] <= seq:  # marks and nodes both ascend
+                i += 1
+            line = values[i] if i >= 0 else None
+            if line is None:
+                continue
+            run = runs.setdefault(i, (line, []))[1]
+            if len(run) < most:
+                run.append(node)
+        return list(runs.values())
 
     def modules_of(self, node: Any) -> tuple[torch.nn.Module, ...]:
         """The stack of modules whose forward was running when ``node`` was made, outermost first."""
