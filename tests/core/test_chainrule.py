@@ -578,3 +578,117 @@ def test_the_new_fields_survive_json_and_old_traces_still_load() -> None:
 
 def test_display_numbers_are_not_nan_for_finite_values() -> None:
     assert math.isfinite(float(show_number(1e-30).value))
+
+
+# ------------------------------------------------- how lines are laid out
+def test_a_matrix_line_is_laid_out_row_by_row_under_its_labels() -> None:
+    trace = record(
+        HEADER
+        + "A = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)\n"
+        + "B = torch.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)\n"
+        + "y = A @ B\ny.sum().backward()\n"
+    )
+    line = rule_of(trace, "MmBackward0").lines[0]
+    block = line.block()
+    assert block[0] == "upstream @ Bᵀ = downstream → A"
+    assert block[1].split() == ["upstream", "Bᵀ", "downstream"]
+    assert block[2].startswith("[[1, 1],") and block[3].startswith(" [1, 1]]")
+    assert "@" in block[2] or "@" in block[3]
+    assert block[2].rstrip().endswith("[[-0.5, 2.25],") or "[[-0.5, 2.25]," in block[2]
+
+
+def test_a_big_matrix_product_shows_shapes_and_claims_no_arithmetic() -> None:
+    trace = record(
+        HEADER
+        + "torch.manual_seed(0)\n"
+        + "A = torch.randn(12, 8, requires_grad=True)\n"
+        + "B = torch.randn(8, 9, requires_grad=True)\n"
+        + "(A @ B).sum().backward()\n"
+    )
+    first, second = rule_of(trace, "MmBackward0").lines
+    assert first.expr is None and consistent(first)
+    assert terms(first)[0].summary.startswith("12×9")
+    assert terms(first)[1].summary.startswith("9×8")  # Bᵀ, not B
+    assert terms(second)[0].summary.startswith("8×12")
+
+
+def test_dot_products_multiply_by_the_other_vector() -> None:
+    trace = record(
+        HEADER
+        + "a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        + "b = torch.tensor([0.5, -1.0, 4.0], requires_grad=True)\n"
+        + "torch.dot(a, b).backward()\n"
+    )
+    to_a, to_b = rule_of(trace, "DotBackward0").lines
+    assert (to_a.target, to_a.formula) == ("a", "upstream × b = downstream")
+    close_to_display(terms(to_a)[-1], torch.tensor([0.5, -1.0, 4.0]))
+    close_to_display(terms(to_b)[-1], torch.tensor([1.0, 2.0, 3.0]))
+    assert consistent(to_a) and consistent(to_b)
+
+
+@pytest.mark.parametrize(
+    "expr,formula",
+    [
+        ("F.binary_cross_entropy(p, t, weight=torch.tensor([1.0, 2.0, 1.0]))", "·weight"),
+        ("F.binary_cross_entropy(p, t, reduction='sum')", "upstream × (p − t)/(p(1 − p)) = "),
+        ("F.mse_loss(t2, p)", "−(p − t)·2/3"),
+        ("torch.log_softmax(p, 0)[0]", "upstream − softmax(x) ⊙ Σ upstream"),
+    ],
+)
+def test_other_loss_forms(expr: str, formula: str) -> None:
+    trace = record(
+        HEADER
+        + "p = torch.tensor([0.2, 0.9, 0.6], requires_grad=True)\n"
+        + "t = torch.tensor([0.0, 1.0, 1.0])\n"
+        + "t2 = torch.tensor([0.5, 0.5, 0.5])\n"
+        + f"loss = {expr}\nloss.backward()\n"
+    )
+    lines = [ln for r in rules(trace) if r.family == "loss" for ln in r.lines]
+    assert any(formula in ln.formula for ln in lines), [ln.formula for ln in lines]
+    assert all(consistent(ln) for ln in lines)
+
+
+def test_scatter_clone_and_several_outputs_show_where_the_gradient_went() -> None:
+    trace = record(
+        HEADER
+        + "x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        + "a, b = x.clone()[[0, 2, 0]].split([2, 1])\n"
+        + "(a.sum() * 2 + b.sum()).backward()\n"
+    )
+    index = rule_of(trace, "IndexBackward0").lines[0]
+    assert index.note.startswith("scattered back") and consistent(index)
+    close_to_display(terms(index)[-1], torch.tensor([3.0, 0.0, 2.0]))
+    clone = rule_of(trace, "CloneBackward0").lines[0]
+    assert clone.note == "passed through" and consistent(clone)
+    split = next(r for r in rules(trace) if len(r.lines) and r.op.startswith("Split"))
+    assert all(consistent(ln) for ln in split.all_lines())
+
+
+def test_non_finite_values_show_and_claim_nothing() -> None:
+    assert [show_number(v).text for v in ("NaN", "Infinity", "-Infinity")] == ["nan", "inf", "-inf"]
+    assert show_number(float("inf")).text == "inf"
+    assert show_number(123456789.0).text == "1.235e+08"
+    nan = ShownTensor.of([1.0, "NaN"], 4)
+    assert holds(("mul", ("leaf", nan), ("leaf", nan)), nan) is None
+    trace = record(
+        HEADER + "x = torch.tensor([0.0, 1.0], requires_grad=True)\ny = torch.log(x)\n"
+        "y.sum().backward()\n"
+    )
+    (line,) = rule_of(trace, "LogBackward0").lines
+    assert "inf" in line.numbers() and consistent(line)
+
+
+def test_a_rule_reads_as_lines_for_captions_and_handouts() -> None:
+    trace = record(
+        HEADER + "x = torch.tensor(3.0, requires_grad=True)\ny = x * x + x\ny.backward()\n"
+    )
+    leaf = rule_of(trace, "AccumulateGrad")
+    text = leaf.text_lines()
+    assert text[0].startswith("x: .grad ← .grad + incoming")
+    assert text[1].startswith("upstream = (from y) + (from x * x, input 1)")
+    assert leaf.one_line() == "; ".join(text[1:])
+    from gradstep.trace.chainrule import chain_rule_at
+
+    steps = [s for s in trace.steps if s.kind in ("receive", "compute", "accumulate")]
+    assert all(chain_rule_at(trace, s) is not None for s in steps)
+    assert chain_rule_at(trace, trace.steps[0]) is None

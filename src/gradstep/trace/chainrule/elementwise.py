@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from gradstep.trace.chainrule.numbers import Expr, ShownTensor, leaves, settle
 from gradstep.trace.chainrule.terms import ChainLine, Operand, Term, leaf, shape_text
 from gradstep.trace.chainrule.view import NodeView
@@ -62,6 +64,13 @@ def _reduced(out_shape: tuple[int, ...], in_shape: tuple[int, ...] | None) -> st
     return f"broadcast back: summed over {which} ({shape_text(out_shape)} → {shape_text(in_shape)})"
 
 
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return a
+
+
 def product_line(
     up: Operand,
     factor: Operand,
@@ -72,9 +81,9 @@ def product_line(
     in_shape: tuple[int, ...] | None,
 ) -> ChainLine:
     """``upstream ⊙ factor = downstream`` (× for scalars; Σ(…) where broadcasting is undone)."""
-    scalar = up.shape == () and factor.shape in ((), None) and (in_shape or ()) == ()
-    sym = "×" if scalar else "⊙"
-    out_shape = up.shape if up.kind != "none" else factor.shape
+    # a number times a tensor is ×, two tensors element by element ⊙
+    sym = "×" if up.shape == () or factor.shape == () else "⊙"
+    out_shape = _broadcast(up.shape if up.kind != "none" else (), factor.shape)
     note = _reduced(out_shape, in_shape) if factor.kind != "none" else ""
     lhs = f"upstream {sym} {factor_label}"
     formula = f"Σ({lhs}) = downstream" if note else f"{lhs} = downstream"
