@@ -4,6 +4,12 @@
     gradstep trace FILE [--json]         record FILE and print its steps (or the trace document)
     gradstep export FILE [...]           images of the graph, headless (--step N counts from 1)
     gradstep handout FILE -o DIR         a handout folder, headless
+    gradstep lessons                     the bundled lessons, by number, name and title
+    gradstep doctor                      versions, display, sandbox walls, folders: a report
+
+FILE is a path, or a bundled lesson's number or name (``05``,
+``05_logistic_regression_bce``) when no such file exists. A FILE that is
+neither, or a window asked for where there is no display, exits with status 2.
 
 ``trace`` exit status: 0 the scenario ran to its end, 1 it raised (the trace is
 still printed), 2 it was refused before running (syntax error, refused
@@ -24,7 +30,8 @@ from gradstep.worker.limits import Limits
 if TYPE_CHECKING:
     from gradstep.trace.model import Trace
 
-SUBCOMMANDS = ("trace", "export", "handout", "open")
+FILE_HELP = "a .py or .ipynb scenario, or a bundled lesson's number or name (gradstep lessons)"
+SUBCOMMANDS = ("trace", "export", "handout", "open", "lessons", "doctor")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -55,12 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p_open = sub.add_parser("open", help="open the app on a scenario (the default command)")
-    p_open.add_argument("file", nargs="?", help="a .py or .ipynb scenario")
+    p_open.add_argument("file", nargs="?", help=FILE_HELP)
     p_open.add_argument("--presentation", action="store_true", help="start in presentation mode")
     _add_run_options(p_open)
 
     p_trace = sub.add_parser("trace", help="record a scenario and print its steps")
-    p_trace.add_argument("file")
+    p_trace.add_argument("file", help=FILE_HELP)
     p_trace.add_argument(
         "--json", action="store_true", help="print the trace document (JSON) instead of a table"
     )
@@ -68,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p_trace)
 
     p_export = sub.add_parser("export", help="export the graph at a step as PNG/SVG/PDF, headless")
-    p_export.add_argument("file")
+    p_export.add_argument("file", help=FILE_HELP)
     group = p_export.add_mutually_exclusive_group()
     group.add_argument(
         "--step",
@@ -88,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_handout = sub.add_parser(
         "handout", help="write a handout folder (Markdown + images), headless"
     )
-    p_handout.add_argument("file")
+    p_handout.add_argument("file", help=FILE_HELP)
     p_handout.add_argument("-o", "--output", required=True, help="output folder")
     p_handout.add_argument("--pdf", action="store_true", help="also write handout.pdf")
     p_handout.add_argument(
@@ -98,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="one image per step or per backward node",
     )
     _add_run_options(p_handout)
+
+    sub.add_parser("lessons", help="list the bundled lessons (open one by number: gradstep 05)")
+    sub.add_parser("doctor", help="a report to paste when asking for help")
     return parser
 
 
@@ -133,6 +143,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from gradstep.display import display_problem
+
+    problem = display_problem()  # before Qt: without a display it aborts the process
+    if problem:
+        print(f"gradstep: {problem}", file=sys.stderr)
+        return 2
     try:
         from gradstep.gui.app import run_app
     except ImportError as e:  # the window is optional for the core; say what is missing
@@ -157,12 +173,48 @@ def cmd_handout(args: argparse.Namespace) -> int:
     return handout_command(args)
 
 
+def cmd_lessons(args: argparse.Namespace) -> int:
+    from gradstep.lessons import lesson_table
+
+    sys.stdout.write(lesson_table())
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gradstep.doctor import doctor_command
+
+    return doctor_command()
+
+
+def _resolve_file(args: argparse.Namespace) -> bool:
+    """Turn a lesson's number or name into its path; False (said why) if FILE is neither."""
+    from gradstep.lessons import NoSuchScenario, resolve_scenario
+
+    if getattr(args, "file", None) is None:
+        return True
+    try:
+        args.file = resolve_scenario(args.file)
+    except NoSuchScenario as e:
+        print(f"gradstep: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["open", *argv]
     args = build_parser().parse_args(argv)
-    handlers = {"trace": cmd_trace, "open": cmd_open, "export": cmd_export, "handout": cmd_handout}
+    handlers = {
+        "trace": cmd_trace,
+        "open": cmd_open,
+        "export": cmd_export,
+        "handout": cmd_handout,
+        "lessons": cmd_lessons,
+        "doctor": cmd_doctor,
+    }
+    if not _resolve_file(args):
+        return 2
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
