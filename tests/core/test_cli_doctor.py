@@ -1,0 +1,127 @@
+"""``gradstep doctor`` and the bundle's entry point that starts gradstep's own children."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import gradstep
+from gradstep import doctor
+
+
+def _rows(text: str) -> dict[str, str]:
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return {**env, **extra}
+
+
+def _doctor(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gradstep", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(**env),
+    )
+
+
+def test_doctor_reports_versions_without_importing_torch():
+    code = "import sys; from gradstep.doctor import report; r = report(); print('torch' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("False")
+    rows = _rows(doctor.report())
+    assert rows["gradstep"] == gradstep.__version__
+    assert rows["torch"] == metadata.version("torch")
+    assert rows["Python"].startswith(".".join(map(str, sys.version_info[:3])))
+    assert rows["PySide6"].startswith(metadata.version("PySide6-Essentials"))
+
+
+def test_doctor_says_the_window_opens_offscreen_and_which_walls_and_folders():
+    done = _doctor(QT_QPA_PLATFORM="offscreen")
+    assert done.returncode == 0, done.stderr
+    rows = _rows(done.stdout)
+    assert rows["window"] == "ok, platform offscreen, screen 800x800"
+    assert rows["Qt platform"].startswith("offscreen (QT_QPA_PLATFORM set)")
+    assert "offscreen" in rows["Qt platform"].split("plugins:")[1]
+    assert rows["lessons"].startswith("16 in ") or int(rows["lessons"].split()[0]) >= 16
+    walls = {k: v for k, v in rows.items() if "wall" in k}
+    assert walls, done.stdout
+    settings = Path(rows["settings"].split(" (")[0])
+    assert settings.name == "gradstep.conf"
+    assert settings.parent == Path(os.environ["XDG_CONFIG_HOME"]) / "gradstep"  # the tests' own
+
+
+def test_doctor_without_a_display_says_so_instead_of_trying():
+    env = _env()
+    env.pop("QT_QPA_PLATFORM", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gradstep", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(done.stdout)
+    assert rows["display"] == "none"
+    assert rows["window"].startswith("no display here")
+
+
+def test_doctor_names_why_qt_could_not_start():
+    # a platform plugin that does not exist: Qt aborts the child, the report goes on
+    done = _doctor(QT_QPA_PLATFORM="nosuchplatform")
+    assert done.returncode == 0, done.stderr
+    window = _rows(done.stdout)["window"]
+    assert window.startswith("FAILED (killed by SIGABRT)"), window
+    assert "nosuchplatform" in window
+
+
+def _fake_bundle(tmp_path: Path) -> Path:
+    """An executable that behaves as the bundle does: sys.executable is the app itself."""
+    app = tmp_path / "gradstep-app"
+    app.write_text(
+        "#!/bin/sh\n"
+        f'exec "{sys.executable}" -c "import sys, os; sys.executable = os.environ[\'FAKE_APP\']; '
+        'sys.frozen = True; from gradstep.frozen import main; sys.exit(main())" "$@"\n'
+    )
+    app.chmod(app.stat().st_mode | stat.S_IXUSR)
+    return app
+
+
+def test_the_bundle_entry_point_starts_its_own_worker_and_window_check(tmp_path):
+    app = _fake_bundle(tmp_path)
+    env = _env(FAKE_APP=str(app), QT_QPA_PLATFORM="offscreen")
+    # trace: the worker is started as `app -m gradstep.worker`, which must run the worker
+    done = subprocess.run(
+        [str(app), "trace", "01"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "None + 6 = 6" in done.stdout
+    done = subprocess.run(
+        [str(app), "doctor"], capture_output=True, text=True, timeout=120, env=env
+    )
+    rows = _rows(done.stdout)
+    assert rows["gradstep is"].startswith("desktop bundle at ")
+    assert rows["window"] == "ok, platform offscreen, screen 800x800"
+
+
+def test_the_bundle_entry_point_runs_only_gradstep_s_own_children(tmp_path):
+    app = _fake_bundle(tmp_path)
+    env = _env(FAKE_APP=str(app), QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [str(app), "-m", "http.server"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert (
+        done.returncode == 2
+    )  # taken as a FILE that is neither a file nor a lesson, or a bad option
+    assert "Serving HTTP" not in done.stdout
