@@ -26,3 +26,20 @@ def bundled_scenarios() -> list[Path]:
 
 def default_scenario() -> Path:
     return scenarios_dir() / DEFAULT_SCENARIO
+
+
+#: the desktop's name for gradstep: the .desktop file, the icon and the AppStream id
+APP_ID = "io.github.gradstep.Gradstep"
+
+
+def icons_dir() -> Path:
+    return resources_dir() / "icons"
+
+
+def desktop_dir() -> Path:
+    """The desktop entry, AppStream data, file types and their install script: inside the
+    installed package (the wheel puts packaging/linux there), or packaging/linux in a checkout."""
+    installed = resources_dir() / "linux"
+    if installed.is_dir():
+        return installed
+    return resources_dir().parent / "packaging" / "linux"
