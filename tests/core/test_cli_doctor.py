@@ -9,8 +9,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 import gradstep
 from gradstep import doctor
+from gradstep.frozen import child_module
 
 
 def _rows(text: str) -> dict[str, str]:
@@ -121,7 +124,38 @@ def test_the_bundle_entry_point_runs_only_gradstep_s_own_children(tmp_path):
     done = subprocess.run(
         [str(app), "-m", "http.server"], capture_output=True, text=True, timeout=60, env=env
     )
-    assert (
-        done.returncode == 2
-    )  # taken as a FILE that is neither a file nor a lesson, or a bad option
+    # taken as the window's FILE, which is neither a file nor a lesson
+    assert done.returncode == 2
     assert "Serving HTTP" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["-m", "gradstep.worker", "--on-demand"], ("gradstep.worker", ["--on-demand"])),
+        (["-I", "-m", "gradstep.qt_probe"], ("gradstep.qt_probe", [])),
+        (["-m", "gradstep", "trace", "05"], ("gradstep", ["trace", "05"])),
+        (["-m", "http.server"], None),
+        (["-m", "gradstepx.evil"], None),
+        (["-c", "print(1)"], None),
+        (["-I", "-c", "print(1)"], None),
+        (["trace", "-m", "gradstep.worker"], None),
+        (["-m"], None),
+    ],
+)
+def test_the_bundle_runs_as_a_child_only_a_module_of_gradstep(args, expected):
+    assert child_module(args) == expected
+
+
+def test_a_restricted_scenario_in_a_bundle_may_read_the_bundle_s_own_archive(monkeypatch, tmp_path):
+    # a PyInstaller bundle imports the standard library and torch's lazy modules from the
+    # archive inside its executable, which lies outside sys.prefix (_internal/)
+    from gradstep.scenario import sandbox
+
+    app = tmp_path / "bundle" / "gradstep"
+    app.parent.mkdir()
+    app.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert str(app) not in sandbox._read_roots()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert str(app) in sandbox._read_roots()

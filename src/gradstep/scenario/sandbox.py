@@ -484,6 +484,8 @@ def _read_roots() -> tuple[str, ...]:
     candidates.add(site.getusersitepackages())
     candidates.add(os.path.dirname(os.path.dirname(torch.__file__)))
     candidates.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # gradstep itself
+    if getattr(sys, "frozen", False):  # a desktop bundle imports from the archive in its executable
+        candidates.add(sys.executable)
     roots = {os.path.realpath(c) for c in candidates if c}
     return tuple(sorted(r for r in roots if r != os.sep))
 
