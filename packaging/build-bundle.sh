@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the Linux desktop bundle: one folder holding the gradstep executable, Python,
+# torch (CPU), Qt and the lessons, runnable without installing anything else but the
+# system libraries Qt needs (see packaging/README.md).
+#
+#   bash packaging/build-bundle.sh [OUT]      # default OUT=build/bundle
+#   -> OUT/dist/gradstep/gradstep             # run it; tar the folder to ship it
+#
+# Builds in its own virtual environment (OUT/venv, made once and reused) holding only
+# gradstep, its pinned dependencies and PyInstaller, so nothing else installed on the
+# machine ends up in the bundle. $PYTHON (default python3) makes that venv.
+# A few minutes and ~0.9 GB; figures in packaging/README.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$(mkdir -p "${1:-$ROOT/build/bundle}" && cd "${1:-$ROOT/build/bundle}" && pwd)
+PYTHON=${PYTHON:-python3}
+PYINSTALLER_VERSION=6.22.3
+VENV="$OUT/venv"
+
+start=$(date +%s)
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+unset PYTHONPATH  # the checkout as installed into the venv, nothing else
+"$VENV/bin/pip" install -q --disable-pip-version-check "$ROOT" "pyinstaller==$PYINSTALLER_VERSION"
+installed=$(date +%s)
+
+"$VENV/bin/python" -m PyInstaller --noconfirm --clean --onedir --log-level WARN \
+  --name gradstep \
+  --distpath "$OUT/dist" --workpath "$OUT/work" --specpath "$OUT" \
+  --collect-submodules gradstep \
+  --copy-metadata gradstep --copy-metadata torch --copy-metadata PySide6-Essentials \
+  --copy-metadata pyqtgraph --copy-metadata numpy --copy-metadata networkx \
+  --exclude-module tkinter \
+  "$ROOT/packaging/pyinstaller/gradstep_entry.py"
+# torch's hook also collects its C++ test programs and tools (130 MB) that nothing runs
+rm -rf "$OUT/dist/gradstep/_internal/torch/test" "$OUT/dist/gradstep/_internal/torch/bin"
+end=$(date +%s)
+
+APP="$OUT/dist/gradstep/gradstep"
+"$APP" --version
+echo "bundle: $OUT/dist/gradstep ($(du -sh "$OUT/dist/gradstep" | cut -f1));" \
+  "venv $((installed - start)) s, PyInstaller $((end - installed)) s"
+echo "check it: bash packaging/smoke-bundle.sh $OUT/dist/gradstep"
