@@ -79,6 +79,13 @@ def test_the_release_in_the_metainfo_is_this_version():
     assert releases and releases[0] == gradstep.__version__
 
 
+def test_the_changelog_has_an_entry_for_this_version():
+    import gradstep
+
+    changelog = Path(__file__).resolve().parent.parent / "CHANGELOG.md"
+    assert f"## [{gradstep.__version__}] - " in changelog.read_text(encoding="utf-8")
+
+
 def test_the_committed_icons_are_the_svg_rendered_at_each_size(qapp):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage, QPainter
