@@ -116,6 +116,12 @@ def test_the_bundle_entry_point_starts_its_own_worker_and_window_check(tmp_path)
     rows = _rows(done.stdout)
     assert rows["gradstep is"].startswith("desktop bundle at ")
     assert rows["window"] == "ok, platform offscreen, screen 800x800"
+    # the walls are probed in children too (the network namespace): the same answers as
+    # from Python, not "could not try"
+    plain = _rows(_doctor(QT_QPA_PLATFORM="offscreen").stdout)
+    walls = {k: v for k, v in rows.items() if k.startswith("wall")}
+    assert walls and not any("could not try" in v for v in walls.values()), walls
+    assert walls == {k: v for k, v in plain.items() if k.startswith("wall")}
 
 
 def test_the_bundle_entry_point_runs_only_gradstep_s_own_children(tmp_path):
@@ -159,3 +165,15 @@ def test_a_restricted_scenario_in_a_bundle_may_read_the_bundle_s_own_archive(mon
     assert str(app) not in sandbox._read_roots()
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert str(app) in sandbox._read_roots()
+
+
+def test_the_walls_let_a_bundle_read_its_own_archive(monkeypatch, tmp_path):
+    from gradstep.worker import walls
+
+    app = tmp_path / "bundle" / "gradstep"
+    app.parent.mkdir()
+    app.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert str(app) not in walls.readable_paths(None)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert str(app) in walls.readable_paths(None)

@@ -319,6 +319,8 @@ def _fixed_read_paths() -> list[str]:
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     candidates += [p for p in sys.path if p and os.path.realpath(p) != cwd]
     candidates += [*_SYSTEM_DIRS, *_SYSTEM_READS]
+    if getattr(sys, "frozen", False):  # a desktop bundle imports from the archive in its executable
+        candidates.append(sys.executable)
     seen: dict[str, None] = {}
     for path in candidates:
         real = os.path.realpath(path)
@@ -545,9 +547,10 @@ def _probe_network_namespace() -> str:
         f"print(0 if libc.unshare({_namespace_flags()}) == 0 else ctypes.get_errno())"
     )
     try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=20
-        )
+        command = [sys.executable, "-I", "-c", code]
+        if getattr(sys, "frozen", False):  # a desktop bundle runs only gradstep's modules
+            command = [sys.executable, "-m", "gradstep.worker.netns_probe"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=20)
         err = int(done.stdout)
     except (OSError, ValueError, subprocess.SubprocessError) as e:
         return f"unavailable: could not try ({e})"
