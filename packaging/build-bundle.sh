@@ -24,17 +24,24 @@ fi
 unset PYTHONPATH  # the checkout as installed into the venv, nothing else
 "$VENV/bin/pip" install -q --disable-pip-version-check "$ROOT" "pyinstaller==$PYINSTALLER_VERSION"
 installed=$(date +%s)
+# the lessons, icons and desktop files as the wheel installed them (PyInstaller's
+# --collect-data would leave out the lessons: it takes .py files for modules)
+RESOURCES=$("$VENV/bin/python" -c "import gradstep.resources as r; print(r.resources_dir())")
 
 "$VENV/bin/python" -m PyInstaller --noconfirm --clean --onedir --log-level WARN \
   --name gradstep \
   --distpath "$OUT/dist" --workpath "$OUT/work" --specpath "$OUT" \
   --collect-submodules gradstep \
+  --add-data "$RESOURCES:gradstep/resources" \
   --copy-metadata gradstep --copy-metadata torch --copy-metadata PySide6-Essentials \
   --copy-metadata pyqtgraph --copy-metadata numpy --copy-metadata networkx \
   --exclude-module tkinter \
   "$ROOT/packaging/pyinstaller/gradstep_entry.py"
-# torch's hook also collects its C++ test programs and tools (130 MB) that nothing runs
-rm -rf "$OUT/dist/gradstep/_internal/torch/test" "$OUT/dist/gradstep/_internal/torch/bin"
+# torch's hook also collects its C++ test programs and tools (~130 MB) that nothing runs;
+# torch_shm_manager stays: import torch looks for it
+TORCH="$OUT/dist/gradstep/_internal/torch"
+rm -rf "$TORCH/test"
+find "$TORCH/bin" -mindepth 1 -maxdepth 1 ! -name torch_shm_manager -exec rm -rf {} +
 end=$(date +%s)
 
 APP="$OUT/dist/gradstep/gradstep"
