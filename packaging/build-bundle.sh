@@ -9,7 +9,7 @@
 # Builds in its own virtual environment (OUT/venv, made once and reused) holding only
 # gradstep, its pinned dependencies and PyInstaller, so nothing else installed on the
 # machine ends up in the bundle. $PYTHON (default python3) makes that venv.
-# A few minutes and ~0.9 GB; figures in packaging/README.md.
+# Minutes and ~770 MB; figures in packaging/README.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mkdir -p "${1:-$ROOT/build/bundle}" && cd "${1:-$ROOT/build/bundle}" && pwd)
