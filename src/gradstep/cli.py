@@ -135,10 +135,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(step_table(trace))
         if trace.error is not None:
-            print(
-                f"{args.file}, line {trace.error.line}: {trace.error.type}: {trace.error.message}",
-                file=sys.stderr,
-            )
+            e = trace.error
+            where = f", line {e.line}" if e.line else ""  # a crash or a limit may have none
+            print(f"{args.file}{where}: {e.type}: {e.message}", file=sys.stderr)
     return exit_status(trace.error)
 
 

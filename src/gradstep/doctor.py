@@ -135,7 +135,7 @@ def display_rows() -> list[Row]:
 
 def walls() -> list[Row]:
     try:
-        from gradstep.worker.walls import probe  # type: ignore[import-not-found]
+        from gradstep.worker.walls import probe
     except ImportError:
         return [("sandbox walls", "not available in this version")]
     try:

@@ -107,3 +107,21 @@ def test_trace_runs_a_lesson_named_by_its_number():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(find_lesson("01").title())
     assert "x.grad accumulates" in done.stdout and "None + 6 = 6" in done.stdout  # d(x²)/dx at 3
+
+
+def test_an_error_without_a_line_is_said_without_one(monkeypatch, capsys):
+    # a crashed worker or a hard limit may not know the line: no "line None" then
+    from gradstep import cli
+    from gradstep.trace.errors import error_trace
+    from gradstep.trace.model import ScenarioInfo
+
+    def crashed(args):
+        info = ScenarioInfo(path=args.file, title="t", summary="", source="")
+        return error_trace(info, "WorkerCrash", "the worker process was killed", "crash")
+
+    monkeypatch.setattr(cli, "record", crashed)
+    assert main(["trace", "01"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(": WorkerCrash: the worker process was killed")
+    assert "line" not in err
+    assert err.startswith(str(scenarios_dir() / "01_square.py"))
