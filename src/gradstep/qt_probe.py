@@ -12,7 +12,7 @@ import sys
 def main() -> int:
     from PySide6.QtGui import QGuiApplication
 
-    app = QGuiApplication(sys.argv[:1])
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     screen = app.primaryScreen()
     size = screen.size() if screen is not None else None
     where = f", screen {size.width()}x{size.height()}" if size is not None else ", no screen"

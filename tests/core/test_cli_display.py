@@ -74,3 +74,14 @@ def test_the_window_without_a_display_exits_2_with_one_line_instead_of_aborting(
     assert len(lines) == 1 and lines[0].startswith("gradstep: ")
     assert "gradstep trace FILE" in lines[0]
     assert done.stdout == ""
+
+
+def test_the_window_without_a_display_is_refused_before_qt_is_imported(monkeypatch, capsys):
+    from gradstep.cli import main
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["05"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gradstep: no display here") and err.count("\n") == 1

@@ -177,3 +177,92 @@ def test_the_walls_let_a_bundle_read_its_own_archive(monkeypatch, tmp_path):
     assert str(app) not in walls.readable_paths(None)
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert str(app) in walls.readable_paths(None)
+
+
+# --- the same, in the test process (what coverage sees) -----------------------------------
+
+
+def test_the_report_in_process_says_the_window_opens_offscreen(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rows = _rows(doctor.report())
+    assert rows["window"] == "ok, platform offscreen, screen 800x800"
+    assert rows["gradstep is"].startswith("from a checkout at ")  # the tests run from one
+    assert rows["lessons"].split()[0] == "16" or int(rows["lessons"].split()[0]) > 16
+
+
+def test_the_report_in_process_names_a_platform_qt_could_not_load(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "nosuchplatform")
+    window = _rows(doctor.report())["window"]
+    assert window.startswith("FAILED (killed by SIGABRT)") and "nosuchplatform" in window
+
+
+def _answer(returncode: int, stderr: str):
+    def run(command, **kwargs):
+        assert command[1:] == ["-m", "gradstep.qt_probe"]
+        return subprocess.CompletedProcess(command, returncode, "", stderr)
+
+    return run
+
+
+def test_the_window_check_names_the_missing_library_not_the_one_qt_blames(monkeypatch):
+    stderr = (
+        'qt.core.library: "/x/plugins/platforms/libqxcb.so" cannot load: Cannot load library '
+        "/x/plugins/platforms/libqxcb.so: libxcb-icccm.so.4: cannot open shared object file: "
+        "No such file or directory\n"
+        "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.\n"
+        'qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.\n'
+    )
+    monkeypatch.setattr(doctor.subprocess, "run", _answer(-6, stderr))
+    assert doctor._window_check() == (
+        "FAILED (killed by SIGABRT): missing system libraries libxcb-icccm.so.4"
+    )
+    monkeypatch.setattr(doctor.subprocess, "run", _answer(1, stderr.split("\n", 1)[1]))
+    assert doctor._window_check() == (
+        'FAILED (exit status 1): qt.qpa.plugin: Could not load the Qt platform plugin "xcb" '
+        'in "" even though it was found.'
+    )
+    monkeypatch.setattr(doctor.subprocess, "run", _answer(-99, ""))
+    assert doctor._window_check() == "FAILED (killed by signal 99): no message"
+
+
+def test_the_window_check_gives_up_after_30_s(monkeypatch):
+    def hang(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+
+    monkeypatch.setattr(doctor.subprocess, "run", hang)
+    assert doctor._window_check() == "FAILED: Qt did not start within 30 s"
+
+
+def test_a_broken_section_leaves_the_others_to_read(monkeypatch):
+    from gradstep.worker import walls
+
+    def broken():
+        raise OSError("no /proc here")
+
+    def display_rows():
+        return [("display", str(1 / 0))]
+
+    monkeypatch.setattr(walls, "probe", broken)
+    monkeypatch.setattr(doctor, "SECTIONS", (doctor.versions, display_rows, doctor.walls))
+    rows = _rows(doctor.report())
+    assert rows["sandbox walls"] == "could not be probed: OSError: no /proc here"
+    assert rows["display_rows"] == "could not be checked: ZeroDivisionError: division by zero"
+    assert rows["gradstep"] == gradstep.__version__
+
+
+def test_a_bundle_says_so_in_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "gradstep"))
+    assert dict(doctor.installation())["gradstep is"] == f"desktop bundle at {tmp_path}"
+
+
+def test_the_bundle_entry_runs_the_window_check_and_the_command_line(qapp, capsys, monkeypatch):
+    from gradstep import frozen
+
+    monkeypatch.setattr(sys, "argv", ["gradstep"])
+    with pytest.raises(SystemExit) as done:  # as python -m would end
+        frozen.main(["-I", "-m", "gradstep.qt_probe"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == "platform offscreen, screen 800x800\n"
+    assert frozen.main(["lessons"]) == 0
+    assert "05_logistic_regression_bce.py" in capsys.readouterr().out
