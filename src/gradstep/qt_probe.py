@@ -12,11 +12,13 @@ import sys
 def main() -> int:
     from PySide6.QtGui import QGuiApplication
 
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
-    screen = app.primaryScreen()
+    app = QGuiApplication.instance()  # the tests call this in a process that has one
+    if app is None:
+        app = QGuiApplication(sys.argv[:1])  # kept in a name: it must live until the end
+    screen = QGuiApplication.primaryScreen()
     size = screen.size() if screen is not None else None
     where = f", screen {size.width()}x{size.height()}" if size is not None else ", no screen"
-    print(f"platform {app.platformName()}{where}")
+    print(f"platform {QGuiApplication.platformName()}{where}")
     return 0
 
 
