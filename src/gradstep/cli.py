@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the step to show, numbered from 1 as in the window (default: the last)",
     )
     group.add_argument("--all", action="store_true", help="one image per step")
-    p_export.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    p_export.add_argument(
+        "--format",
+        choices=("png", "svg", "pdf", "html"),
+        default="png",
+        help="html: an interactive page of every step",
+    )
     p_export.add_argument("-o", "--output", help="output file (or folder with --all)")
     p_export.add_argument(
         "--scale", type=float, default=2.0, help="PNG pixel scale (default 2 for slides)"
@@ -161,6 +166,10 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "html":  # needs no Qt: the gui is not imported
+        from gradstep.page.command import export_page
+
+        return export_page(args, record)
     from gradstep.gui.export.headless import export_command
 
     return export_command(args)
