@@ -86,9 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="one image per step")
     p_export.add_argument(
         "--format",
-        choices=("png", "svg", "pdf", "html"),
+        choices=("png", "svg", "pdf", "html", "gif", "apng"),
         default="png",
-        help="html: an interactive page of every step",
+        help="html: an interactive page of every step; gif/apng: an animated pass",
+    )
+    p_export.add_argument(
+        "--animate", action="store_true", help="animate a backward pass (gif or apng)"
+    )
+    p_export.add_argument(
+        "--pass", dest="pass_number", type=int, metavar="K", help="the pass to animate (from 1)"
+    )
+    p_export.add_argument("--fps", type=float, default=8.0, help="animation frames per second")
+    p_export.add_argument(
+        "--size", default="1280x720", metavar="WxH", help="animation size (default 1280x720)"
     )
     p_export.add_argument("-o", "--output", help="output file (or folder with --all)")
     p_export.add_argument(
@@ -166,10 +176,14 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.format == "html":  # needs no Qt: the gui is not imported
+    if args.format == "html" and not args.animate:  # needs no Qt: the gui is not imported
         from gradstep.page.command import export_page
 
         return export_page(args, record)
+    if args.animate or args.format in ("gif", "apng"):
+        from gradstep.gui.export.animate import animate_command
+
+        return animate_command(args)
     from gradstep.gui.export.headless import export_command
 
     return export_command(args)
