@@ -57,9 +57,10 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWIPC = 0x08000000
 _CLONE_THREAD = 0x00010000
-#: every namespace flag of clone(2): a thread gets none of them
-_CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000)
-_CLONE_NAMESPACES += (_CLONE_NEWNET,)
+#: every namespace flag of clone(2) (mount, cgroup, UTS, IPC, user, PID, network): a thread
+#: gets none of them
+_CLONE_NAMESPACES: tuple[int, ...] = (0x00020000, 0x02000000, 0x04000000, 0x08000000)
+_CLONE_NAMESPACES += (_CLONE_NEWUSER, 0x20000000, _CLONE_NEWNET)
 
 _libc: Any = None
 _seccomp: Any = None  # pyseccomp, imported by _load_bindings()
