@@ -600,3 +600,58 @@ def test_bundled_lessons_inside_the_walls_give_pytorchs_gradients(pool, name):
             assert torch.allclose(torch.tensor(state.grad), value.grad, atol=1e-5), var
             checked += 1
     assert checked, result.trace.variables.keys()
+
+
+# ------------------------------------------- what is built before a request
+
+
+def test_the_filter_and_the_rules_are_built_before_the_request_without_raising_them() -> None:
+    walls_module.prepare()
+    try:
+        if _available("seccomp"):
+            assert walls_module._prepared["filter"] is not None
+        if _available("landlock"):
+            assert walls_module._prepared["ruleset"].fileno() >= 0
+    finally:
+        ruleset = walls_module._prepared.pop("ruleset", None)
+        if ruleset is not None:
+            ruleset.close()
+        walls_module._prepared.pop("filter", None)
+    # nothing was raised: this process still starts programs and writes files
+    assert subprocess.run(["true"]).returncode == 0
+    assert walls_module.for_request(True, "x.py", False) == walls_module.trusted()
+
+
+def test_a_wall_that_fails_says_why_and_leaves_the_others() -> None:
+    import errno
+
+    def broken() -> str:
+        raise ValueError("a binding's surprise")
+
+    assert walls_module._layer(broken) == "unavailable: ValueError: a binding's surprise"
+    assert "turned off" in walls_module._namespace_error(errno.EPERM)
+    assert walls_module._namespace_error(errno.ENOMEM).startswith("unavailable: ")
+    assert "no Landlock" in walls_module._landlock_error(OSError(errno.ENOSYS, "x"))
+    assert "turned off" in walls_module._landlock_error(OSError(errno.EOPNOTSUPP, "x"))
+    assert walls_module.python_layer_on() == (
+        os.environ.get(walls_module.UNSAFE_TEST_SWITCH) != "1"
+    )
+
+
+def test_missing_bindings_and_another_os_are_said_plainly(monkeypatch) -> None:
+    monkeypatch.setattr(walls_module, "_seccomp", None)
+    monkeypatch.setattr(walls_module, "_landlock", None)
+    monkeypatch.setattr(walls_module, "_prepare_error", {})
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "landlockpy", None)
+    walls_module._load_bindings()
+    assert walls_module._prepare_error["seccomp"].startswith("unavailable: libseccomp not found")
+    assert "landlockpy binding is missing" in walls_module._prepare_error["landlock"]
+    assert walls_module._probe_seccomp().startswith("unavailable")
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert walls_module.probe() == dict.fromkeys(
+        walls_module.NAMES, "unavailable: only the Python check applies on darwin"
+    )
+    assert walls_summary(walls_module.probe()) == (
+        "none (unavailable: only the Python check applies on darwin)"
+    )

@@ -46,6 +46,9 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Coverage: what raises a wall runs only in the worker it confines (``no cover`` below); the
+# tests check it there, by its effects (tests/core/test_walls.py).
+
 #: What each wall is: ``"up"`` or ``"up (detail)"``, ``"unavailable: why"``,
 #: ``"off: why"`` (a trusted run), or, from :func:`probe`, ``"available ..."``.
 Walls = dict[str, str]
@@ -134,7 +137,7 @@ def _landlock_error(e: OSError) -> str:
 # ----------------------------------------------------------------- the walls
 
 
-def apply(scenario_path: str | None) -> Walls:
+def apply(scenario_path: str | None) -> Walls:  # pragma: no cover
     """Confine this process for the rest of its life; say which walls are up.
 
     ``scenario_path`` is the scenario file (its folder stays readable, unless
@@ -184,14 +187,14 @@ def for_request(trusted_run: bool, path: str | None, from_source: bool) -> Walls
     """The worker's one call: the walls of this run, raised unless it is trusted."""
     if trusted_run:
         return trusted()
-    _wait_for_other_threads()
-    walls = apply(None if from_source else path)
-    if not python_layer_on():
+    _wait_for_other_threads()  # pragma: no cover
+    walls = apply(None if from_source else path)  # pragma: no cover
+    if not python_layer_on():  # pragma: no cover
         walls["python_check"] = f"off: {UNSAFE_TEST_SWITCH}=1 (tests only)"
-    return walls
+    return walls  # pragma: no cover
 
 
-def _wait_for_other_threads(timeout: float = 30.0) -> None:
+def _wait_for_other_threads(timeout: float = 30.0) -> None:  # pragma: no cover
     """Let the worker's own helper threads (torch's lazy imports) finish first.
 
     A thread running when the walls go up stays outside Landlock, and the
@@ -226,7 +229,7 @@ def _namespace_flags() -> int:
     return flags if os.geteuid() == 0 else flags | _CLONE_NEWUSER
 
 
-def _enter_network_namespace() -> str:
+def _enter_network_namespace() -> str:  # pragma: no cover
     if _c().unshare(_namespace_flags()) == 0:
         return "up"
     return _namespace_error(ctypes.get_errno())
@@ -240,7 +243,7 @@ def _namespace_error(err: int) -> str:
     return f"unavailable: {os.strerror(err)}"
 
 
-def _limit_resources() -> str:
+def _limit_resources() -> str:  # pragma: no cover
     try:
         # a write past the limit fails with EFBIG instead of killing the worker
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -361,7 +364,7 @@ def _fixed_ruleset() -> Any:
     return ruleset
 
 
-def _restrict_files(scenario_path: str | None, threads: int) -> str:
+def _restrict_files(scenario_path: str | None, threads: int) -> str:  # pragma: no cover
     if _landlock is None:
         return _prepare_error.get("landlock", "unavailable: not loaded")
     try:
@@ -492,7 +495,7 @@ def _build_filter(sc: Any) -> Any:
     return flt
 
 
-def _filter_system_calls() -> str:
+def _filter_system_calls() -> str:  # pragma: no cover
     if _seccomp is None:
         return _prepare_error.get("seccomp", "unavailable: not loaded")
     try:
