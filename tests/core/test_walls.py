@@ -272,7 +272,8 @@ def listeners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, so
     unix.bind(str(tmp_path_factory.mktemp("sock") / "s"))
     unix.listen()
     abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    abstract.bind(b"\0gradstep-walls-test")
+    # unique: another test run on the machine may hold the same name
+    abstract.bind(f"\0gradstep-walls-test-{os.getpid()}-{id(abstract)}".encode())
     abstract.listen()
     found = {"tcp": tcp, "udp": udp, "unix": unix, "abstract": abstract}
     for s in found.values():
@@ -287,12 +288,13 @@ def test_nothing_connects_to_a_listener_on_this_machine(bare_pool, tmp_path, lis
     port = listeners["tcp"].getsockname()[1]
     udp_port = listeners["udp"].getsockname()[1]
     unix_path = listeners["unix"].getsockname()
+    abstract_name = listeners["abstract"].getsockname()
     code = TRY + textwrap.dedent(
         f"""
         attempt('tcp', lambda: socket.create_connection(('127.0.0.1', {port}), timeout=2))
         attempt('udp', lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {udp_port})))
         attempt('unix', lambda: socket.socket(socket.AF_UNIX).connect({unix_path!r}))
-        attempt('abstract', lambda: socket.socket(socket.AF_UNIX).connect(b'\\0gradstep-walls-test'))
+        attempt('abstract', lambda: socket.socket(socket.AF_UNIX).connect({abstract_name!r}))
         attempt('raw socket', lambda: libc.syscall(41, 2, 1, 0))
         attempt('socketpair', socket.socketpair)
         """
