@@ -8,9 +8,12 @@ search away, for nodes found long after they were made (inside loops,
 functions and ``model(x)`` calls). Nothing runs per autograd node.
 
 Lines are noted by the scenario's own code: :meth:`Provenance.instrument`
-puts a call ``_gradstep_line(n)`` before every statement nested in a compound
+puts a call ``_gradstep.line(n)`` before every statement nested in a compound
 statement or a function, and wraps function bodies so that the caller's line
-is noted again when they return. (A ``sys.settrace`` function would do the
+is noted again when they return. These names hold a dot: the scenario's code
+cannot spell them, so it can neither call the recorder's machinery nor
+rebind it (the syntax tree is built by us, and the compiler takes any string
+as a name). (A ``sys.settrace`` function would do the
 same but makes every Python call in torch several times slower.) Modules are
 noted by global forward pre- and post-hooks.
 """
@@ -32,12 +35,12 @@ from gradstep.record.expressions import Expressions
 # AccumulateGrad nodes report UINT64_MAX: they belong to no line
 _NO_SEQUENCE = 1 << 63
 
-LINE = "_gradstep_line"
-ENTER = "_gradstep_enter"
-LEAVE = "_gradstep_leave"
+LINE = "_gradstep.line"
+ENTER = "_gradstep.enter"
+LEAVE = "_gradstep.leave"
 #: called before each statement nested in a top-level loop, ``with`` or ``if`` (not in a
 #: function or class body): the recorder makes each of them a step (see Recorder)
-STEP = "_gradstep_step"
+STEP = "_gradstep.step"
 
 
 class _Marks:

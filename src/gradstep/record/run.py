@@ -29,8 +29,14 @@ def record_scenario(
     *,
     trusted: bool = False,
     max_steps: int = MAX_STEPS,
+    seal: bool = False,
 ) -> Trace:
-    """Check, then run the scenario under the recorder; always returns a trace."""
+    """Check, then run the scenario under the recorder; always returns a trace.
+
+    ``seal``: a restricted run turns the audit guard on for the rest of the process
+    (see :func:`gradstep.scenario.audit.seal`); the worker, which runs one scenario
+    and exits, asks for it.
+    """
     try:
         if not trusted:
             from gradstep.scenario import check
@@ -58,6 +64,8 @@ def record_scenario(
         from gradstep.scenario import sandbox
 
         namespace = sandbox.restricted_globals(scenario.path)
+        if seal:
+            sandbox.seal()
         guard = sandbox.guarded()
     recorder = Recorder(scenario, namespace, max_steps=max_steps)
     grad_enabled = torch.is_grad_enabled()
@@ -67,4 +75,6 @@ def record_scenario(
     finally:
         torch.set_grad_enabled(grad_enabled)
     trace.stats["trusted"] = trusted
+    if seal and not trusted:
+        trace.stats["guard"] = "sealed"  # the audit guard stays on until the process ends
     return trace

@@ -4,22 +4,17 @@
 stops what it cannot see, when the scenario runs:
 
 - :func:`restricted_globals` gives the scenario curated built-ins (no
-  ``open``, ``eval``, ``getattr``, ``vars``, ...; ``type`` takes one argument)
-  and an ``__import__`` that grants only the allowed modules, each as a
-  :class:`RestrictedModule`: a proxy that exposes an allow-list of names
-  (ATen's public functions minus the file and raw-memory ones, dtypes, ``nn``
-  layers, ``F`` functions, optimisers, ...) and looks each one up on the real
-  module at access time, so the recorder's patch of ``torch.autograd.backward``
-  and ``torch.autograd.grad`` is seen;
-- :func:`guarded` turns on an audit hook (:func:`sys.addaudithook`) that
-  refuses process creation, sockets, ``ctypes``, writing, removing or renaming
-  files, reading files outside Python's own installation, importing modules
-  other than torch's and reaching frames and code objects from scenario code.
-
-What the audit hook does not refuse on purpose: ``compile`` and ``exec``
-(the recorder compiles and runs each statement inside :func:`guarded`, and
-torch generates code internally), ``sys._getframe`` and frame attributes read
-by the recorder itself (only scenario frames are refused those).
+  ``open``, ``eval``, ``getattr``, ``vars``, ...; ``type`` takes one argument
+  and never hands out a metaclass) and an ``__import__`` that grants only the
+  allowed modules, each as a :class:`RestrictedModule`: a proxy that exposes
+  an allow-list of names (ATen's public functions minus the file and
+  raw-memory ones, dtypes, ``nn`` layers, ``F`` functions, optimisers, ...)
+  and looks each one up on the real module at access time, so the recorder's
+  patch of ``torch.autograd.backward`` and ``torch.autograd.grad`` is seen. A
+  few torch classes that reflect on what the scenario hands them are handed
+  out hardened (:mod:`gradstep.scenario.hardened`);
+- :mod:`gradstep.scenario.audit` (re-exported here: :func:`guarded`,
+  :func:`seal`) refuses processes, sockets, file writes and foreign reads.
 
 What it cannot see: native code raises no audit events. ``torch.save``
 writes through a C++ zip writer, ``torch.from_file(..., shared=True)`` and
@@ -30,25 +25,54 @@ them and the proxies never hand out the real torch module. With the
 allow-lists below, no module object and no reflective built-in is reachable
 in three public attribute steps from a proxy, a tensor, a ``grad_fn``, an
 ``nn.Module`` or an optimiser (``test_sandbox`` walks it).
+
+None of this is the security boundary: a language-level sandbox of Python
+is broken by design, and the worker's operating-system walls are what hold
+(``gradstep.worker.walls``). This layer refuses early, with a clear message.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import importlib
-import os
-import re
-import site
 import sys
-import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
 
+from gradstep.scenario import hardened
+from gradstep.scenario.audit import (
+    SCENARIO_MARK,
+    guarded,
+    install_audit_guard,
+    is_sealed,
+    needs_prewarm,
+    prepare_for,
+    prewarm,
+    prewarm_in_background,
+    seal,
+)
 from gradstep.scenario.check import ALLOWED_MODULES, ALLOWED_MODULES_TEXT, refused_attribute_reason
+
+hardened.install()
+
+__all__ = [
+    "RestrictedModule",
+    "allowed_names",
+    "guarded",
+    "install_audit_guard",
+    "is_sealed",
+    "needs_prewarm",
+    "prepare_for",
+    "prewarm",
+    "prewarm_in_background",
+    "restricted_globals",
+    "restricted_module",
+    "seal",
+    "trusted_globals",
+]
 
 # ----------------------------------------------------------------- allow-lists
 
@@ -231,6 +255,9 @@ class RestrictedModule:
             return restricted_module(child)
         module = _real_module(path)
         if name in allowed_names(path):
+            safer = hardened.REPLACEMENTS.get((path, name))
+            if safer is not None:
+                return safer
             return getattr(module, name)  # looked up now: patches made during a run are seen
         if name in dir(module):
             raise AttributeError(f"{path}.{name} is not available in a restricted scenario")
@@ -274,8 +301,6 @@ _SAFE_BUILTINS = (
     "ZeroDivisionError", "Warning", "UserWarning", "DeprecationWarning", "RuntimeWarning",
 )  # fmt: skip
 
-_SCENARIO_MARK = object()  # a key no scenario can spell, in every restricted builtins dict
-
 
 def _restricted_import(
     name: str,
@@ -307,8 +332,19 @@ def _restricted_import(
 
 
 def _type_of(obj: object, /) -> type:
-    """type(x) with one argument: the class, never a new class."""
-    return type(obj)
+    """type(x) with one argument: the class, never a new class, never a metaclass.
+
+    ``type(type(x))`` would be the real ``type`` (or torch's ``_TensorMeta``, the
+    ``FunctionMeta`` of ``autograd.Function``): called with three arguments it
+    makes a class from a dict whose keys are computed at run time, which the
+    static check of ``def __...__`` cannot see.
+    """
+    cls = type(obj)
+    if issubclass(cls, type):
+        raise TypeError(
+            f"type() of a class ({obj.__name__}) is not available in a restricted scenario"
+        )
+    return cls
 
 
 # "type() takes 1 positional argument but 3 were given" reads right to the scenario's author
@@ -324,280 +360,10 @@ def restricted_globals(filename: str) -> dict[str, Any]:
     safe: dict[Any, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTINS}
     safe["__import__"] = _restricted_import
     safe["type"] = _type_of
-    safe[_SCENARIO_MARK] = True  # lets the audit hook tell scenario frames apart
+    safe[SCENARIO_MARK] = True  # lets the audit hook tell scenario frames apart
     return {"__builtins__": safe, "__name__": "__main__", "__doc__": None}
 
 
 def trusted_globals(filename: str) -> dict[str, Any]:
     """The namespace of a ``--trust`` run: ordinary built-ins, real modules."""
     return {"__builtins__": builtins, "__name__": "__main__", "__file__": filename, "__doc__": None}
-
-
-# ------------------------------------------------------------------ the audit guard
-
-
-class _GuardState:
-    """What the (unremovable) audit hook consults: how deep in guarded(), what may be read."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.installed = False
-        self.prewarmed = False
-        # the thread importing what torch imports lazily; exempt from the guard
-        self.prewarm_thread: threading.Thread | None = None
-        # set by prepare_for() when the scenario to run needs none of those lazy imports
-        self.prewarm_unneeded = False
-        self.read_roots: tuple[str, ...] = ()
-        self.extra_reads: tuple[str, ...] = ()
-        self.lock = threading.Lock()
-
-
-_state = _GuardState()
-
-#: Top-level packages whose modules may still be imported while guarded.
-_IMPORTABLE_ROOTS = frozenset({"torch", "math", "gradstep", "encodings"})
-
-#: Events refused whoever raises them, by their prefix before the first dot.
-_REFUSED_PREFIXES = frozenset(
-    {
-        "subprocess", "pty", "socket", "ctypes", "shutil", "tempfile", "mmap", "fcntl",
-        "sqlite3", "webbrowser", "urllib", "http", "ftplib", "smtplib", "poplib", "imaplib",
-        "nntplib", "telnetlib", "syslog", "winreg", "_winapi", "msvcrt", "resource",
-    }
-)  # fmt: skip
-
-#: Events refused whoever raises them, exactly.
-_REFUSED_EVENTS = frozenset(
-    {
-        "code.__new__", "function.__new__", "pickle.find_class",
-        "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
-        "sys._current_exceptions", "sys.addaudithook", "builtins.input", "builtins.breakpoint",
-        "signal.pthread_kill", "os.add_dll_directory", "os.startfile",
-    }
-)  # fmt: skip
-
-#: ``os`` events that only read; their path is checked like ``open`` for reading.
-_OS_READS = frozenset(
-    {"os.listdir", "os.scandir", "os.walk", "os.fwalk", "os.getxattr", "os.listxattr"}
-)
-
-#: Attribute events raised when code reads frames and code objects (``tb_frame``, ``f_code``...).
-_ATTRIBUTE_EVENTS = frozenset({"object.__getattr__", "object.__setattr__", "object.__delattr__"})
-
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-
-
-def _refuse(what: str) -> None:
-    raise PermissionError(f"{what} is not allowed while a restricted scenario runs")
-
-
-def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
-    if not _state.depth:
-        return  # the common case, outside every scenario run: one attribute read
-    check = _CHECKS.get(event, _UNSEEN)
-    if check is _UNSEEN:
-        check = _CHECKS[event] = _check_for(event)
-    if check is None:
-        return  # most events (``builtins.id`` from every deepcopy) end here: one lookup
-    if _state.prewarm_thread is not None and threading.current_thread() is _state.prewarm_thread:
-        return  # torch's own lazy imports, started before the scenario (see prewarm)
-    check(event, args)
-
-
-def _check_attribute(event: str, args: tuple[Any, ...]) -> None:
-    if _is_scenario_frame(sys._getframe(2)):
-        _refuse(f"using '{args[1]}' of {type(args[0]).__name__} objects")
-
-
-def _check_os_read(event: str, args: tuple[Any, ...]) -> None:
-    path = args[0] if args and args[0] is not None else "."
-    if not isinstance(path, int):
-        _check_read(path)
-
-
-def _refuse_os(event: str, args: tuple[Any, ...]) -> None:
-    _refuse(f"{event} (processes, signals and changes to files or the environment)")
-
-
-def _refuse_event(event: str, args: tuple[Any, ...]) -> None:
-    _refuse(event)
-
-
-def _check_for(event: str) -> Callable[[str, tuple[Any, ...]], None] | None:
-    """What the guard does with an event of this name (None: lets it through)."""
-    if event == "open":
-        return lambda _event, args: _check_open(args)
-    if event == "import":
-        return lambda _event, args: _check_import(str(args[0]))
-    if event in _ATTRIBUTE_EVENTS:
-        return _check_attribute
-    if event in _OS_READS or event.startswith("glob.glob"):
-        return _check_os_read
-    if event.startswith("os."):
-        return _refuse_os
-    if event in _REFUSED_EVENTS or event.partition(".")[0] in _REFUSED_PREFIXES:
-        return _refuse_event
-    return None
-
-
-#: event name -> its check, filled as events are first seen (names are a small fixed set)
-_CHECKS: dict[str, Callable[[str, tuple[Any, ...]], None] | None] = {}
-_UNSEEN = object()
-
-
-def _check_import(name: str) -> None:
-    if name.partition(".")[0] not in _IMPORTABLE_ROOTS:
-        _refuse(f"importing '{name}'")
-
-
-def _check_open(args: tuple[Any, ...]) -> None:
-    path, mode, flags = (tuple(args) + (None, None, None))[:3]
-    writing = any(c in mode for c in "wax+") if isinstance(mode, str) else False
-    if isinstance(flags, int) and flags & _WRITE_FLAGS:
-        writing = True
-    if writing:
-        _refuse(f"writing the file {path!r}")
-    if not isinstance(path, int):  # an already open descriptor: it was granted before
-        _check_read(path)
-
-
-def _check_read(path: Any) -> None:
-    try:
-        real = os.path.realpath(os.fsdecode(path))
-    except (TypeError, ValueError):
-        _refuse(f"reading {path!r}")
-        return
-    for root in _state.read_roots + _state.extra_reads:
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            return
-    _refuse(f"reading the file {real!r} (only Python's and torch's own files may be read)")
-
-
-def _is_scenario_frame(frame: types.FrameType | None) -> bool:
-    return frame is not None and frame.f_builtins.get(_SCENARIO_MARK) is True
-
-
-def _read_roots() -> tuple[str, ...]:
-    """Python's installation and site-packages: torch and the stdlib read their own files there."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    candidates.update(site.getsitepackages())
-    candidates.add(site.getusersitepackages())
-    candidates.add(os.path.dirname(os.path.dirname(torch.__file__)))
-    candidates.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # gradstep itself
-    if getattr(sys, "frozen", False):  # a desktop bundle imports from the archive in its executable
-        candidates.add(sys.executable)
-    roots = {os.path.realpath(c) for c in candidates if c}
-    return tuple(sorted(r for r in roots if r != os.sep))
-
-
-class _ImportGuard:
-    """First finder on ``sys.meta_path``: refuses, while guarded, what the audit hook misses.
-
-    The ``import`` audit event is raised by the ``import`` statement only;
-    ``importlib.import_module`` finds modules without it. Every import of a
-    module not yet loaded asks the finders, so this sees both.
-    """
-
-    @staticmethod
-    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
-        if _state.depth and threading.current_thread() is not _state.prewarm_thread:
-            _check_import(name)
-        return None  # let the real finders find it
-
-
-def install_audit_guard() -> None:
-    """Install the audit hook and the import guard once per process; both are inert
-    outside :func:`guarded`."""
-    with _state.lock:
-        if _state.installed:
-            return
-        _state.read_roots = _read_roots()
-        sys.addaudithook(_audit_hook)
-        sys.meta_path.insert(0, _ImportGuard)  # type: ignore[arg-type]
-        _state.installed = True
-
-
-def prewarm() -> None:
-    """Import what torch otherwise imports lazily on first use, so it happens unguarded.
-
-    Constructing any optimiser imports ``torch._dynamo`` (about 800 modules,
-    sympy among them, ~1 s), which also probes the temporary directory by
-    writing a file; under the guard both would be refused. :func:`guarded`
-    calls this; a worker that calls it at start-up, before a run is
-    requested, spares the first lesson that second.
-    """
-    if _state.prewarmed:
-        return
-    if _state.prewarm_thread is not None:
-        _state.prewarm_thread.join()
-        return
-    importlib.import_module("torch._dynamo")
-    _state.prewarmed = True
-
-
-def prewarm_in_background() -> None:
-    """Start :func:`prewarm`'s imports in a thread the guard lets through.
-
-    A worker calls this before it reports ready: the ~1 s of imports then
-    overlaps the wait for a request (or the run of a scenario that needs
-    none of it), instead of delaying the first lesson. A scenario that does
-    import them meanwhile waits on the module lock until the thread is done.
-    """
-    if _state.prewarmed or _state.prewarm_thread is not None:
-        return
-
-    def run() -> None:
-        importlib.import_module("torch._dynamo")
-        _state.prewarmed = True
-
-    _state.prewarm_thread = threading.Thread(target=run, name="gradstep-prewarm", daemon=True)
-    _state.prewarm_thread.start()
-
-
-#: What makes torch import ``torch._dynamo`` lazily, among what a restricted scenario can
-#: reach: the optimisers (their methods are wrapped in ``torch._disable_dynamo``, which
-#: imports it on first call) and ``torch.func``'s transforms (``grad``, ``jacrev``,
-#: ``hessian`` ask it whether they are being compiled). Checked against torch 2.13's
-#: sources: the other users of that wrapper (``torch.compile``, ``torch.utils.checkpoint``,
-#: ``torch.library``, distributed) are refused by the static check.
-_NEEDS_PREWARM = re.compile(r"\b(?:optim|func)\b")
-
-
-def needs_prewarm(source: str) -> bool:
-    """Whether running ``source`` restricted may make torch import ``torch._dynamo``."""
-    return _NEEDS_PREWARM.search(source) is not None
-
-
-def prepare_for(source: str) -> None:
-    """Before a restricted run of ``source``: finish :func:`prewarm` if the scenario
-    needs it (waiting for the background thread, or importing now), and otherwise
-    let :func:`guarded` skip it, so that a one-off run of a scenario without an
-    optimiser does not pay a second for imports it never uses."""
-    if needs_prewarm(source):
-        prewarm()
-    else:
-        _state.prewarm_unneeded = True
-
-
-@contextlib.contextmanager
-def guarded(readable: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
-    """Refuse processes, sockets, ctypes, file writes and foreign reads while active.
-
-    ``readable`` adds files or folders that may be read (the scenario's own
-    file, for tracebacks). Re-entrant; the hook stays installed afterwards but
-    is inert.
-    """
-    install_audit_guard()
-    if _state.prewarm_thread is None and not _state.prewarm_unneeded:
-        prewarm()  # no background prewarm under way: import now, unguarded
-    extra = tuple(os.path.realpath(os.fspath(p)) for p in readable)
-    with _state.lock:
-        saved = _state.extra_reads
-        _state.extra_reads = saved + extra
-        _state.depth += 1
-    try:
-        yield
-    finally:
-        with _state.lock:
-            _state.depth -= 1
-            _state.extra_reads = saved

@@ -122,6 +122,7 @@ def _serve(out: Any) -> int:
             scenario,
             trusted=not python_layer,
             max_steps=int(limits.get("max_steps", Limits.max_steps)),
+            seal=True,  # one scenario per process: its guard never comes off
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

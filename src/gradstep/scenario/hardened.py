@@ -1,0 +1,125 @@
+"""torch classes handed to restricted scenarios in a hardened form.
+
+A few torch classes reflect on what the scenario hands them, and so hand
+back what the static check refuses to spell:
+
+- ``nn.ParameterDict`` turns its keys into attribute names: ``pd[k]`` is
+  ``getattr(pd, k)`` and ``pd[k] = v`` is ``setattr(pd, k, v)``, so a key
+  computed at run time (``"_" + "_class__"``) reads or writes any attribute;
+- ``LambdaLR``/``MultiplicativeLR``'s ``lr_lambdas`` and ``CyclicLR``'s
+  ``scale_fn`` are copied by ``state_dict()`` as ``fn.__dict__.copy()``: for a
+  class (``object``) that is the class's namespace, whose values are the real
+  ``object.__getattribute__`` and ``__setattr__``.
+
+Each check sits where no ``super()`` call and no torch method can go round it:
+
+- ``ParameterDict._key_to_attr``, which every item access goes through, is
+  replaced on torch's own class (``super(type(pd), pd).copy()`` makes a
+  torch ``ParameterDict``, so a subclass would not do); the replacement
+  refuses only while a restricted scenario runs, so a ``--trust`` run keeps
+  PyTorch's behaviour;
+- the schedulers are subclasses with the same names (``isinstance`` and
+  ``repr`` read as usual) whose learning rate functions are properties that
+  check every read and write (a property wins over ``load_state_dict``'s
+  ``__dict__.update``, and ``super().state_dict()`` reads it too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+from torch.optim import lr_scheduler
+
+from gradstep.scenario.audit import restricted_now
+from gradstep.scenario.check import refused_attribute_reason
+
+_torch_key_to_attr = nn.ParameterDict._key_to_attr
+
+
+def _key_to_attr(self: nn.ParameterDict, key: str) -> str:
+    """torch's check (a TypeError for keys that are not strings), then, in a restricted
+    run, no key that names an attribute of the dict itself."""
+    attr = _torch_key_to_attr(self, key)
+    if restricted_now() and (
+        refused_attribute_reason(attr) or attr == "training" or hasattr(type(self), attr)
+    ):
+        self._keys.pop(attr, None)  # __setitem__ records the key before asking
+        raise KeyError(
+            f"{attr!r} cannot be a ParameterDict key in a restricted scenario: it names "
+            "an attribute of the dict itself"
+        )
+    return attr
+
+
+def install() -> None:
+    """Harden torch's ParameterDict for restricted runs in this process (idempotent)."""
+    nn.ParameterDict._key_to_attr = _key_to_attr  # type: ignore[method-assign]
+
+
+def _checked_functions(value: Any) -> list[Any]:
+    """A list of learning rate functions, none of them a class (see the module docstring)."""
+    functions = list(value) if isinstance(value, list | tuple) else [value]
+    for fn in functions:
+        _check_function(fn)
+    return functions
+
+
+def _check_function(fn: Any) -> None:
+    if isinstance(fn, type):
+        raise TypeError(
+            f"a learning rate function must be a function or an object, not a class "
+            f"({fn.__name__}), in a restricted scenario"
+        )
+
+
+def _lr_lambdas() -> property:
+    """``lr_lambdas`` kept in the instance dict and checked at every read and write."""
+
+    def get(self: Any) -> list[Any]:
+        functions = vars(self)["lr_lambdas"]
+        for fn in functions:  # also after ``sched.lr_lambdas[0] = object``
+            _check_function(fn)
+        return functions
+
+    def set_(self: Any, value: Any) -> None:
+        vars(self)["lr_lambdas"] = _checked_functions(value)
+
+    return property(get, set_)
+
+
+class LambdaLR(lr_scheduler.LambdaLR):
+    lr_lambdas = _lr_lambdas()
+
+
+class MultiplicativeLR(lr_scheduler.MultiplicativeLR):
+    lr_lambdas = _lr_lambdas()
+
+
+def _get_scale_fn(self: Any) -> Any:
+    fn = vars(self).get("_scale_fn_custom")
+    _check_function(fn)
+    return fn
+
+
+def _set_scale_fn(self: Any, fn: Any) -> None:
+    _check_function(fn)
+    vars(self)["_scale_fn_custom"] = fn
+
+
+class CyclicLR(lr_scheduler.CyclicLR):
+    # the only writers of the attribute are __init__ and this property: load_state_dict
+    # pops the key before it updates the instance dict
+    _scale_fn_custom = property(_get_scale_fn, _set_scale_fn)
+
+
+for _cls in (LambdaLR, MultiplicativeLR, CyclicLR):
+    _cls.__qualname__ = _cls.__name__
+    _cls.__module__ = _cls.__mro__[1].__module__
+
+#: (module path, name) -> what a restricted scenario gets instead of torch's class
+REPLACEMENTS: dict[tuple[str, str], type] = {
+    ("torch.optim.lr_scheduler", "LambdaLR"): LambdaLR,
+    ("torch.optim.lr_scheduler", "MultiplicativeLR"): MultiplicativeLR,
+    ("torch.optim.lr_scheduler", "CyclicLR"): CyclicLR,
+}
