@@ -6,6 +6,13 @@ a preview, which keeps memory and the trace bounded on big models. The common
 case costs a few kernels per tensor: the sum (or ``aminmax`` and a norm) is
 finite exactly when no element is NaN or infinite, so the element-wise
 checks run only when something is not finite.
+
+Every tensor a scenario can make is encoded without raising: sparse (COO,
+CSR, ...) and mkldnn tensors are made dense when small and summarised by
+their layout and number of stored values otherwise (never densified: a
+sparse 10⁶×10⁶ matrix is one line), quantized ones dequantized, ``complex32``
+widened, and a tensor with no data (``device="meta"``) or of a dtype with no
+Python numbers (``bits8``) is a summary of its shape and dtype with a note.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ def _finite(x: Any) -> Any:
 oid = object.__hash__
 
 _LOW_PRECISION = {torch.bfloat16, torch.float16}
+_STRIDED = torch.strided
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 
 
@@ -48,6 +56,10 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
     t = t.detach()
     if t.layout != torch.strided:
         t = t.to_dense()
+    if t.is_quantized:
+        t = t.dequantize()
+    if t.dtype == torch.complex32:  # most kernels, view_as_real's float() among them, lack it
+        t = t.to(torch.complex64)
     if t.is_complex():
         t = torch.view_as_real(t)
     if t.dtype in _LOW_PRECISION or (t.dtype.is_floating_point and t.itemsize == 1):
@@ -56,14 +68,67 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
 
 
 def encode(t: torch.Tensor | None, exact_numel: int = EXACT_NUMEL, *, stats: bool = True) -> Any:
-    """A tensor as a number, nested lists, or a summary dict; None stays None."""
+    """A tensor as a number, nested lists, or a summary dict; None stays None. Never raises
+    for a tensor torch can make (see the module docstring)."""
     if t is None:
         return None
     dtype = t.dtype
-    t = _plain(t)
-    if t.numel() > exact_numel:
-        return _summarize(t, stats, dtype)
-    return _exact(t)
+    opaque = _opaque(t, exact_numel)
+    if opaque is not None:
+        return opaque
+    try:
+        t = _plain(t)
+        if t.numel() > exact_numel:
+            return _summarize(t, stats, dtype)
+        return _exact(t)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as e:
+        return _shape_only(t, f"its values cannot be read ({type(e).__name__})")
+
+
+def _opaque(t: torch.Tensor, exact_numel: int) -> dict[str, Any] | None:
+    """The summary of a tensor whose values are not read: no data, or too sparse to
+    densify; None for every other tensor (one attribute read in the common case)."""
+    layout = t.layout
+    if layout is _STRIDED:
+        return _shape_only(t, "a meta tensor has no data") if t.is_meta else None
+    if layout is torch._mkldnn or t.numel() <= exact_numel:  # type: ignore[attr-defined]
+        return None  # dense, it is as large as it already is
+    out = _shape_only(t, f"{str(layout).removeprefix('torch.')} tensor")
+    try:
+        out["nnz"] = int(t._nnz())
+    except (RuntimeError, TypeError):
+        pass
+    return out
+
+
+def _shape_only(t: torch.Tensor, note: str) -> dict[str, Any]:
+    return {
+        "summary": True,
+        "shape": list(t.shape),
+        "dtype": dtype_name(t.dtype),
+        "note": note,
+        "preview": [],
+    }
+
+
+def snapshot(t: torch.Tensor) -> torch.Tensor | None:
+    """A copy of a small dense tensor's values to compare with later (``same_values``);
+    None for the tensors ``==`` cannot compare (sparse, meta, quantized, complex32)."""
+    if t.layout is not _STRIDED or t.is_meta or t.is_quantized or t.dtype == torch.complex32:
+        return None
+    return t.detach().clone()
+
+
+def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """A snapshot of a small tensor holds the tensor's values (NaN equal to NaN)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    try:
+        if torch.equal(a, b):
+            return True
+        return a.is_floating_point() and bool(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False  # a dtype the kernels lack: encoded afresh
 
 
 def _exact(t: torch.Tensor) -> Any:
@@ -163,7 +228,6 @@ _ROW_NUMEL = 8192
 _BATCH_NUMEL = 1 << 20
 
 
-_STRIDED = torch.strided
 _FLOATS = (torch.float32, torch.float64)
 
 
@@ -182,7 +246,10 @@ def encode_many(tensors: list[torch.Tensor], exact_numel: int = EXACT_NUMEL) -> 
     with torch.no_grad():  # in place of detach() on each tensor
         for i, t in enumerate(tensors):
             # most gradients are dense float32 already: skip _plain's copies and checks
-            p = t if t.layout is _STRIDED and t.dtype in _FLOATS else _plain(t)
+            if not (t.layout is _STRIDED and t.dtype in _FLOATS and not t.is_meta):
+                out[i] = encode(t, exact_numel)  # sparse gradients (Embedding), and the rest
+                continue
+            p = t
             n = p.numel()
             if n <= exact_numel:
                 out[i] = _exact(p)

@@ -65,6 +65,37 @@ class GraphTooLarge(Exception):
         self.limit = limit
 
 
+def sequence_length(value: list[Any] | tuple[Any, ...]) -> int:
+    """``len(value)`` by ``list``'s or ``tuple``'s own method: a subclass's runs no code."""
+    return list.__len__(value) if isinstance(value, list) else tuple.__len__(value)
+
+
+#: what a tensor subclass may define without the recorder leaving it out: nothing the
+#: recorder calls (it reads tensors by their attributes and methods)
+_HARMLESS_OVERRIDES = frozenset(
+    {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__init__",
+     "__repr__", "__str__", "__annotations__", "__firstlineno__", "__static_attributes__"}
+)  # fmt: skip
+_TENSOR_NAMES = frozenset(dir(torch.Tensor))
+_readable_types: dict[type, bool] = {torch.Tensor: True}
+
+
+def readable_tensor(t: torch.Tensor) -> bool:
+    """Whether the recorder may read ``t``: its class is torch's (``Parameter``...) or a
+    subclass that overrides none of ``torch.Tensor``'s attributes, so reading it runs
+    no scenario code (an overridden ``detach`` may raise or never return)."""
+    cls = type(t)
+    known = _readable_types.get(cls)
+    if known is None:
+        known = _readable_types[cls] = all(
+            str(getattr(c, "__module__", "")).startswith("torch")
+            or not (set(vars(c)) - _HARMLESS_OVERRIDES) & _TENSOR_NAMES
+            for c in cls.__mro__
+            if c is not object
+        )
+    return known
+
+
 def is_leaf_node(node: Any) -> bool:
     return type(node).__name__ == "AccumulateGrad"
 
@@ -77,6 +108,12 @@ class NameTable:
     from the outermost bound module (``model.0.weight`` even when ``layer =
     model[0]`` is bound too), which is also what ``module_paths`` gives for
     every submodule.
+
+    Reading the namespace runs none of the scenario's code: lists and tuples
+    are read through ``list``'s and ``tuple``'s own methods (a subclass's
+    ``__len__`` may raise), and tensors of a scenario's subclass that
+    overrides what the recorder calls (``detach``, ``tolist``, ``shape``...)
+    are left out (see :func:`readable_tensor`).
     """
 
     def __init__(self, namespace: Mapping[str, Any]) -> None:
@@ -89,13 +126,16 @@ class NameTable:
             if name.startswith("_"):
                 continue
             if isinstance(value, torch.Tensor):
-                self._add(name, value)
+                if readable_tensor(value):
+                    self._add(name, value)
             elif isinstance(value, torch.nn.Module):
                 self._modules.append((name, value))
-            elif isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_ITEMS:
-                for i, item in enumerate(value):
+            elif isinstance(value, (list, tuple)) and 0 < sequence_length(value) <= _MAX_ITEMS:
+                items = list.copy(value) if isinstance(value, list) else value[:]
+                for i, item in enumerate(items):
                     if isinstance(item, torch.Tensor):
-                        self._add(f"{name}[{i}]", item)
+                        if readable_tensor(item):
+                            self._add(f"{name}[{i}]", item)
                     elif isinstance(item, torch.nn.Module):
                         self._modules.append((f"{name}[{i}]", item))
         if self._modules:

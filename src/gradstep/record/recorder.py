@@ -32,6 +32,8 @@ from gradstep.record.encode import (
     dtype_name,
     encode,
     oid,
+    same_values,
+    snapshot,
 )
 from gradstep.record.formulas import formula_for
 from gradstep.record.graph import (
@@ -40,11 +42,13 @@ from gradstep.record.graph import (
     NameTable,
     forget_layouts,
     is_leaf_node,
+    sequence_length,
 )
 from gradstep.record.limits import MAX_NODES, MAX_STEPS
 from gradstep.record.passes import Event, PassHooks
 from gradstep.record.provenance import STEP, Provenance
 from gradstep.scenario.loader import Scenario
+from gradstep.trace.clean import storable
 from gradstep.trace.model import (
     BackwardPass,
     NodeRecord,
@@ -241,7 +245,7 @@ class Recorder:
             # many lessons) changes w in place through a tensor with a counter of its own.
             # A stored key keeps a copy of a small tensor's values, a fresh one none: it is
             # compared with the tensor itself (see _same)
-            t.detach().clone() if snapshot and t.numel() <= SNAPSHOT_NUMEL else None,
+            _snapshot(t) if snapshot and t.numel() <= SNAPSHOT_NUMEL else None,
         )
 
     @staticmethod
@@ -257,7 +261,7 @@ class Recorder:
             and a[4] is b[4]
             and a[5] is b[5]
             and a[6] == b[6]
-            and (a[7] is None or _same_values(a[7], b[0].detach()))
+            and (a[7] is None or same_values(a[7], b[0].detach()))
         )
 
     def variable_deltas(self, names: NameTable) -> dict[str, VariableState | None]:
@@ -317,6 +321,8 @@ class Recorder:
                 gc.unfreeze()
         try:
             self.trace.variables = self.final_variables()
+        except Exception as e:  # noqa: BLE001 - the recorder's trouble: the trace still stands
+            self._note_recording_error(self._line, e)
         finally:
             forget_layouts()
             # the namespace holds our method and we hold the namespace: without this
@@ -359,11 +365,11 @@ class Recorder:
             except LimitExceeded as e:
                 error = e
             except MemoryError as e:
-                error = LimitExceeded(
-                    "memory", f"the scenario ran out of memory ({e or 'MemoryError'})"
-                )
+                error = _memory_limit(str(e)).with_traceback(e.__traceback__)
             except Exception as e:
                 error = _as_memory_limit(e) or e
+            except BaseException as e:  # noqa: BLE001 - raise BaseException(...), SystemExit
+                error = e  # the scenario's, at its line: the worker goes on
         try:
             self._close_open()
             if len(self.trace.steps) == first_step:  # nothing shown: the statement itself
@@ -372,6 +378,8 @@ class Recorder:
                 self._close_open()
         except LimitExceeded as e:
             error = error or e  # the first error is the one to report
+        except Exception as e:  # noqa: BLE001 - the recorder's trouble, not the scenario's
+            self._note_recording_error(stmt.lineno, e)
         if error is not None:
             self._record_error(error, stmt.lineno)
             return False
@@ -391,8 +399,7 @@ class Recorder:
         except LimitExceeded:
             raise
         except Exception as e:  # noqa: BLE001 - the recorder's trouble, not the scenario's
-            errors = self.trace.stats.setdefault("recording_errors", [])
-            errors.append(f"line {line}: {type(e).__name__}: {e}")
+            self._note_recording_error(line, e)
         self._line = line
         runs = self._runs[line] = self._runs.get(line, 0) + 1
         text = self._line_text(line)
@@ -415,7 +422,7 @@ class Recorder:
             new_ids = self._capture_forward(names)
             deltas = self.variable_deltas(names)
         _flush_warnings(self._caught, self._out)  # a loop's warnings go to their own step
-        output = self._out.getvalue()[opened.out_pos :]
+        output = storable(self._out.getvalue()[opened.out_pos :])
         if not (new_ids or deltas or output or opened.always):
             return False
         self._add_step(
@@ -439,7 +446,7 @@ class Recorder:
         its top-level statement."""
         ns = self.ns
         bound = tuple(
-            (k, oid(v), len(v) if isinstance(v, (list, tuple)) else -1)
+            (k, oid(v), sequence_length(v) if isinstance(v, (list, tuple)) else -1)
             for k, v in ns.items()
             if isinstance(v, (torch.Tensor, torch.nn.Module, list, tuple))
         )
@@ -487,8 +494,10 @@ class Recorder:
             return self.capture.walk(
                 roots, new_only=new_only, limit=self.max_nodes - len(self.capture.nodes)
             )
-        except GraphTooLarge as e:
-            raise LimitExceeded("graph", f"{e} (the limit is {self.max_nodes})") from None
+        except GraphTooLarge:
+            raise LimitExceeded(
+                "graph", f"the autograd graph grew past the limit of {self.max_nodes} nodes"
+            ) from None
 
     def _record_error(self, error: BaseException, line: int | None) -> None:
         tb = error.__traceback__
@@ -500,7 +509,7 @@ class Recorder:
             kind, etype = "limit", f"{error.limit.capitalize()}Limit"
         else:
             kind, etype = "exception", type(error).__name__
-        message = str(error)
+        message = _message_of(error)
         self.trace.error = TraceError(etype, message, line, kind)
         self._add_step(
             Step(index=0, kind="error", line=line, text=_first_line(f"{etype}: {message}", 120))
@@ -708,6 +717,10 @@ class Recorder:
                     self._vars[ev.name] = (self._key(t, snapshot=True), state)  # not again
             self._add_step(step)
 
+    def _note_recording_error(self, line: int | None, e: Exception) -> None:
+        errors = self.trace.stats.setdefault("recording_errors", [])
+        errors.append(f"line {line}: {type(e).__name__}: {_message_of(e)}")
+
     def _summary_of(
         self, g: torch.Tensor | None, after: tuple[torch.Tensor, int, Any] | None
     ) -> Any:
@@ -741,13 +754,7 @@ class Recorder:
             self._vars[name] = (self._key(t, snapshot=True), state)  # pass_end: not again
 
 
-def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """A snapshot of a small tensor holds the tensor's values (NaN equal to NaN)."""
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if torch.equal(a, b):
-        return True
-    return a.is_floating_point() and bool(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+_snapshot = snapshot  # Recorder._key has a parameter of that name
 
 
 def _version(t: torch.Tensor) -> int:
@@ -773,15 +780,53 @@ def _source_lines(source: str) -> list[str]:
 
 
 def _as_memory_limit(e: Exception) -> LimitExceeded | None:
-    """torch reports a refused allocation as a RuntimeError; it is the memory limit."""
-    text = str(e)
-    if isinstance(e, RuntimeError) and (
-        "can't allocate memory" in text or "not enough memory" in text
-    ):
-        return LimitExceeded(
-            "memory", f"the scenario hit the memory limit: {_first_line(text, 200)}"
-        )
+    """torch reports a refused allocation as a RuntimeError; it is the memory limit (kept
+    with the error's traceback, which names the line inside a loop or a function)."""
+    if not isinstance(e, RuntimeError):
+        return None
+    text = _message_of(e)
+    if "can't allocate memory" in text or "not enough memory" in text:
+        return _memory_limit(_first_line(text, 200)).with_traceback(e.__traceback__)
     return None
+
+
+def _memory_limit(detail: str) -> LimitExceeded:
+    """The memory limit as the scenario met it; ``detail`` from the failed allocation."""
+    limit = _address_space_limit_mb()
+    what = f"the memory limit of {limit} MB" if limit else "the memory limit"
+    return LimitExceeded(
+        "memory",
+        f"the scenario ran out of memory: it hit {what}" + (f" ({detail})" if detail else ""),
+    )
+
+
+def _address_space_limit_mb() -> int | None:
+    try:
+        import resource  # POSIX only; the worker sets RLIMIT_AS
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft >> 20
+
+
+#: the longest message a step keeps from an exception (a scenario may raise a huge one)
+_MAX_MESSAGE = 10_000
+
+
+def _message_of(error: BaseException) -> str:
+    """``str(error)`` made safe: a scenario's ``__str__`` may raise or run on, and its text
+    may hold lone surrogates (not UTF-8) or be megabytes long."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - the scenario's own __str__ failed
+        try:
+            text = repr(error.args)
+        except Exception:  # noqa: BLE001
+            text = "(the exception's message could not be read)"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + f"… ({len(text) - _MAX_MESSAGE} more characters)"
+    return storable(text)
 
 
 @contextlib.contextmanager
@@ -799,5 +844,6 @@ def _capture_output(out: io.StringIO) -> Iterator[list[warnings.WarningMessage]]
 def _flush_warnings(caught: list[warnings.WarningMessage], out: io.StringIO) -> None:
     """Write the warnings caught so far into ``out`` as ``Category: message`` lines."""
     for w in caught:
-        out.write(f"{w.category.__name__}: {_first_line(str(w.message), 200)}\n")
+        message = w.message if isinstance(w.message, str) else _message_of(w.message)
+        out.write(f"{w.category.__name__}: {_first_line(message, 200)}\n")
     caught.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 from typing import Any
@@ -11,10 +10,12 @@ import torch
 
 from gradstep.record.limits import MAX_STEPS
 from gradstep.record.recorder import Recorder
+from gradstep.scenario import check
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
-from gradstep.trace.errors import ErrorKind, error_trace
-from gradstep.trace.model import Trace
+from gradstep.trace.clean import storable
+from gradstep.trace.errors import ErrorKind, error_step, error_trace
+from gradstep.trace.model import Trace, TraceError
 
 
 def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
@@ -39,19 +40,10 @@ def record_scenario(
     """
     try:
         if not trusted:
-            from gradstep.scenario import check
-
             check.check_source(scenario.source, scenario.path)
-        tree = ast.parse(scenario.source, scenario.path)
+        tree = check.parse_scenario(scenario.source, scenario.path)
     except ScenarioRefused as e:
         return refused_trace(scenario, e)
-    except SyntaxError as e:
-        return refused_trace(
-            scenario,
-            ScenarioSyntaxError(
-                e.msg or "invalid syntax", e.lineno or 0, e.offset or 0, filename=scenario.path
-            ),
-        )
     guard: contextlib.AbstractContextManager[Any]
     if trusted:
         namespace: dict[str, Any] = {
@@ -72,6 +64,14 @@ def record_scenario(
     try:
         with recorder.patched_autograd(), guard:
             trace = recorder.run(tree)
+    except Exception as e:  # noqa: BLE001 - a bug of ours: the steps so far and a message
+        trace = recorder.trace
+        line = trace.steps[-1].line if trace.steps else None
+        message = storable(f"recording stopped: {type(e).__name__}: {e}")
+        trace.error = TraceError("RecorderError", message, line, "crash")
+        step = error_step(trace.error)
+        step.index = len(trace.steps)
+        trace.steps.append(step)
     finally:
         torch.set_grad_enabled(grad_enabled)
     trace.stats["trusted"] = trusted

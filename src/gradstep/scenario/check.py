@@ -70,6 +70,7 @@ Review of torch 2.13's public namespace (``dir(torch)``, ``dir(torch.Tensor)``,
 from __future__ import annotations
 
 import ast
+import re
 import string
 import warnings
 from collections.abc import Iterable, Iterator
@@ -299,7 +300,7 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.TryStar: "'except*' is not allowed in a scenario; use a plain 'except'",
 }
 
-_MAX_NESTING = "the code is nested too deeply to be checked; split the expression"
+_MAX_NESTING = "the code is nested too deeply or is too long to be parsed; split the expression"
 
 
 def is_dunder(name: str) -> bool:
@@ -340,37 +341,84 @@ def check_source(source: str, filename: str) -> None:
 
 def find_refusals(source: str, filename: str) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
-    try:
-        with warnings.catch_warnings():
-            # "invalid escape sequence" and friends are the interpreter's business, not ours
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source, filename)
-    except SyntaxError as e:
-        raise ScenarioSyntaxError(
-            e.msg or "invalid syntax", e.lineno or 1, max((e.offset or 1) - 1, 0), filename
-        ) from None
-    except (ValueError, RecursionError, MemoryError) as e:
-        # null bytes, lone surrogates, pathological nesting: not Python a scenario can be
-        raise ScenarioSyntaxError(_parse_failure(e), _null_line(source), 0, filename) from None
+    tree = parse_scenario(source, filename)
     checker = _Checker(filename, _bound_names(tree))
     try:
         checker.visit(tree)
     except RecursionError:
-        return [ScenarioRefused(_MAX_NESTING, 1, 0, filename)]
+        return [ScenarioRefused(_MAX_NESTING, _hardest_line(source), 0, filename)]
     return sorted(checker.problems, key=lambda p: (p.line, p.col))
 
 
-def _parse_failure(e: BaseException) -> str:
-    if isinstance(e, ValueError) and "null" in str(e):
-        return "the file contains a null byte"
-    if isinstance(e, ValueError):
-        return f"the file is not valid text: {e}"
-    return _MAX_NESTING
+#: the longest line a scenario may have: ten times a long line of data written out
+#: (``torch.tensor([...])`` with a thousand numbers), far below what the parser chokes on
+MAX_LINE_CHARS = 1_000_000
+#: brackets nested deeper than this: the parser's own limit is 200
+_DEEP = 100
 
 
-def _null_line(source: str) -> int:
-    index = source.find("\0")
-    return source.count("\n", 0, index) + 1 if index >= 0 else 1
+def parse_scenario(source: str, filename: str) -> ast.Module:
+    """The syntax tree of ``source``, or a ScenarioSyntaxError at the line to blame.
+
+    Never anything else: null bytes, lone surrogates, a line of megabytes and
+    nesting the parser cannot take (it raises MemoryError or RecursionError,
+    with no line) are refused before or after parsing with the line they are on.
+    """
+    refusal = _unparsable_text(source)
+    if refusal is not None:
+        raise ScenarioSyntaxError(refusal[1], refusal[0], 0, filename)
+    try:
+        with warnings.catch_warnings():
+            # "invalid escape sequence" and friends are the interpreter's business, not ours
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename)
+    except SyntaxError as e:
+        raise ScenarioSyntaxError(
+            e.msg or "invalid syntax", e.lineno or 1, max((e.offset or 1) - 1, 0), filename
+        ) from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ScenarioSyntaxError(_MAX_NESTING, _hardest_line(source), 0, filename) from None
+
+
+def _unparsable_text(source: str) -> tuple[int, str] | None:
+    """(line, message) for text that is no Python source at all, else None."""
+    lines = _LINE_BREAKS.split(source)
+    for number, line in enumerate(lines, start=1):
+        if "\0" in line:
+            return number, "the file contains a null byte"
+        if len(line) > MAX_LINE_CHARS:
+            return number, (
+                f"the line is {len(line):,} characters long; a scenario's lines may have "
+                f"at most {MAX_LINE_CHARS:,}"
+            )
+        if not line.isascii() and _SURROGATE.search(line):
+            return number, "the file is not valid text (a lone surrogate code point)"
+    return None
+
+
+def _hardest_line(source: str) -> int:
+    """Where the parser most likely gave up: the line where brackets nest deepest (if
+    deep), else the longest line."""
+    depth = deepest = 0
+    deepest_line = line = 1
+    for char in source:
+        if char in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_line = depth, line
+        elif char in ")]}":
+            depth -= 1
+        elif char == "\n":
+            line += 1
+    if deepest > _DEEP:
+        return deepest_line
+    lengths = [len(part) for part in _LINE_BREAKS.split(source)]
+    return lengths.index(max(lengths)) + 1
+
+
+#: where Python's tokenizer starts a new line
+_LINE_BREAKS = re.compile("\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _bound_names(tree: ast.AST) -> frozenset[str]:

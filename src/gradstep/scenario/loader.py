@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gradstep.scenario.check import parse_scenario
 from gradstep.scenario.errors import ScenarioRefused
 from gradstep.trace.model import ScenarioInfo
 
@@ -79,8 +80,8 @@ def scenario_from_source(source: str, path: str = "<scenario>") -> Scenario:
 
 def _parse(source: str) -> ast.Module | None:
     try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError):
+        return parse_scenario(source, "<scenario>")
+    except ScenarioRefused:
         return None  # reported with its line when the scenario is checked
 
 

@@ -17,13 +17,32 @@ from typing import Any
 import orjson
 
 from gradstep.collection import collection_paused
+from gradstep.trace.clean import storable
 from gradstep.trace.model import FORMAT, VERSION, Trace
 
 
 def dumps(trace: Trace, *, indent: int | None = None) -> str:
     if indent is not None:  # for people reading it; allow_nan=False: a bare NaN here is a bug
-        return json.dumps(trace.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
-    return orjson.dumps(_document(trace)).decode("utf-8")
+        return json.dumps(
+            _storable(trace.to_dict()), indent=indent, allow_nan=False, ensure_ascii=False
+        )
+    try:
+        return orjson.dumps(_document(trace)).decode("utf-8")
+    except orjson.JSONEncodeError:
+        # a lone surrogate the recorder did not clean (a parameter dict's key, say): the
+        # document is valid UTF-8 all the same, written once more through plain data
+        return orjson.dumps(_storable(trace.to_dict())).decode("utf-8")
+
+
+def _storable(value: Any) -> Any:
+    """Plain JSON data with every string, keys included, made valid UTF-8."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(k) if isinstance(k, str) else k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _document(trace: Trace) -> dict[str, Any]:
