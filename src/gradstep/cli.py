@@ -134,9 +134,10 @@ def record(args: argparse.Namespace) -> Trace:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    from gradstep.trace.clean import inert_json
     from gradstep.trace.errors import exit_status
     from gradstep.trace.io import dumps
-    from gradstep.trace.text import step_table
+    from gradstep.trace.text import error_line, step_table
 
     if args.in_process:  # for profiling the recorder; not the safe path
         from gradstep.record.run import record_scenario
@@ -146,13 +147,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     else:
         trace = record(args)
     if args.json:
-        sys.stdout.write(dumps(trace) + "\n")
+        sys.stdout.write(inert_json(dumps(trace)) + "\n")
     else:
         sys.stdout.write(step_table(trace))
         if trace.error is not None:
-            e = trace.error
-            where = f", line {e.line}" if e.line else ""  # a crash or a limit may have none
-            print(f"{args.file}{where}: {e.type}: {e.message}", file=sys.stderr)
+            print(error_line(trace, args.file), file=sys.stderr)
     return exit_status(trace.error)
 
 

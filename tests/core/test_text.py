@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_label, step_number, step_table
 
@@ -58,3 +60,97 @@ def test_statement_rows_say_what_changed() -> None:
     assert rows[2].endswith("x = 2.4000")
     assert rows[3].endswith("del x")
     assert rows[4].endswith("→ 1")
+
+
+# ------------------------------------------------- the table is not a terminal exploit
+
+#: what a scenario could smuggle to the terminal that prints its trace
+HOSTILE = {
+    "window title": "\x1b]0;pwned\x07",
+    "screen clear": "\x1b[2J\x1b[H",
+    "clipboard write": "\x1b]52;c;cm0gLXJmIH4=\x07",
+    "C1 CSI": "\x9b31m",
+    "bidi override": "safe\u202e)cod(",
+    "isolate": "\u2066x\u2069",
+    "backspace and bell": "a\x08\x07b",
+    "carriage return": "shown\rhidden",
+    "line separator": "a\u2028b",
+    "lone surrogate": "x\ud800",
+}
+
+
+def _hostile_trace(text: str) -> Trace:
+    from gradstep.trace.model import ScenarioInfo, Step, TraceError, VariableState
+
+    trace = Trace(
+        scenario=ScenarioInfo(path=f"p{text}.py", title=f"T{text}", summary="", source=text)
+    )
+    state = VariableState([], "float32", False, True, None, 1.0, None)
+    trace.steps = [
+        Step(0, "statement", 1, f"print({text!r})", output=f"{text}\nsecond {text}\n"),
+        Step(1, "statement", 2, f"x{text} = 1", variables={f"x{text}": state}),
+        Step(2, "error", 3, f"ValueError: {text}"),
+    ]
+    trace.error = TraceError(f"Error{text}", f"line one {text}\nline two", 3, "exception")
+    return trace
+
+
+def _active(text: str) -> list[str]:
+    """The characters in ``text`` that a terminal would act on (newlines aside)."""
+    return [
+        c
+        for c in text
+        if c != "\n"
+        and (
+            ord(c) < 0x20
+            or 0x7F <= ord(c) <= 0x9F
+            or c in "\u061c\u200e\u200f\u2028\u2029"
+            or 0x202A <= ord(c) <= 0x202E
+            or 0x2066 <= ord(c) <= 0x2069
+            or 0xD800 <= ord(c) <= 0xDFFF
+        )
+    ]
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_the_step_table_shows_control_characters_instead_of_sending_them(text: str) -> None:
+    from gradstep.trace.text import error_line
+
+    table = step_table(_hostile_trace(text))
+    assert _active(table) == []
+    table.encode("utf-8")  # printable on a UTF-8 terminal
+    line = error_line(_hostile_trace(text), f"lesson{text}.py")
+    assert _active(line) == []
+    escaped = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+    assert escaped.split("\\")[1][:3] in table  # shown, e.g. \x1b, \u202e
+
+
+def test_visible_escapes_only_what_acts_on_a_terminal() -> None:
+    from gradstep.trace.clean import visible
+
+    assert visible("tab\tnew\nline é ∂ 😀 ‍") == "tab\tnew\nline é ∂ 😀 ‍"
+    assert visible("tab\tnew\nline", one_line=True) == "tab\\tnew\\nline"
+    assert visible("\x1b]0;t\x07") == "\\x1b]0;t\\x07"
+    assert visible("a\u202eb\ud800") == "a\\u202eb\\ud800"
+
+
+def test_trace_json_printed_by_the_cli_is_the_same_data_with_nothing_active(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradstep.cli import main
+
+    lesson = tmp_path / "lesson.py"
+    lesson.write_text(
+        '"""Title\x1b]0;pwned\x07"""\nprint("\\x1b[2J\\x9b31m\\u202e")\n'
+        'raise ValueError("\\x1b]52;c;cm0=\\x07 \\u2066")\n',
+        encoding="utf-8",
+    )
+    assert main(["trace", str(lesson)]) == 1
+    out, err = capsys.readouterr()
+    assert _active(out) == [] and _active(err) == []
+    assert "\\x1b[2J" in out and "\\x1b]52" in err
+    assert main(["trace", str(lesson), "--json"]) == 1
+    out, _ = capsys.readouterr()
+    assert _active(out) == []
+    document = json.loads(out)
+    assert document["steps"][0]["output"] == "\x1b[2J\x9b31m\u202e\n"

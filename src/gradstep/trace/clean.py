@@ -6,6 +6,7 @@ exceptions' messages, its title and source, the keys of its parameter dicts.
 - :func:`storable` makes it valid UTF-8: a lone surrogate (``"\\ud800"``,
   which Python strings may hold and JSON encoders refuse) becomes the visible
   escape ``\\ud800``.
+- :func:`inert_json` does the same for a JSON document, in JSON's own escapes.
 - :func:`visible` makes it harmless on a terminal: escape sequences (``ESC``
   ``]0;title BEL`` renames the window, ``ESC [2J`` clears the screen, ``ESC
   ]52;`` writes the clipboard), the other C0 and C1 controls and the bidi
@@ -54,3 +55,13 @@ def visible(text: str, *, one_line: bool = False) -> str:
     """
     pattern = _ACTIVE_OR_LINE if one_line else _ACTIVE
     return pattern.sub(_escape, text)
+
+
+#: what JSON writers leave raw (they escape C0 controls themselves): DEL, C1, bidi, separators
+_ACTIVE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def inert_json(document: str) -> str:
+    """A JSON document with the characters a terminal acts on written as ``\\uXXXX``:
+    the same data (they only occur inside strings), safe to print."""
+    return _ACTIVE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", document)

@@ -3,6 +3,10 @@
 Steps are numbered from 1 wherever a user reads them (the window, ``gradstep
 trace``, figures, handouts, ``gradstep export --step``); a trace's ``index``
 fields count from 0. ``step_number`` is the one place that turns one into the other.
+
+The step table goes to a terminal, and much of its text is the scenario's (title,
+source, printed output, messages, names): every cell passes through
+:func:`~gradstep.trace.clean.visible`, so an escape sequence in it is shown, not obeyed.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradstep.trace.chainrule import chain_rule_at
+from gradstep.trace.clean import visible
 from gradstep.trace.model import NodeRecord, Step, Trace, VariableState, is_summary
 
 
@@ -168,20 +173,32 @@ def step_table(trace: Trace) -> str:
                 known.pop(name, None)
             else:
                 known[name] = state
-        rows.append(
-            (str(step_number(s.index)), str(s.line or ""), s.kind, step_what(trace, s), detail)
-        )
+        cells = (str(step_number(s.index)), str(s.line or ""), s.kind, step_what(trace, s), detail)
+        rows.append(tuple(visible(c, one_line=True) for c in cells))  # type: ignore[arg-type]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for r in rows:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
-    title = trace.scenario.title or trace.scenario.path
+    title = visible(trace.scenario.title or trace.scenario.path, one_line=True)
     out = [title, "=" * len(title)]
     if "walls" in trace.limits:  # a run in the worker says which walls held it
-        out.append("walls: " + walls_summary(trace.limits["walls"]))
+        out.append("walls: " + visible(walls_summary(trace.limits["walls"]), one_line=True))
     out += [ln.rstrip() for ln in lines]
     if trace.error:
-        e = trace.error
         out.append("")
-        out.append(f"error at line {e.line}: {e.type}: {e.message}")
+        out.append(error_line(trace))
     return "\n".join(out) + "\n"
+
+
+def error_line(trace: Trace, where: str = "") -> str:
+    """``[where, ]error at line N: Type: message`` with the scenario's text made visible
+    (the message keeps its newlines; nothing in it acts on a terminal)."""
+    e = trace.error
+    if e is None:
+        return ""
+    line = f"line {e.line}" if e.line else ""  # a crash or a hard limit may have none
+    if where:
+        prefix = visible(where, one_line=True) + (f", {line}" if line else "")
+    else:
+        prefix = f"error at {line}" if line else "error"
+    return f"{prefix}: {visible(e.type, one_line=True)}: {visible(e.message)}"
