@@ -190,3 +190,97 @@ def test_an_unreadable_notebook_is_refused(tmp_path: Path):
     f.write_text("{not json")
     with pytest.raises(ScenarioRefused, match="not a readable notebook"):
         load_scenario(f)
+
+
+# ------------------------------------------------------- notes never run, lines stay put
+
+import ast  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gradstep.scenario.loader import notebook_to_percent, source_lines  # noqa: E402
+
+#: every character, the line breaks Python knows and the ones it does not among them
+_TEXT = st.text(
+    st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from("\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\ufeff\x1b"),
+    ),
+    max_size=60,
+)
+_CODE_LINE = st.sampled_from(["import os", "x = 1", "os.system('x')", "raise SystemExit"])
+_BREAK = st.sampled_from(["\n", "\r", "\r\n"])
+
+
+def _notebook(*cells: object) -> str:
+    return nbformat.writes(new_notebook(cells=list(cells)))
+
+
+def _statements(source: str) -> list[ast.stmt]:
+    return ast.parse(source).body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXT, _CODE_LINE, _BREAK)
+def test_a_markdown_cell_never_runs_whatever_its_text(text: str, code: str, brk: str) -> None:
+    for markdown in (text, f"{text}{brk}{code}", f"note\r{code}", f"{code}{brk}{text}"):
+        source = notebook_to_percent(_notebook(new_markdown_cell(markdown)), "n.ipynb")
+        assert _statements(source) == [], repr(markdown)
+        assert "\r" not in source
+        # one source line per line Python would see in the cell, after the marker
+        assert len(source.rstrip("\n").split("\n")) == 1 + len(source_lines(markdown))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_TEXT.filter(lambda t: "\r" not in t and "\n" not in t), _CODE_LINE, _BREAK)
+def test_a_magic_line_never_runs_the_rest_of_its_line(text: str, code: str, brk: str) -> None:
+    cell = f"%matplotlib inline {text}\r{code}{brk}!pip install x \\{brk}{code}{brk}x = 2"
+    source = notebook_to_percent(_notebook(new_code_cell(cell)), "n.ipynb")
+    statements = _statements(source)
+    # the magic's \r ends the magic line: code there is a line of its own, and runs as in
+    # Jupyter; the line continued by the backslash is part of the magic and does not
+    assert [ast.unparse(s) for s in statements] == [ast.unparse(ast.parse(code)), "x = 2"]
+    lines = source.split("\n")
+    assert lines[statements[0].lineno - 1] == code
+    assert lines[statements[1].lineno - 1] == "x = 2"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 99), _BREAK), min_size=1, max_size=12))
+def test_code_cells_keep_one_source_line_per_cell_line(rows: list[tuple[int, str]]) -> None:
+    code = "".join(f"v{i} = {i}{brk}" for i, brk in rows)
+    source = notebook_to_percent(
+        _notebook(new_markdown_cell("a\rb"), new_code_cell(code)), "n.ipynb"
+    )
+    lines = source.split("\n")
+    statements = _statements(source)
+    assert [ast.unparse(s) for s in statements] == [f"v{i} = {i}" for i, _ in rows]
+    for stmt in statements:
+        assert lines[stmt.lineno - 1] == ast.unparse(stmt)
+    assert statements[0].lineno == 6  # after "# %% [markdown]", "# a", "# b", "", "# %%"
+
+
+def test_notes_keep_their_lines_with_nul_and_surrogates_shown() -> None:
+    source = notebook_to_percent(
+        _notebook(new_markdown_cell("one\rtwo\x00three\r\nfour \ud800"), new_code_cell("x = 1")),
+        "n.ipynb",
+    )
+    s = scenario_from_source(source, "n.ipynb")
+    assert s.notes[0].text == "one\ntwo\\0three\nfour \\ud800"
+    assert _statements(source)[0].lineno == 7
+
+
+def test_a_py_markdown_cell_that_holds_code_is_shown_as_code() -> None:
+    s = scenario_from_source("# %% [markdown]\n# A note\nimport os\n# %%\nx = 1\n", "lesson.py")
+    assert [c.kind for c in s.cells] == ["code", "code"]
+    assert "import os" in s.cells[0].text
+
+
+def test_a_lone_cr_in_a_py_file_counts_as_python_counts_it(tmp_path: Path) -> None:
+    f = tmp_path / "lesson.py"
+    f.write_bytes(b"# %% [markdown]\r# note\rimport os\r# %%\rx = 1\r")
+    s = load_scenario(f)
+    assert "\r" not in s.source
+    assert [c.kind for c in s.cells] == ["code", "code"]  # the note's third line runs
+    assert s.source.split("\n")[4] == "x = 1"

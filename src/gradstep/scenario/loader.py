@@ -4,6 +4,13 @@ A scenario becomes one Python source text whose line numbers are what the
 code view shows and what every step refers to. A notebook is converted to the
 percent format (``# %%`` code cells, ``# %% [markdown]`` note cells), so both
 kinds are handled the same way afterwards.
+
+Lines are split where Python's tokenizer splits them (``\r\n``, ``\r``,
+``\n``) and nowhere else, and every source is written with ``\n`` only: a
+lone ``\r`` in a note or a magic line would otherwise end the comment and run
+the rest of the line as code. A note never runs: in a notebook each of its
+lines becomes a comment; in a ``.py`` file a ``[markdown]`` cell that holds
+code (lines that are not comments) is shown as the code cell it is.
 """
 
 from __future__ import annotations
@@ -15,7 +22,17 @@ from pathlib import Path
 
 from gradstep.scenario.check import parse_scenario
 from gradstep.scenario.errors import ScenarioRefused
+from gradstep.trace.clean import storable
 from gradstep.trace.model import ScenarioInfo
+
+#: where Python's tokenizer starts a new line (str.splitlines also splits at \f, \x1c...)
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """``text`` split into the lines Python sees."""
+    return LINE_BREAKS.split(text)
+
 
 _CELL_MARKER = re.compile(r"^#\s*%%(.*)$")
 _MARKDOWN_TAG = re.compile(r"\[\s*markdown\s*\]|\[\s*md\s*\]", re.IGNORECASE)
@@ -66,11 +83,13 @@ def load_scenario(path: str | Path) -> Scenario:
     if path.suffix.lower() == ".ipynb":
         source = notebook_to_percent(raw, str(path))
     else:
-        source = raw.replace("\r\n", "\n")
+        source = "\n".join(source_lines(raw))
     return scenario_from_source(source, str(path))
 
 
 def scenario_from_source(source: str, path: str = "<scenario>") -> Scenario:
+    if "\r" in source:  # lines as Python counts them, in the code view and every step
+        source = "\n".join(source_lines(source))
     tree = _parse(source)
     doc_end = _docstring_end(tree)
     cells = split_cells(source, skip_to=doc_end)
@@ -104,9 +123,14 @@ def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
     kind, body = "code", []  # body: (line number, text)
 
     def flush() -> None:
+        nonlocal kind
         rows = [(n, text) for n, text in body if n > skip_to]
         if kind == "markdown":
-            rows = _markdown_rows(rows)
+            note = _markdown_rows(rows)
+            if note is None:
+                kind = "code"  # it runs: say so
+            else:
+                rows = note
         while rows and not rows[0][1].strip():
             rows.pop(0)
         while rows and not rows[-1][1].strip():
@@ -126,18 +150,21 @@ def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
     return cells
 
 
-def _markdown_rows(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """A note cell's text: ``# `` comment markers removed, or the body of one string literal."""
+def _markdown_rows(rows: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
+    """A note cell's text: ``# `` comment markers removed, or the body of one string
+    literal; None when a line of it is code, which Python runs whatever the marker says."""
     text = "\n".join(t for _, t in rows).strip()
     if text[:3] in ('"""', "'''") and len(text) >= 6:
         try:
             value = ast.literal_eval(text)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
             value = None
         if isinstance(value, str):
             first = next(n for n, t in rows if t.strip())  # the line of the opening quotes
             first += len(value) - len(value.lstrip("\n"))
             return [(first + k, t) for k, t in enumerate(value.strip("\n").split("\n"))]
+    if any(t.strip() and not t.lstrip().startswith("#") for _, t in rows):
+        return None
     return [(n, _uncomment(t)) for n, t in rows]
 
 
@@ -175,10 +202,9 @@ def notebook_to_percent(text: str, path: str) -> str:
     out: list[str] = []
     for cell in nb.cells:
         src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
-        src = src.replace("\r\n", "\n")
         if cell.cell_type == "markdown":
             out.append("# %% [markdown]")
-            out.extend(("# " + line).rstrip() for line in src.split("\n"))
+            out.extend(_comment(line) for line in source_lines(src))
         elif cell.cell_type == "code":
             out.append("# %%")
             out.extend(_code_lines(src))
@@ -186,6 +212,12 @@ def notebook_to_percent(text: str, path: str) -> str:
             continue  # raw cells are neither code nor notes
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _comment(line: str, prefix: str = "# ") -> str:
+    """A line of a note as a comment: nothing in it ends the comment (``line`` holds no
+    line break) or stops the parser (a NUL is written as ``\\0``, a lone surrogate escaped)."""
+    return (prefix + storable(line.replace("\0", "\\0"))).rstrip()
 
 
 #: cell magics whose body is still Python that runs (timed, or with its output captured)
@@ -199,15 +231,18 @@ def _code_lines(src: str) -> list[str]:
     A cell magic other than timing or capturing (``%%bash``, ``%%writefile``...)
     turns the whole cell into comments: its body is not Python.
     """
-    lines = src.split("\n")
+    lines = source_lines(src)
     first = lines[0].strip() if lines else ""
     if first.startswith("%%") and not first.startswith(_PYTHON_CELL_MAGICS):
-        return [_MAGIC_NOTE + line if line.strip() else line for line in lines]
+        return [_comment(line, _MAGIC_NOTE) if line.strip() else line for line in lines]
     out = []
+    continued = False  # IPython reads a magic line ending in a backslash on the next line
     for line in lines:
         stripped = line.strip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and _is_help(stripped)):
-            line = _MAGIC_NOTE + line
+        magic = stripped.startswith(("%", "!")) or (stripped.endswith("?") and _is_help(stripped))
+        if magic or continued:
+            continued = stripped.endswith("\\")
+            line = _comment(line, _MAGIC_NOTE)
         out.append(line)
     return out
 
