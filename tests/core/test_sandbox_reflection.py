@@ -267,6 +267,10 @@ audit.REFUSED_PREFIXES = frozenset()
 audit.IMPORTABLE_ROOTS = frozenset({"socket", "subprocess"})
 audit._kind_of = lambda event: 0
 audit.make_policy = lambda *a, **k: (lambda event, args: None)
+import posixpath
+posixpath.realpath = lambda path, **kw: sys.prefix  # every path would look like Python's
+posixpath._joinrealpath = lambda *a: (sys.prefix, True)
+os.lstat = lambda path: None
 sandbox.install_audit_guard()
 with sandbox.guarded():
     pass

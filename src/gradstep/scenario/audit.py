@@ -18,12 +18,11 @@ Two ways to turn it on:
 - :func:`seal`, what the worker does before a restricted scenario runs: a
   second hook that enforces for the rest of the process. Audit hooks cannot be
   removed, and this one keeps everything it consults in its own closure,
-  bound when it is made (the C functions it calls, the folders it may read),
-  so there is no attribute anywhere that switches it off. Its remaining
-  dependency on mutable Python is ``os.path.realpath``'s module, so a read it
-  lets through is still walled in by the operating system (see
-  ``gradstep.worker.walls``), which is the boundary; this layer gives clear
-  messages.
+  bound when it is made (the C functions it calls, the folders it may read,
+  a private copy of ``os.path.realpath`` and the module globals it reads),
+  so there is no attribute anywhere that switches it off or bends it. The
+  operating system's walls around the worker (``gradstep.worker.walls``)
+  are the boundary all the same; this layer gives clear messages.
 
 Native code raises no audit events: ``torch.save``, ``torch.from_file`` and
 friends are kept out by name (the static check, the module proxies).
@@ -31,13 +30,16 @@ friends are kept out by name (the static check, the module proxies).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import os
 import re
 import site
+import stat
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -101,8 +103,25 @@ ATTRIBUTE_EVENTS = frozenset({"object.__getattr__", "object.__setattr__", "objec
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
+def _private_realpath() -> Callable[[str], str]:
+    """``os.path.realpath`` with its module's globals, ``os``, ``stat`` and the built-ins
+    copied now: patching ``posixpath``, ``os`` or ``builtins`` later does not change it."""
+    module = os.path
+    namespace = dict(vars(module))
+    namespace["os"] = types.SimpleNamespace(**vars(os))
+    namespace["stat"] = types.SimpleNamespace(**vars(stat))
+    namespace["__builtins__"] = dict(vars(builtins))
+    for name, value in list(namespace.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is vars(module):
+            namespace[name] = types.FunctionType(
+                value.__code__, namespace, value.__name__, value.__defaults__, value.__closure__
+            )
+            namespace[name].__kwdefaults__ = value.__kwdefaults__
+    return namespace["realpath"]  # type: ignore[no-any-return]
+
+
 def make_policy(
-    roots: Callable[[], tuple[str, ...]], caller: int
+    roots: Callable[[], tuple[str, ...]], caller: int, *, private: bool = False
 ) -> Callable[[str, tuple[Any, ...]], None]:
     """The check of one audit event: returns, or raises PermissionError.
 
@@ -110,9 +129,13 @@ def make_policy(
     many frames up from the check the code that raised the event runs. All the
     check uses is bound here, once, as locals of this call: nothing is looked
     up in a module or in the built-ins when an event comes, so replacing a
-    module attribute later changes nothing.
+    module attribute later changes nothing. ``private``: ``os.path.realpath``
+    too (a copy made now; the reversible guard reads the module's, which is cheaper
+    to set up).
     """
-    getframe, realpath, fsdecode, sep = sys._getframe, os.path.realpath, os.fsdecode, os.sep
+    getframe, sep, fspath = sys._getframe, os.sep, os.fspath
+    realpath = _private_realpath() if private else os.path.realpath
+    encoding, bytes_ = sys.getfilesystemencoding(), bytes
     is_instance, int_, str_, permission_error = isinstance, int, str, PermissionError
     type_error, value_error, type_, any_ = TypeError, ValueError, type, any
     mark, importable, write_flags = SCENARIO_MARK, IMPORTABLE_ROOTS, _WRITE_FLAGS
@@ -141,7 +164,10 @@ def make_policy(
 
     def check_read(path: Any) -> None:
         try:
-            real = realpath(fsdecode(path))
+            path = fspath(path)
+            if is_instance(path, bytes_):
+                path = path.decode(encoding, "surrogateescape")
+            real = realpath(path)
         except (type_error, value_error):
             refuse(f"reading {path!r}")
             return
@@ -257,7 +283,7 @@ def seal(readable: Iterable[str | os.PathLike[str]] = ()) -> None:
         if _state.sealed:
             return
         roots = _state.read_roots + tuple(os.path.realpath(os.fspath(p)) for p in readable)
-        sys.addaudithook(make_policy(lambda: roots, caller=1))
+        sys.addaudithook(make_policy(lambda: roots, caller=1, private=True))
         _state.sealed = True
 
 
