@@ -116,6 +116,8 @@ def _serve(out: Any) -> int:
     wall_report = walls.for_request(bool(req.get("trusted")), req.get("path"), "source" in req)
     walls_seconds = time.perf_counter() - walls_started
     python_layer = not req.get("trusted") and walls.python_layer_on()
+    if python_layer:
+        sandbox.seal()  # after the walls (raising them takes calls it refuses), before the clock
     signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", Limits.seconds)))
     try:
         trace = record_scenario(
