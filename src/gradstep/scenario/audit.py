@@ -46,7 +46,7 @@ from typing import Any
 import torch
 
 #: A key no scenario can spell, in every restricted builtins dict: it tells scenario frames apart.
-SCENARIO_MARK = object()
+SCENARIO_MARK: Any = object()
 
 
 class _GuardState:
@@ -234,10 +234,6 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     _reversible(event, args)
 
 
-def is_scenario_frame(frame: Any) -> bool:
-    return frame is not None and frame.f_builtins.get(SCENARIO_MARK) is True
-
-
 class _ImportGuard:
     """First finder on ``sys.meta_path``: refuses, while guarded, what the audit hook misses.
 
@@ -264,7 +260,7 @@ def install_audit_guard() -> None:
             return
         _state.read_roots = read_roots()
         sys.addaudithook(_audit_hook)
-        sys.meta_path.insert(0, _ImportGuard)  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _ImportGuard)
         _state.installed = True
 
 

@@ -77,7 +77,7 @@ def _lr_lambdas() -> property:
     """``lr_lambdas`` kept in the instance dict and checked at every read and write."""
 
     def get(self: Any) -> list[Any]:
-        functions = vars(self)["lr_lambdas"]
+        functions: list[Any] = vars(self)["lr_lambdas"]
         for fn in functions:  # also after ``sched.lr_lambdas[0] = object``
             _check_function(fn)
         return functions
