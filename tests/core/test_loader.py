@@ -233,7 +233,12 @@ def test_a_markdown_cell_never_runs_whatever_its_text(text: str, code: str, brk:
 
 
 @settings(max_examples=200, deadline=None)
-@given(_TEXT.filter(lambda t: "\r" not in t and "\n" not in t), _CODE_LINE, _BREAK)
+# (a magic line ending in a backslash goes on on the next line, as in IPython: not this test)
+@given(
+    _TEXT.filter(lambda t: not ({"\r", "\n"} & set(t)) and not t.rstrip().endswith("\\")),
+    _CODE_LINE,
+    _BREAK,
+)
 def test_a_magic_line_never_runs_the_rest_of_its_line(text: str, code: str, brk: str) -> None:
     cell = f"%matplotlib inline {text}\r{code}{brk}!pip install x \\{brk}{code}{brk}x = 2"
     source = notebook_to_percent(_notebook(new_code_cell(cell)), "n.ipynb")

@@ -8,6 +8,7 @@ keys), and, for the guard, an attacker who already has full reflection.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -22,6 +23,7 @@ from gradstep.scenario import hardened
 from gradstep.scenario.check import check_source
 from gradstep.scenario.loader import scenario_from_source
 from gradstep.scenario.sandbox import guarded, restricted_globals, restricted_module
+from gradstep.trace.model import Step
 
 SCHEDULER = """
 import torch
@@ -335,3 +337,96 @@ def test_the_worker_seals_the_guard_for_a_restricted_run_only(tmp_path: Path) ->
     assert restricted.stats.get("guard") == "sealed"
     assert "guard" not in trusted.stats
     assert restricted.variables["x"].grad == trusted.variables["x"].grad == 4.0
+
+
+# ----------------------------------------------- the policy itself, called as a function
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Any:
+    from gradstep.scenario.audit import make_policy, read_roots
+
+    roots = (*read_roots(), str(tmp_path.resolve()))
+    return make_policy(lambda: roots, caller=1, private=True)
+
+
+@pytest.mark.parametrize(
+    ("event", "args", "refusal"),
+    [
+        ("open", ("{tmp}/new.txt", "w", 0), "writing the file"),
+        ("open", ("{tmp}/new.txt", None, os.O_WRONLY | os.O_CREAT), "writing the file"),
+        ("open", ("/etc/hostname", "r", 0), "reading the file"),
+        ("open", (b"/etc/hostname", "r", 0), "reading the file"),
+        ("open", (object(), "r", 0), "reading"),
+        ("os.listdir", ("/etc",), "reading the file"),
+        ("os.system", (b"true",), "processes, signals"),
+        ("os.remove", ("{tmp}/x",), "processes, signals"),
+        ("subprocess.Popen", ("sh", ["sh"], None, None), "subprocess.Popen"),
+        ("socket.connect", (None, ("127.0.0.1", 1)), "socket.connect"),
+        ("ctypes.dlopen", ("libc.so.6",), "ctypes.dlopen"),
+        ("sys.settrace", (), "sys.settrace"),
+        ("import", ("tabnanny", None, None, None, None), "importing 'tabnanny'"),
+    ],
+)
+def test_the_policy_refuses_each_effect(
+    policy: Any, tmp_path: Path, event: str, args: tuple[Any, ...], refusal: str
+) -> None:
+    args = tuple(a.replace("{tmp}", str(tmp_path)) if isinstance(a, str) else a for a in args)
+    with pytest.raises(PermissionError, match=refusal):
+        policy(event, args)
+
+
+def test_the_policy_lets_reads_of_its_roots_and_harmless_events_through(
+    policy: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "lesson.py").write_text("x = 1\n")
+    policy("open", (str(tmp_path / "lesson.py"), "r", 0))
+    policy("open", (torch.__file__, "rb", 0))
+    policy("open", (3, "r", 0))  # a descriptor already open
+    policy("os.listdir", (str(tmp_path),))
+    policy("import", ("torch.nn", None, None, None, None))
+    policy("builtins.id", (1,))
+    policy("object.__getattr__", (sys._getframe(), "f_code"))  # not from scenario code
+
+
+def test_the_policy_refuses_frame_attributes_to_scenario_code_only(policy: Any) -> None:
+    namespace = restricted_globals("attack.py")
+    namespace["probe"] = policy
+    with pytest.raises(PermissionError, match="using 'tb_frame'"):
+        exec("probe('object.__getattr__', (None, 'tb_frame'))", namespace)
+
+
+def test_the_sealed_realpath_is_a_private_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import posixpath
+
+    from gradstep.scenario.audit import _private_realpath
+
+    real = tmp_path / "real.txt"
+    real.write_text("x")
+    (tmp_path / "link.txt").symlink_to(real)
+    private = _private_realpath()
+    expected = os.path.realpath(real)
+    assert private(str(tmp_path / "link.txt")) == expected
+    monkeypatch.setattr(posixpath, "_joinrealpath", lambda *a: (sys.prefix, True))
+    monkeypatch.setattr(os, "lstat", lambda path: None)
+    assert os.path.realpath(tmp_path / "link.txt") == sys.prefix  # the module's is bent
+    assert private(str(tmp_path / "link.txt")) == expected
+
+
+def test_a_failure_of_the_recorder_itself_ends_in_an_error_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gradstep.record.recorder import Recorder
+
+    def broken(self: Recorder, tree: Any) -> Any:
+        self._add_step(Step(0, "statement", 1, "x"))
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(Recorder, "run", broken)
+    trace = record_scenario(scenario_from_source("x = 1\n", "lesson.py"))
+    assert trace.error is not None and trace.error.kind == "crash"
+    assert trace.error.type == "RecorderError" and "a bug of ours" in trace.error.message
+    assert [s.kind for s in trace.steps] == ["statement", "error"]
+    assert trace.steps[-1].line == 1 and trace.steps[-1].index == 1
