@@ -221,3 +221,46 @@ def test_the_graph_limit_names_the_real_limit() -> None:
         trace = recorder.run(ast.parse(source))
     assert trace.error is not None and trace.error.type == "GraphLimit"
     assert trace.error.message == "the autograd graph grew past the limit of 10 nodes"
+
+
+def test_batched_encoding_agrees_with_one_by_one_for_every_kind_of_gradient() -> None:
+    """``encode_many`` (a big pass's gradients) against ``encode`` of each tensor."""
+    from gradstep.record.encode import Encoder, encode_many
+
+    torch.manual_seed(0)
+    rows = [torch.randn(40, 50) for _ in range(3)]  # stacked as rows
+    odd = torch.randn(40, 50)
+    odd[3, 4] = float("nan")
+    odd[5, 6] = float("inf")
+    tensors = [
+        *rows,
+        odd,
+        torch.randn(300, 300).t(),  # a large transposed view, reduced in place
+        torch.randn(4),  # exact
+        torch.arange(5000),  # integers: min and max
+        torch.ones(3000, dtype=torch.bool),
+        torch.sparse_coo_tensor(torch.tensor([[0], [1]]), torch.tensor([2.0]), (3000, 3000)),
+        torch.eye(3).to_sparse(),
+        torch.randn(2000, dtype=torch.float64),
+        torch.randn(2000, dtype=torch.float16),
+    ]
+    batched = encode_many(tensors, exact_numel=64)
+    one_by_one = [encode(t, 64) for t in tensors]
+
+    def close(a: object, b: object) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+        if isinstance(a, float) and isinstance(b, float):
+            return a == pytest.approx(b, rel=1e-4, abs=1e-6)
+        return a == b
+
+    for i, (a, b) in enumerate(zip(batched, one_by_one)):
+        assert close(a, b), (i, a, b)
+    assert batched[3]["nan"] == 1 and batched[3]["inf"] == 1
+    assert batched[8]["nnz"] == 1
+    encoder = Encoder(64)
+    assert encoder.many([tensors[5], None, tensors[5]]) == [one_by_one[5], None, one_by_one[5]]
+    assert encoder(tensors[5]) is encoder.many([tensors[5]])[0]  # the memo
+    encoder.clear()
