@@ -158,15 +158,15 @@ def test_the_bundle_runs_as_a_child_only_a_module_of_gradstep(args, expected):
 def test_a_restricted_scenario_in_a_bundle_may_read_the_bundle_s_own_archive(monkeypatch, tmp_path):
     # a PyInstaller bundle imports the standard library and torch's lazy modules from the
     # archive inside its executable, which lies outside sys.prefix (_internal/)
-    from gradstep.scenario import sandbox
+    from gradstep.scenario import audit
 
     app = tmp_path / "bundle" / "gradstep"
     app.parent.mkdir()
     app.write_bytes(b"\x7fELF")
     monkeypatch.setattr(sys, "executable", str(app))
-    assert str(app) not in sandbox._read_roots()
+    assert str(app) not in audit.read_roots()
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert str(app) in sandbox._read_roots()
+    assert str(app) in audit.read_roots()
 
 
 def test_the_walls_let_a_bundle_read_its_own_archive(monkeypatch, tmp_path):
