@@ -184,3 +184,159 @@ def test_torchs_lazy_imports_are_made_only_for_a_scenario_that_needs_them(source
         [sys.executable, "-c", _PREPARE, source], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["None", str(imported)]
+
+
+# ---------------------------------------------------------------- the time limit holds
+BEFORE = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\n"
+
+SWALLOWERS = {
+    # restricted code may do these three
+    "finally: continue": (
+        "n = 0\nwhile True:\n    try:\n        n = n + 1\n    finally:\n        continue\n",
+        False,
+    ),
+    "__exit__ returns True": (
+        "class Swallow:\n    def __enter__(self):\n        return self\n\n"
+        "    def __exit__(self, *exc):\n        return True\n\n\n"
+        "while True:\n    with Swallow():\n        n = sum(range(100))\n",
+        False,
+    ),
+    "finally: continue in a function": (
+        "def spin():\n    while True:\n        try:\n            torch.ones(3).sum()\n"
+        "        finally:\n            continue\n\n\nspin()\n",
+        False,
+    ),
+    # a __del__ where the time goes: the exception raised in it is ignored by Python
+    "__del__": (
+        "class Slow:\n    def __del__(self):\n        n = 0\n        while n < 20000:\n"
+        "            n += 1\n\n\ndef spin():\n    while True:\n        s = Slow()\n\n\nspin()\n",
+        True,
+    ),
+    "except BaseException: pass": (
+        "def spin():\n    while True:\n        try:\n            sum(range(1000))\n"
+        "        except BaseException:\n            pass\n\n\nspin()\n",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SWALLOWERS))
+def test_the_time_limit_cannot_be_swallowed(pool, tmp_path, name):
+    code, trusted = SWALLOWERS[name]
+    source = BEFORE + code
+    f = write(tmp_path, source)
+    started = time.perf_counter()
+    result = pool.run(f, trusted=trusted, limits=Limits(seconds=1.0, grace=30.0))
+    elapsed = time.perf_counter() - started
+    err = result.error
+    assert err is not None and err.kind == "limit" and err.type == "TimeLimit", err
+    # the worker stopped it (long before the parent's hard kill 30 s later)
+    assert "worker was stopped" not in err.message and elapsed < 15
+    assert err.line is not None and err.line > 3  # in the loop, not before it
+    steps = result.trace.steps
+    assert steps[-1].kind == "error" and steps[-1].line == err.line
+    assert "x" in result.trace.variables and result.trace.variables["y"].value == 6.0
+
+
+def test_a_scenario_deaf_to_the_limit_is_killed_and_keeps_its_steps(pool, tmp_path):
+    # the alarm never reaches Python (as in one long native call): the parent's hard kill
+    f = write(
+        tmp_path,
+        BEFORE + "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "while True:\n    pass\n",
+    )
+    started = time.perf_counter()
+    result = pool.run(f, trusted=True, limits=Limits(seconds=1.0, grace=1.0))
+    assert time.perf_counter() - started < 15
+    err = result.error
+    assert err is not None and err.kind == "limit" and err.type == "TimeLimit", err
+    assert "stuck inside one long operation" in err.message
+    assert err.line in (6, 7) and f"at line {err.line}" in err.message
+    kinds = [s.kind for s in result.trace.steps]
+    assert kinds[-1] == "error"
+    assert [s.line for s in result.trace.steps][:3] == [1, 2, 3]
+    assert result.trace.variables["y"].value == 6.0
+    assert result.trace.scenario.source.startswith("import torch")
+
+
+@pytest.mark.parametrize(
+    ("crash", "expected"),
+    [
+        ("ctypes.string_at(0)", "the worker crashed (signal SIGSEGV) at line 5"),
+        ("os.kill(os.getpid(), signal.SIGSEGV)", "the worker crashed (signal SIGSEGV) at line 5"),
+        ("os.kill(os.getpid(), signal.SIGKILL)", "was killed (signal SIGKILL"),
+    ],
+    ids=["null pointer", "SIGSEGV", "SIGKILL like the OOM killer"],
+)
+def test_a_crash_keeps_every_step_before_it_and_names_its_line(pool, tmp_path, crash, expected):
+    f = write(tmp_path, BEFORE + "import ctypes, os, signal\n" + crash + "\nz = y * 2\n")
+    result = pool.run(f, trusted=True)
+    err = result.error
+    assert err is not None and err.kind == "crash" and err.type == "WorkerCrash", err
+    assert expected in err.message and err.line == 5
+    steps = result.trace.steps
+    assert [s.line for s in steps] == [1, 2, 3, 4, 5] and steps[-1].kind == "error"
+    assert result.trace.variables["y"].value == 6.0 and "z" not in result.trace.variables
+    assert result.trace.nodes  # the graph made before the crash came along
+
+
+def test_cli_exit_status_for_a_crash_is_3(tmp_path, capsys):
+    f = write(tmp_path, "import ctypes\nx = 1\nctypes.string_at(0)\n")
+    assert main(["trace", str(f), "--trust"]) == 3
+    assert "the worker crashed (signal SIGSEGV) at line 3" in capsys.readouterr().err
+
+
+def test_a_crash_inside_a_function_names_the_line_in_the_function(pool, tmp_path):
+    f = write(
+        tmp_path,
+        BEFORE + "import ctypes\n\n\ndef f(v):\n    w = v + 1\n    ctypes.string_at(0)\n"
+        "    return w\n\n\nf(y)\n",
+    )
+    result = pool.run(f, trusted=True)
+    assert result.error is not None and result.error.line == 9, result.error
+
+
+def test_a_crash_inside_a_backward_pass_keeps_the_pass_as_it_started(pool, tmp_path):
+    f = write(
+        tmp_path,
+        BEFORE + "import ctypes\ny.register_hook(lambda g: ctypes.string_at(0))\n"
+        "(y * y).backward()\n",
+    )
+    result = pool.run(f, trusted=True)
+    trace = result.trace
+    assert result.error is not None and result.error.line == 6, result.error
+    assert [s.kind for s in trace.steps][-2:] == ["pass_start", "error"]
+    assert len(trace.passes) == 1 and trace.passes[0].nodes == []
+    start = trace.steps[-2]
+    assert all(n in trace.nodes for n in start.new_nodes)
+    from gradstep.session import Session
+
+    Session(trace).state(len(trace.steps) - 1)
+
+
+def test_the_trace_size_limit_stops_the_worker_and_keeps_what_came(pool, tmp_path):
+    f = write(
+        tmp_path,
+        "import torch\nx = torch.ones(2)\nfor i in range(100):\n    print('x' * 100_000)\n",
+    )
+    result = pool.run(f, limits=Limits(max_trace_mb=1))
+    err = result.error
+    assert err is not None and err.kind == "limit" and err.type == "TraceLimit", err
+    assert "1 MB" in err.message and err.line in (3, 4)
+    outputs = [s for s in result.trace.steps if s.output]
+    assert 3 <= len(outputs) <= 11  # what fitted in 1 MB arrived
+    assert result.trace.variables["x"].value == [1.0, 1.0]
+
+
+def test_the_streamed_trace_is_the_trace(pool):
+    from gradstep.resources import scenarios_dir
+    from gradstep.trace.io import dumps
+
+    path = scenarios_dir() / "16_gradient_descent_loop.py"
+    result = pool.run(path)
+    assert result.error is None
+    again = pool.run(path)
+    a, b = dumps(result.trace), dumps(again.trace)
+    assert len(result.trace.steps) == 58
+    assert a.split('"stats"')[0] == b.split('"stats"')[0]
+    assert result.trace.variables["x"].value == pytest.approx(3 * 0.8**5)

@@ -284,21 +284,26 @@ class GraphCapture:
         with torch.enable_grad():  # under no_grad the view would have no grad_fn
             return t.view_as(t).grad_fn.next_functions[0][0]
 
-    def rename(self, nodes: Iterable[Any], names: NameTable) -> None:
-        """Name nodes after the variables and modules bound at this moment.
+    def rename(self, nodes: Iterable[Any], names: NameTable) -> list[GraphNode]:
+        """Name nodes after the variables and modules bound at this moment; return
+        the records that changed.
 
         Loops rebind names, and a layer bound alone (``layer``) may later become
         part of a model (``model.1``): the names at backward time are the ones
         the lecture talks about.
         """
+        changed = []
         for node in nodes:
             gnode = self.nodes[self.ids[node]]
             name = names.name_of(node)
-            if name is not None:
-                gnode.name = name
             module = names.module_of(node, self.provenance)
-            if module is not None:
-                gnode.module = module
+            if (name is not None and name != gnode.name) or (
+                module is not None and module != gnode.module
+            ):
+                gnode.name = name if name is not None else gnode.name
+                gnode.module = module if module is not None else gnode.module
+                changed.append(gnode)
+        return changed
 
 
 class _Layout:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import ast
 import contextlib
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableSequence
 from typing import Any
 
 import torch
 from torch.autograd import _get_sequence_nr
 from torch.nn.modules import module as nn_module
 
+from gradstep.record.deadline import SLOT_LINE, new_slots
 from gradstep.record.expressions import Expressions
 
 # AccumulateGrad nodes report UINT64_MAX: they belong to no line
@@ -76,9 +77,12 @@ class _Marks:
 class Provenance:
     """Notes lines and modules while active; answers for any node made meanwhile."""
 
-    def __init__(self, source: str = "") -> None:
+    def __init__(self, source: str = "", where: MutableSequence[int] | None = None) -> None:
         #: the expressions of the scenario's statements, for labelling unnamed nodes
         self.expressions = Expressions(source)
+        #: ``where[SLOT_LINE]`` is the line running, for the caller if the worker dies (see
+        #: ``gradstep.record.deadline``): a store in shared memory, no system call
+        self.where = where if where is not None else new_slots()
         self._lines = _Marks()
         self._modules = _Marks()
         self._module_stack: list[torch.nn.Module] = []
@@ -89,10 +93,12 @@ class Provenance:
         """A top-level statement starts (the recorder calls this)."""
         self._line_stack = [line]
         self._lines.mark(line)
+        self.where[SLOT_LINE] = line or 0
 
     def line(self, line: int) -> None:
         self._line_stack[-1] = line
         self._lines.mark(line)
+        self.where[SLOT_LINE] = line
 
     def enter(self) -> None:
         self._line_stack.append(None)
@@ -101,6 +107,7 @@ class Provenance:
         if len(self._line_stack) > 1:
             self._line_stack.pop()
         self._lines.mark(self._line_stack[-1])
+        self.where[SLOT_LINE] = self._line_stack[-1] or 0
 
     def bind(self, namespace: dict[str, Any]) -> None:
         """Put the names the instrumented code calls into the scenario's namespace."""

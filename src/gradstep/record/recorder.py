@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from gradstep.collection import collection_paused
+from gradstep.record.deadline import Deadline, LimitExceeded
 from gradstep.record.encode import (
     EXACT_NUMEL,
     LARGE_PASS_EXACT_NUMEL,
@@ -81,14 +82,6 @@ class _Open:
         self.top = False  # a top-level statement: its names are read afresh
 
 
-class LimitExceeded(BaseException):
-    """A resource limit stopped the scenario (BaseException: scenarios can't catch it)."""
-
-    def __init__(self, limit: str, message: str) -> None:
-        super().__init__(message)
-        self.limit = limit
-
-
 def _first_line(text: str, limit: int = 80) -> str:
     line = text.strip().split("\n", 1)[0]
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -136,7 +129,11 @@ class Recorder:
         max_nodes: int = MAX_NODES,
         jacobians: bool = True,
         exact_numel: int = EXACT_NUMEL,
+        sink: Any = None,
+        deadline: Deadline | None = None,
     ) -> None:
+        """``sink``: gets the trace as it grows (``publish``, see
+        ``gradstep.worker.protocol.TraceStream``); ``deadline``: the run's time limit."""
         self.scenario = scenario
         self.filename = scenario.path
         self.ns = namespace
@@ -144,7 +141,8 @@ class Recorder:
         self.max_nodes = max_nodes
         self.jacobians = jacobians
         self.exact_numel = exact_numel
-        self.provenance = Provenance(scenario.source)
+        self._deadline = deadline or Deadline(float("inf"), scenario.path)
+        self.provenance = Provenance(scenario.source, self._deadline.slots)
         self.provenance.bind(namespace)
         self.capture = GraphCapture(self.provenance)
         self.trace = Trace(
@@ -171,6 +169,8 @@ class Recorder:
         self._caught: list[warnings.WarningMessage] = []
         # the last names read, and the bindings they were read for (see _names_now)
         self._names: tuple[tuple[Any, ...], NameTable] | None = None
+        self._sink = sink
+        self._holding = False  # a pass's steps are sent with the pass, once it is complete
         namespace[STEP] = self._nested
 
     def _encode(self, t: torch.Tensor | None) -> Any:
@@ -182,6 +182,8 @@ class Recorder:
             raise LimitExceeded("trace", f"the trace grew past {self.max_steps} steps")
         step.index = len(self.trace.steps)
         self.trace.steps.append(step)
+        if self._sink is not None and not self._holding:
+            self._sink.publish(self.trace)  # the caller has it, whatever happens next
         return step
 
     def current_line(self) -> int | None:
@@ -310,13 +312,17 @@ class Recorder:
         try:
             with self.provenance.active():
                 for stmt in body:
+                    self._deadline.check()  # no statement starts after the time limit
                     self._line = stmt.lineno
                     if not self._run_statement(stmt):
                         break
+                self._deadline.check()
         except LimitExceeded as e:  # hit while the recorder itself was busy
+            self._deadline.settle()
             if self.trace.error is None:
                 self._record_error(e, self._line)
         finally:
+            self._deadline.settle()  # what is left is the recorder's: not under the limit
             if self._freeze:
                 gc.unfreeze()
         try:
@@ -370,6 +376,13 @@ class Recorder:
                 error = _as_memory_limit(e) or e
             except BaseException as e:  # noqa: BLE001 - raise BaseException(...), SystemExit
                 error = e  # the scenario's, at its line: the worker goes on
+        if self._deadline.fired:
+            # past the time limit the run ends here, whatever the statement made of the
+            # limit (swallowed it, or raised something else instead)
+            self._deadline.settle()
+            if not isinstance(error, LimitExceeded):
+                tb = error.__traceback__ if error is not None else None
+                error = self._deadline.error().with_traceback(tb)
         try:
             self._close_open()
             if len(self.trace.steps) == first_step:  # nothing shown: the statement itself
@@ -388,6 +401,7 @@ class Recorder:
     def _nested(self, line: int) -> None:
         """Called by the scenario before a statement nested in a top-level block (and
         after each round of a loop, for its header)."""
+        self._deadline.check()  # past the time limit, no statement starts
         self.provenance.line(line)
         if self._in_pass or self._open is None:
             return
@@ -544,6 +558,7 @@ class Recorder:
 
     def record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
         started = time.perf_counter()
+        first = len(self.trace.passes)
         try:
             with collection_paused():
                 return self._record_pass(kind, roots, run)
@@ -552,6 +567,11 @@ class Recorder:
             self.trace.stats.setdefault("pass_seconds", []).append(
                 round(time.perf_counter() - started, 6)
             )
+            if self._holding:  # the pass is complete: it goes out with the steps held
+                self._holding = False
+                if self._sink is not None:
+                    passes = self.trace.passes[first:]
+                    self._sink.publish(self.trace, passes=passes, complete=True)
 
     def _record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
         try:
@@ -564,12 +584,13 @@ class Recorder:
         names = NameTable(self.ns)
         nodes = self._walk(root_nodes)
         new_ids = self.capture.register(nodes, names, line=line, step=len(self.trace.steps))
-        self.capture.rename(nodes, names)
+        renamed = self.capture.rename(nodes, names)
         index = len(self.trace.passes)
         root_ids = [self.capture.ids[n] for n in root_nodes]
         root_name = next((names.name_of(n) for n in root_nodes if names.name_of(n)), None)
         what = f"{root_name}." if root_name else ""
         label = f"{what}backward()" if kind == "backward" else "torch.autograd.grad(…)"
+        self._holding = True  # the pass_start step goes out with its pass
         start = self._add_step(
             Step(
                 index=0,
@@ -587,6 +608,10 @@ class Recorder:
             index=index, line=line, kind=kind, roots=root_ids, nodes=[], root_name=root_name
         )
         self.trace.passes.append(bpass)
+        if self._sink is not None:  # the pass as it starts: a crash inside keeps it
+            fresh = set(new_ids)
+            nodes_renamed = [g for g in renamed if g.id not in fresh]
+            self._sink.publish(self.trace, passes=[bpass], nodes=nodes_renamed)
         members = set(nodes)
         retaining = {
             name: t

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gradstep.record.deadline import Deadline
 from gradstep.record.limits import MAX_STEPS
 from gradstep.record.recorder import Recorder
 from gradstep.scenario import check
@@ -31,12 +32,15 @@ def record_scenario(
     trusted: bool = False,
     max_steps: int = MAX_STEPS,
     seal: bool = False,
+    sink: Any = None,
+    deadline: Deadline | None = None,
 ) -> Trace:
     """Check, then run the scenario under the recorder; always returns a trace.
 
     ``seal``: a restricted run turns the audit guard on for the rest of the process
     (see :func:`gradstep.scenario.audit.seal`); the worker, which runs one scenario
-    and exits, asks for it.
+    and exits, asks for it. ``sink`` gets the trace as it grows (see ``Recorder``);
+    ``deadline`` is the time limit, started by the caller.
     """
     try:
         if not trusted:
@@ -59,7 +63,7 @@ def record_scenario(
         if seal:
             sandbox.seal()
         guard = sandbox.guarded()
-    recorder = Recorder(scenario, namespace, max_steps=max_steps)
+    recorder = Recorder(scenario, namespace, max_steps=max_steps, sink=sink, deadline=deadline)
     grad_enabled = torch.is_grad_enabled()
     try:
         with recorder.patched_autograd(), guard:

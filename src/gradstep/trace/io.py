@@ -18,7 +18,7 @@ import orjson
 
 from gradstep.collection import collection_paused
 from gradstep.trace.clean import storable
-from gradstep.trace.model import FORMAT, VERSION, Trace
+from gradstep.trace.model import FORMAT, VERSION, Step, Trace
 
 
 def dumps(trace: Trace, *, indent: int | None = None) -> str:
@@ -56,23 +56,25 @@ def _document(trace: Trace) -> dict[str, Any]:
         "variables": trace.variables,
         "passes": trace.passes,
         "nodes": trace.nodes,
-        "steps": [
-            {
-                "index": s.index,
-                "kind": s.kind,
-                "line": s.line,
-                "text": s.text,
-                "node": s.node,
-                "record": s.record,
-                "new_nodes": s.new_nodes,
-                "variables": s.variables,
-                "output": s.output,
-                "pass": s.pass_index,  # a Python keyword, so the field has another name
-            }
-            for s in trace.steps
-        ],
+        "steps": [step_document(s) for s in trace.steps],
         "limits": trace.limits,
         "stats": trace.stats,
+    }
+
+
+def step_document(s: Step) -> dict[str, Any]:
+    """A step as orjson writes it (its variable states left as dataclasses)."""
+    return {
+        "index": s.index,
+        "kind": s.kind,
+        "line": s.line,
+        "text": s.text,
+        "node": s.node,
+        "record": s.record,
+        "new_nodes": s.new_nodes,
+        "variables": s.variables,
+        "output": s.output,
+        "pass": s.pass_index,  # a Python keyword, so the field has another name
     }
 
 

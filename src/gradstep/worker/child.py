@@ -4,9 +4,12 @@ One run per process keeps every run clean (no torch state, patched modules or
 lowered limits leak into the next); the parent keeps a spare worker started
 ahead of need, so torch's import cost is paid before the user asks.
 
-Protocol: one JSON request line on stdin; one JSON response on the protocol
-file descriptor (the original stdout, which is then pointed at stderr so that
-nothing the scenario or a native library prints can corrupt it).
+Protocol (see :mod:`gradstep.worker.protocol`): one JSON request line on stdin;
+the trace streamed, step by step as it is recorded, on the protocol file
+descriptor (the original stdout, which is then pointed at stderr so that
+nothing the scenario or a native library prints can corrupt it). The line
+running is kept in a page shared with the parent (``--register FD``, see
+:mod:`gradstep.worker.register`), for when this process dies without a word.
 """
 
 from __future__ import annotations
@@ -15,17 +18,16 @@ import gc
 import json
 import os
 import resource
-import signal
 import sys
 import time
-from typing import Any
+from collections.abc import MutableSequence
 
 
-def _protocol_stream() -> Any:
+def _protocol_fd() -> int:
     fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.__stdout__ = os.fdopen(1, "w", buffering=1)
-    return os.fdopen(fd, "w", encoding="utf-8")
+    return fd
 
 
 def _set_memory_limit(memory_mb: int) -> None:
@@ -39,27 +41,36 @@ def _set_memory_limit(memory_mb: int) -> None:
         pass  # a platform without RLIMIT_AS still has the parent's wall-time kill
 
 
-def main() -> int:
-    out = _protocol_stream()
+def _shared_slots() -> MutableSequence[int] | None:
+    """The page shared with the parent, if it passed one (``--register FD``)."""
+    args = sys.argv[1:]
+    if "--register" not in args:
+        return None
+    from gradstep.worker.register import attach
+
     try:
-        return _serve(out)
-    finally:
-        out.flush()
+        return attach(int(args[args.index("--register") + 1]))
+    except (IndexError, ValueError, OSError):
+        return None  # the parent then knows no line; the run itself is unaffected
 
 
-def _serve(out: Any) -> int:
+def main() -> int:
+    return _serve(_protocol_fd())
+
+
+def _serve(fd: int) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch  # the expensive part, done before any request arrives
 
     torch.set_num_threads(1)  # the GUI and the worker share the cores
-    from gradstep.record.recorder import LimitExceeded
+    from gradstep.record.deadline import Deadline, LimitExceeded
     from gradstep.record.run import record_scenario
     from gradstep.scenario import sandbox
     from gradstep.scenario.errors import ScenarioRefused
     from gradstep.scenario.loader import load_scenario, scenario_from_source
-    from gradstep.trace.io import dumps
     from gradstep.worker import walls
     from gradstep.worker.limits import Limits
+    from gradstep.worker.protocol import ATOMIC_CODE, TraceStream
 
     walls.prepare()  # the walls' bindings, loaded while the worker may still start processes
 
@@ -71,63 +82,57 @@ def _serve(out: Any) -> int:
     sandbox.install_audit_guard()
     if "--on-demand" not in sys.argv[1:]:
         sandbox.prewarm_in_background()
-    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
-    out.flush()
+    stream = TraceStream(fd)
+    slots = _shared_slots()
+    stream.send({"ready": True, "pid": os.getpid()})
     line = sys.stdin.readline()
     if not line:
         return 0
     req = json.loads(line)
     limits = req.get("limits", {})
+    trusted = bool(req.get("trusted"))
     started = time.perf_counter()
     _set_memory_limit(limits.get("memory_mb", 8192))
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise LimitExceeded(
-            "time",
-            f"the scenario ran longer than the time limit of {limits.get('seconds', Limits.seconds)} s",
-        )
-
-    signal.signal(signal.SIGALRM, on_alarm)
     try:
         if "source" in req:
             scenario = scenario_from_source(req["source"], req.get("path", "<scenario>"))
         else:
             scenario = load_scenario(req["path"])
     except ScenarioRefused as e:
-        out.write(
-            json.dumps(
-                {
-                    "ok": False,
-                    "error": {
-                        "type": "ScenarioRefused",
-                        "message": str(e),
-                        "line": e.line or None,
-                        "kind": "refused",
-                    },
-                }
-            )
-            + "\n"
-        )
+        error = {"type": "ScenarioRefused", "message": e.message, "line": e.line or None}
+        stream.send({"end": {"error": {**error, "kind": "refused"}}})
         return 0
-    if not req.get("trusted"):
+    stream.scenario(scenario.info())
+    if not trusted:
         sandbox.prepare_for(scenario.source)  # before the clock starts
     # the OS walls (gradstep.worker.walls): up from here to the end of this process
     walls_started = time.perf_counter()
-    wall_report = walls.for_request(bool(req.get("trusted")), req.get("path"), "source" in req)
+    wall_report = walls.for_request(trusted, req.get("path"), "source" in req)
     walls_seconds = time.perf_counter() - walls_started
-    python_layer = not req.get("trusted") and walls.python_layer_on()
+    python_layer = not trusted and walls.python_layer_on()
     if python_layer:
         sandbox.seal()  # after the walls (raising them takes calls it refuses), before the clock
-    signal.setitimer(signal.ITIMER_REAL, float(limits.get("seconds", Limits.seconds)))
+    # said even if the run dies; the caller's own clock for this run starts now too
+    stream.send({"limits": {"walls": wall_report}, "clock": True})
+    deadline = Deadline(
+        float(limits.get("seconds", Limits.seconds)), scenario.path, slots, quiet=ATOMIC_CODE
+    )
+    deadline.start()
     try:
         trace = record_scenario(
             scenario,
             trusted=not python_layer,
             max_steps=int(limits.get("max_steps", Limits.max_steps)),
             seal=True,  # one scenario per process: its guard never comes off
+            sink=stream,
+            deadline=deadline,
         )
+    except LimitExceeded as e:  # before the recorder ran (checking a huge file)
+        error = {"type": f"{e.limit.capitalize()}Limit", "message": str(e), "line": None}
+        stream.send({"end": {"error": {**error, "kind": "limit"}}})
+        return 0
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        deadline.stop()
     # What the scenario built stays alive until the process ends: freeing it can take
     # long, and a runaway chain of a million autograd nodes overflows the C stack when
     # the collector releases it. The process exits without tearing anything down.
@@ -136,26 +141,7 @@ def _serve(out: Any) -> int:
     trace.limits["walls"] = wall_report
     trace.stats["walls_seconds"] = round(walls_seconds, 6)
     trace.stats["worker_seconds"] = round(time.perf_counter() - started, 6)
-    text = dumps(trace)
-    max_bytes = int(limits.get("max_trace_mb", 512)) << 20
-    if len(text) > max_bytes:
-        out.write(
-            json.dumps(
-                {
-                    "ok": False,
-                    "error": {
-                        "type": "TraceLimit",
-                        "message": f"the trace is larger than the limit of {limits.get('max_trace_mb')} MB",
-                        "line": None,
-                        "kind": "limit",
-                    },
-                }
-            )
-            + "\n"
-        )
-        return 0
-    out.write('{"ok": true, "trace": ' + text + "}\n")
-    out.flush()
+    stream.finish(trace)
     return 0
 
 

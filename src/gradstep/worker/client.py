@@ -3,6 +3,12 @@
 ``WorkerPool.run`` blocks (call it from a thread in a GUI) and always returns
 a ``RunResult``: a trace, or an error that says what went wrong. A crash,
 a kill or a limit in the worker never reaches the caller as an exception.
+
+The worker streams the trace as it records it (:mod:`gradstep.worker.protocol`)
+and a thread here assembles it as it arrives, so a worker that dies keeps
+every step it recorded: the trace then ends with an error step at the line
+that was running (:mod:`gradstep.worker.register`). The caller never opens the
+scenario file itself; the worker reads it (:mod:`gradstep.scenario.files`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from gradstep.collection import collection_paused
 from gradstep.trace.errors import ErrorKind, error_trace
 from gradstep.trace.model import ScenarioInfo, Trace, TraceError
 from gradstep.worker.limits import Limits
+from gradstep.worker.protocol import ProtocolError, TraceAssembler
+from gradstep.worker.register import Register
+
+#: signals that mean the worker crashed (rather than was stopped)
+_CRASH_SIGNALS = {"SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGSYS", "SIGTRAP"}
 
 
 @dataclass
@@ -35,21 +46,23 @@ class RunResult:
         return self.trace.error
 
 
-def _worker_command(*, spare: bool) -> list[str]:
+def _worker_command(*, spare: bool, register: int | None = None) -> list[str]:
     """A spare worker prepares in the background while it waits; one started for a
     request already waiting does only what that request needs (``--on-demand``)."""
-    return [sys.executable, "-m", "gradstep.worker", *([] if spare else ["--on-demand"])]
+    return [
+        sys.executable,
+        "-m",
+        "gradstep.worker",
+        *([] if spare else ["--on-demand"]),
+        *(["--register", str(register)] if register is not None else []),
+    ]
 
 
 def _error_trace(
     path: str, etype: str, message: str, kind: ErrorKind, line: int | None = None
 ) -> Trace:
-    source = ""
-    try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
-    info = ScenarioInfo(path=path, title=Path(path).stem, summary="", source=source)
+    """A trace that is only an error (the file is not read: the worker reads it)."""
+    info = ScenarioInfo(path=path, title=Path(path).stem, summary="", source="")
     return error_trace(info, etype, message, kind, line)
 
 
@@ -58,54 +71,130 @@ class _Worker:
 
     def __init__(self, *, spare: bool = True) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+        self.register: Register | None
+        try:
+            self.register = Register()
+        except (OSError, ValueError):
+            self.register = None  # the lines of a dead worker will be unknown
+        fd = self.register.fd if self.register is not None else None
         self.proc = subprocess.Popen(
-            _worker_command(spare=spare),
+            _worker_command(spare=spare, register=fd),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
-            text=True,
-            encoding="utf-8",
+            pass_fds=(fd,) if fd is not None else (),
             start_new_session=True,  # a Ctrl+C in the terminal is the parent's, not the worker's
         )
+        if self.register is not None:
+            self.register.handed_over()
         self.ready = False
+        self.stopped = False  # killed by us (a time-out, a cancel), not by the system
 
     def wait_ready(self, timeout: float) -> bool:
         if self.ready:
             return True
         line = _readline_with_timeout(self.proc, timeout)
-        self.ready = bool(line) and '"ready"' in line
+        self.ready = bool(line) and b'"ready"' in line
         return self.ready
 
     def kill(self) -> None:
         if self.proc.poll() is None:
+            self.stopped = True
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.proc.kill()
         self.proc.wait()
 
+    def close(self) -> None:
+        self.kill()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        if self.register is not None:
+            self.register.close()
 
-def _readline_with_timeout(proc: subprocess.Popen[str], timeout: float) -> str:
-    result: list[str] = []
+    @property
+    def line(self) -> int | None:
+        """The scenario line the worker was running (as it last said)."""
+        return self.register.line if self.register is not None else None
+
+
+def _readline_with_timeout(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    result: list[bytes] = []
     t = threading.Thread(
-        target=lambda: result.append(proc.stdout.readline() if proc.stdout else "")
+        target=lambda: result.append(proc.stdout.readline() if proc.stdout else b"")
     )
     t.daemon = True
     t.start()
     t.join(timeout)
-    return result[0] if result else ""
+    return result[0] if result else b""
 
 
-def _describe_exit(code: int | None) -> str:
+class _Reader(threading.Thread):
+    """Reads the worker's messages as they come and assembles the trace."""
+
+    def __init__(self, worker: _Worker, path: str, max_bytes: int) -> None:
+        super().__init__(name="gradstep-trace-reader", daemon=True)
+        self.worker = worker
+        self.assembler = TraceAssembler(path)
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.too_large = False
+        self.failure: str | None = None  # what was wrong with the stream
+        self.clock_at: float | None = None  # when the worker's clock started (walls up)
+
+    def run(self) -> None:
+        stream = self.worker.proc.stdout
+        assembler = self.assembler
+        if stream is None:
+            return
+        try:
+            with collection_paused():  # a big trace is many objects that all survive
+                while not assembler.ended:
+                    # never more than the limit left, even inside one line
+                    line = stream.readline(self.max_bytes - self.received + 1)
+                    if not line:
+                        return  # the worker is gone
+                    self.received += len(line)
+                    if self.received > self.max_bytes:
+                        self.too_large = True
+                        self.worker.kill()
+                        return
+                    if not line.endswith(b"\n"):
+                        return  # a message cut short by the worker's end
+                    message = orjson.loads(line)
+                    assembler.feed(message)
+                    if "clock" in message:
+                        self.clock_at = time.monotonic()
+        except (orjson.JSONDecodeError, ProtocolError, KeyError, TypeError, ValueError) as e:
+            self.failure = f"{type(e).__name__}: {e}"
+            self.worker.kill()
+        except OSError as e:
+            self.failure = f"{type(e).__name__}: {e}"
+
+
+def _describe_exit(code: int | None, stopped: bool = False) -> str:
     if code is None:
         return "did not answer"
     if code < 0:
         try:
-            return f"was killed by {signal.Signals(-code).name}"
+            name = signal.Signals(-code).name
         except ValueError:
-            return f"was killed by signal {-code}"
+            name = str(-code)
+        if name in _CRASH_SIGNALS:
+            return f"crashed (signal {name})"
+        hint = "" if stopped or name != "SIGKILL" else ", perhaps for lack of memory"
+        return f"was killed (signal {name}{hint})"
     return f"exited with status {code}"
+
+
+def _at(line: int | None) -> str:
+    return f" at line {line}" if line else ""
 
 
 class WorkerPool:
@@ -125,6 +214,8 @@ class WorkerPool:
         with self._lock:
             worker = self._spare
             if worker is None or worker.proc.poll() is not None:
+                if worker is not None:
+                    worker.close()
                 worker = _Worker(spare=False)
             self._spare = None
             self._current = worker
@@ -158,50 +249,25 @@ class WorkerPool:
                     "crash",
                 )
                 return RunResult(trace, time.perf_counter() - started)
+            reader = _Reader(worker, path, int(limits.max_trace_mb) << 20)
+            reader.start()
             request = {"path": path, "trusted": trusted, "limits": limits.to_dict()}
             try:
                 assert worker.proc.stdin is not None
-                worker.proc.stdin.write(json.dumps(request) + "\n")
+                worker.proc.stdin.write(json.dumps(request).encode() + b"\n")
                 worker.proc.stdin.flush()
                 self.running.set()
             except (BrokenPipeError, OSError):
                 pass  # reported below from the exit status
-            line = _readline_with_timeout(worker.proc, limits.seconds + limits.grace)
-            if not line:
-                try:  # EOF comes a moment before the exit status
-                    code: int | None = worker.proc.wait(timeout=1.0)
-                except subprocess.TimeoutExpired:
-                    code = None
-                timed_out = code is None
-                worker.kill()
-                if timed_out:
-                    trace = _error_trace(
-                        path,
-                        "TimeLimit",
-                        f"the scenario did not finish within {limits.seconds:g} s "
-                        "(stuck inside one long operation); the worker was stopped",
-                        "limit",
-                    )
-                else:
-                    trace = _error_trace(
-                        path,
-                        "WorkerCrash",
-                        f"the worker process {_describe_exit(code)} while running the scenario",
-                        "crash",
-                    )
-                return RunResult(trace, time.perf_counter() - started)
-            with collection_paused():  # a big trace is many objects that all survive
-                reply = orjson.loads(line)
-                trace = Trace.from_dict(reply["trace"]) if reply.get("ok") else None
-            if trace is None:
-                err = reply["error"]
-                trace = _error_trace(
-                    path, err["type"], err["message"], err.get("kind", "refused"), err.get("line")
-                )
+            timed_out = not _wait(reader, limits)
+            if timed_out:
+                worker.kill()  # the last resort: the worker's own limit did not end the run
+                reader.join()
+            trace = _finish(worker, reader, limits, timed_out)
             return RunResult(trace, time.perf_counter() - started)
         finally:
             self.running.clear()
-            worker.kill()
+            worker.close()
             with self._lock:
                 self._current = None
             self._replenish()
@@ -215,9 +281,10 @@ class WorkerPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            for w in (self._spare, self._current):
-                if w is not None:
-                    w.kill()
+            if self._spare is not None:
+                self._spare.close()
+            if self._current is not None:
+                self._current.kill()  # its run closes it
             self._spare = None
             self._current = None
 
@@ -226,6 +293,71 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _wait(reader: _Reader, limits: Limits) -> bool:
+    """Wait for the stream to end; False when the time limit and its grace passed,
+    counted from the moment the worker's clock started (or it was asked: loading the
+    scenario and raising the walls count too until then)."""
+    asked = time.monotonic()
+    while True:
+        start = reader.clock_at or asked
+        left = start + limits.seconds + limits.grace - time.monotonic()
+        if left <= 0:
+            return not reader.is_alive()
+        reader.join(min(left, 0.5))
+        if not reader.is_alive():
+            return True
+
+
+def _finish(worker: _Worker, reader: _Reader, limits: Limits, timed_out: bool) -> Trace:
+    """The trace the stream gave, ended by an error if the worker did not end it."""
+    assembler = reader.assembler
+    if assembler.ended and reader.failure is None:
+        return assembler.trace  # type: ignore[return-value]
+    try:  # EOF comes a moment before the exit status
+        code: int | None = worker.proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        code = worker.proc.poll()
+    line = worker.line
+    if reader.too_large:
+        error = TraceError(
+            "TraceLimit",
+            f"the trace grew larger than the limit of {limits.max_trace_mb} MB; "
+            f"the worker was stopped{_at(line)}",
+            line,
+            "limit",
+        )
+    elif timed_out:
+        fired = worker.register.fired if worker.register is not None else 0
+        how = (
+            "and did not stop when told to (it caught the stop)"
+            if fired
+            else "stuck inside one long operation"
+        )
+        error = TraceError(
+            "TimeLimit",
+            f"the scenario ran longer than the time limit of {limits.seconds:g} s, {how}; "
+            f"the worker was stopped{_at(line)}",
+            line,
+            "limit",
+        )
+    elif reader.failure is not None:
+        error = TraceError(
+            "WorkerCrash",
+            f"the worker sent something unreadable{_at(line)} ({reader.failure})",
+            line,
+            "crash",
+        )
+    else:
+        error = TraceError(
+            "WorkerCrash",
+            f"the worker {_describe_exit(code, worker.stopped)}{_at(line)}",
+            line,
+            "crash",
+        )
+    return assembler.cut_short(error, limits.to_dict())
 
 
 # ------------------------------------------------------------ one file, once

@@ -2,12 +2,15 @@
 
 - ``seconds``: wall time for the whole run (default 10 s). Enforced inside the
   worker by an interval timer that stops the scenario at its current line and
-  keeps everything recorded so far; the parent kills the worker if it does not
-  answer ``grace`` seconds later (a loop inside one long native call).
+  keeps firing until it has stopped (a scenario cannot swallow it, see
+  ``gradstep.record.deadline``); the parent kills the worker if its trace has
+  not ended ``grace`` seconds later (a loop inside one long native call),
+  keeping every step streamed until then.
 - ``memory_mb``: address-space limit of the worker (default: half the
   machine's RAM). An allocation beyond it fails inside torch, which the
   recorder reports as a memory limit at the scenario's line.
-- ``max_steps`` / ``max_trace_mb``: how large a trace may grow.
+- ``max_steps`` / ``max_trace_mb``: how large a trace may grow (the steps are
+  counted by the recorder, the megabytes by the parent as they arrive).
 
 Overrides: command-line options (``--timeout``, ``--memory``), or the
 environment variables ``GRADSTEP_TIMEOUT``, ``GRADSTEP_MEMORY_MB``,

@@ -1,0 +1,182 @@
+"""The time limit of a run, which the scenario cannot swallow.
+
+When the limit passes, an interval timer's signal raises :class:`LimitExceeded`
+in the scenario, as a one-shot alarm did; but a scenario can discard one
+exception in several ways that the restricted language allows (``finally:
+continue`` in a loop, a context manager whose ``__exit__`` returns True, a
+``__del__``, where exceptions are ignored) and trusted code in more
+(``except BaseException: pass``). So once fired, the limit keeps firing: every
+:data:`REFIRE_SECONDS` the signal raises again, and a trace function raises
+at the next line the scenario's own code runs (in a ``finally`` or an
+``__exit__`` that was about to swallow the first one); the recorder refuses
+to start another statement (:meth:`Deadline.check`). When the recorder has
+the limit in hand it calls :meth:`Deadline.settle`, and nothing fires any
+more while it writes the end of the trace. A scenario stuck inside one native
+call never returns to Python: the caller's hard kill is the last resort.
+
+:data:`SLOT_LINE` and :data:`SLOT_FIRED` are the slots of the worker's shared page (see
+``gradstep.worker.register``) that the recorder keeps up to date, so that a
+worker killed from outside still says where it was.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import types
+from collections.abc import MutableSequence
+from typing import Any
+
+#: slots of the page shared with the caller: the line running, how often the limit fired
+SLOT_LINE = 0
+SLOT_FIRED = 1
+#: once the limit has passed, how often it fires again until the scenario really stops
+REFIRE_SECONDS = 0.05
+
+_OWN_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+class LimitExceeded(BaseException):
+    """A resource limit stopped the scenario (BaseException: scenarios can't catch it)."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+def new_slots() -> list[int]:
+    """Slots for a run without a shared page (in-process recording)."""
+    return [0, 0, 0, 0]
+
+
+class Deadline:
+    """The time limit of one run in this process (the main thread's ``SIGALRM``)."""
+
+    def __init__(
+        self,
+        seconds: float,
+        filename: str,
+        slots: MutableSequence[int] | None = None,
+        *,
+        quiet: tuple[types.CodeType, ...] = (),
+    ) -> None:
+        self.seconds = seconds
+        self.filename = filename  # the scenario's code objects carry this file name
+        self.slots = slots if slots is not None else new_slots()
+        #: code never interrupted: what writes the trace to the caller (a half-written
+        #: message would end the stream); the next firing comes 50 ms later
+        self.quiet = quiet
+        self.fired = 0
+        self.settled = False
+        self._raised = False
+        self._traced: list[types.FrameType] = []
+        self._previous: Any = None
+        self._started = False
+
+    @property
+    def message(self) -> str:
+        return f"the scenario ran longer than the time limit of {self.seconds:g} s"
+
+    def error(self) -> LimitExceeded:
+        return LimitExceeded("time", self.message)
+
+    def start(self) -> None:
+        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds, REFIRE_SECONDS)
+        self._started = True
+
+    def check(self) -> None:
+        """Raise the limit if it has passed: no new statement starts after it."""
+        if self.fired and not self.settled:
+            raise self.error()
+
+    def settle(self) -> None:
+        """The recorder has the limit (or the run ended): stop firing and tracing."""
+        if self.settled:
+            return
+        self.settled = True
+        if self._started:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if self._traced:
+            sys.settrace(None)
+            for frame in self._traced:
+                frame.f_trace = None
+            self._traced.clear()
+
+    def stop(self) -> None:
+        self.settle()
+        if self._previous is not None:
+            signal.signal(signal.SIGALRM, self._previous)
+            self._previous = None
+
+    # ------------------------------------------------------------ firing
+    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.settled:
+            return
+        self.fired += 1
+        self.slots[SLOT_FIRED] = self.fired
+        if self.fired == 1:
+            line = self._scenario_line(frame)
+            if line is not None:
+                self.slots[SLOT_LINE] = line
+        if frame is None or frame.f_code in self.quiet:
+            return
+        self._trace_from(frame)
+        if self._may_raise(frame):
+            self._raised = True
+            raise self.error()
+
+    def _may_raise(self, frame: types.FrameType) -> bool:
+        if frame.f_code.co_filename.startswith(_OWN_CODE) and self._raised:
+            return False  # the recorder is busy with the first one; it checks at its next step
+        return not _in_del(frame)
+
+    def _scenario_line(self, frame: types.FrameType | None) -> int | None:
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    # ----------------------------------------------------------- tracing
+    def _trace_from(self, frame: types.FrameType) -> None:
+        """Raise again at the next line the scenario runs, in this frame or another.
+
+        (A trace function that raises is switched off by Python, so each firing sets
+        it up again.) Inside a ``__del__`` nothing is traced: it runs at full speed to
+        its end, where the next line of its caller raises."""
+        sys.settrace(self._on_call)
+        f: types.FrameType | None = frame
+        inside_del = _in_del(frame)
+        while f is not None:
+            scenario = not inside_del and f.f_code.co_filename == self.filename
+            if scenario and f.f_trace is not self._on_line:
+                f.f_trace = self._on_line
+                self._traced.append(f)
+            if f.f_code.co_name == "__del__":
+                inside_del = False  # its callers are outside
+            f = f.f_back
+
+    def _on_call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != self.filename or _in_del(frame):
+            return None
+        return self._on_line
+
+    def _on_line(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if self.settled or _in_del(frame):
+            return None
+        if event == "line":
+            self._raised = True
+            raise self.error()
+        return self._on_line
+
+
+def _in_del(frame: types.FrameType) -> bool:
+    """Inside a ``__del__``, where Python ignores exceptions (prints and drops them)."""
+    f: types.FrameType | None = frame
+    while f is not None:
+        if f.f_code.co_name == "__del__":
+            return True
+        f = f.f_back
+    return False
