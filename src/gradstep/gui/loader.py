@@ -11,6 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
+from gradstep.scenario.errors import ScenarioRefused
+from gradstep.scenario.files import read_scenario_bytes
 from gradstep.trace.errors import FATAL_KINDS
 from gradstep.trace.model import Trace
 
@@ -141,7 +143,7 @@ class ScenarioLoader(QObject):
 
 
 def _digest(path: str) -> bytes | None:
-    try:
-        return hashlib.sha1(Path(path).read_bytes()).digest()
-    except OSError:
+    try:  # never blocks on a named pipe, never reads a device without end
+        return hashlib.sha1(read_scenario_bytes(path)).digest()
+    except ScenarioRefused:
         return None

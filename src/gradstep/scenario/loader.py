@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gradstep.scenario.check import parse_scenario
 from gradstep.scenario.errors import ScenarioRefused
+from gradstep.scenario.files import read_scenario_bytes
 from gradstep.trace.clean import storable
 from gradstep.trace.model import ScenarioInfo
 
@@ -74,12 +75,17 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file; raise ScenarioRefused for what cannot be read."""
     path = Path(path)
+    data = read_scenario_bytes(path)  # a regular file of bounded size, or ScenarioRefused
     try:
-        raw = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no code
-    except FileNotFoundError:
-        raise ScenarioRefused(f"no such file: {path}", 0, 0, filename=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioRefused(f"cannot read {path.name}: {e}", 0, 0, filename=str(path)) from None
+        raw = data.decode("utf-8-sig")  # an editor's byte-order mark is no code
+    except UnicodeDecodeError as e:
+        raise ScenarioRefused(
+            f"cannot read {path.name}: it is not UTF-8 text ({e.reason} at byte {e.start})",
+            0,
+            0,
+            filename=str(path),
+        ) from None
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
     if path.suffix.lower() == ".ipynb":
         source = notebook_to_percent(raw, str(path))
     else:
