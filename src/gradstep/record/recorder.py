@@ -568,10 +568,10 @@ class Recorder:
                 round(time.perf_counter() - started, 6)
             )
             if self._holding:  # the pass is complete: it goes out with the steps held
-                self._holding = False
-                if self._sink is not None:
+                if self._sink is not None:  # (if this is cut short, they go out at the end)
                     passes = self.trace.passes[first:]
                     self._sink.publish(self.trace, passes=passes, complete=True)
+                self._holding = False
 
     def _record_pass(self, kind: str, roots: Any, run: Callable[[], Any]) -> Any:
         try:
