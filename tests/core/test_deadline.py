@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import pytest
@@ -43,6 +44,7 @@ def test_a_swallowed_limit_still_stops_the_run_at_a_line_of_the_loop(name):
     scenario = scenario_from_source(BEFORE + SWALLOWERS[name], "swallow.py")
     slots = [0, 0, 0, 0]
     deadline = Deadline(0.5, scenario.path, slots)
+    tracing = sys.gettrace()
     started = time.perf_counter()
     deadline.start()
     try:
@@ -57,6 +59,7 @@ def test_a_swallowed_limit_still_stops_the_run_at_a_line_of_the_loop(name):
     assert trace.variables["y"].value == 6.0
     assert slots[SLOT_FIRED] >= 1 and slots[SLOT_LINE] > 3
     assert deadline.settled and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert sys.gettrace() is tracing  # a debugger's or coverage's trace function is back
     assert signal.getsignal(signal.SIGALRM) is not deadline._on_alarm
 
 

@@ -70,7 +70,11 @@ class Deadline:
         self.fired = 0
         self.settled = False
         self._raised = False
-        self._traced: list[types.FrameType] = []
+        # frames given our line tracer, with theirs before; the trace function before ours
+        # (a debugger's, coverage's), put back when the run settles
+        self._traced: list[tuple[types.FrameType, Any]] = []
+        self._tracing = False
+        self._previous_trace: Any = None
         self._previous: Any = None
         self._started = False
 
@@ -98,11 +102,12 @@ class Deadline:
         self.settled = True
         if self._started:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if self._traced:
-            sys.settrace(None)
-            for frame in self._traced:
-                frame.f_trace = None
+        if self._tracing:
+            sys.settrace(self._previous_trace)
+            for frame, previous in self._traced:
+                frame.f_trace = previous
             self._traced.clear()
+            self._tracing = False
 
     def stop(self) -> None:
         self.settle()
@@ -146,14 +151,17 @@ class Deadline:
         (A trace function that raises is switched off by Python, so each firing sets
         it up again.) Inside a ``__del__`` nothing is traced: it runs at full speed to
         its end, where the next line of its caller raises."""
+        if not self._tracing:
+            self._previous_trace = sys.gettrace()
+            self._tracing = True
         sys.settrace(self._on_call)
         f: types.FrameType | None = frame
         inside_del = _in_del(frame)
         while f is not None:
             scenario = not inside_del and f.f_code.co_filename == self.filename
             if scenario and f.f_trace is not self._on_line:
+                self._traced.append((f, f.f_trace))
                 f.f_trace = self._on_line
-                self._traced.append(f)
             if f.f_code.co_name == "__del__":
                 inside_del = False  # its callers are outside
             f = f.f_back
