@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 
 import pytest
 
-from gradstep.record.deadline import SLOT_FIRED, SLOT_LINE, Deadline
+from gradstep.record.deadline import SLOT_FIRED, SLOT_LINE, Deadline, LimitExceeded
 from gradstep.record.run import record_scenario
 from gradstep.scenario.loader import scenario_from_source
+from gradstep.worker.register import Register, attach
 
 BEFORE = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\n"
 
@@ -97,3 +99,38 @@ def test_the_line_running_is_kept_statement_by_statement():
     record_scenario(scenario, trusted=True, deadline=Deadline(30.0, scenario.path, slots))
     assert slots.lines[:4] == [1, 2, 3, 4]
     assert slots.lines[4:] == [9, 5, 6, 9]  # into f and back
+
+
+def test_the_code_that_writes_to_the_caller_is_never_interrupted():
+    def writing():  # stands for TraceStream's methods: a message cut in half ends the stream
+        return sys._getframe()
+
+    deadline = Deadline(1.0, "lesson.py", quiet=(writing.__code__,))
+    tracing = sys.gettrace()
+    try:
+        deadline._on_alarm(signal.SIGALRM, writing())  # fired, but nothing raised
+        assert deadline.fired == 1
+        with pytest.raises(LimitExceeded):
+            deadline._on_alarm(signal.SIGALRM, sys._getframe())
+        with pytest.raises(LimitExceeded):
+            deadline.check()  # and no statement starts
+    finally:
+        deadline.settle()
+    assert sys.gettrace() is tracing
+    deadline.check()  # settled: the recorder writes the end of the trace in peace
+
+
+def test_the_shared_page_carries_the_line_to_the_caller():
+    register = Register()
+    try:
+        slots = attach(os.dup(register.fd))
+        assert register.line is None and register.fired == 0
+        slots[SLOT_LINE] = 12
+        slots[SLOT_FIRED] = 2
+        assert register.line == 12 and register.fired == 2
+        register.handed_over()  # the mapping outlives the descriptor
+        slots[SLOT_LINE] = 13
+        assert register.line == 13
+    finally:
+        register.close()
+    assert register.read() == (0, 0, 0, 0)
