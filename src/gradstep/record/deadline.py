@@ -21,6 +21,7 @@ worker killed from outside still says where it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -103,7 +104,8 @@ class Deadline:
         if self._started:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if self._tracing:
-            sys.settrace(self._previous_trace)
+            with contextlib.suppress(Exception):  # refused there as it was here
+                sys.settrace(self._previous_trace)
             for frame, previous in self._traced:
                 frame.f_trace = previous
             self._traced.clear()
@@ -153,8 +155,11 @@ class Deadline:
         its end, where the next line of its caller raises."""
         if not self._tracing:
             self._previous_trace = sys.gettrace()
-            self._tracing = True
-        sys.settrace(self._on_call)
+        try:
+            sys.settrace(self._on_call)
+        except Exception:  # noqa: BLE001 - a sealed audit guard refuses it: the firing alone
+            return
+        self._tracing = True
         f: types.FrameType | None = frame
         inside_del = _in_del(frame)
         while f is not None:
