@@ -46,7 +46,8 @@ class Presentation:
                     toolbar.setVisible(False)
             w.showFullScreen()
             # without a window manager (a bare X server, a kiosk) the request is not honoured
-            QTimer.singleShot(100, self._fill_screen)
+            # (the window as the timer's context: a window closed before it fires cancels it)
+            QTimer.singleShot(100, w, self._fill_screen)
         else:
             for dock in self.keep:
                 old = dock.titleBarWidget()
