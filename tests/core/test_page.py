@@ -139,13 +139,17 @@ def test_page_matches_the_apps_node_sizes_and_layout(qapp):
             assert (n.x, n.y) == pytest.approx((ax, ay), abs=3.0), n.title
 
 
-def test_palette_is_the_apps_light_theme(qapp):
-    from dataclasses import asdict
-
+def test_page_colours_are_the_apps_light_theme(qapp):
     from gradstep.gui.theme import LIGHT
-    from gradstep.page.palette import light_palette
+    from gradstep.page.render import css_variables
 
-    assert light_palette() == asdict(LIGHT)
+    css = css_variables()
+    colours = LIGHT.colours()  # the window's theme, read through its Qt module
+    assert {"background", "current", "done_fill", "module_fill", "nonfinite"} <= set(colours)
+    for name, value in colours.items():
+        assert f"--{name.replace('_', '-')}: {value};" in css
+    assert f"--faded-opacity: {LIGHT.faded_opacity};" in css
+    assert f"--active-edge-width: {LIGHT.active_edge_width}px;" in css
 
 
 def test_cli_writes_the_page_and_reports_a_bad_step(tmp_path: Path, capsys):

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 
 from gradstep import __version__
 from gradstep.page.build import EDGE_STATES, NODE_STATES, PageData, PageNode, edge_path
-from gradstep.page.palette import light_palette
+from gradstep.palette import LIGHT
 
 _MD = MarkdownIt("commonmark", {"html": False})
 
@@ -33,12 +33,10 @@ def _esc(text: object) -> str:
 def css_variables() -> str:
     """The app's light theme as CSS custom properties (``--current``, ``--done-fill``, ...)."""
     out = []
-    for name, value in light_palette().items():
-        if isinstance(value, str) and value.startswith("#"):
-            out.append(f"--{name.replace('_', '-')}: {value};")
-    p = light_palette()
-    out.append(f"--faded-opacity: {p['faded_opacity']};")
-    out.append(f"--active-edge-width: {p['active_edge_width']}px;")
+    for name, value in LIGHT.colours().items():
+        out.append(f"--{name.replace('_', '-')}: {value};")
+    out.append(f"--faded-opacity: {LIGHT.faded_opacity};")
+    out.append(f"--active-edge-width: {LIGHT.active_edge_width}px;")
     return "\n  ".join(out)
 
 
