@@ -913,9 +913,9 @@ def test_each_statement_of_a_top_level_loop_is_a_step_with_pytorchs_values():
 
 
 def test_a_long_loop_folds_its_later_statements_into_one_step(monkeypatch):
-    from gradstep.record import recorder as recorder_module
+    from gradstep.record import statements
 
-    monkeypatch.setattr(recorder_module, "MAX_NESTED_STEPS", 5)
+    monkeypatch.setattr(statements, "MAX_NESTED_STEPS", 5)
     source = HEADER + (
         "x = torch.tensor(2.0, requires_grad=True)\n"
         "for i in range(10):\n"

@@ -421,7 +421,7 @@ def test_a_failure_of_the_recorder_itself_ends_in_an_error_step(
     from gradstep.record.recorder import Recorder
 
     def broken(self: Recorder, tree: Any) -> Any:
-        self._add_step(Step(0, "statement", 1, "x"))
+        self._builder.add_step(Step(0, "statement", 1, "x"))
         raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(Recorder, "run", broken)

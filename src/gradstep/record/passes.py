@@ -18,7 +18,7 @@ encoded on the spot, which bounds the memory of very large passes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -36,6 +36,10 @@ from gradstep.trace.chainrule.families import family_of
 #: tensors referenced by the events of one pass, at most (bytes); beyond, they are encoded
 MAX_HELD_BYTES = 256 << 20
 
+#: what a hook saw: a named intermediate's gradient, a node's incoming gradients, its
+#: outgoing ones, a leaf's ``.grad`` after accumulation (each is a step of that kind)
+EventKind = Literal["tensor_hook", "receive", "compute", "accumulate"]
+
 
 class Event:
     """One hook call. ``tensors`` are references until ``values`` holds their encoding."""
@@ -44,14 +48,14 @@ class Event:
 
     def __init__(
         self,
-        kind: str,
+        kind: EventKind,
         node: Any,
         tensors: tuple[Any, ...],
         name: str | None = None,
         before: torch.Tensor | None = None,
         local: tuple[list[Any], list[str | None]] | None = None,
     ) -> None:
-        self.kind = kind  # "tensor_hook", "receive", "compute", "accumulate"
+        self.kind = kind
         self.node = node
         self.tensors: tuple[Any, ...] | None = tensors
         self.values: list[Any] | None = None
