@@ -405,6 +405,17 @@ def test_trace_matches_pytorch(case: str):
 
 
 # ------------------------------------------------------- particular promises
+def test_an_error_step_shows_the_first_line_of_a_long_message_cut_with_an_ellipsis():
+    message = "first " + "x" * 300 + "\nsecond line"
+    trace = record(HEADER + f"raise ValueError({message!r})\n")
+    err = trace.error
+    assert err is not None and err.message == message  # the whole message is kept
+    step = trace.steps[-1]
+    assert step.kind == "error" and step.line == 4
+    assert step.text.startswith("ValueError: first xxx") and "second" not in step.text
+    assert len(step.text) == 160 and step.text.endswith("…")
+
+
 def test_accumulation_keeps_4_then_8_not_the_rewritten_buffer():
     trace = record(HEADER + CASES["accumulation_loop"])
     leaf = [r for p in trace.passes for r in p.nodes if r.op == "AccumulateGrad"]

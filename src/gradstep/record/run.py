@@ -15,7 +15,7 @@ from gradstep.scenario import check
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.clean import storable
-from gradstep.trace.errors import ErrorKind, error_step, error_trace
+from gradstep.trace.errors import ErrorKind, end_with_error, error_trace
 from gradstep.trace.model import Trace, TraceError
 
 
@@ -72,10 +72,7 @@ def record_scenario(
         trace = recorder.trace
         line = trace.steps[-1].line if trace.steps else None
         message = storable(f"recording stopped: {type(e).__name__}: {e}")
-        trace.error = TraceError("RecorderError", message, line, "crash")
-        step = error_step(trace.error)
-        step.index = len(trace.steps)
-        trace.steps.append(step)
+        end_with_error(trace, TraceError("RecorderError", message, line, "crash"))
     finally:
         torch.set_grad_enabled(grad_enabled)
     trace.stats["trusted"] = trusted

@@ -13,7 +13,16 @@ from typing import get_args
 
 from gradstep.trace.model import ErrorKind, ScenarioInfo, Step, Trace, TraceError
 
-__all__ = ["ERROR_KINDS", "EXIT_STATUS", "FATAL_KINDS", "ErrorKind", "error_trace", "exit_status"]
+__all__ = [
+    "ERROR_KINDS",
+    "EXIT_STATUS",
+    "FATAL_KINDS",
+    "ErrorKind",
+    "end_with_error",
+    "error_step",
+    "error_trace",
+    "exit_status",
+]
 
 ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
@@ -42,7 +51,19 @@ def error_step(error: TraceError) -> Step:
     """The step that shows an error: at its line, with its type and its message's first line
     (the timeline shows one line; a refusal's message goes on with the file's other ones)."""
     first = error.message.split("\n", 1)[0]
-    return Step(index=0, kind="error", line=error.line, text=f"{error.type}: {first}"[:ERROR_TEXT])
+    text = f"{error.type}: {first}"
+    if len(text) > ERROR_TEXT:
+        text = text[: ERROR_TEXT - 1] + "…"
+    return Step(index=0, kind="error", line=error.line, text=text)
+
+
+def end_with_error(trace: Trace, error: TraceError) -> Step:
+    """``trace`` ended by ``error``: its error, and its last step the one that shows it."""
+    trace.error = error
+    step = error_step(error)
+    step.index = len(trace.steps)
+    trace.steps.append(step)
+    return step
 
 
 def error_trace(
@@ -50,6 +71,5 @@ def error_trace(
 ) -> Trace:
     """The trace of a run that stopped before its first step: the file, its error, one step."""
     trace = Trace(scenario=scenario)
-    trace.error = TraceError(etype, message, line, kind)
-    trace.steps.append(error_step(trace.error))
+    end_with_error(trace, TraceError(etype, message, line, kind))
     return trace

@@ -49,7 +49,7 @@ from typing import Any
 import orjson
 
 from gradstep.trace.clean import storable
-from gradstep.trace.errors import error_step
+from gradstep.trace.errors import end_with_error
 from gradstep.trace.io import step_document
 from gradstep.trace.model import (
     BackwardPass,
@@ -195,7 +195,7 @@ class TraceAssembler:
             trace.limits.update(end.get("limits") or {})
             trace.stats.update(end.get("stats") or {})
             if trace.error is not None and not (trace.steps and trace.steps[-1].kind == "error"):
-                _add_error_step(trace, trace.error)  # refused before the recorder ran
+                end_with_error(trace, trace.error)  # refused before the recorder ran
             self.ended = True
 
     def cut_short(self, error: TraceError, limits: dict[str, Any]) -> Trace:
@@ -203,8 +203,7 @@ class TraceAssembler:
         then ``error`` as a step of its own."""
         trace = self._trace()
         trace.limits.update(limits)
-        trace.error = error
-        _add_error_step(trace, error)
+        end_with_error(trace, error)
         variables: dict[str, VariableState] = {}  # as they were at the last step
         for step in trace.steps:
             for name, state in step.variables.items():
@@ -214,12 +213,6 @@ class TraceAssembler:
                     variables[name] = state
         trace.variables = variables
         return trace
-
-
-def _add_error_step(trace: Trace, error: TraceError) -> None:
-    step = error_step(error)
-    step.index = len(trace.steps)
-    trace.steps.append(step)
 
 
 def _clean(value: Any) -> Any:
