@@ -2,6 +2,7 @@
 
     gradstep [FILE]                      open the app (the default bundled scenario without FILE)
     gradstep trace FILE [--json]         record FILE and print its steps (or the trace document)
+             [--set NAME=VALUE ...]      ... with top-level literals set (what-if; export too)
     gradstep export FILE [...]           images of the graph, headless (--step N counts from 1)
     gradstep handout FILE -o DIR         a handout folder, headless
     gradstep lessons                     the bundled lessons, by number, name and title
@@ -54,6 +55,33 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _name_value(text: str) -> tuple[str, str]:
+    """``x=5.0`` or ``x@19=5.0``: checked here for its form, by the worker for its name."""
+    from gradstep.scenario.overrides import parse_value
+
+    name, eq, value = text.partition("=")
+    name = name.strip()
+    if not eq or not name.partition("@")[0].isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE, e.g. x=5.0")
+    try:
+        parse_value(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+    return name, value.strip()
+
+
+def _add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_name_value,
+        metavar="NAME=VALUE",
+        help="run with a top-level literal set to VALUE (x = torch.tensor(3.0), lr = 0.1); "
+        "the file is not changed. NAME@LINE picks one of several. Repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradstep", description="Step through PyTorch's backward pass."
@@ -73,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_trace.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     _add_run_options(p_trace)
+    _add_set_option(p_trace)
 
     p_export = sub.add_parser("export", help="export the graph at a step as PNG/SVG/PDF, headless")
     p_export.add_argument("file", help=FILE_HELP)
@@ -106,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_export.add_argument("--no-caption", action="store_true")
     _add_run_options(p_export)
+    _add_set_option(p_export)
 
     p_handout = sub.add_parser(
         "handout", help="write a handout folder (Markdown + images), headless"
@@ -120,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one image per step or per backward node",
     )
     _add_run_options(p_handout)
+    _add_set_option(p_handout)
 
     sub.add_parser("lessons", help="list the bundled lessons (open one by number: gradstep 05)")
     sub.add_parser("doctor", help="a report to paste when asking for help")
@@ -130,7 +161,13 @@ def record(args: argparse.Namespace) -> Trace:
     """Record ``args.file`` in a worker process and return the trace."""
     from gradstep.worker.client import record_file
 
-    return record_file(args.file, trusted=args.trust, seconds=args.timeout, memory_mb=args.memory)
+    return record_file(
+        args.file,
+        trusted=args.trust,
+        seconds=args.timeout,
+        memory_mb=args.memory,
+        overrides=getattr(args, "overrides", None),
+    )
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -142,8 +179,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if args.in_process:  # for profiling the recorder; not the safe path
         from gradstep.record.run import record_scenario
         from gradstep.scenario.loader import load_scenario
+        from gradstep.scenario.overrides import scenario_with
 
-        trace = record_scenario(load_scenario(args.file), trusted=args.trust)
+        scenario = scenario_with(load_scenario(args.file), args.overrides)
+        trace = record_scenario(scenario, trusted=args.trust)
     else:
         trace = record(args)
     if args.json:
@@ -226,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["open", *argv]
     args = build_parser().parse_args(argv)
+    if getattr(args, "overrides", None) is not None:
+        args.overrides = dict(args.overrides)  # [("x", "5.0"), ...]: a later --set wins
     handlers = {
         "trace": cmd_trace,
         "open": cmd_open,

@@ -68,6 +68,7 @@ def _serve(fd: int) -> int:
     from gradstep.scenario import sandbox
     from gradstep.scenario.errors import ScenarioRefused
     from gradstep.scenario.loader import load_scenario, scenario_from_source
+    from gradstep.scenario.overrides import scenario_with
     from gradstep.worker import walls
     from gradstep.worker.limits import Limits
     from gradstep.worker.protocol import ATOMIC_CODE, TraceStream
@@ -98,6 +99,7 @@ def _serve(fd: int) -> int:
             scenario = scenario_from_source(req["source"], req.get("path", "<scenario>"))
         else:
             scenario = load_scenario(req["path"])
+        scenario = scenario_with(scenario, req.get("overrides"))  # what-if: --set, the panel
     except ScenarioRefused as e:
         error = {"type": "ScenarioRefused", "message": e.message, "line": e.line or None}
         stream.send({"end": {"error": {**error, "kind": "refused"}}})

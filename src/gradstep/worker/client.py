@@ -234,7 +234,10 @@ class WorkerPool:
         *,
         trusted: bool = False,
         limits: Limits | None = None,
+        overrides: dict[str, str] | None = None,
     ) -> RunResult:
+        """Run ``path``; ``overrides`` (``{"x": "5.0"}``) set its top-level literals for this
+        run only (:mod:`gradstep.scenario.overrides`; the worker rewrites the source it read)."""
         limits = limits or Limits.from_env()
         path = str(path)
         started = time.perf_counter()
@@ -251,7 +254,13 @@ class WorkerPool:
                 return RunResult(trace, time.perf_counter() - started)
             reader = _Reader(worker, path, int(limits.max_trace_mb) << 20)
             reader.start()
-            request = {"path": path, "trusted": trusted, "limits": limits.to_dict()}
+            request: dict[str, object] = {
+                "path": path,
+                "trusted": trusted,
+                "limits": limits.to_dict(),
+            }
+            if overrides:
+                request["overrides"] = dict(overrides)
             try:
                 assert worker.proc.stdin is not None
                 worker.proc.stdin.write(json.dumps(request).encode() + b"\n")
@@ -367,9 +376,11 @@ def record_file(
     trusted: bool = False,
     seconds: float | None = None,
     memory_mb: int | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> Trace:
     """Record ``path`` in a worker of its own and return the trace: what ``gradstep trace``,
-    ``export`` and ``handout`` run. Limits not given come from the environment, else defaults."""
+    ``export`` and ``handout`` run. Limits not given come from the environment, else defaults;
+    ``overrides`` are ``--set`` values."""
     limits = Limits.from_env(seconds=seconds, memory_mb=memory_mb)
     with WorkerPool(prestart=False) as pool:
-        return pool.run(path, trusted=trusted, limits=limits).trace
+        return pool.run(path, trusted=trusted, limits=limits, overrides=overrides).trace

@@ -51,7 +51,13 @@ def _app() -> Any:
 def _record(args: argparse.Namespace) -> Trace:
     from gradstep.worker.client import record_file
 
-    return record_file(args.file, trusted=args.trust, seconds=args.timeout, memory_mb=args.memory)
+    return record_file(
+        args.file,
+        trusted=args.trust,
+        seconds=args.timeout,
+        memory_mb=args.memory,
+        overrides=getattr(args, "overrides", None),  # --set
+    )
 
 
 def _check_trace(trace: Trace, file: str) -> int | None:
