@@ -23,6 +23,7 @@ from gradstep.trace.chainrule import (
     consistent,
     constant_inputs,
     contributions,
+    rule_as_of,
     show_number,
     value_label,
 )
@@ -465,6 +466,56 @@ def test_lesson_04s_clamp_sums_zero_and_the_other_consumers_gradient() -> None:
     assert consistent(fan)
     sigmoid = rule_of(trace, "SigmoidBackward0").lines[0]
     assert sigmoid.numbers() == "813.36 × 0.001228 = 0.9988"
+
+
+def test_a_rule_fills_in_as_the_pass_gets_there() -> None:
+    """Lesson 04's clamp, step by step: one consumer's contribution arrives, then the
+    other's, then the sum is received, then the downstream is computed."""
+    trace = record_scenario(
+        load_scenario(SCENARIOS / "04_logistic_regression_manual.py"), trusted=True
+    )
+    bpass = trace.passes[0]
+    index = next(i for i, r in enumerate(bpass.nodes) if r.op == "ClampBackward1")
+    rec = bpass.nodes[index]
+    parts = sorted(contributions(trace, 0)[(rec.node, 0)], key=lambda c: c.step)
+    assert len(parts) == 2 and rec.receive_step is not None and rec.compute_step is not None
+    first, second = parts[0].step, parts[1].step
+
+    def at(k: int) -> Any:
+        return rule_as_of(trace, 0, index, k)
+
+    # after the first consumer computed: its value, "…" for the other, no sum yet
+    (fan,) = at(first).upstream
+    values = [t.value is not None for t in terms(fan)]
+    assert values == [True, False, False], fan.text()
+    close_to_display(terms(fan)[0], torch.tensor(parts[0].value))
+    waiting = terms(at(first).lines[0])  # nothing received yet; f′(x) is known from the forward
+    assert waiting[0].value is None and waiting[-1].value is None and waiting[1].value is not None
+    # both arrived, not received: both values, the sum still to come
+    (fan,) = at(second).upstream
+    assert [t.value is not None for t in terms(fan)] == [True, True, False]
+    # received: the sum and the upstream shown, the downstream not computed yet
+    received = at(rec.receive_step)
+    assert received.upstream[0].text() == chain_rule(trace, 0, index).upstream[0].text()
+    line = received.lines[0]
+    assert terms(line)[0].value is not None and terms(line)[-1].value is None
+    assert consistent(line) and "…" in line.text()
+    # computed: the whole rule
+    assert [ln.text() for ln in at(rec.compute_step).all_lines()] == [
+        ln.text() for ln in chain_rule(trace, 0, index).all_lines()
+    ]
+
+
+def test_a_narrow_panel_stacks_a_lines_operands() -> None:
+    trace = record(MLP_BATCH)
+    line = rule_of(trace, "TanhBackward0").lines[0]
+    block, stacked = line.block(), line.stacked()
+    assert stacked[0] == block[0]
+    assert max(map(len, stacked)) < max(map(len, block)) / 2
+    assert "⊙" in stacked and "=" in stacked
+    numbers = [t for t in "".join(block).split() if t[0].isdigit() or t[0] == "-"]
+    for n in numbers:  # the same figures, only placed otherwise
+        assert n in "".join(stacked), n
 
 
 # ----------------------------------------------------- constants, expressions

@@ -13,6 +13,7 @@ from gradstep.plotting import (
     first_nonfinite,
     gradient_flow,
     pass_series,
+    product_text,
     tangent_plot,
     to_array,
 )
@@ -224,7 +225,20 @@ def test_a_long_chain_rule_line_falls_back_to_shapes() -> None:
         "y = (W @ x).sum()\ny.backward()\n"
     )
     [mv] = records(trace, "MvBackward0")
-    line = compact_chain_line(mv)
-    assert line.startswith("upstream [6]") and "6×6" in line
-    [scalar_add] = records(trace, "SumBackward0")
-    assert compact_chain_line(scalar_add).startswith("1 ×")
+    step = trace.steps[mv.compute_step]
+    # W's gradient is the outer product upstream ⊗ x: written with the shapes, not 36 numbers
+    line = compact_chain_line(trace, step, max_chars=60)
+    assert "[6] ⊗ [6] = [6×6]" in line or "[6×1] @ [1×6] = [6×6]" in line or "6×6" in line, line
+    assert line.startswith("upstream"), line
+    [scalar_sum] = records(trace, "SumBackward0")
+    whole = compact_chain_line(trace, trace.steps[scalar_sum.compute_step])
+    assert "1 " in whole and "[1, 1, 1, 1, 1, 1]" in whole, whole
+
+
+def test_the_tangent_plots_product_multiplies_out_as_shown() -> None:
+    """813.3619 × 0.0012 = 0.9988 is false on a calculator; the note shows what is true."""
+    text = product_text(813.3619140625, 0.0012280000000000001, 0.99884033203125)
+    a, rest = text.split(" × ")
+    b, c = rest.split(" = ")
+    assert round(float(a) * float(b), 4) == float(c), text
+    assert b == "0.001228"

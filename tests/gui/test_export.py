@@ -222,7 +222,7 @@ def test_handout_structure(qtbot, trace, tmp_path) -> None:
         assert re.search(rf"^### Step {s.index + 1} \(line \d+\): ", md, re.MULTILINE)
     assert "images/step_011_slope.png" in refs  # sin is scalar → scalar: the tangent plot
     assert "### Step 0 " not in md and "- step 0 " not in md
-    assert "Chain rule: `1 × -0.9577 = -0.9577`" in md
+    assert "Chain rule: `upstream × cos x = downstream → y:  1 × -0.9577 = -0.9577`" in md
     assert "## The chain rule by hand" in md and "```python\nx = torch.tensor(4.0" in md
     assert (out / "handout.pdf").read_bytes().startswith(b"%PDF")
     for ref in refs[:2]:

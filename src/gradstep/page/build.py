@@ -31,11 +31,9 @@ EDGE_STATES = ("normal", "absent", "hidden", "done", "active")
 
 
 def step_lines(trace: Trace, step: Step) -> list[str]:
-    """The text the page shows for ``step``: where it is, then its chain-rule line(s).
-
-    The one place the page's step text comes from: a richer chain-rule formatter
-    replaces ``step_caption`` here, and the page and its tests follow.
-    """
+    """The text the page shows for ``step``: where it is, then its chain rule's equations
+    as the window and the figures write them (``gradstep.trace.chainrule`` through
+    ``step_caption``) and the local derivative's formula."""
     return step_caption(trace, step)[1:]
 
 

@@ -13,7 +13,13 @@ from gradstep.plotting.flow import (
     pass_series,
 )
 from gradstep.plotting.functions import OPS, TangentPlot, tangent_plot
-from gradstep.plotting.labels import compact_chain_line, shape_of, step_caption
+from gradstep.plotting.labels import (
+    chain_lines,
+    compact_chain_line,
+    product_text,
+    shape_of,
+    step_caption,
+)
 from gradstep.plotting.values import Array, abs_stats, has_nonfinite, to_array
 
 __all__ = [
@@ -24,7 +30,9 @@ __all__ = [
     "PassSeries",
     "TangentPlot",
     "abs_stats",
+    "chain_lines",
     "compact_chain_line",
+    "product_text",
     "first_nonfinite",
     "gradient_flow",
     "has_nonfinite",

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradstep.trace.model import NodeRecord, Step, Trace, is_summary
+from gradstep.trace.chainrule import chain_rule_at, compact_lines
+from gradstep.trace.chainrule.elementwise import product_line
+from gradstep.trace.chainrule.terms import Operand
+from gradstep.trace.model import Step, Trace, is_summary
 from gradstep.trace.text import chain_rule_line, step_label
 
 #: a chain-rule line longer than this is shown with shapes instead of numbers
 MAX_LINE = 140
+#: how a caption's line with the local derivative's formula begins
+LOCAL = "Local derivative:"
 
 
 def shape_of(v: Any) -> str:
@@ -24,36 +29,47 @@ def shape_of(v: Any) -> str:
     return "scalar" if not shape else "×".join(str(s) for s in shape)
 
 
-def _shapes(values: list[Any]) -> str:
-    shown = [shape_of(v) for v in values if v is not None]
-    if not shown:
-        return "—"
-    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
+def chain_lines(trace: Trace, step: Step, max_chars: int = MAX_LINE) -> list[str]:
+    """A compute or accumulate step's chain rule for a caption, a legend or a handout: one
+    line per equation (``gradstep.trace.chainrule``), each whole when it fits in
+    ``max_chars``, else its formula with the operands' shapes."""
+    if step.kind not in ("compute", "accumulate"):
+        return []
+    try:
+        rule = chain_rule_at(trace, step)
+    except Exception:  # noqa: BLE001 - a caption falls back to the plain line
+        rec = trace.record_for(step)
+        return [chain_rule_line(rec)] if rec is not None else []
+    return compact_lines(rule, max_chars) if rule is not None else []
 
 
-def compact_chain_line(rec: NodeRecord, max_chars: int = MAX_LINE) -> str:
-    """``chain_rule_line`` when it is short, else the same line with tensor shapes."""
-    line = chain_rule_line(rec)
-    if len(line) <= max_chars:
-        return line
-    if rec.op == "AccumulateGrad":
-        before = "None" if rec.grad_before is None else f"[{shape_of(rec.grad_before)}]"
-        return f".grad: {before} + [{_shapes(rec.grad_outputs)}] = [{shape_of(rec.grad_after)}]"
-    up = _shapes(rec.grad_outputs)
-    local = _shapes(rec.local_derivatives)
-    down = _shapes(rec.grad_inputs)
-    return f"upstream [{up}] × local [{local}] = downstream [{down}]"
+def compact_chain_line(trace: Trace, step: Step, max_chars: int = MAX_LINE) -> str:
+    """The step's chain rule in one line (its equations joined by ``;``), for a plot's legend."""
+    return "; ".join(chain_lines(trace, step, max_chars))
+
+
+def product_text(incoming: Any, slope: Any, outgoing: Any) -> str:
+    """``813.36 × 0.001228 = 0.9988``: a scalar op's chain rule with figures that multiply
+    out (or "≈"), for the tangent plot's note."""
+    line = product_line(
+        Operand(incoming),
+        Operand(slope),
+        Operand(outgoing),
+        factor_label="",
+        target="",
+        in_shape=None,
+    )
+    return line.numbers()
 
 
 def step_caption(trace: Trace, step: Step) -> list[str]:
     """Caption lines for the graph at ``step``: title, step (numbered from 1, as in the
-    window), chain-rule line."""
+    window), its chain rule's equations, the local derivative's formula."""
     title = trace.scenario.title or trace.scenario.path or "gradstep"
     where = f", line {step.line}" if step.line is not None else ""
     lines = [title, f"{step_label(step.index, len(trace.steps))}{where}: {step.text}"]
+    lines += chain_lines(trace, step)
     rec = trace.record_for(step)
-    if rec is not None and step.kind in ("compute", "accumulate"):
-        lines.append(compact_chain_line(rec))
-        if rec.formula and step.kind == "compute":
-            lines.append(rec.formula)
+    if rec is not None and rec.formula and step.kind == "compute":
+        lines.append(f"{LOCAL} {rec.formula}")
     return lines

@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
-from gradstep.plotting.labels import step_caption
+from gradstep.plotting.labels import LOCAL, step_caption
 
 __all__ = [
     "Caption",
@@ -169,7 +169,9 @@ def _font_for(i: int, fig: Figure) -> QFont:
     title, text, mono = fig.fonts()
     if i == 0:
         return title
-    return mono if i == 2 else text  # line 3 is the chain-rule line: numbers line up in mono
+    # from line 3 on, the chain rule's equations: numbers line up in mono
+    line = fig.caption[i] if i < len(fig.caption) else ""
+    return mono if i >= 2 and not line.startswith(LOCAL) else text
 
 
 def _text_height(font: QFont, text: str, width: float) -> float:

@@ -35,7 +35,7 @@ from gradstep.gui.export.files import HandoutError, file_mode, replace_folder
 from gradstep.gui.export.formats import graph_image, png_bytes, widget_image
 from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
-from gradstep.plotting.labels import compact_chain_line
+from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
 from gradstep.trace.text import step_number
 
@@ -173,7 +173,8 @@ def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
     doc.image(_Image(f"step_{number:03d}.png", f"graph at step {number}", step.index))
     rec = trace.record_for(step)
     if rec is not None and step.kind in ("compute", "accumulate"):
-        doc.add(f"Chain rule: `{compact_chain_line(rec)}`", "")
+        for line in chain_lines(trace, step):
+            doc.add(f"Chain rule: `{line}`", "")
         if rec.formula and step.kind == "compute":
             doc.add(f"Local derivative: {rec.formula}", "")
         if step.kind == "compute" and tangent_plot(trace, rec) is not None:

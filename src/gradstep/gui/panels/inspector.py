@@ -6,15 +6,18 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from gradstep.gui.panels.chain_html import rule_html
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.panels.tensor_html import pre, tensor_html
 from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
 from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_lines
+from gradstep.trace.chainrule import node_label, rule_as_of
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
-from gradstep.trace.text import chain_rule_line, step_label, step_number
+from gradstep.trace.text import step_label, step_number
 
 _NOW = {
     "receive": "receives its gradient in this step",
@@ -22,7 +25,6 @@ _NOW = {
     "accumulate": "adds the incoming gradient to .grad in this step",
     "tensor_hook": "its tensor's gradient arrives in this step",
 }
-_KIND_TITLES = {"jacobian": "Jacobian", "vjp": "vector–Jacobian product", "scalar": "derivative"}
 
 
 #: changes listed for one step, at most (building a model binds all its parameters)
@@ -108,8 +110,7 @@ class Inspector(QWidget, FollowsSession):
         pinned = self.pinned is not None
         self._bar.setVisible(pinned)
         if pinned:
-            n = self.session.trace.nodes.get(self.pinned or "")
-            label = (n.name or n.op) if n else self.pinned
+            label = node_label(self.session.trace, self.pinned)
             self._banner.setText(
                 f"Pinned: <b>{escape(str(label))}</b> (Esc: follow the steps again)"
             )
@@ -190,7 +191,8 @@ class Inspector(QWidget, FollowsSession):
         trace = self.session.trace  # type: ignore[union-attr]
         node = trace.nodes[nid]
         rec, bpass, status = self._record(nid, st)
-        title = escape(node.name) + " — " if node.name else ""
+        label = node_label(trace, nid)
+        title = escape(label) + " — " if label != node.op else ""
         shapes = ", ".join(shape_text(s) for s in node.output_shapes)
         out = [
             f"<h2 style='margin-bottom:2px'>{title}<span style='font-family:monospace'>{escape(node.op)}</span></h2>"
@@ -204,7 +206,7 @@ class Inspector(QWidget, FollowsSession):
                 f"<p><i>Not created yet: it appears at step {step_number(node.step)}.</i></p>"
             )
         if rec is not None and bpass is not None:
-            out.append(self._record_html(node, rec, status))
+            out.append(self._record_html(rec, bpass))
         out.append(self._variable_html(node, st, bpass))
         if node.line:
             out.append(self._source_line(node.line))
@@ -255,58 +257,37 @@ class Inspector(QWidget, FollowsSession):
         }.get(status, self.theme.muted_text)
         return f" — <b style='color:{colour}'>{escape(text)}</b>" if text else ""
 
-    def _record_html(self, node: GraphNode, rec: NodeRecord, status: str) -> str:
+    def _record_html(self, rec: NodeRecord, bpass: BackwardPass) -> str:
+        """The node's chain rule as far as the pass has got at this step (see ``chain_html``)."""
+        trace = self.session.trace  # type: ignore[union-attr]
         index = self.session.index if self.session is not None else 0
-        computed = status in ("done", "earlier") or (
-            status == "current" and rec.compute_step is not None and rec.compute_step <= index
-        )
-        received = computed or status in ("received", "current")
-        out = []
-        if rec.formula:
-            out.append(
-                f"<p style='font-size:large'>Local derivative: <b>{escape(rec.formula)}</b></p>"
-            )
-        if node.kind == "leaf" or rec.op == "AccumulateGrad":
-            incoming = rec.grad_outputs[0] if rec.grad_outputs and received else None
-            after = rec.grad_after if computed else None
-            blocks = [
-                tensor_lines(rec.grad_before),
-                ["+"],
-                tensor_lines(incoming, "…"),
-                ["="],
-                tensor_lines(after, "…"),
-            ]
-            out.append(pre(columns([".grad before", "", "incoming", "", ".grad after"], blocks)))
-        else:
-            upstream = rec.grad_outputs[0] if len(rec.grad_outputs) == 1 else rec.grad_outputs
-            up_lines = tensor_lines(upstream if received else None, "…")
-            for slot, (src, _) in enumerate(node.inputs):
-                local = rec.local_derivatives[slot] if slot < len(rec.local_derivatives) else None
-                kinds = rec.local_derivative_kinds
-                kind = kinds[slot] if slot < len(kinds) else None
-                down = rec.grad_inputs[slot] if computed and slot < len(rec.grad_inputs) else None
-                target = self._input_name(src)
-                if src is None and local is None and down is None:
-                    out.append(f"<p>input {slot + 1} is a constant: no gradient flows to it.</p>")
-                    continue
-                local_title = "local " + _KIND_TITLES.get(kind or "", kind or "derivative")
-                blocks = [up_lines, ["×"], tensor_lines(local, "—"), ["="], tensor_lines(down, "…")]
-                heads = ["upstream (in)", "", local_title, "", f"downstream → {target}"]
-                out.append(pre(columns(heads, blocks)))
-        if computed:
-            out.append(f"<p style='font-family:monospace'>{escape(chain_rule_line(rec))}</p>")
-        if rec.saved:
+        try:
+            rule = rule_as_of(trace, bpass.index, bpass.nodes.index(rec), index)
+        except Exception:  # noqa: BLE001 - a trace of an unexpected form: its raw numbers
+            return self._raw_record_html(rec)
+        out = [rule_html(rule, self.theme, self._width_in_chars())]
+        if rec.saved and rule.family in ("other", "custom"):
             lines: list[str] = []
             for k, v in rec.saved.items():
                 lines += side_by_side([[f"{k} ="], tensor_lines(v)])
             out.append("<p><b>Saved for backward</b></p>" + pre(lines))
         return "".join(out)
 
-    def _input_name(self, src: str | None) -> str:
-        if src is None:
-            return "constant"
-        n = self.session.trace.nodes.get(src)  # type: ignore[union-attr]
-        return (n.name or n.op) if n else src
+    def _raw_record_html(self, rec: NodeRecord) -> str:
+        blocks = [
+            tensor_lines(rec.grad_outputs, "…"),
+            ["→"],
+            tensor_lines(rec.grad_inputs, "…"),
+        ]
+        return pre(columns(["upstream (in)", "", "downstream"], blocks))
+
+    def _width_in_chars(self) -> int:
+        """How many characters of a ``<pre>`` block fit across the panel."""
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSizeF(self._browser.font().pointSizeF())
+        width = self._browser.viewport().width() - 24  # the document's margins
+        return max(24, int(width / QFontMetricsF(font).horizontalAdvance("0")))
 
     def _variable_html(self, node: GraphNode, st: StepState, bpass: BackwardPass | None) -> str:
         var = next((v for name, v in st.variables.items() if v.node == node.id), None)

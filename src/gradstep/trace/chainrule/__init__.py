@@ -18,6 +18,7 @@ from gradstep.trace.chainrule.chain import (
     value_label,
 )
 from gradstep.trace.chainrule.numbers import show_number
+from gradstep.trace.chainrule.progress import rule_as_of
 
 __all__ = [
     "ChainLine",
@@ -30,6 +31,7 @@ __all__ = [
     "constant_inputs",
     "contributions",
     "node_label",
+    "rule_as_of",
     "show_number",
     "value_label",
 ]

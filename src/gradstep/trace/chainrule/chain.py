@@ -131,6 +131,8 @@ def compact_lines(rule: ChainRule, max_chars: int = 140) -> list[str]:
     out = []
     for line in rule.all_lines():
         text = line.text()
+        if len(text) > max_chars and line.note:  # the numbers matter more than the note
+            text = text[: -len(f"  ({line.note})")]
         if len(text) > max_chars:
             shapes = " ".join(t if isinstance(t, str) else shape_word(t) for t in line.terms)
             head = line.formula + (f" → {line.target}" if line.target else "")

@@ -133,7 +133,7 @@ def elementwise_lines(view: NodeView) -> list[ChainLine]:
     local = view.rec.chain.get("local") or []
     lines = []
     for slot in view.slots():
-        factor = Operand(local[slot] if slot < len(local) else None)
+        factor = Operand(local[slot] if slot < len(local) else _scalar_local(view, slot))
         lines.append(
             product_line(
                 view.up,
@@ -145,6 +145,16 @@ def elementwise_lines(view: NodeView) -> list[ChainLine]:
             )
         )
     return lines
+
+
+def _scalar_local(view: NodeView, slot: int) -> object:
+    """A scalar op's derivative from a trace older than ``chain.local``: its local
+    derivative, which for a scalar is f′(x) itself."""
+    rec = view.rec
+    kinds, values = rec.local_derivative_kinds, rec.local_derivatives
+    if slot < len(kinds) and kinds[slot] == "scalar" and slot < len(values):
+        return values[slot]
+    return None
 
 
 def settled_line(

@@ -54,7 +54,7 @@ def show_number(x: Any, sig: int = RESULT_SIG) -> Shown:
         x = int(x)
     if isinstance(x, float) and not math.isfinite(x):
         return Shown("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"), None, Decimal(0))
-    d = Decimal(repr(x)) if isinstance(x, float) else Decimal(int(x))
+    d = Decimal(repr(float(x))) if isinstance(x, float) else Decimal(int(x))  # np.float64 too
     if d == 0:
         return Shown("0", Decimal(0), Decimal(0))  # an exact zero claims exactly zero
     e = d.adjusted()

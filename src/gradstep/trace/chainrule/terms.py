@@ -184,6 +184,22 @@ class ChainLine:
         head = self.formula + (f" → {self.target}" if self.target else "")
         return [head, *out] + ([f"({self.note})"] if self.note else [])
 
+    def stacked(self) -> list[str]:
+        """The line one operand under the other, for a narrow panel: the same numbers as
+        :meth:`block`, never wider than the widest operand."""
+        head = self.formula + (f" → {self.target}" if self.target else "")
+        out = [head]
+        for t in self.terms:
+            if isinstance(t, str):
+                out.append(t)
+                continue
+            rows = t.lines()
+            if len(rows) == 1:
+                out.append(f"{t.label}: {rows[0]}" if t.label else rows[0])
+            else:
+                out += [f"{t.label}:", *("  " + r for r in rows)]
+        return out + ([f"({self.note})"] if self.note else [])
+
 
 def consistent(line: ChainLine) -> bool:
     """The checker: every displayed ``a × b = c`` of the line is arithmetically true to

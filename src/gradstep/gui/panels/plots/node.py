@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 from gradstep.graph.model import short_op
 from gradstep.gui.panels.plots.base import MAX_BARS, MAX_PANELS, ThemedLayout, fmt
 from gradstep.gui.theme import Theme
-from gradstep.plotting import tangent_plot, to_array
+from gradstep.plotting import product_text, tangent_plot, to_array
 from gradstep.plotting.functions import TangentPlot
 from gradstep.plotting.values import Array
 from gradstep.trace.model import NodeRecord, Trace, VariableState
@@ -116,9 +116,7 @@ class NodePlot(ThemedLayout):
         if p.incoming is not None:
             lines.append(f"incoming ∂L/∂y = {fmt(p.incoming[0])}")
         if p.outgoing is not None and p.incoming is not None:
-            lines.append(
-                f"outgoing ∂L/∂x = {fmt(p.incoming[0])} × {fmt(slope)} = {fmt(p.outgoing[0])}"
-            )
+            lines.append(f"outgoing ∂L/∂x = {product_text(p.incoming[0], slope, p.outgoing[0])}")
         corner = _free_corner(p)
         text = pg.TextItem(
             "\n".join(lines),
