@@ -217,7 +217,7 @@ def bench_big(samples: int = 200) -> None:
         graph.follow = True
         _time_steps(app, session, ks, "step, one box per layer, following the current box:")
         app.processEvents()
-        took, stall = _answering(app, graph, lambda: graph.open_box(sorted(graph.closed)[0]))
+        took, stall = _answering(app, graph, lambda: graph.boxes.open_box(sorted(graph.closed)[0]))
         print(
             f"open one layer's box: {took * 1000:.0f} ms, "
             f"longest the window did not answer {stall * 1000:.0f} ms"

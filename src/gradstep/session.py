@@ -107,6 +107,8 @@ class Session:
         self._copies: dict[str, list[str]] = {}  # a representative and its copies, oldest first
         for nid, rep in self.folded.items():
             self._copies.setdefault(rep, [rep]).append(nid)
+        #: the trace is a reload of the one before it (the same file, run again)
+        self.reloaded = bool(keep_place and previous)
         self._index = place_in(previous, old, trace) if keep_place and previous else 0
         self.trace_changed.emit()
         self.step_changed.emit(self._index)

@@ -91,11 +91,12 @@ def test_cursor_moves_and_signals(trace):
 
 def test_reload_keeps_the_place(trace):
     s = Session(trace)
+    assert not s.reloaded
     s.go_to(5)
     s.set_trace(trace, keep_place=True)
-    assert s.index == 5
+    assert s.index == 5 and s.reloaded  # the graph panel keeps its boxes and layout
     s.set_trace(trace)
-    assert s.index == 0
+    assert s.index == 0 and not s.reloaded
 
 
 def test_a_reload_of_an_edited_file_keeps_the_step_with_the_same_description(trace):

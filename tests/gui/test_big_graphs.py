@@ -104,10 +104,10 @@ def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> N
     action(window, "action_collapse_all").trigger()
     assert graph.closed == {"model"}
     assert len(drawn_ids(window)) == 3
-    graph.open_box("model")
+    graph.boxes.open_box("model")
     assert graph.closed == BLOCK_BOXES
     # a node's menu closes its modules; a box's menu opens it
-    graph.open_box("model.5")
+    graph.boxes.open_box("model.5")
     some_tanh = next(n for n, node in window.trace.nodes.items() if node.module == "model.5")
     from gradstep.gui.graph.menu import context_menu
 
@@ -124,7 +124,7 @@ def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> N
 def test_tab_selects_a_box_and_enter_opens_it(qtbot, window, stack) -> None:
     open_and_wait(qtbot, window, stack)
     graph = window.graph
-    order = graph.reading_order()
+    order = graph.keys.reading_order()
     box = box_id("model.4")
     graph.setFocus()
     for _ in range(order.index(box) + 1):
@@ -219,7 +219,7 @@ def test_a_figure_draws_the_boxes_on_screen_in_the_light_theme(qtbot, window, st
     from gradstep.gui.theme import LIGHT
 
     open_and_wait(qtbot, window, stack)
-    window.graph.open_box("model.3")
+    window.graph.boxes.open_box("model.3")
     window.apply_theme("dark")
     window.session.go_to(window.trace.passes[0].first_step + 40)
     figure = figure_view(window.graph)
@@ -321,7 +321,7 @@ def test_a_node_tells_its_tooltip_when_hovered(qtbot, window, stack) -> None:
 
     open_and_wait(qtbot, window, stack)
     graph = window.graph
-    graph.open_box("model.3")
+    graph.boxes.open_box("model.3")
     tanh = next(
         n
         for n, node in window.trace.nodes.items()

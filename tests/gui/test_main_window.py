@@ -387,7 +387,7 @@ def test_graph_click_selects_and_double_click_goes_to_step(qtbot, window, scenar
 def test_tab_walks_the_graph_and_enter_goes_to_the_step(qtbot, window, scenario: Path) -> None:
     open_and_wait(qtbot, window, scenario)
     graph = window.graph
-    order = graph.reading_order()
+    order = graph.keys.reading_order()
     assert len(order) == len(window.trace.nodes) >= 5
     assert order[0] in {n for n, node in window.trace.nodes.items() if node.kind == "leaf"}
     graph.setFocus()
@@ -624,9 +624,9 @@ def test_tab_walks_only_the_nodes_drawn(qtbot, window, tmp_path: Path) -> None:
     open_and_wait(qtbot, window, path)
     window.session.go_to(window.trace.passes[0].first_step + 2)
     graph = window.graph
-    order = graph.reading_order()
+    order = graph.keys.reading_order()
     assert order and all(graph.node_item(n).isVisible() for n in order)
-    seen = {graph.select_next(1) for _ in range(2 * len(order))}
+    seen = {graph.keys.select_next(1) for _ in range(2 * len(order))}
     assert seen == set(order)
 
 

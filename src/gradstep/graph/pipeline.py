@@ -9,6 +9,7 @@ a node is measured with Qt's fonts, so the sizes come in as a function.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from gradstep.graph import collapse as cl
@@ -38,6 +39,42 @@ def view_of(drawing: Drawing, closed: Iterable[str]) -> Drawing:
     boxes = frozenset(closed)
     collapsed = cl.collapse(drawing.graph, drawing.tree, set(boxes))
     return Drawing(drawing.graph, drawing.tree, collapsed, boxes, incident=drawing.incident)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A drawing to make: a view of a graph (made where the layout runs: closing boxes in a
+    big graph is no small work), the boxes it closes, and the layout it starts from."""
+
+    view: Callable[[], Drawing]
+    closed: frozenset[str]
+    size: int  # nodes of the graph it is made from: a big one is laid out off the GUI thread
+    previous: GraphLayout | None = None
+
+
+def trace_request(
+    trace: Trace, closed: Iterable[str] | None = None, previous: GraphLayout | None = None
+) -> Request:
+    """The drawing a trace opens with (``first_view``); a reload keeps the boxes asked for
+    and starts from the layout before."""
+    drawing = first_view(trace, closed)
+    return Request(lambda: drawing, drawing.closed, len(drawing.view.graph), previous)
+
+
+def boxes_request(drawing: Drawing, closed: Iterable[str], *, fresh: bool = False) -> Request:
+    """Another view of ``drawing``'s graph (``view_of``), laid out from ``drawing``'s layout
+    unless ``fresh``."""
+    boxes = frozenset(closed)
+    previous = None if fresh else drawing.layout
+    return Request(lambda: view_of(drawing, boxes), boxes, len(drawing.graph), previous)
+
+
+def copy_request(drawing: Drawing) -> Request:
+    """The view ``drawing`` draws, laid out again from its layout (a figure's own copy)."""
+    view = Drawing(
+        drawing.graph, drawing.tree, drawing.view, drawing.closed, incident=drawing.incident
+    )
+    return Request(lambda: view, view.closed, len(view.view.graph), drawing.layout)
 
 
 def lay_out(

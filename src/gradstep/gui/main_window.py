@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             k = self.session.step_for_node(node)
             if k is not None:
                 self.session.go_to(k)
-        self.graph.reveal(node)
+        self.graph.boxes.reveal(node)
         self._select(node)
 
     def _module_clicked(self, path: str) -> None:

@@ -46,8 +46,8 @@ def connect_window(w: Any) -> None:
     a.find.triggered.connect(w.search.focus)
     a.find_next.triggered.connect(lambda: w.search.next(1))
     a.find_previous.triggered.connect(lambda: w.search.next(-1))
-    a.collapse_all.triggered.connect(w.graph.collapse_all)
-    a.expand_all.triggered.connect(w.graph.expand_all)
+    a.collapse_all.triggered.connect(w.graph.boxes.collapse_all)
+    a.expand_all.triggered.connect(w.graph.boxes.expand_all)
     a.presentation_mode.toggled.connect(w.presentation.set_active)
     a.escape.triggered.connect(w._escape)
     a.themes.triggered.connect(

@@ -34,7 +34,7 @@ def figure_view(view: GraphView) -> GraphView:
     copy.session = session
     copy.direction = view.direction
     copy.marks = dict(view.marks)
-    copy.draw_as(view.drawing)
+    copy.boxes.draw_as(view.drawing)
     return copy
 
 

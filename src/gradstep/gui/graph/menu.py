@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMenu
 
 from gradstep.graph import collapse as cl
 
+if TYPE_CHECKING:
+    from gradstep.gui.graph.view import GraphView
 
-def context_menu(view: Any, drawn: str) -> QMenu:
-    """The menu for a drawn node of ``view`` (a ``GraphView``): a node or a module's box."""
+
+def context_menu(view: GraphView, drawn: str) -> QMenu:
+    """The menu for a drawn node of ``view``: a node or a module's box."""
     menu = QMenu(view)
     if cl.is_box(drawn):
         path = cl.module_of_box(drawn)
-        menu.addAction(f"Open {path}", lambda: view.open_box(path))
-        menu.addAction("Open everything inside", lambda: view.open_inside(path))
+        menu.addAction(f"Open {path}", lambda: view.boxes.open_box(path))
+        menu.addAction("Open everything inside", lambda: view.boxes.open_inside(path))
         _close_menu(menu, view, cl.prefixes(path)[:-1])
         return menu
     menu.addAction("Toggle breakpoint", lambda: view.breakpoint_requested.emit(drawn))
@@ -27,8 +30,10 @@ def context_menu(view: Any, drawn: str) -> QMenu:
     return menu
 
 
-def _close_menu(menu: QMenu, view: Any, paths: list[str]) -> None:
+def _close_menu(menu: QMenu, view: GraphView, paths: list[str]) -> None:
     """ "Close module" for each module around the node, innermost first."""
+    if view.drawing is None:
+        return
     tree = view.drawing.tree
     paths = [p for p in reversed(paths) if tree.boxable(p)]
     if not paths:
@@ -37,4 +42,6 @@ def _close_menu(menu: QMenu, view: Any, paths: list[str]) -> None:
     sub = QMenu("Close module", menu)  # parented: addMenu(title)'s menu can die with its wrapper
     menu.addMenu(sub)
     for p in paths:
-        sub.addAction(f"{p}  ({len(tree.members[p])} nodes)", lambda p=p: view.close_module(p))
+        sub.addAction(
+            f"{p}  ({len(tree.members[p])} nodes)", lambda p=p: view.boxes.close_module(p)
+        )

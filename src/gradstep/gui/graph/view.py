@@ -8,26 +8,31 @@ laid out from the old drawing so what was on screen stays in place. A large
 layout runs in a thread (``layout_job``), and a large scene is made a batch of
 items per turn of the event loop, while the old drawing stays up and steps.
 
-Over 400 lines, for a reason: the swap from one drawing to the next (a layout
-on its way, a scene made in batches, the old scene still stepping, the view
-kept in place) is one state machine, and split across modules its invariants
-could no longer be read in one place. What is not part of it lives beside:
-items, scene building, edge labels, keys, module boxes, minimap, menu.
+Which drawing to make is asked of ``ModuleBoxes`` (``modules``), which asks the
+pipeline for it; the view makes what it is given. Over 400 lines, for a reason: the
+swap from one drawing to the next (a layout on its way, a scene made in batches, the
+old scene still stepping, the view kept in place) is one state machine, and split
+across modules its invariants could no longer be read in one place. What is not part
+of it is composed beside it: keys, module boxes, the anchor, edge labels, the minimap,
+the menu.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
 from gradstep.collection import collection_paused
+from gradstep.graph import collapse as cl
 from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing, EdgeKey
+from gradstep.graph.layout import GraphLayout
+from gradstep.gui.graph.anchor import ViewAnchor
 from gradstep.gui.graph.batches import ProgressNote, SceneBatches
 from gradstep.gui.graph.items import EdgeItem, NodeItem
 from gradstep.gui.graph.keys import NodeKeys
@@ -35,7 +40,7 @@ from gradstep.gui.graph.labels import EdgeLabels
 from gradstep.gui.graph.layout_job import LayoutJob
 from gradstep.gui.graph.menu import context_menu
 from gradstep.gui.graph.minimap import Minimap
-from gradstep.gui.graph.modules import ModuleCommands
+from gradstep.gui.graph.modules import ModuleBoxes
 from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, measure
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import Theme
@@ -47,7 +52,7 @@ BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI threa
 SLICED_BUILD = 2000  # scenes with more items (nodes and edges) are made a batch at a time
 
 
-class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
+class GraphView(QGraphicsView):
     """Draws the trace's autograd graph; emits node clicks; never relayouts while stepping."""
 
     node_clicked = Signal(str)
@@ -78,7 +83,6 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self.marks: dict[str, tuple[int, str]] = {}  # node -> (step, "NaN"/"Inf")
         self.layout_seconds = 0.0  # the last layout's time, for the status bar and benchmarks
         self.background_layout = background_layout
-        self._path: str | None = None  # the scenario the drawing is of
         self._nodes: dict[str, NodeItem] = {}  # drawn id -> item
         self._edges: dict[EdgeKey, EdgeItem] = {}
         self.labels = EdgeLabels()  # the gradients written on the edges
@@ -95,7 +99,9 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self._batches = SceneBatches(self.progress)  # a big scene, made a batch at a time
         self._batches.ready.connect(self._show_scene)
         self._pending_keep_view = True
-        self._anchor: tuple[str, QPointF] | None = None
+        self.anchor = ViewAnchor(self)  # what stays in place when the drawing changes
+        self.keys = NodeKeys(self)  # Tab, Shift+Tab, Enter
+        self.boxes = ModuleBoxes(self)  # which drawing to make; opening and closing boxes
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontSavePainterState)
@@ -114,13 +120,28 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
 
     # ------------------------------------------------------------- session
     @property
-    def graph_layout(self) -> Any:
+    def graph_layout(self) -> GraphLayout | None:
         return self.drawing.layout if self.drawing else None
 
     @property
     def closed(self) -> frozenset[str]:
         """The modules drawn as boxes."""
         return self.drawing.closed if self.drawing else frozenset()
+
+    @property
+    def boxes_asked(self) -> frozenset[str]:
+        """The boxes asked for last: those of a drawing on its way, else those on screen."""
+        return self._coming if self._coming is not None else self.closed
+
+    @property
+    def node_items(self) -> dict[str, NodeItem]:
+        """The items on screen, by drawn id (a node's or a box's)."""
+        return self._nodes
+
+    @property
+    def shown(self) -> StepState | None:
+        """The step the items on screen show."""
+        return self._shown
 
     @property
     def laying_out(self) -> bool:
@@ -133,15 +154,19 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         session.step_changed.connect(self.show_step)
         self.rebuild()
 
+    def rebuild(self, keep_view: bool = False) -> None:
+        """Draw the session's trace (a new one, or a reload)."""
+        self.boxes.draw_trace(keep_view)
+
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.progress.set_theme(theme)
-        self._relayout(self.closed, keep_view=True)
+        self.boxes.redraw(keep_view=True)
 
     def set_direction(self, direction: str) -> None:
         if direction != self.direction:
             self.direction = direction
-            self._relayout(self.closed, keep_view=False, fresh=True)
+            self.boxes.redraw(keep_view=False, fresh=True)
 
     def set_marks(self, marks: dict[str, tuple[int, str]]) -> None:
         """Where a gradient first turns NaN or Inf: node -> (step, "NaN" or "Inf")."""
@@ -149,57 +174,38 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self._restyle_all()
 
     # --------------------------------------------------------------- build
-    def rebuild(self, keep_view: bool = False) -> None:
-        """A new trace (or a reload): its graph, the boxes it opens with, its drawing."""
-        if self.session is None:
-            return
-        trace = self.session.trace
-        same_file = trace.scenario.path == self._path and self.drawing is not None
-        # a reload keeps the boxes asked for last (maybe still on their way)
-        wanted = (self._coming if self._coming is not None else self.closed) if same_file else None
-        drawing = pipeline.first_view(trace, wanted)
-        previous = self.graph_layout if same_file else None
-        self._path = trace.scenario.path
-        self.marks = {}
-        keep = keep_view or (same_file and bool(self._nodes))
-        self._stale = not same_file  # what is on screen is another file's graph
-        self._draw(lambda: drawing, drawing.closed, len(drawing.view.graph), previous, keep)
-
-    def _draw(
-        self,
-        view: Callable[[], Drawing],
-        closed: frozenset[str],
-        size: int,
-        previous: Any,
-        keep_view: bool,
+    def draw(
+        self, request: pipeline.Request, *, keep_view: bool, stale: bool | None = None
     ) -> None:
-        """Make the drawing ``view()`` (``closed``: its boxes), measure and lay it out — in a
-        thread when it comes from a graph of more than ``BACKGROUND_LAYOUT`` (``size``)
-        nodes — then make its items."""
+        """Make the drawing ``request`` asks for, measure and lay it out — in a thread when it
+        comes from a graph of more than ``BACKGROUND_LAYOUT`` nodes — then make its items.
+        ``stale``: what is on screen is another file's graph."""
+        if stale is not None:
+            self._stale = stale
         theme, direction = self.theme, self.direction
         fold = self.session.folded if self.session is not None else None
 
         def lay_out() -> Drawing:
-            drawing = view()
+            drawing = request.view()
             measure(drawing, theme)  # the nodes' text, in Qt's fonts
             t0 = time.perf_counter()
             pipeline.lay_out(
                 drawing,
                 drawing.sizes.__getitem__,
                 direction=direction,
-                previous=previous,
+                previous=request.previous,
                 fold=fold,
             )
             self.layout_seconds = time.perf_counter() - t0
             return drawing
 
         self._cancel()  # a request still on its way would show an older view
-        self._coming = closed
+        self._coming = request.closed
         self._pending_keep_view = keep_view
-        if self.background_layout and size > BACKGROUND_LAYOUT:
+        if self.background_layout and request.size > BACKGROUND_LAYOUT:
             self._clear_stale()
             self.setCursor(Qt.CursorShape.BusyCursor)
-            self.progress.say(f"Laying out {size:,} nodes…")
+            self.progress.say(f"Laying out {request.size:,} nodes…")
             self._job.start(lay_out)
         else:
             self._install(lay_out())
@@ -274,7 +280,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         self.drawn.emit()
 
     def _swap_scene(self, build: SceneBuild, keep_view: bool) -> None:
-        old, transform, centre = self.scene(), self.transform(), self._centre()
+        old, transform, centre = self.scene(), self.transform(), self.centre()
         scene = build.scene
         self.drawing, self._stale = build.drawing, False
         self._nodes, self._edges = build.nodes, build.edges
@@ -299,7 +305,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         if keep_view and not visible.contains(bounds):
             self.setTransform(transform)
             self.centerOn(centre)
-            self._keep_anchor()
+            self.anchor.restore()
             current = self._current_item()
             if self.follow and current is not None:  # in sight, if the anchor put it out
                 self._keep_in_view(current)
@@ -339,7 +345,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
                 edge.set_visual(d.edge_state(key, new, active))
         self.labels.show(new, self.scene(), self.theme, self.drawing, self._edges)
         self._shown = new
-        current = self._nodes.get(d.drawn(new.current_node))  # type: ignore[arg-type]
+        current = self._item(d.drawn(new.current_node))
         if self.follow and current is not None:
             self._keep_in_view(current)
         self.minimap.schedule()
@@ -353,7 +359,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         )
 
     def _restyle(self, nid: str | None, st: StepState) -> None:
-        item = self._nodes.get(nid)  # type: ignore[arg-type]
+        item = self._item(nid)
         if item is not None and self.drawing is not None:
             self._style(self.drawing, item, st)
 
@@ -398,7 +404,7 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         st = self.session.state()
         for nid in (previous, node):
             self._restyle(self.drawing.drawn(nid), st)
-        item = self._nodes.get(self.drawing.drawn(node))  # type: ignore[arg-type]
+        item = self._item(self.drawing.drawn(node))
         if item is not None:
             self.ensureVisible(item, 40, 40)
 
@@ -432,14 +438,17 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
     def _current_item(self) -> NodeItem | None:
         if self._shown is None or self.drawing is None:
             return None
-        return self._nodes.get(self.drawing.drawn(self._shown.current_node))  # type: ignore[arg-type]
+        return self._item(self.drawing.drawn(self._shown.current_node))
+
+    def _item(self, drawn: str | None) -> NodeItem | None:
+        return self._nodes.get(drawn) if drawn is not None else None
 
     def _minimap_items(self) -> tuple[list[Any], list[Any], NodeItem | None]:
         return *self._map_shapes, self._current_item()
 
-    def node_at(self, pos: QPointF | Any) -> str | None:
+    def node_at(self, pos: QPointF | QPoint) -> str | None:
         """The drawn node under ``pos`` (viewport coordinates): a node id or a box id."""
-        for item in self.items(pos.toPoint() if hasattr(pos, "toPoint") else pos):
+        for item in self.items(pos.toPoint() if isinstance(pos, QPointF) else pos):
             if isinstance(item, NodeItem):
                 return item.node_id
         return None
@@ -448,17 +457,52 @@ class GraphView(NodeKeys, ModuleCommands, QGraphicsView):
         """The item drawing ``node``: its own, or its box's."""
         if node in self._nodes:
             return self._nodes[node]
-        return self._nodes.get(self.drawing.drawn(node)) if self.drawing else None  # type: ignore[arg-type]
+        return self._item(self.drawing.drawn(node)) if self.drawing else None
 
     def render_scene(self, painter: QPainter, target: QRectF, source: QRectF | None = None) -> None:
         """Draw the whole graph (or ``source``) into ``target``, for exports."""
         source = source or self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
         self.scene().render(painter, target, source, Qt.AspectRatioMode.KeepAspectRatio)
 
-    def _centre(self) -> QPointF:
+    def centre(self) -> QPointF:
+        """The middle of the viewport, in scene coordinates."""
         return self.mapToScene(self.viewport().rect().center())
 
+    def centre_on(self, node: str) -> None:
+        item = self.node_item(node)
+        if item is not None:
+            self.centerOn(item)
+
+    # ------------------------------------------------------------ commands
+    def choose(self, node: str) -> None:
+        """What a click on ``node`` does: a node is selected everywhere; a box, which is no
+        node of the trace, only here (and the status bar says what is in it)."""
+        if cl.is_box(node):
+            self.background_clicked.emit()
+            self.select(node)
+            self.module_clicked.emit(cl.module_of_box(node))
+        else:
+            self.node_clicked.emit(node)
+
+    def activate(self, node: str) -> None:
+        """What a double-click on ``node`` does: go to its step; open a box."""
+        if cl.is_box(node):
+            self.boxes.open_box(cl.module_of_box(node))
+        else:
+            self.node_activated.emit(node)
+
     # -------------------------------------------------------------- events
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if not self.keys.press(event):
+            super().keyPressEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 - Qt override
+        """Tab and Shift+Tab (Qt asks this first): the next node, not the next widget, while
+        there are nodes."""
+        if self.keys.select_next(1 if next else -1) is not None:
+            return True
+        return super().focusNextPrevChild(next)
+
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         self.zoom(1.0015 ** event.angleDelta().y())
 
