@@ -20,7 +20,6 @@ the menu.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
@@ -42,6 +41,7 @@ from gradstep.gui.graph.menu import context_menu
 from gradstep.gui.graph.minimap import Minimap
 from gradstep.gui.graph.modules import ModuleBoxes
 from gradstep.gui.graph.scene import SCENE_MARGIN, SceneBuild, measure
+from gradstep.gui.graph.styling import StepStyles
 from gradstep.gui.stepping import Breakpoints
 from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
@@ -87,18 +87,17 @@ class GraphView(QGraphicsView):
         self._edges: dict[EdgeKey, EdgeItem] = {}
         self.labels = EdgeLabels()  # the gradients written on the edges
         self._map_shapes: tuple[list[Any], list[Any]] = ([], [])  # for the overview map
-        self._shown: StepState | None = None
         self._press: QPointF | None = None
         self._job = LayoutJob(self)
         self._job.finished.connect(self._laid_out)
         self._coming: frozenset[str] | None = None  # the boxes of a drawing on its way
         self._stale = False  # the drawing on screen is of another file than the trace
-        self._restyles = 0  # counts what restyles every node: selection, breakpoints, badges
         self.progress = ProgressNote(self)  # over the drawing on screen
         self.progress.set_theme(theme)
         self._batches = SceneBatches(self.progress)  # a big scene, made a batch at a time
         self._batches.ready.connect(self._show_scene)
         self._pending_keep_view = True
+        self.styles = StepStyles(self)  # the step and the selection shown on the items
         self.anchor = ViewAnchor(self)  # what stays in place when the drawing changes
         self.keys = NodeKeys(self)  # Tab, Shift+Tab, Enter
         self.boxes = ModuleBoxes(self)  # which drawing to make; opening and closing boxes
@@ -112,9 +111,9 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.minimap = Minimap(self, self._minimap_items)
         self._placeholder()
-        breakpoints.changed.connect(self._restyle_all)
+        breakpoints.changed.connect(self.styles.restyle_all)
         self.selection = selection if selection is not None else Selection()
-        self.selection.changed.connect(self.select)
+        self.selection.changed.connect(self.styles.select)
         self.node_clicked.connect(self.selection.set)
         self.background_clicked.connect(lambda: self.selection.set(None))
 
@@ -141,7 +140,11 @@ class GraphView(QGraphicsView):
     @property
     def shown(self) -> StepState | None:
         """The step the items on screen show."""
-        return self._shown
+        return self.styles.shown
+
+    @property
+    def edge_items(self) -> dict[EdgeKey, EdgeItem]:
+        return self._edges
 
     @property
     def laying_out(self) -> bool:
@@ -171,7 +174,7 @@ class GraphView(QGraphicsView):
     def set_marks(self, marks: dict[str, tuple[int, str]]) -> None:
         """Where a gradient first turns NaN or Inf: node -> (step, "NaN" or "Inf")."""
         self.marks = marks
-        self._restyle_all()
+        self.styles.restyle_all()
 
     # --------------------------------------------------------------- build
     def draw(
@@ -231,7 +234,7 @@ class GraphView(QGraphicsView):
         build = SceneBuild(drawing, self.theme, self.direction, trace_nodes, self)
         if self.background_layout and build.total > SLICED_BUILD:
             self._clear_stale()
-            build.then(self._show_step_on(build), build.total)
+            build.then(self.styles.style_new(build), build.total)
             self.setCursor(Qt.CursorShape.BusyCursor)
             self._batches.start(build)
             return
@@ -246,28 +249,13 @@ class GraphView(QGraphicsView):
             return
         old = self.scene()
         self.drawing, self._nodes, self._edges = None, {}, {}
-        self._map_shapes, self._shown = ([], []), None
+        self._map_shapes, self.styles.shown = ([], []), None
         self.labels.reset()
         scene = QGraphicsScene(self)
         scene.setBackgroundBrush(QColor(self.theme.background))
         self.setScene(scene)
         old.deleteLater()
         self.minimap.render_scene()
-
-    def _show_step_on(self, build: SceneBuild) -> Iterator[None]:
-        """Style the new items for the current step (one item per iteration), so that the
-        scene, once up, restyles only what changed since (``build.styled``)."""
-        if self.session is None:
-            return
-        st, restyles, d = self.session.state(), self._restyles, build.drawing
-        for item in build.nodes.values():
-            self._style(d, item, st)
-            yield
-        active = set(st.active_edges)
-        for key, edge in build.edges.items():
-            edge.set_visual(d.edge_state(key, st, active))
-            yield
-        build.styled = (st, restyles)
 
     def _show_scene(self, build: SceneBuild) -> None:
         """Put the finished scene on screen and show the current step on it."""
@@ -296,9 +284,7 @@ class GraphView(QGraphicsView):
         self.setScene(scene)
         if old is not None:
             old.deleteLater()
-        # styled for a step while it was made: only what differs from that step is restyled
-        styled = build.styled
-        self._shown = styled[0] if styled is not None and styled[1] == self._restyles else None
+        self.styles.adopt(build)
         if self.session is not None:
             self.show_step(self.session.index)
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
@@ -308,7 +294,7 @@ class GraphView(QGraphicsView):
             self.anchor.restore()
             current = self._current_item()
             if self.follow and current is not None:  # in sight, if the anchor put it out
-                self._keep_in_view(current)
+                self.styles.keep_in_view(current)
         else:  # a new graph, or one now small enough to see whole (after "Collapse all")
             self.fit(readable=True)
 
@@ -324,58 +310,8 @@ class GraphView(QGraphicsView):
 
     # ---------------------------------------------------------------- step
     def show_step(self, k: int) -> None:
-        """Restyle only what differs from the step shown before."""
-        d = self.drawing
-        if self.session is None or d is None or not self._nodes:
-            return
-        new = self.session.state(k)
-        old = self._shown
-        if old is None:
-            nodes: Any = self._nodes.keys()
-            edges: Any = self._edges.keys()
-        else:
-            nodes, edges = d.changed(old, new, self.marks)
-            nodes.add(d.drawn(self.selected))
-        for nid in nodes:
-            self._restyle(nid, new)
-        active = set(new.active_edges)
-        for key in edges:
-            edge = self._edges.get(key)
-            if edge is not None:
-                edge.set_visual(d.edge_state(key, new, active))
-        self.labels.show(new, self.scene(), self.theme, self.drawing, self._edges)
-        self._shown = new
-        current = self._item(d.drawn(new.current_node))
-        if self.follow and current is not None:
-            self._keep_in_view(current)
-        self.minimap.schedule()
-
-    def _keep_in_view(self, item: NodeItem) -> None:
-        """Scroll when the current node nears an edge, leaving a third of the view around it:
-        the nodes the pass goes to next are in sight, and the view jumps seldom."""
-        vp = self.viewport().rect()  # margins in pixels
-        self.ensureVisible(
-            item.sceneBoundingRect(), min(vp.width() // 3, 300), min(vp.height() // 3, 300)
-        )
-
-    def _restyle(self, nid: str | None, st: StepState) -> None:
-        item = self._item(nid)
-        if item is not None and self.drawing is not None:
-            self._style(self.drawing, item, st)
-
-    def _style(self, d: Drawing, item: NodeItem, st: StepState) -> None:
-        nid = item.node_id
-        members = d.member_set.get(nid)
-        if members is None:
-            breakpoint = nid in self.breakpoints.nodes
-        else:
-            breakpoint = not members.isdisjoint(self.breakpoints.nodes)
-        item.set_visual(
-            d.node_state(nid, st),
-            breakpoint,
-            self.selected is not None and d.drawn(self.selected) == nid,
-            d.badge(nid, st.index, self.marks),
-        )
+        """Show step ``k`` on the items (restyling only what differs from the step before)."""
+        self.styles.show(k)
 
     def drawn_bounds(self) -> QRectF:
         """The bounds of what is drawn at this step (not a loop's other iterations)."""
@@ -386,27 +322,6 @@ class GraphView(QGraphicsView):
             if item.isVisible():
                 rect |= item.sceneBoundingRect()
         return rect if not rect.isEmpty() else self.scene().itemsBoundingRect()
-
-    def _restyle_all(self) -> None:
-        self._restyles += 1  # a scene being made restyles all its items when it goes up
-        self._shown = None
-        if self.session is not None:
-            self.show_step(self.session.index)
-
-    def select(self, node: str | None) -> None:
-        """Mark ``node`` as the selection (None clears it); a node in a box selects the box."""
-        if node == self.selected:
-            return
-        previous, self.selected = self.selected, node
-        self._restyles += 1
-        if self.session is None or self.drawing is None:
-            return
-        st = self.session.state()
-        for nid in (previous, node):
-            self._restyle(self.drawing.drawn(nid), st)
-        item = self._item(self.drawing.drawn(node))
-        if item is not None:
-            self.ensureVisible(item, 40, 40)
 
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
@@ -436,11 +351,12 @@ class GraphView(QGraphicsView):
             self.centerOn(item)
 
     def _current_item(self) -> NodeItem | None:
-        if self._shown is None or self.drawing is None:
+        if self.styles.shown is None or self.drawing is None:
             return None
-        return self._item(self.drawing.drawn(self._shown.current_node))
+        return self.item_of(self.drawing.drawn(self.styles.shown.current_node))
 
-    def _item(self, drawn: str | None) -> NodeItem | None:
+    def item_of(self, drawn: str | None) -> NodeItem | None:
+        """The item of a drawn id (a node's or a box's)."""
         return self._nodes.get(drawn) if drawn is not None else None
 
     def _minimap_items(self) -> tuple[list[Any], list[Any], NodeItem | None]:
@@ -457,7 +373,7 @@ class GraphView(QGraphicsView):
         """The item drawing ``node``: its own, or its box's."""
         if node in self._nodes:
             return self._nodes[node]
-        return self._item(self.drawing.drawn(node)) if self.drawing else None
+        return self.item_of(self.drawing.drawn(node)) if self.drawing else None
 
     def render_scene(self, painter: QPainter, target: QRectF, source: QRectF | None = None) -> None:
         """Draw the whole graph (or ``source``) into ``target``, for exports."""
@@ -479,7 +395,7 @@ class GraphView(QGraphicsView):
         node of the trace, only here (and the status bar says what is in it)."""
         if cl.is_box(node):
             self.background_clicked.emit()
-            self.select(node)
+            self.styles.select(node)
             self.module_clicked.emit(cl.module_of_box(node))
         else:
             self.node_clicked.emit(node)
