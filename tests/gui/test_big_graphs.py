@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 
 from gradstep.graph.collapse import box_id
+from gradstep.graph.model import is_constant
 from gradstep.gui.graph import batches as scene_batches
 from gradstep.gui.graph import view as graph_view
 
@@ -53,7 +54,8 @@ def action(window, name: str) -> QAction:
 
 
 def drawn_ids(window) -> set[str]:
-    return set(window.graph._nodes)
+    """The drawn nodes and boxes, without the constant inputs' small grey pills."""
+    return {d for d in window.graph._nodes if not is_constant(d)}
 
 
 def test_a_big_graph_opens_one_box_per_block_and_steps_on_the_boxes(qtbot, window, stack):

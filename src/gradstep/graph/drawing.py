@@ -40,10 +40,16 @@ class Drawing:
     first_step: dict[str, int] = field(default_factory=dict)  # drawn -> step it appears at
     member_set: dict[str, frozenset[str]] = field(default_factory=dict)  # box -> its nodes
     incident: dict[str, list[EdgeKey]] = field(default_factory=dict)  # original node -> edges
+    constant_of: dict[str, str] = field(default_factory=dict)  # constant input -> its consumer
+    constants_at: dict[str, list[str]] = field(default_factory=dict)  # consumer -> constants
 
     def __post_init__(self) -> None:
         g = self.view.graph
         self.first_step = {d: g.nodes[d].get("step", 0) for d in g}
+        for d, consumer in g.nodes(data="of"):
+            if consumer is not None:
+                self.constant_of[d] = consumer
+                self.constants_at.setdefault(consumer, []).append(d)
         self.member_set = {b: frozenset(m) for b, m in self.view.members.items()}
         if not self.incident:  # of the original graph: another view of it hands its own on
             for u, v, k in self.graph.edges(keys=True):
@@ -58,6 +64,9 @@ class Drawing:
 
     # ----------------------------------------------------------- states
     def node_state(self, d: str, st: StepState) -> str:
+        consumer = self.constant_of.get(d)
+        if consumer is not None:  # a constant input comes and goes with its consumer
+            return "hidden" if consumer in st.hidden_nodes else self._constant_state(d, st)
         if st.hidden_nodes and self._hidden(d, st):
             return "hidden"
         if self.first_step.get(d, 0) > st.index:
@@ -71,8 +80,14 @@ class Drawing:
             return "current"
         return box_status(self.view.members[d], st.node_status)
 
+    def _constant_state(self, d: str, st: StepState) -> str:
+        return "absent" if self.first_step.get(d, 0) > st.index else "normal"
+
     def _hidden(self, d: str, st: StepState) -> bool:
         """A node not drawn at this step; a box when none of its nodes is drawn."""
+        consumer = self.constant_of.get(d)
+        if consumer is not None:
+            return consumer in st.hidden_nodes
         members = self.member_set.get(d)
         return d in st.hidden_nodes if members is None else members <= st.hidden_nodes
 
@@ -109,6 +124,7 @@ class Drawing:
         edges |= set(old.active_edges) | set(new.active_edges)
         for n in flipped:
             edges.update(self.incident.get(n, ()))
+            nodes.update(self.constants_at.get(n, ()))  # they come and go with n
         drawn_of, drawn_edge = self.view.drawn_of, self.view.drawn_edge
         return (
             {d for n in nodes if n is not None and (d := drawn_of.get(n)) is not None},
@@ -117,6 +133,84 @@ class Drawing:
 
     def boxes(self) -> Iterable[str]:
         return (d for d in self.view.graph if is_box(d))
+
+
+#: an unnamed op's expression is shortened to this many characters in its node
+EXPR_CHARS = 30
+
+
+def node_lines(data: Mapping[str, Any]) -> tuple[str, str]:
+    """(title, subtitle) of a drawn node from its graph data: the variable name over the
+    grad_fn; an unnamed op's source expression over it (``w * x`` / ``MulBackward0``); a
+    leaf's name over "leaf"; a constant input's name and value alone (``x = 6.7``)."""
+    kind = data.get("kind")
+    if kind == "module":
+        return box_lines(data["module"], data.get("size", 0))
+    if kind == "leaf":
+        return (data.get("name") or "leaf", "leaf")
+    if kind == "constant":
+        return (str(data.get("label") or ""), "")
+    name, op = data.get("name"), str(data.get("op") or "")
+    if name:
+        return (str(name), op)
+    expr = data.get("expr")
+    if expr:
+        return (short_expr(str(expr)), op)
+    return (op, "")
+
+
+def short_expr(expr: str, max_chars: int = EXPR_CHARS) -> str:
+    """``expr`` when short, else with its deepest parts written "…":
+    ``target * torch.log(prediction) + (1 - target) * torch.log(1 - prediction)`` ->
+    ``target * … + … * …``."""
+    if len(expr) <= max_chars:
+        return expr
+    import ast
+    import re
+
+    expr = re.sub(r"\b(torch\.nn\.functional|torch|F)\.", "", expr)  # log(p), not torch.log(p)
+    if len(expr) <= max_chars:
+        return expr
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return expr[: max_chars - 1] + "…"
+    best = "…"
+    for depth in range(1, 8):
+        text = ast.unparse(_cut_below(tree.body, depth))
+        if len(text) > max_chars:
+            break
+        best = text
+    return best if best != "…" else expr[: max_chars - 1] + "…"
+
+
+def _cut_below(node: Any, depth: int) -> Any:
+    """A copy of ``node`` with operations more than ``depth`` levels down written "…"
+    (names, numbers and attributes stay: they are short)."""
+    import ast
+
+    simple = (ast.Name, ast.Constant, ast.Attribute)
+    if isinstance(node, simple):
+        return node
+    if depth <= 0:
+        return ast.Name(id="…")
+    node = copy_node(node)
+    for field_name, value in ast.iter_fields(node):
+        if isinstance(value, ast.expr) and field_name != "func":
+            setattr(node, field_name, _cut_below(value, depth - 1))
+        elif isinstance(value, list):
+            setattr(
+                node,
+                field_name,
+                [_cut_below(v, depth - 1) if isinstance(v, ast.expr) else v for v in value],
+            )
+    return node
+
+
+def copy_node(node: Any) -> Any:
+    import copy
+
+    return copy.copy(node)
 
 
 def box_status(members: list[str], status: Mapping[str, str]) -> str:

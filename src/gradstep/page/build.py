@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradstep.graph import collapse as cl
-from gradstep.graph.drawing import Drawing, box_lines, nonfinite_marks
+from gradstep.graph.drawing import Drawing, node_lines, nonfinite_marks
 from gradstep.graph.model import build_graph
-from gradstep.page.metrics import node_size
+from gradstep.page.metrics import constant_size, node_size
 from gradstep.plotting.labels import step_caption
 from gradstep.session import Session
 from gradstep.trace.model import Step, Trace
@@ -49,10 +49,11 @@ class PageNode:
     h: float
     jump: int | None  # the step a click goes to (0-based), None: none
     badge: tuple[int, str] | None = None  # (step, "NaN"/"Inf") where a gradient turns non-finite
+    has_name: bool = False  # a variable's node (an unnamed op shows its expression instead)
 
     @property
     def named(self) -> bool:
-        return self.kind == "op" and bool(self.subtitle)
+        return self.kind == "op" and self.has_name
 
 
 @dataclass
@@ -95,14 +96,10 @@ def drawing_for(trace: Trace, session: Session) -> Drawing:
     drawing = Drawing(g, tree, cl.collapse(g, tree, set(closed)), closed)
     view = drawing.view.graph
     for d, data in view.nodes(data=True):
-        if data.get("kind") == "module":
-            lines = box_lines(data["module"], data.get("size", 0))
-        elif data["kind"] == "leaf":
-            lines = (data.get("name") or "leaf", "leaf")
-        else:
-            lines = (data["name"], data["op"]) if data.get("name") else (data["op"], "")
+        lines = node_lines(data)
         drawing.lines[d] = lines
-        drawing.sizes[d] = node_size(*lines)
+        small = data.get("kind") == "constant"
+        drawing.sizes[d] = constant_size(lines[0]) if small else node_size(*lines)
 
     def lay_out(h: Any) -> Any:
         return layered_layout(
@@ -143,7 +140,7 @@ def page_data(trace: Trace) -> PageData:
         nodes.append(
             PageNode(
                 d, data["kind"], title, subtitle, x, y, w, h, _jump(session, drawing, d),
-                min(hits) if hits else None,
+                min(hits) if hits else None, bool(data.get("name")),
             )
         )  # fmt: skip
     edges: list[PageEdge] = []

@@ -59,3 +59,8 @@ def node_size(title: str, subtitle: str) -> tuple[float, float]:
         width = max(width, text_width(subtitle, SUBTITLE_PX))
     height = title_h + (LINE * SUBTITLE_PX if subtitle else 0.0)
     return (max(width + 2 * PAD_X, 3.2 * title_h), height + 2 * PAD_Y)
+
+
+def constant_size(title: str) -> tuple[float, float]:
+    """A constant input's small pill, as the app's ``constant_size``."""
+    return (text_width(title, SUBTITLE_PX) + 1.4 * PAD_X, LINE * SUBTITLE_PX + PAD_Y)

@@ -43,7 +43,7 @@ def css_variables() -> str:
 # ------------------------------------------------------------------ graph
 def _node_svg(i: int, n: PageNode, jump_label: str) -> str:
     x, y, w, h = n.x - n.w / 2, n.y - n.h / 2, n.w, n.h
-    radius = h / 2 if n.kind == "leaf" else 5.0
+    radius = h / 2 if n.kind in ("leaf", "constant") else 5.0
     kind = "named" if n.named else n.kind
     parts = [
         f'<g class="node k-{kind}" data-i="{i}" tabindex="-1" role="button" '

@@ -308,7 +308,7 @@ def _constants(
     slots = node.next_functions
     if all(p is not None for p, _ in slots):
         return []
-    operands = _operands(ex) if ex is not None else []
+    operands = _reflected(_operands(ex), slots) if ex is not None else []
     saved_keys = _SLOT_SAVED.get(type(node).__name__, ())
     out: list[dict[str, Any] | None] = []
     for i, (producer, _) in enumerate(slots):
@@ -330,6 +330,18 @@ def _constants(
                 const["name"] = exprs.segment(operand)
         out.append(const or None)
     return out
+
+
+def _reflected(operands: list[ast.expr], slots: Any) -> list[ast.expr]:
+    """``2 * y`` runs as ``y.__rmul__(2)``: the node's slots are (y, 2), the source's
+    operands (2, y). A number on the left of a tensor's slot is swapped back."""
+    if len(operands) == 2 and len(slots) == 2:
+        (first, _), (second, _) = slots
+        left = operands[0]
+        number = isinstance(left, ast.Constant) and isinstance(left.value, (int, float))
+        if number and first is not None and second is None:
+            return [operands[1], operands[0]]
+    return operands
 
 
 def _saved(node: Any, key: str) -> Any:

@@ -33,7 +33,7 @@ def folded_layout(
     from gradstep.graph.layout.types import GraphLayout
 
     # a representative not drawn in this view (inside a closed box) cannot stand in
-    local = {n: r for n in g if (r := rep.get(n, n)) != n and r in g}
+    local = {n: r for n in g if (r := _representative(rep, n)) != n and r in g}
     if not local:
         return lay_out(g)
     folded = nx.MultiDiGraph()
@@ -59,3 +59,14 @@ def folded_layout(
         width=lay.width,
         height=lay.height,
     )
+
+
+def _representative(rep: dict[str, str], n: str) -> str:
+    """``n``'s representative; a constant input's is the same input of its consumer's."""
+    from gradstep.graph.model import constant_consumer, constant_id, is_constant
+
+    if is_constant(n):
+        consumer, slot = constant_consumer(n)
+        r = rep.get(consumer)
+        return constant_id(r, slot) if r is not None else n
+    return rep.get(n, n)

@@ -19,19 +19,18 @@ ARROW = 7.0
 STACK = 4.0  # offset of the card drawn behind a closed module's box
 
 
-def node_lines(kind: str, op: str, name: str | None) -> tuple[str, str]:
-    """(title, subtitle): the variable name over the grad_fn, or the grad_fn alone."""
-    if kind == "leaf":
-        return (name or "leaf", "leaf")
-    return (name, op) if name else (op, "")
-
-
 def node_size(theme: Theme, title: str, subtitle: str) -> tuple[float, float]:
     bold, plain = theme.node_font(bold=True), _small(theme.node_font())
     fm_b, fm_s = QFontMetricsF(bold), QFontMetricsF(plain)
     width = max(fm_b.horizontalAdvance(title), fm_s.horizontalAdvance(subtitle) if subtitle else 0)
     height = fm_b.height() + (fm_s.height() if subtitle else 0)
     return (max(width + 2 * PAD_X, 3.2 * fm_b.height()), height + 2 * PAD_Y)
+
+
+def constant_size(theme: Theme, title: str) -> tuple[float, float]:
+    """A constant input: a small pill around its ``x = 6.7``."""
+    fm = QFontMetricsF(_small(theme.node_font()))
+    return (fm.horizontalAdvance(title) + PAD_X * 1.4, fm.height() + PAD_Y)
 
 
 def node_fonts(theme: Theme) -> tuple[QFont, QFont]:
@@ -57,12 +56,15 @@ class NodeItem(QGraphicsItem):
         size: tuple[float, float],
         theme: Theme,
         fonts: tuple[QFont, QFont] | None = None,
+        *,
+        named: bool | None = None,
     ) -> None:
         super().__init__()
         self.node_id = node_id
         self.kind = kind
         self.title, self.subtitle = title, subtitle
-        self.named = kind == "op" and bool(subtitle)
+        # a variable's node (an unnamed op shows its expression over its op, not a name)
+        self.named = kind == "op" and (bool(subtitle) if named is None else named)
         w, h = size
         self.rect = QRectF(-w / 2, -h / 2, w, h)
         self._bounds = self._bounds_for("")
@@ -114,6 +116,9 @@ class NodeItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         theme = self.theme
+        if self.kind == "constant":
+            self._paint_constant(painter)
+            return
         state = "normal" if self.state in ("absent", "hidden") else self.state
         border = QColor(theme.node_border(state, self.kind))
         fill = QColor(theme.node_fill(state, self.kind, self.named))
@@ -161,6 +166,19 @@ class NodeItem(QGraphicsItem):
             )
         if self.badge:
             self._paint_badge(painter, far)
+
+    def _paint_constant(self, painter: QPainter) -> None:
+        """A constant input: a small grey pill with its name and value, never coloured by
+        the pass (no gradient flows to it)."""
+        pen = QPen(QColor(self.theme.muted_text), 1.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(QColor(self.theme.background))
+        radius = self.rect.height() / 2
+        painter.drawRoundedRect(self.rect, radius, radius)
+        painter.setFont(self._fonts[1])
+        painter.setPen(QColor(self.theme.muted_text))
+        painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.title)
 
     def _paint_badge(self, painter: QPainter, far: bool) -> None:
         """A red "NaN"/"Inf" tag on the top right corner, also seen zoomed far out."""

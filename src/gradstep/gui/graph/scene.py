@@ -12,38 +12,35 @@ from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, QSizeF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
-from gradstep.graph.drawing import Drawing, EdgeKey, box_lines
+from gradstep.graph.drawing import Drawing, EdgeKey, node_lines
 from gradstep.gui.graph.items import (
     EdgeItem,
     NodeItem,
+    constant_size,
     edge_geometry,
     node_fonts,
-    node_lines,
     node_size,
 )
 from gradstep.gui.theme import Theme
 
-_SIZES: dict[tuple[str, str, float, str], tuple[float, float]] = {}
+_SIZES: dict[tuple[str, str, float, str, bool], tuple[float, float]] = {}
 SCENE_MARGIN = 40.0  # around the items: the scene's rectangle
 
 
 def measure(drawing: Drawing, theme: Theme) -> None:
     """Fill ``drawing.lines`` and ``drawing.sizes``: the text and box of each drawn node."""
     for d, data in drawing.view.graph.nodes(data=True):
-        if data.get("kind") == "module":
-            lines = box_lines(data["module"], data.get("size", 0))
-        else:
-            lines = node_lines(data["kind"], data["op"], data.get("name"))
+        lines = node_lines(data)
         drawing.lines[d] = lines
-        drawing.sizes[d] = _measure(theme, lines)
+        drawing.sizes[d] = _measure(theme, lines, data.get("kind") == "constant")
 
 
-def _measure(theme: Theme, lines: tuple[str, str]) -> tuple[float, float]:
+def _measure(theme: Theme, lines: tuple[str, str], small: bool = False) -> tuple[float, float]:
     """``node_size``, remembered: a big graph repeats the same few ops thousands of times."""
-    key = (*lines, theme.node_font_pt, theme.name)
+    key = (*lines, theme.node_font_pt, theme.name, small)
     size = _SIZES.get(key)
     if size is None:
-        size = _SIZES[key] = node_size(theme, *lines)
+        size = _SIZES[key] = constant_size(theme, lines[0]) if small else node_size(theme, *lines)
     return size
 
 
@@ -122,8 +119,9 @@ class SceneBuild:
         for nid, (x, y) in positions.items():
             data = g.nodes[nid]
             item = NodeItem(
-                nid, data["kind"], *drawing.lines[nid], drawing.sizes[nid], theme, fonts
-            )
+                nid, data["kind"], *drawing.lines[nid], drawing.sizes[nid], theme, fonts,
+                named=bool(data.get("name")),
+            )  # fmt: skip
             item.setPos(x, y)
             scene.addItem(item)
             nodes[nid] = item

@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from gradstep.graph.model import constant_consumer, is_constant
 from gradstep.gui.panels.chain_html import rule_html
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.panels.tensor_html import pre, tensor_html
@@ -16,6 +17,7 @@ from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
 from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_lines
 from gradstep.trace.chainrule import node_label, rule_as_of
+from gradstep.trace.chainrule.view import constant_label
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
 from gradstep.trace.text import step_label, step_number
 
@@ -114,9 +116,12 @@ class Inspector(QWidget, FollowsSession):
             self._banner.setText(
                 f"Pinned: <b>{escape(str(label))}</b> (Esc: follow the steps again)"
             )
-        body = (
-            self._node_html(node, st) if node in self.session.trace.nodes else self._step_html(st)
-        )
+        if node in self.session.trace.nodes:
+            body = self._node_html(node, st)
+        elif node is not None and is_constant(node):
+            body = self._constant_html(node)
+        else:
+            body = self._step_html(st)
         scroll = self._browser.verticalScrollBar().value()
         self._browser.setHtml(body)
         self._browser.verticalScrollBar().setValue(scroll)
@@ -211,6 +216,23 @@ class Inspector(QWidget, FollowsSession):
         if node.line:
             out.append(self._source_line(node.line))
         return "".join(out)
+
+    def _constant_html(self, drawn: str) -> str:
+        """A constant input: what it is, which node takes it, and that no gradient flows to it."""
+        trace = self.session.trace  # type: ignore[union-attr]
+        consumer, slot = constant_consumer(drawn)
+        node = trace.nodes.get(consumer)
+        if node is None or slot >= len(node.constants):
+            return ""
+        value = (node.constants[slot] or {}).get("value")
+        return (
+            f"<h2>{escape(str(constant_label(node, slot) or 'constant'))}</h2>"
+            f"<p style='color:{self.theme.muted_text}'>constant input {slot + 1} of "
+            f"<b>{escape(node_label(trace, consumer))}</b> ({escape(node.op)}): it needs no "
+            "gradient, so none flows to it.</p>"
+            + (f"<p>value = {self._t(value)}</p>" if value is not None else "")
+            + (self._source_line(node.line) if node.line else "")
+        )
 
     def _record(
         self, nid: str, st: StepState

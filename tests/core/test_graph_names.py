@@ -1,0 +1,124 @@
+"""Constants drawn on the graph and unnamed nodes named by their source expression.
+
+``w * x`` with a constant ``x = 6.7`` is drawn with ``x = 6.7`` as a small grey
+input; two ``MulBackward0`` nodes read ``w * x`` and ``target * log(…)``, in the
+graph, the page and the chain rule's targets alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradstep.graph import collapse as cl
+from gradstep.graph.drawing import Drawing, node_lines, short_expr
+from gradstep.graph.model import build_graph, constant_consumer, is_constant
+from gradstep.page import page_html
+from gradstep.record.run import record_scenario
+from gradstep.scenario.loader import load_scenario, scenario_from_source
+from gradstep.session import Session
+from gradstep.trace.chainrule import chain_rule_at
+from gradstep.trace.model import Trace
+
+SCENARIOS = Path(__file__).parents[2] / "resources" / "scenarios"
+
+
+def lesson(name: str) -> Trace:
+    return record_scenario(load_scenario(SCENARIOS / name), trusted=True)
+
+
+@pytest.fixture(scope="module")
+def logistic() -> Trace:
+    return lesson("04_logistic_regression_manual.py")
+
+
+def test_named_constants_are_small_grey_inputs_with_their_value(logistic) -> None:
+    g = build_graph(logistic)
+    constants = {d: data for d, data in g.nodes(data=True) if data["kind"] == "constant"}
+    labels = {node_lines(data)[0] for data in constants.values()}
+    assert {"x = 6.7", "y = 0"} <= labels, labels
+    for d, data in constants.items():
+        consumer, slot = constant_consumer(d)
+        assert list(g.successors(d)) == [consumer]
+        assert g.has_edge(d, consumer, key=slot)
+        # the slot really is a constant of that node, and no gradient flows to it
+        node = logistic.nodes[consumer]
+        assert node.inputs[slot][0] is None and node.constants[slot] is not None
+        assert data["step"] == node.step  # drawn when its consumer is
+    mul = next(c for c in constants if node_lines(constants[c])[0] == "x = 6.7")
+    assert logistic.nodes[constant_consumer(mul)[0]].expr == "w * x"
+    assert build_graph(logistic, constants=False).number_of_nodes() == len(logistic.nodes)
+
+
+def test_unnamed_ops_are_titled_by_their_expression(logistic) -> None:
+    g = build_graph(logistic)
+    muls = [node_lines(d) for _, d in g.nodes(data=True) if d["op"] == "MulBackward0"]
+    titles = [t for t, _ in muls]
+    assert len(set(titles)) == len(titles) == 3, titles  # told apart
+    assert ("w * x", "MulBackward0") in muls
+    assert all(len(t) <= 30 for t, _ in muls)
+    # a named op keeps its variable; a leaf its name
+    z = next(d for _, d in g.nodes(data=True) if d.get("name") == "z")
+    assert node_lines(z) == ("z", "AddBackward0")
+
+
+def test_long_expressions_keep_their_outer_operation() -> None:
+    long = "target * torch.log(prediction) + (1 - target) * torch.log(1 - prediction)"
+    assert short_expr(long) == "target * … + … * …"
+    assert short_expr("torch.clamp(prediction, epsilon, 1 - epsilon)") == (
+        "clamp(prediction, epsilon, …)"
+    )
+    assert short_expr("w * x + b") == "w * x + b"
+
+
+def test_a_number_on_the_left_is_not_named_after_the_tensor_on_the_right() -> None:
+    """``2 * y`` runs as ``y * 2``: its constant is the literal 2, not "y"."""
+    trace = lesson("03_two_x_squared_plus_five.py")
+    node = next(n for n in trace.nodes.values() if n.expr == "2 * y")
+    assert node.constants == [None, {"value": 2}]
+    g = build_graph(trace)
+    assert not any(is_constant(d) for d in g)  # literals stay in the expression
+    trace = record_scenario(
+        scenario_from_source(
+            "import torch\nx = torch.tensor(2.0, requires_grad=True)\nc = torch.tensor(3.0)\n"
+            "a = 2 + x\nb = c * x\nd = x * c\n(a + b + d).backward()\n",
+            "case.py",
+        ),
+        trusted=True,
+    )
+    by_expr = {n.expr: n.constants for n in trace.nodes.values() if n.expr}
+    assert by_expr["2 + x"] == [None, {"value": 2}]
+    assert by_expr["c * x"] == [{"name": "c", "value": 3.0}, None]
+    assert by_expr["x * c"] == [None, {"name": "c", "value": 3.0}]
+
+
+def test_a_constant_comes_and_goes_with_its_consumer() -> None:
+    """Lesson 14 trains twice: the first iteration's data X is hidden with its graph."""
+    trace = lesson("14_mlp_training.py")
+    g = build_graph(trace)
+    tree = cl.module_tree(g)
+    drawing = Drawing(g, tree, cl.collapse(g, tree, set()), frozenset())
+    xs = [d for d, data in g.nodes(data=True) if data["kind"] == "constant" and data["name"] == "X"]
+    assert len(xs) == 2
+    session = Session(trace)
+    late = session.state(trace.passes[1].first_step)
+    states = sorted(drawing.node_state(d, late) for d in xs)
+    assert states == ["hidden", "normal"], states
+    first = session.state(0)  # before the model ran: not there yet, as its consumer
+    for d in xs:
+        consumer = drawing.node_state(constant_consumer(d)[0], first)
+        assert drawing.node_state(d, first) == consumer in ("absent", "hidden")
+
+
+def test_the_page_draws_the_constants_and_the_expressions(logistic) -> None:
+    html = page_html(logistic)
+    assert 'class="node k-constant"' in html
+    assert "x = 6.7" in html and "w * x" in html
+
+
+def test_the_chain_rule_names_its_targets_by_expression(logistic) -> None:
+    step = next(s for s in logistic.steps if s.kind == "compute" and "RsubBackward1" in s.text)
+    rule = chain_rule_at(logistic, step)
+    assert rule is not None and rule.label == "1 - prediction"
+    assert rule.lines[0].target.startswith("torch.clamp(prediction")
