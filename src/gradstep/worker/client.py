@@ -207,6 +207,9 @@ class WorkerPool:
         self._current: _Worker | None = None
         #: set while a request is with a worker (after it was ready and took the request)
         self.running = threading.Event()
+        #: a pool that keeps a spare (the window's) hands a result back before it ends the
+        #: used worker and starts the next spare; a one-off pool (the CLI's) ends it first
+        self._keeps_spare = prestart
         if prestart:
             self._spare = _Worker()
 
@@ -276,10 +279,20 @@ class WorkerPool:
             return RunResult(trace, time.perf_counter() - started)
         finally:
             self.running.clear()
-            worker.close()
             with self._lock:
                 self._current = None
-            self._replenish()
+            if self._keeps_spare:
+                # reaping a torch process and starting a Python take ~0.1 s: not while a
+                # what-if change waits for its numbers
+                threading.Thread(
+                    target=self._retire, args=(worker,), name="gradstep-retire", daemon=True
+                ).start()
+            else:
+                self._retire(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.close()
+        self._replenish()
 
     def cancel(self) -> None:
         """Stop the run in progress (the caller gets a crash/limit result)."""
