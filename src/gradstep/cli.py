@@ -174,6 +174,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from gradstep.trace.clean import inert_json
     from gradstep.trace.errors import exit_status
     from gradstep.trace.io import dumps
+    from gradstep.trace.matches import matches_text
     from gradstep.trace.text import error_line, step_table
 
     if args.in_process:  # for profiling the recorder; not the safe path
@@ -189,6 +190,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         sys.stdout.write(inert_json(dumps(trace)) + "\n")
     else:
         sys.stdout.write(step_table(trace))
+        sys.stdout.write(matches_text(trace))  # hand-computed derivatives vs the engine's
         if trace.error is not None:
             print(error_line(trace, args.file), file=sys.stderr)
     return exit_status(trace.error)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.gui.panels.hand_checks import HandChecks
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session
@@ -64,6 +65,7 @@ class VariablesView(QTableWidget, FollowsSession):
         self._nodes: dict[str, str | None] = {}
         self._shown: dict[str, VariableState] = {}  # name -> the state its row shows
         self._highlighted: set[str] = set()  # rows in bold colour: changed at the last step
+        self.checks = HandChecks()  # dL_dw = ∂loss/∂w ✓: hand-computed derivatives judged
         self.set_theme(theme)
         self.selection = selection if selection is not None else Selection()
         self.selection.changed.connect(self.select_node)
@@ -79,6 +81,7 @@ class VariablesView(QTableWidget, FollowsSession):
         self._rows, self._names, self._shown, self._highlighted = {}, [], {}, set()
         self.setRowCount(0)
         if self.session is not None:
+            self.checks.set_trace(self.session.trace)
             self.resizeColumnsToContents()
             self.show_step(self.session.index)
 
@@ -119,6 +122,7 @@ class VariablesView(QTableWidget, FollowsSession):
                     self._highlighted.add(name)
                 item.setFont(bold if changed or col == 0 else self.font())
                 item.setForeground(highlight if changed else normal)
+            self.checks.mark(self.item(row, 1), name, var, self.theme)
             self._rows[name] = values
         if len(names) <= 200:  # columns only grow while stepping, so they do not jump
             for col in range(len(COLUMNS) - 1):
