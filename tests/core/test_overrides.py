@@ -193,3 +193,57 @@ def test_a_scenario_from_source_keeps_its_notes_when_set():
     changed = scenario_with(s, {"lr": 0.5})
     assert changed.source.endswith("lr = 0.5\n")
     assert [c.to_dict() for c in changed.notes] == [c.to_dict() for c in s.notes]
+
+
+# ------------------------------------------------------------ Write value to file
+def test_writing_a_value_changes_only_its_characters(tmp_path: Path):
+    from gradstep.scenario.writeback import write_literal
+
+    path = tmp_path / "s.py"
+    text = (
+        "\ufeff# é\r\nimport torch\r\nx = torch.tensor(3.0, requires_grad=True)  # x\r\nlr = 0.1\n"
+    )
+    path.write_bytes(text.encode("utf-8"))
+    path.chmod(0o640)
+    literal = write_literal(path, "x", "-2")
+    assert literal.value == 3.0 and literal.line == 3
+    assert path.read_bytes() == text.replace("tensor(3.0,", "tensor(-2.0,").encode("utf-8")
+    assert path.stat().st_mode & 0o777 == 0o640
+    write_literal(path, "lr@4", 0.25)
+    assert path.read_bytes().endswith(b"\r\nlr = 0.25\n")
+    with pytest.raises(NotSettable, match="cannot set y in s.py"):
+        write_literal(path, "y", "1")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.py"]  # no temporary left
+
+
+def test_writing_into_a_notebook_edits_its_cell(tmp_path: Path):
+    from gradstep.scenario.writeback import write_literal
+
+    (notebook,) = [p for p in bundled_scenarios() if p.suffix == ".ipynb"]
+    path = tmp_path / notebook.name
+    path.write_bytes(notebook.read_bytes())
+    write_literal(path, "x", "1.5")
+    before = json.loads(notebook.read_text(encoding="utf-8"))
+    after = json.loads(path.read_text(encoding="utf-8"))
+    changed = [
+        (a["source"], b["source"])
+        for a, b in zip(before["cells"], after["cells"])
+        if a["source"] != b["source"]
+    ]
+    assert len(changed) == 1 and before["cells"] != after["cells"]
+    old, new = ("".join(s) for s in changed[0])
+    assert new == old.replace("torch.tensor(4.0,", "torch.tensor(1.5,")
+    assert {k: v for k, v in after.items() if k != "cells"} == {
+        k: v for k, v in before.items() if k != "cells"
+    }
+    (x,) = [lit for lit in find_literals(load_scenario(path).source) if lit.name == "x"]
+    assert x.value == 1.5
+
+
+def test_what_if_values_a_changed_file_made_moot_end(tmp_path: Path):
+    from gradstep.scenario.writeback import still_set
+
+    path = tmp_path / "s.py"
+    path.write_text("x = 1.0\nlr = 0.1\nw = 2\n")
+    kept = still_set(path, {"x@1": "1.0", "lr@2": "0.5", "w@9": "3", "gone": "1"})
+    assert kept == {"lr@2": "0.5"}  # x holds its value now; w moved; gone is gone

@@ -14,6 +14,7 @@ TITLES = {
     "variables": "Variables",
     "timeline": "Timeline",
     "plots": "Plots",
+    "whatif": "What If",
 }
 
 
@@ -42,6 +43,9 @@ def add_docks(window: QMainWindow, panels: list[QWidget]) -> dict[str, QDockWidg
     window.splitDockWidget(d["timeline"], d["variables"], h)
     if "plots" in d:  # under the inspector: the node's numbers, then its picture
         window.splitDockWidget(d["inspector"], d["plots"], v)
+    if "whatif" in d:  # a tab beside the variables: the values they come from
+        window.tabifyDockWidget(d["variables"], d["whatif"])
+        d["variables"].raise_()
     default_sizes(window, d)
     return d
 

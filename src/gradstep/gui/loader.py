@@ -13,6 +13,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from gradstep.scenario.errors import ScenarioRefused
 from gradstep.scenario.files import read_scenario_bytes
+from gradstep.scenario.writeback import still_set
 from gradstep.trace.errors import FATAL_KINDS
 from gradstep.trace.model import Trace
 
@@ -57,13 +58,18 @@ class ScenarioLoader(QObject):
         super().__init__(parent)
         self._pool = pool
         self._owns_pool = pool is None  # a pool handed in (tests share one) is its owner's to close
-        self._requests: queue.Queue[tuple[int, str, bool, bool] | None] = queue.Queue()
+        self._requests: queue.Queue[tuple[int, str, bool, bool, dict[str, str]] | None] = (
+            queue.Queue()
+        )
         self._generation = 0
         self._busy = False
         self._thread = threading.Thread(target=self._serve, name="gradstep-loader", daemon=True)
         self._thread.start()
         self._delivered.connect(self._deliver)
         self.path: str | None = None
+        #: what-if values (``{"x@18": "5.0"}``) every run of this file uses until it changes
+        #: on disk or another file opens (the What-if panel sets them; the file is untouched)
+        self.overrides: dict[str, str] = {}
         self._digest: bytes | None = None
         self._watcher = QFileSystemWatcher(self)
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -78,6 +84,8 @@ class ScenarioLoader(QObject):
     def load(self, path: str, *, trusted: bool = False, reload: bool = False) -> None:
         """Run ``path`` in the worker; ``finished`` or ``failed`` follows, never both."""
         path = str(Path(path).resolve())
+        if path != self.path:
+            self.overrides = {}
         self._generation += 1
         if self._busy and self._pool is not None:
             self._pool.cancel()  # the newest request wins
@@ -85,7 +93,7 @@ class ScenarioLoader(QObject):
         self._watch(path)
         self._digest = _digest(path)  # what this run sees; a later save differs
         self.started.emit(path)
-        self._requests.put((self._generation, path, trusted, reload))
+        self._requests.put((self._generation, path, trusted, reload, dict(self.overrides)))
 
     def close(self) -> None:
         self._requests.put(None)
@@ -104,8 +112,8 @@ class ScenarioLoader(QObject):
                 request = self._requests.get()  # skip requests already superseded
             if request is None:
                 return
-            generation, path, trusted, reload = request
-            result = self._pool.run(path, trusted=trusted)
+            generation, path, trusted, reload, overrides = request
+            result = self._pool.run(path, trusted=trusted, overrides=overrides or None)
             load = LoadResult(path, result.trace, result.seconds, trusted, reload)
             self._delivered.emit(load, generation)
 
@@ -139,6 +147,8 @@ class ScenarioLoader(QObject):
         digest = _digest(self.path)
         if digest is not None and digest != self._digest:
             self._digest = digest
+            if self.overrides:  # those the edit made moot (written, or the line gone) end
+                self.overrides = still_set(self.path, self.overrides)
             self.file_changed.emit(self.path)
 
 

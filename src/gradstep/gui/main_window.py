@@ -32,6 +32,7 @@ from gradstep.gui.panels.notes import NotesView
 from gradstep.gui.panels.plots import PlotsPanel
 from gradstep.gui.panels.timeline import Timeline
 from gradstep.gui.panels.variables import VariablesView
+from gradstep.gui.panels.whatif import WhatIfPanel
 from gradstep.gui.presentation import Presentation
 from gradstep.gui.settings import (
     is_trusted,
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.variables = VariablesView(self.theme, self.selection)
         self.timeline = Timeline(self.theme, a.timeline_controls())
         self.plots = PlotsPanel(self.theme)
+        self.whatif = WhatIfPanel(self.theme, self.loader, self.reload)
         self.message = MessageBar(self.theme)
         self.search = SearchBar()
         self.exports = ExportCommands(self, self.settings)
@@ -107,7 +109,7 @@ class MainWindow(QMainWindow):
         add_message_bar(self, self.message)
         #: every panel has set_session and set_theme (the plots take the trace instead)
         self.panels: list[Any] = [self.graph, self.notes, self.code, self.inspector]
-        self.panels += [self.variables]
+        self.panels += [self.variables, self.whatif]
         self.panels += [self.timeline, self.plots]
         self.docks = add_docks(self, self.panels)
         self.presentation = Presentation(
