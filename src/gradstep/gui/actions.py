@@ -46,6 +46,20 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         False,
         "A folder with the notes, every step's figure and a PDF",
     ),
+    (
+        "action_export_page",
+        "Export Interactive &Page…",
+        (),
+        False,
+        "The lesson as one HTML page that steps through in any browser, opening at this step",
+    ),
+    (
+        "action_export_animation",
+        "Export &Animation…",
+        (),
+        False,
+        "A backward pass as an animated GIF or APNG, gradients flowing node by node",
+    ),
     ("action_quit", "&Quit", (Key.Quit,), False, ""),
     (
         "action_step_forward",

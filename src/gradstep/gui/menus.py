@@ -88,7 +88,8 @@ def _file_menu(
         scenarios.addAction(_pretty(path), lambda p=str(path): open_path(p))
     scenarios.setEnabled(bool(scenarios.actions()))
     exports = (a.export_graph, a.copy_graph, a.export_screenshot, a.export_handout)
-    _add(file, (a.reload, a.trust_file, None, *exports, None, a.quit))
+    pages = (a.export_page, a.export_animation)  # the lesson for a browser, a pass for a slide
+    _add(file, (a.reload, a.trust_file, None, *exports, *pages, None, a.quit))
 
 
 def _view_menu(view: QMenu, a: Actions) -> None:

@@ -1,4 +1,5 @@
-"""File ▸ Export: the graph as a figure, the window as a screenshot, the clipboard, a handout.
+"""File ▸ Export: the graph as a figure, the window as a screenshot, the clipboard, a handout,
+an interactive page, an animated pass.
 
 Figures (graph exports, the clipboard, handouts) always use the light theme,
 whatever the screen shows: they go on slides and printed notes, where a dark
@@ -50,6 +51,8 @@ class ExportCommands:
         actions.export_screenshot.triggered.connect(self.export_screenshot)
         actions.copy_graph.triggered.connect(self.copy_graph)
         actions.export_handout.triggered.connect(self.export_handout)
+        actions.export_page.triggered.connect(self.export_page)
+        actions.export_animation.triggered.connect(self.export_animation)
 
     def folder(self) -> str:
         saved = str(self.settings.value(FOLDER_KEY, "") or "")
@@ -98,3 +101,25 @@ class ExportCommands:
             self.settings.setValue(FOLDER_KEY, str(path.parent))
             self.window.status.setText(f"Handout written: {path}")
         return path
+
+    def export_page(self) -> Path | None:
+        from gradstep.gui.export.lesson_exports import save_page_dialog
+
+        session = self.window.session
+        if session is None:
+            return None
+        path = save_page_dialog(self.window, session.trace, session.index, directory=self.folder())
+        return self._done(path, "Interactive page")
+
+    def export_animation(self) -> Path | None:
+        from gradstep.gui.export.lesson_exports import save_animation_dialog
+
+        session = self.window.session
+        if session is None:
+            return None
+        current = session.state().step.pass_index
+        pass_number = 1 if current is None else current + 1
+        path = save_animation_dialog(
+            self.window, session.trace, pass_number, directory=self.folder()
+        )
+        return self._done(path, "Animation")

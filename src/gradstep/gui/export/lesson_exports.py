@@ -1,0 +1,173 @@
+"""File ▸ Export Interactive Page… and Export Animation…: what ``gradstep export --format html``
+and ``--animate`` write, from the window, for the trace on screen.
+
+The page opens at the step the window shows. The animation asks which pass, in
+which format, at what rate and size (a small dialog), then where. Both are
+written completely or not at all, and never replace a file without asking.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
+
+from gradstep.gui.export.dialogs import confirm_replace
+from gradstep.gui.export.files import ExportError, atomic_write_bytes
+from gradstep.trace.model import Trace
+
+SIZES = ("1280x720", "1920x1080", "960x540")  # 16:9 slides
+ANIMATION_FILTERS = {"gif": "Animated GIF (*.gif)", "apng": "Animated PNG (*.png *.apng)"}
+
+
+def _ask_save(
+    parent: QWidget | None, title: str, suggested: Path, filters: dict[str, str]
+) -> tuple[Path, str] | None:
+    """A path and its format; the format's suffix added when the name has none of them."""
+    names = list(filters.values())
+    chosen, selected = QFileDialog.getSaveFileName(parent, title, str(suggested), ";;".join(names))
+    if not chosen:
+        return None
+    path = Path(chosen)
+    fmt = next((f for f, name in filters.items() if name == selected), next(iter(filters)))
+    suffixes = {"gif": (".gif",), "apng": (".png", ".apng"), "html": (".html", ".htm")}
+    if path.suffix.lower() not in suffixes[fmt]:
+        by_suffix = [f for f in filters if path.suffix.lower() in suffixes[f]]
+        if by_suffix:
+            fmt = by_suffix[0]
+        else:
+            path = path.with_name(path.name + suffixes[fmt][0])
+            if not confirm_replace(parent, path):  # the dialog asked about the name as typed
+                return None
+    return path, fmt
+
+
+def save_page_dialog(
+    parent: QWidget | None, trace: Trace, step: int, *, directory: str | os.PathLike[str]
+) -> Path | None:
+    """Export Interactive Page…: one self-contained HTML file, opening at ``step``."""
+    from gradstep.page import write_page
+
+    stem = Path(trace.scenario.path).stem or "lesson"
+    answer = _ask_save(
+        parent,
+        "Export interactive page",
+        Path(directory) / f"{stem}.html",
+        {"html": "Interactive page, opens in any browser (*.html)"},
+    )
+    if answer is None:
+        return None
+    path, _ = answer
+    try:
+        return write_page(trace, path, start=step)
+    except (OSError, ValueError) as e:
+        QMessageBox.warning(parent, "Export failed", f"Could not write {path.name}:\n{e}")
+        return None
+
+
+@dataclass
+class AnimationOptions:
+    pass_number: int = 1  # from 1
+    fmt: str = "gif"
+    fps: float = 8.0
+    size: str = SIZES[0]
+
+
+class AnimationDialog(QDialog):
+    """Which pass, format, frame rate and size."""
+
+    def __init__(self, parent: QWidget | None, passes: int, current: int = 1) -> None:
+        super().__init__(parent)
+        self.setObjectName("animation_dialog")
+        self.setWindowTitle("Export animation")
+        form = QFormLayout(self)
+        self.pass_box = QSpinBox()
+        self.pass_box.setRange(1, max(1, passes))
+        self.pass_box.setValue(min(max(1, current), max(1, passes)))
+        self.pass_box.setSuffix(f" of {passes}")
+        self.format_box = QComboBox()
+        for fmt, name in ANIMATION_FILTERS.items():
+            self.format_box.addItem(name.partition(" (")[0], fmt)
+        self.fps_box = QDoubleSpinBox()
+        self.fps_box.setRange(0.5, 60.0)
+        self.fps_box.setValue(AnimationOptions.fps)
+        self.fps_box.setSuffix(" frames/s")
+        self.size_box = QComboBox()
+        self.size_box.addItems(list(SIZES))
+        form.addRow("Backward pass", self.pass_box)
+        form.addRow("Format", self.format_box)
+        form.addRow("Frame rate", self.fps_box)
+        form.addRow("Size", self.size_box)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def options(self) -> AnimationOptions:
+        return AnimationOptions(
+            self.pass_box.value(),
+            str(self.format_box.currentData()),
+            self.fps_box.value(),
+            self.size_box.currentText(),
+        )
+
+
+def save_animation_dialog(
+    parent: QWidget | None, trace: Trace, current_pass: int, *, directory: str | os.PathLike[str]
+) -> Path | None:
+    """Export Animation…: a backward pass as an animated GIF or APNG, as ``--animate``."""
+    from gradstep.gui.export.animate import (
+        MOST_FRAMES,
+        AnimationError,
+        encode,
+        frame_count,
+        parse_size,
+        pass_frames,
+        pass_steps,
+        theme_colours,
+    )
+
+    if not trace.passes:
+        QMessageBox.information(parent, "Nothing to animate", "This scenario has no backward pass.")
+        return None
+    dialog = AnimationDialog(parent, len(trace.passes), current_pass)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    options = dialog.options()
+    stem = Path(trace.scenario.path).stem or "lesson"
+    ext = "gif" if options.fmt == "gif" else "png"
+    suggested = Path(directory) / f"{stem}-pass{options.pass_number}.{ext}"
+    answer = _ask_save(
+        parent, "Export animation", suggested, {options.fmt: ANIMATION_FILTERS[options.fmt]}
+    )
+    if answer is None:
+        return None
+    path, fmt = answer
+    QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        steps = pass_steps(trace, options.pass_number)
+        if frame_count(trace, steps) > MOST_FRAMES:
+            raise AnimationError(f"more than {MOST_FRAMES:,} frames: animate a smaller graph")
+        frames = pass_frames(trace, steps, parse_size(options.size), options.fps)
+        return atomic_write_bytes(path, encode(frames, fmt, theme_colours()))
+    except (AnimationError, ExportError, OSError) as e:
+        QMessageBox.warning(parent, "Export failed", f"Could not write {path.name}:\n{e}")
+        return None
+    finally:
+        QGuiApplication.restoreOverrideCursor()
