@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=float, default=2.0, help="PNG pixel scale (default 2 for slides)"
     )
     p_export.add_argument("--no-caption", action="store_true")
+    p_export.add_argument(
+        "--values",
+        action="store_true",
+        help="write each tensor's value and gradient in its node (data | grad)",
+    )
     _add_run_options(p_export)
     _add_set_option(p_export)
 

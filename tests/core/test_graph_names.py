@@ -122,3 +122,29 @@ def test_the_chain_rule_names_its_targets_by_expression(logistic) -> None:
     rule = chain_rule_at(logistic, step)
     assert rule is not None and rule.label == "1 - prediction"
     assert rule.lines[0].target.startswith("torch.clamp(prediction")
+
+
+def test_each_node_holds_its_value_and_gradient_as_the_pass_reaches_it(logistic) -> None:
+    """micrograd's data | grad: a leaf's value and .grad, a named op's value and the
+    gradient it received, "…" before it has; every number as torch computes it."""
+    import torch
+
+    from gradstep.graph.values import node_values
+
+    x, y = torch.tensor(6.7), torch.tensor(0.0)
+    w, b = torch.tensor(1.0, requires_grad=True), torch.tensor(0.0, requires_grad=True)
+    z = w * x + b
+    z.retain_grad()
+    y_pred = torch.sigmoid(z)
+    p = torch.clamp(y_pred, 1e-8, 1 - 1e-8)
+    (-(y * torch.log(p) + (1 - y) * torch.log(1 - p))).backward()
+    session = Session(logistic)
+    names = {n.name: nid for nid, n in logistic.nodes.items() if n.name}
+    bpass = logistic.passes[0]
+    end = session.state(bpass.last_step)
+    values = node_values(session, end)
+    assert values[names["w"]] == f"data 1 | grad {w.grad.item():.4g}"
+    assert values[names["z"]] == f"data {z.item():.2g} | grad {z.grad.item():.4g}"
+    start = session.state(bpass.first_step)
+    assert node_values(session, start)[names["z"]].endswith("grad …")  # not received yet
+    assert node_values(session, start)[names["w"]] == "data 1 | grad None"

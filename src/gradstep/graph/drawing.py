@@ -42,6 +42,7 @@ class Drawing:
     incident: dict[str, list[EdgeKey]] = field(default_factory=dict)  # original node -> edges
     constant_of: dict[str, str] = field(default_factory=dict)  # constant input -> its consumer
     constants_at: dict[str, list[str]] = field(default_factory=dict)  # consumer -> constants
+    values_row: bool = False  # nodes measured with a "data … | grad …" row (graph.values)
 
     def __post_init__(self) -> None:
         g = self.view.graph

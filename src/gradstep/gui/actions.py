@@ -133,6 +133,13 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         "Every node of the graph drawn",
     ),
     ("action_minimap", "&Overview Map", ("M",), True, "A small map of the whole graph (M)"),
+    (
+        "action_node_values",
+        "&Values in Nodes",
+        ("V",),
+        True,
+        "Write each tensor's value and gradient in its node, data | grad (V)",
+    ),
     ("action_follow", "Follow &Current Node", ("C",), True, "Keep the current node in view"),
     (
         "action_direction_lr",

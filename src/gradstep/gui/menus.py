@@ -53,6 +53,7 @@ def _view_entries(a: Actions) -> Entries:
         a.follow,
         a.direction_lr,
         a.minimap,
+        a.node_values,
         None,
         a.find,
         a.find_next,

@@ -43,6 +43,7 @@ def connect_window(w: Any) -> None:
     a.follow.toggled.connect(lambda on: setattr(w.graph, "follow", on))
     a.direction_lr.toggled.connect(w._direction_toggled)
     a.minimap.toggled.connect(w._minimap_toggled)
+    a.node_values.toggled.connect(w.graph.set_show_values)
     a.find.triggered.connect(w.search.focus)
     a.find_next.triggered.connect(lambda: w.search.next(1))
     a.find_previous.triggered.connect(lambda: w.search.next(-1))

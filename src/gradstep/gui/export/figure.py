@@ -50,8 +50,11 @@ Caption = str | Sequence[str] | bool | None
 
 
 # ------------------------------------------------------------------ sources
-def graph_view_for(trace: Any, step: int | None = None, *, theme: Theme | None = None) -> Any:
-    """A graph view of ``trace`` at ``step`` (default: the last), never shown: for headless export."""
+def graph_view_for(
+    trace: Any, step: int | None = None, *, theme: Theme | None = None, values: bool = False
+) -> Any:
+    """A graph view of ``trace`` at ``step`` (default: the last), never shown: for headless
+    export; ``values``: each tensor's value and gradient written in its node."""
     from gradstep.gui.graph.view import GraphView
     from gradstep.gui.stepping import Breakpoints
     from gradstep.session import Session
@@ -59,6 +62,7 @@ def graph_view_for(trace: Any, step: int | None = None, *, theme: Theme | None =
     breakpoints = Breakpoints()
     view = GraphView(theme or LIGHT, breakpoints, background_layout=False)
     view.follow = False
+    view.show_values = values
     # the view holds it weakly through a signal: kept alive with the view
     view._export_breakpoints = breakpoints  # type: ignore[attr-defined]
     session = Session(trace)

@@ -138,7 +138,7 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
     from gradstep.gui.export.figure import graph_view_for
     from gradstep.gui.export.formats import export_graph
 
-    view = graph_view_for(trace, step)
+    view = graph_view_for(trace, step, values=getattr(args, "values", False))
     export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption)
 
 
@@ -164,7 +164,7 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     try:
         if fresh:
             os.chmod(folder, file_mode(target, 0o777))  # mkdtemp makes it private
-        view = graph_view_for(trace, 0)
+        view = graph_view_for(trace, 0, values=getattr(args, "values", False))
         width = max(3, len(str(len(trace.steps))))
         for index in range(len(trace.steps)):
             view.session.go_to(index)

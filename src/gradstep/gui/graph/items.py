@@ -19,18 +19,36 @@ ARROW = 7.0
 STACK = 4.0  # offset of the card drawn behind a closed module's box
 
 
-def node_size(theme: Theme, title: str, subtitle: str) -> tuple[float, float]:
+def node_size(theme: Theme, title: str, subtitle: str, values: str = "") -> tuple[float, float]:
+    """A node's box; ``values``: the widest values row it makes room for (none if "")."""
     bold, plain = theme.node_font(bold=True), _small(theme.node_font())
     fm_b, fm_s = QFontMetricsF(bold), QFontMetricsF(plain)
     width = max(fm_b.horizontalAdvance(title), fm_s.horizontalAdvance(subtitle) if subtitle else 0)
     height = fm_b.height() + (fm_s.height() if subtitle else 0)
+    if values:
+        fm_v = QFontMetricsF(values_font(theme))
+        width = max(width, fm_v.horizontalAdvance(values))
+        height += fm_v.height() + 2
     return (max(width + 2 * PAD_X, 3.2 * fm_b.height()), height + 2 * PAD_Y)
+
+
+def values_font(theme: Theme) -> QFont:
+    """The values row's font: small, monospaced, so digits line up."""
+    font = QFont(theme.mono_font(1.0))
+    font.setPointSizeF(theme.node_font().pointSizeF() * 0.85)
+    return font
 
 
 def constant_size(theme: Theme, title: str) -> tuple[float, float]:
     """A constant input: a small pill around its ``x = 6.7``."""
     fm = QFontMetricsF(_small(theme.node_font()))
     return (fm.horizontalAdvance(title) + PAD_X * 1.4, fm.height() + PAD_Y)
+
+
+def _fill_state(state: str, kind: str, named: bool) -> str:
+    """Done, a leaf and a named tensor keep their own colour (the green ring and the tick say
+    done), so at the end of a pass leaves, tensors and ops still look different."""
+    return "normal" if state == "done" and (kind == "leaf" or named) else state
 
 
 def node_fonts(theme: Theme) -> tuple[QFont, QFont]:
@@ -58,8 +76,11 @@ class NodeItem(QGraphicsItem):
         fonts: tuple[QFont, QFont] | None = None,
         *,
         named: bool | None = None,
+        values_row: bool = False,
     ) -> None:
         super().__init__()
+        self.values_row = values_row  # a row for "data … | grad …" under the op
+        self.values = ""
         self.node_id = node_id
         self.kind = kind
         self.title, self.subtitle = title, subtitle
@@ -104,6 +125,12 @@ class NodeItem(QGraphicsItem):
         self.update()
         return True
 
+    def set_values(self, text: str) -> None:
+        """The values row's text (``data 6.7 | grad 6.692``); repaints only on a change."""
+        if text != self.values:
+            self.values = text
+            self.update()
+
     def _bounds_for(self, badge: str) -> QRectF:
         stack = STACK if self.kind == "module" else 0.0
         top = -(stack + 6) if not badge else -22.0  # the badge sticks out above the corner
@@ -121,7 +148,9 @@ class NodeItem(QGraphicsItem):
             return
         state = "normal" if self.state in ("absent", "hidden") else self.state
         border = QColor(theme.node_border(state, self.kind))
-        fill = QColor(theme.node_fill(state, self.kind, self.named))
+        fill = QColor(
+            theme.node_fill(_fill_state(state, self.kind, self.named), self.kind, self.named)
+        )
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         width = {"current": 3.0, "received": 2.0, "done": 2.0, "pending": 1.5}.get(state, 1.0)
         far = lod < TEXT_LOD
@@ -204,11 +233,22 @@ class NodeItem(QGraphicsItem):
     def _paint_text(self, painter: QPainter) -> None:
         bold, small = self._fonts
         painter.setPen(QColor(self.theme.text))
+        rect = self.rect
+        if self.values_row:
+            font = values_font(self.theme)
+            fm = QFontMetricsF(font)
+            row = QRectF(
+                rect.left() + 3, rect.bottom() - PAD_Y - fm.height(), rect.width() - 6, fm.height()
+            )
+            painter.setFont(font)
+            shown = fm.elidedText(self.values, Qt.TextElideMode.ElideRight, row.width())
+            painter.drawText(row, Qt.AlignmentFlag.AlignCenter, shown)
+            rect = rect.adjusted(0, 0, 0, -(fm.height() + 2))
         if not self.subtitle:
             painter.setFont(bold)
-            painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.title)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.title)
             return
-        inner = self.rect.adjusted(2, PAD_Y - 2, -2, -(PAD_Y - 2))
+        inner = rect.adjusted(2, PAD_Y - 2, -2, -(PAD_Y - 2))
         painter.setFont(bold)
         painter.drawText(
             inner, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, self.title

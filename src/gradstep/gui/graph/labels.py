@@ -2,8 +2,10 @@
 
 At most ``MAX_LABELS`` at once (beyond, only those around the current node); a
 label goes in the middle of its edge when that spot is free, else at the spot
-along the edge (``LABEL_SPOTS``) that covers the least of the labels placed
-before it and no node. The label items are made once and reused from step to step.
+along the edge (``LABEL_SPOTS``), or beside it, that covers the least of the
+labels placed before it and no node or arrowhead. A big tensor is written as its
+shape and norm (``4×3 ‖0.2135‖``). The label items are made once and reused from
+step to step.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import math
 from collections.abc import Mapping
 
 from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QPolygonF
 from PySide6.QtWidgets import QGraphicsScene
 
 from gradstep.graph import collapse as cl
 from gradstep.graph.drawing import Drawing, EdgeKey
+from gradstep.graph.values import edge_text
 from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.theme import Theme
 from gradstep.session import StepState
-from gradstep.trace.text import format_value
 
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
 #: where along an edge its label may go (fractions of its length), best first
@@ -70,7 +73,7 @@ class EdgeLabels:
             self.items.append(label)
         placed: list[QRectF] = []
         for label, key in zip(self.items, keys):
-            text = format_value(grads[key], max_items=3)
+            text = edge_text(grads[key])
             middle = self._middle[key]
             assert middle is not None  # keys with a point only
             cut = text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "…"
@@ -102,17 +105,39 @@ def _free_spot(
         return middle
     shape = label.boundingRect()
     best, best_cost = middle, math.inf
-    for t in LABEL_SPOTS:
-        p = middle if t == 0.5 else edge.path.pointAtPercent(t)
-        rect = shape.translated(p)
-        cost = sum(_area(rect.intersected(r)) for r in placed)
-        if any(isinstance(i, NodeItem) and i.isVisible() for i in scene.items(rect)):
-            cost += _area(rect)  # over a node: as bad as covering a whole label
-        if cost == 0:
-            return p
-        if cost < best_cost:
-            best, best_cost = p, cost
+    aside = shape.width() / 2 + 6  # beside the edge: the label's own half width and a gap
+    for shift in (0.0, aside, -aside):
+        for t in LABEL_SPOTS:
+            p = middle if t == 0.5 else edge.path.pointAtPercent(t)
+            p = QPointF(p.x() + shift, p.y())
+            rect = shape.translated(p)
+            cost = _cost(rect, placed, scene) + (1.0 if shift else 0.0)  # on its edge if it can
+            if cost == 0:
+                return p
+            if cost < best_cost:
+                best, best_cost = p, cost
     return best
+
+
+def _cost(rect: QRectF, placed: list[QRectF], scene: QGraphicsScene) -> float:
+    """How much of the other labels ``rect`` covers; a node or an arrowhead under it costs
+    as much as a whole label."""
+    cost = sum(_area(rect.intersected(r)) for r in placed)
+    for item in scene.items(rect):
+        if not item.isVisible():
+            continue
+        if (
+            isinstance(item, NodeItem)
+            or isinstance(item, EdgeItem)
+            and rect.intersects(arrow_rect(item))
+        ):
+            cost += _area(rect)
+    return cost
+
+
+def arrow_rect(edge: EdgeItem) -> QRectF:
+    """The arrowhead of ``edge``, with a little room around it."""
+    return QPolygonF(edge.arrow).boundingRect().adjusted(-2, -2, 2, 2)
 
 
 def _area(r: QRectF) -> float:

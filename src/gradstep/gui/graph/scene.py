@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from gradstep.graph.drawing import Drawing, EdgeKey, node_lines
+from gradstep.graph.values import WIDEST
 from gradstep.gui.graph.items import (
     EdgeItem,
     NodeItem,
@@ -23,24 +24,32 @@ from gradstep.gui.graph.items import (
 )
 from gradstep.gui.theme import Theme
 
-_SIZES: dict[tuple[str, str, float, str, bool], tuple[float, float]] = {}
+_SIZES: dict[tuple[str, str, float, str, bool, str], tuple[float, float]] = {}
 SCENE_MARGIN = 40.0  # around the items: the scene's rectangle
 
 
-def measure(drawing: Drawing, theme: Theme) -> None:
-    """Fill ``drawing.lines`` and ``drawing.sizes``: the text and box of each drawn node."""
+def measure(drawing: Drawing, theme: Theme, values: bool = False) -> None:
+    """Fill ``drawing.lines`` and ``drawing.sizes``: the text and box of each drawn node;
+    ``values``: with room for a ``data … | grad …`` row in each tensor's node."""
+    drawing.values_row = values
     for d, data in drawing.view.graph.nodes(data=True):
         lines = node_lines(data)
+        kind = data.get("kind")
         drawing.lines[d] = lines
-        drawing.sizes[d] = _measure(theme, lines, data.get("kind") == "constant")
+        row = WIDEST if values and kind in ("leaf", "op") else ""
+        drawing.sizes[d] = _measure(theme, lines, kind == "constant", row)
 
 
-def _measure(theme: Theme, lines: tuple[str, str], small: bool = False) -> tuple[float, float]:
+def _measure(
+    theme: Theme, lines: tuple[str, str], small: bool = False, row: str = ""
+) -> tuple[float, float]:
     """``node_size``, remembered: a big graph repeats the same few ops thousands of times."""
-    key = (*lines, theme.node_font_pt, theme.name, small)
+    key = (*lines, theme.node_font_pt, theme.name, small, row)
     size = _SIZES.get(key)
     if size is None:
-        size = _SIZES[key] = constant_size(theme, lines[0]) if small else node_size(theme, *lines)
+        size = _SIZES[key] = (
+            constant_size(theme, lines[0]) if small else node_size(theme, *lines, row)
+        )
     return size
 
 
@@ -121,6 +130,7 @@ class SceneBuild:
             item = NodeItem(
                 nid, data["kind"], *drawing.lines[nid], drawing.sizes[nid], theme, fonts,
                 named=bool(data.get("name")),
+                values_row=drawing.values_row and data["kind"] in ("leaf", "op"),
             )  # fmt: skip
             item.setPos(x, y)
             scene.addItem(item)

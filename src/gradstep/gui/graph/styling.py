@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradstep.graph.drawing import Drawing
 from gradstep.gui.graph.items import NodeItem
+from gradstep.gui.graph.node_values import show_values
 from gradstep.gui.graph.scene import SceneBuild
 from gradstep.session import StepState
 
@@ -44,6 +45,8 @@ class StepStyles:
             if edge is not None:
                 edge.set_visual(d.edge_state(key, new, active))
         view.labels.show(new, view.scene(), view.theme, d, view.edge_items)
+        if view.show_values:
+            show_values(view.node_items, view.session, new)
         self.shown = new
         current = view.item_of(d.drawn(new.current_node))
         if view.follow and current is not None:

@@ -77,6 +77,7 @@ class GraphView(QGraphicsView):
         self.breakpoints = breakpoints
         self.session: Session | None = None
         self.direction = "TB"
+        self.show_values = False  # each node's "data | grad" row (View ▸ Values in Nodes)
         self.follow = True
         self.selected: str | None = None
         self.drawing: Drawing | None = None
@@ -166,6 +167,12 @@ class GraphView(QGraphicsView):
         self.progress.set_theme(theme)
         self.boxes.redraw(keep_view=True)
 
+    def set_show_values(self, on: bool) -> None:
+        """Write each tensor's value and gradient in its node (``data | grad``), or not."""
+        if on != self.show_values:
+            self.show_values = on
+            self.boxes.redraw(keep_view=True)
+
     def set_direction(self, direction: str) -> None:
         if direction != self.direction:
             self.direction = direction
@@ -185,12 +192,12 @@ class GraphView(QGraphicsView):
         ``stale``: what is on screen is another file's graph."""
         if stale is not None:
             self._stale = stale
-        theme, direction = self.theme, self.direction
+        theme, direction, values = self.theme, self.direction, self.show_values
         fold = self.session.folded if self.session is not None else None
 
         def lay_out() -> Drawing:
             drawing = request.view()
-            measure(drawing, theme)  # the nodes' text, in Qt's fonts
+            measure(drawing, theme, values)  # the nodes' text, in Qt's fonts
             t0 = time.perf_counter()
             pipeline.lay_out(
                 drawing,
