@@ -26,8 +26,7 @@ import os
 import signal
 import sys
 import types
-from collections.abc import MutableSequence
-from typing import Any
+from typing import Any, Protocol
 
 #: slots of the page shared with the caller: the line running, how often the limit fired
 SLOT_LINE = 0
@@ -46,6 +45,14 @@ class LimitExceeded(BaseException):
         self.limit = limit
 
 
+class Slots(Protocol):
+    """Where a run notes its line and how often its limit fired: a list in this process, or
+    the worker's page shared with its parent (a ``memoryview`` of ints)."""
+
+    def __getitem__(self, index: int, /) -> int: ...
+    def __setitem__(self, index: int, value: int, /) -> None: ...
+
+
 def new_slots() -> list[int]:
     """Slots for a run without a shared page (in-process recording)."""
     return [0, 0, 0, 0]
@@ -58,7 +65,7 @@ class Deadline:
         self,
         seconds: float,
         filename: str,
-        slots: MutableSequence[int] | None = None,
+        slots: Slots | None = None,
         *,
         quiet: tuple[types.CodeType, ...] = (),
     ) -> None:

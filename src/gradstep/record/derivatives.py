@@ -29,12 +29,12 @@ PASS_BUDGET = 16384
 Kinds = list[str | None]
 
 
-def _sum_to(g: torch.Tensor | None, shape: torch.Size, batch: int = 0) -> torch.Tensor | None:
+def _sum_to(g: torch.Tensor, shape: torch.Size, batch: int = 0) -> torch.Tensor:
     """Reduce a node's result to its input's shape (the engine does this after the node).
 
     ``batch`` leading dimensions are kept (one per Jacobian row).
     """
-    if g is None or g.shape[batch:] == shape:
+    if g.shape[batch:] == shape:
         return g
     try:
         extra = g.dim() - batch - len(shape)

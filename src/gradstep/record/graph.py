@@ -282,7 +282,9 @@ class GraphCapture:
     def leaf_node(self, t: torch.Tensor) -> Any:
         """The AccumulateGrad node of a leaf that requires grad (created if need be)."""
         with torch.enable_grad():  # under no_grad the view would have no grad_fn
-            return t.view_as(t).grad_fn.next_functions[0][0]
+            view_node = t.view_as(t).grad_fn
+        assert view_node is not None  # t requires grad
+        return view_node.next_functions[0][0]
 
     def rename(self, nodes: Iterable[Any], names: NameTable) -> list[GraphNode]:
         """Name nodes after the variables and modules bound at this moment; return

@@ -23,14 +23,14 @@ from __future__ import annotations
 import ast
 import contextlib
 from bisect import bisect_right
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.autograd import _get_sequence_nr
+from torch._C._autograd import _get_sequence_nr
 from torch.nn.modules import module as nn_module
 
-from gradstep.record.deadline import SLOT_LINE, new_slots
+from gradstep.record.deadline import SLOT_LINE, Slots, new_slots
 from gradstep.record.expressions import Expressions
 
 # AccumulateGrad nodes report UINT64_MAX: they belong to no line
@@ -77,7 +77,7 @@ class _Marks:
 class Provenance:
     """Notes lines and modules while active; answers for any node made meanwhile."""
 
-    def __init__(self, source: str = "", where: MutableSequence[int] | None = None) -> None:
+    def __init__(self, source: str = "", where: Slots | None = None) -> None:
         #: the expressions of the scenario's statements, for labelling unnamed nodes
         self.expressions = Expressions(source)
         #: ``where[SLOT_LINE]`` is the line running, for the caller if the worker dies (see
@@ -125,7 +125,8 @@ class Provenance:
         functions and classes a line mark (``LINE``)."""
         if not any(isinstance(n, ast.stmt) for n in _descendants(stmt)):
             return stmt
-        return _LineMarks().visit(stmt)
+        marked: ast.stmt = _LineMarks().visit(stmt)  # a statement visited is a statement
+        return marked
 
     # ----------------------------------------------------------- modules
     @contextlib.contextmanager

@@ -534,7 +534,9 @@ class _Checker(ast.NodeVisitor):
         for name in node.names:
             self._check_binding(node, name)
 
-    visit_Nonlocal = visit_Global
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        for name in node.names:
+            self._check_binding(node, name)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         self._check_binding(node, node.name)

@@ -126,7 +126,8 @@ def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
     """
     lines = source.split("\n")
     cells: list[Cell] = []
-    kind, body = "code", []  # body: (line number, text)
+    kind = "code"
+    body: list[tuple[int, str]] = []  # (line number, text)
 
     def flush() -> None:
         nonlocal kind

@@ -38,7 +38,7 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -340,10 +340,9 @@ def _type_of(obj: object, /) -> type:
     static check of ``def __...__`` cannot see.
     """
     cls = type(obj)
-    if issubclass(cls, type):
-        raise TypeError(
-            f"type() of a class ({obj.__name__}) is not available in a restricted scenario"
-        )
+    if issubclass(cls, type):  # obj is a class: an instance of type or of a metaclass
+        name = cast(type, obj).__name__
+        raise TypeError(f"type() of a class ({name}) is not available in a restricted scenario")
     return cls
 
 

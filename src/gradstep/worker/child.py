@@ -20,13 +20,14 @@ import os
 import resource
 import sys
 import time
-from collections.abc import MutableSequence
 
 
 def _protocol_fd() -> int:
     fd = os.dup(1)
     os.dup2(2, 1)
-    sys.stdout = sys.__stdout__ = os.fdopen(1, "w", buffering=1)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    # what the scenario or a library writes to the original stdout goes to stderr too
+    setattr(sys, "__stdout__", sys.stdout)  # noqa: B010 - typeshed marks it Final
     return fd
 
 
@@ -41,7 +42,7 @@ def _set_memory_limit(memory_mb: int) -> None:
         pass  # a platform without RLIMIT_AS still has the parent's wall-time kill
 
 
-def _shared_slots() -> MutableSequence[int] | None:
+def _shared_slots() -> memoryview | None:
     """The page shared with the parent, if it passed one (``--register FD``)."""
     args = sys.argv[1:]
     if "--register" not in args:
