@@ -27,6 +27,6 @@ def page_html(trace: Trace, *, start: int | None = None) -> str:
 
 def write_page(trace: Trace, path: str | os.PathLike[str], *, start: int | None = None) -> Path:
     """Write the page, completely or not at all (a temporary file moved into place)."""
-    from gradstep.page.files import atomic_write_text
+    from gradstep.files import atomic_write_text
 
     return atomic_write_text(Path(path), page_html(trace, start=start))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from gradstep.collection import collection_paused
+from gradstep.files import atomic_write_text
 from gradstep.trace.clean import storable
 from gradstep.trace.model import FORMAT, VERSION, Step, Trace
 
@@ -85,15 +85,7 @@ def loads(text: str | bytes) -> Trace:
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write the trace completely or not at all."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(dumps(trace))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, dumps(trace))
 
 
 def load(path: str | os.PathLike[str]) -> Trace:

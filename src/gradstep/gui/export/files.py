@@ -1,9 +1,9 @@
 """Files written completely or not at all, and the errors an export reports.
 
-A file's bytes are made in memory, written to a temporary file in the same
-folder and moved into place with ``os.replace``; a folder (a handout) is
-built under a temporary name and renamed into place. A failure or Ctrl+C
-leaves the previous file or folder, never half of one.
+A file's bytes are made in memory and written by ``gradstep.files`` (a temporary
+file in the same folder moved into place); a folder (a handout) is built under a
+temporary name and renamed into place. A failure or Ctrl+C leaves the previous
+file or folder, never half of one.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from gradstep.files import FolderMissing, atomic_write
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -25,36 +27,11 @@ class HandoutError(ExportError):
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` completely or not at all."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    """Write ``data`` to ``path`` completely or not at all (``gradstep.files``)."""
     try:
-        os.chmod(tmp, file_mode(path, 0o666))  # mkstemp makes it private; a figure is not
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # an error or Ctrl+C: leave no half-written file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def file_mode(path: Path, default: int) -> int:
-    """The permissions a new file (or folder) would get: the old one's, else per the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return default & ~umask
+        return atomic_write(path, data)
+    except FolderMissing as e:
+        raise ExportError(str(e)) from None
 
 
 def format_of(path: str | os.PathLike[str], format: str | None = None) -> str:

@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.files import file_mode
 from gradstep.gui.export.book import PLOT_SIZES, Book
 from gradstep.gui.export.figure import graph_view_for, layout_figure
-from gradstep.gui.export.files import HandoutError, file_mode, replace_folder
+from gradstep.gui.export.files import HandoutError, replace_folder
 from gradstep.gui.export.formats import graph_image, png_bytes, widget_image
 from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot

@@ -144,8 +144,9 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
 
 def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     """One file per step in a folder: a new folder appears whole, an existing one file by file."""
+    from gradstep.files import file_mode
     from gradstep.gui.export.figure import graph_view_for
-    from gradstep.gui.export.files import atomic_write_bytes, file_mode
+    from gradstep.gui.export.files import atomic_write_bytes
     from gradstep.gui.export.formats import figure_bytes
 
     target = Path(args.output or f"{Path(args.file).stem}-steps")
