@@ -164,15 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def record(args: argparse.Namespace) -> Trace:
     """Record ``args.file`` in a worker process and return the trace."""
-    from gradstep.worker.client import record_file
+    from gradstep.worker.client import record_command_file
 
-    return record_file(
-        args.file,
-        trusted=args.trust,
-        seconds=args.timeout,
-        memory_mb=args.memory,
-        overrides=getattr(args, "overrides", None),
-    )
+    return record_command_file(args)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

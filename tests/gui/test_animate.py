@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from gradstep.cli import main
-from gradstep.gui.export import animate
+from gradstep.gui.export import animate, headless
 from gradstep.gui.theme import LIGHT
 from gradstep.record.run import record_scenario
 from gradstep.resources import bundled_scenarios
@@ -30,7 +30,7 @@ def trace_of(path: Path) -> Trace:
 @pytest.fixture
 def recorded(monkeypatch):
     """The CLI records through the worker; here it is handed the trace recorded once."""
-    monkeypatch.setattr(animate, "_record", lambda args: trace_of(Path(args.file)))
+    monkeypatch.setattr(headless, "record", lambda args: trace_of(Path(args.file)))
 
 
 def frames_of(path: Path) -> list[Image.Image]:

@@ -280,7 +280,7 @@ def test_cli_export_step_counts_from_one_like_the_window(
     from gradstep.cli import build_parser
     from gradstep.gui.export import headless as export_cli
 
-    monkeypatch.setattr(export_cli, "_record", lambda args: trace)
+    monkeypatch.setattr(export_cli, "record", lambda args: trace)
     monkeypatch.chdir(tmp_path)
     n = len(trace.steps)
 
@@ -302,7 +302,7 @@ def test_cli_export_all_writes_frames_of_one_size(qtbot, trace, tmp_path, monkey
     from gradstep.cli import build_parser
     from gradstep.gui.export import headless as export_cli
 
-    monkeypatch.setattr(export_cli, "_record", lambda args: trace)  # recording is tested above
+    monkeypatch.setattr(export_cli, "record", lambda args: trace)  # recording is tested above
     monkeypatch.chdir(tmp_path)
     args = build_parser().parse_args(
         ["export", "sq.py", "--all", "--format", "svg", "-o", "frames"]

@@ -13,6 +13,7 @@ scenario file itself; the worker reads it (:mod:`gradstep.scenario.files`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -397,3 +398,15 @@ def record_file(
     limits = Limits.from_env(seconds=seconds, memory_mb=memory_mb)
     with WorkerPool(prestart=False) as pool:
         return pool.run(path, trusted=trusted, limits=limits, overrides=overrides).trace
+
+
+def record_command_file(options: argparse.Namespace) -> Trace:
+    """``record_file`` for a command's parsed options: ``file``, ``--trust``, ``--timeout``,
+    ``--memory`` and ``--set`` (``gradstep trace``, ``export``, ``handout``)."""
+    return record_file(
+        options.file,
+        trusted=options.trust,
+        seconds=options.timeout,
+        memory_mb=options.memory,
+        overrides=getattr(options, "overrides", None),
+    )

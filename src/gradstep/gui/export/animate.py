@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 
+from gradstep.gui.export import headless
 from gradstep.gui.export.figure import MARGIN, graph_view_for, layout_figure, paint_figure
 from gradstep.gui.export.files import ExportError, atomic_write_bytes
-from gradstep.gui.export.headless import _app, _check_trace, _finish, _record
 from gradstep.gui.graph.items import EdgeLabel
 from gradstep.trace.model import Trace
 from gradstep.trace.text import format_value
@@ -268,10 +267,10 @@ def animate_command(args: argparse.Namespace) -> int:
         if args.step is not None or args.all:
             raise AnimationError("--animate shows a whole pass: choose it with --pass, not --step")
     except AnimationError as e:
-        _say(str(e))
+        headless.say(str(e))
         return 2
-    trace = _record(args)
-    status = _check_trace(trace, args.file)
+    trace = headless.record(args)
+    status = headless.nothing_to_export(trace, args.file)
     if status is not None:
         return status
     try:
@@ -283,17 +282,17 @@ def animate_command(args: argparse.Namespace) -> int:
                 f"pass {number} would take {frame_count(trace, steps):,} frames "
                 f"(at most {MOST_FRAMES:,}): animate a smaller graph"
             )
-        _app()
+        headless.qt_app()
         data = encode(pass_frames(trace, steps, size, args.fps), fmt, theme_colours())
         atomic_write_bytes(path, data)
     except AnimationError as e:
-        _say(str(e))
+        headless.say(str(e))
         return 2
     except (ExportError, OSError) as e:
-        _say(f"cannot write the animation: {e}")
+        headless.say(f"cannot write the animation: {e}")
         return 2
     print(path)
-    return _finish(trace, args.file)
+    return headless.finish(trace, args.file)
 
 
 def theme_colours() -> list[str]:
@@ -303,7 +302,3 @@ def theme_colours() -> list[str]:
     from gradstep.gui.theme import LIGHT
 
     return [v for v in astuple(LIGHT) if isinstance(v, str) and v.startswith("#")]
-
-
-def _say(message: str) -> None:
-    print(f"gradstep: {message}", file=sys.stderr)

@@ -27,7 +27,8 @@ class UsageError(Exception):
     """A bad option: exit 2 with this message."""
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """A command's message to the user, on stderr."""
     print(f"gradstep: {message}", file=sys.stderr)
 
 
@@ -41,40 +42,37 @@ def ensure_qt_platform() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
-def _app() -> Any:
+def qt_app() -> Any:
+    """The application the figures are painted in (offscreen without a display)."""
     ensure_qt_platform()
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance() or QApplication(["gradstep"])
 
 
-def _record(args: argparse.Namespace) -> Trace:
-    from gradstep.worker.client import record_file
+def record(args: argparse.Namespace) -> Trace:
+    """Record the command's FILE in a worker of its own, with its run options."""
+    from gradstep.worker.client import record_command_file
 
-    return record_file(
-        args.file,
-        trusted=args.trust,
-        seconds=args.timeout,
-        memory_mb=args.memory,
-        overrides=getattr(args, "overrides", None),  # --set
-    )
+    return record_command_file(args)
 
 
-def _check_trace(trace: Trace, file: str) -> int | None:
+def nothing_to_export(trace: Trace, file: str) -> int | None:
     """An exit status when there is nothing to export; None to go on."""
     e = trace.error
     if e is None or e.kind == "exception":
         return None
     where = f", line {e.line}" if e.line else ""
     message = e.message if file in e.message else f"{file}{where}: {e.message}"
-    _say(f"{e.type}: {message}")
+    say(f"{e.type}: {message}")
     return exit_status(e)
 
 
-def _finish(trace: Trace, file: str) -> int:
+def finish(trace: Trace, file: str) -> int:
+    """The command's exit status, said if the scenario raised (what came before it is out)."""
     if trace.error is not None:  # an exception: the steps up to it were exported
         e = trace.error
-        _say(f"{file}, line {e.line}: {e.type}: {e.message} (exported the steps up to it)")
+        say(f"{file}, line {e.line}: {e.type}: {e.message} (exported the steps up to it)")
     return exit_status(trace.error)
 
 
@@ -104,17 +102,17 @@ def export_command(args: argparse.Namespace) -> int:
     try:
         _check_options(args)
     except UsageError as e:
-        _say(str(e))
+        say(str(e))
         return 2
-    trace = _record(args)
-    status = _check_trace(trace, args.file)
+    trace = record(args)
+    status = nothing_to_export(trace, args.file)
     if status is not None:
         return status
     n = len(trace.steps)
     if args.step is not None and not 1 <= args.step <= n:  # numbered as in the window
-        _say(f"step {args.step} is out of range (1–{n})")
+        say(f"step {args.step} is out of range (1–{n})")
         return 2
-    _app()
+    qt_app()
     from gradstep.gui.export.files import ExportError
 
     try:
@@ -126,12 +124,12 @@ def export_command(args: argparse.Namespace) -> int:
             _export_one(trace, index, path, fmt, args)
             print(path)
     except UsageError as e:
-        _say(str(e))
+        say(str(e))
         return 2
     except (ExportError, OSError) as e:
-        _say(f"cannot write the export: {e}")
+        say(f"cannot write the export: {e}")
         return 2
-    return _finish(trace, args.file)
+    return finish(trace, args.file)
 
 
 def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Namespace) -> None:
@@ -184,21 +182,21 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
 
 
 def handout_command(args: argparse.Namespace) -> int:
-    trace = _record(args)
-    status = _check_trace(trace, args.file)
+    trace = record(args)
+    status = nothing_to_export(trace, args.file)
     if status is not None:
         return status
-    _app()
+    qt_app()
     from gradstep.gui.export.files import HandoutError
     from gradstep.gui.export.handout import write_handout
 
     try:
         out = write_handout(trace, args.output, per=args.per, pdf=args.pdf)
     except HandoutError as e:
-        _say(str(e))
+        say(str(e))
         return 2
     except OSError as e:
-        _say(f"cannot write the handout: {e}")
+        say(f"cannot write the handout: {e}")
         return 2
     print(out)
-    return _finish(trace, args.file)
+    return finish(trace, args.file)
