@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +78,12 @@ def save_graph_dialog(
     if answer is None:
         return None
     path, fmt = answer
-    try:
-        return export_graph(view, path, fmt, scale=scale, caption=caption, legend=legend)
-    except (ExportError, OSError) as e:
-        QMessageBox.warning(parent, "Export failed", f"Could not write {path.name}:\n{e}")
-        return None
+    return _written(
+        parent,
+        "Export failed",
+        path,
+        lambda: export_graph(view, path, fmt, scale=scale, caption=caption, legend=legend),
+    )
 
 
 def save_screenshot_dialog(
@@ -98,11 +99,9 @@ def save_screenshot_dialog(
     if answer is None:
         return None
     path, _ = answer
-    try:
-        return export_widget_png(widget, path, scale=scale)
-    except (ExportError, OSError) as e:
-        QMessageBox.warning(parent, "Screenshot failed", f"Could not write {path.name}:\n{e}")
-        return None
+    return _written(
+        parent, "Screenshot failed", path, lambda: export_widget_png(widget, path, scale=scale)
+    )
 
 
 def save_handout_dialog(
@@ -151,9 +150,22 @@ def save_handout_dialog(
         progress.setValue(done)
 
     try:
-        return write_handout(trace, target, per=per, pdf=pdf, progress=step)
-    except (ExportError, OSError) as e:
-        QMessageBox.warning(parent, "Handout failed", f"Could not write {target.name}:\n{e}")
-        return None
+        return _written(
+            parent,
+            "Handout failed",
+            target,
+            lambda: write_handout(trace, target, per=per, pdf=pdf, progress=step),
+        )
     finally:
         progress.close()
+
+
+def _written(
+    parent: QWidget | None, title: str, path: Path, write: Callable[[], Path]
+) -> Path | None:
+    """What ``write()`` wrote; None once a message has told the user why it could not."""
+    try:
+        return write()
+    except (ExportError, OSError) as e:
+        QMessageBox.warning(parent, title, f"Could not write {path.name}:\n{e}")
+        return None

@@ -16,11 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gradstep.gui.export.files import FORMATS
 from gradstep.trace.errors import exit_status
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_number
-
-FORMATS = ("png", "svg", "pdf")
 
 
 class UsageError(Exception):
