@@ -133,7 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument(
         "--scale", type=float, default=2.0, help="PNG pixel scale (default 2 for slides)"
     )
-    p_export.add_argument("--no-caption", action="store_true")
+    p_export.add_argument(
+        "--no-caption", action="store_true", help="no caption and no legend: the graph alone"
+    )
+    p_export.add_argument("--no-legend", action="store_true", help="no legend under the graph")
+    p_export.add_argument(
+        "--direction",
+        choices=("TB", "LR"),
+        default="TB",
+        help="the forward pass top to bottom (default, as in the window) or left to right",
+    )
+    p_export.add_argument(
+        "--aspect",
+        choices=("16:9", "4:3", "fit"),
+        default="16:9",
+        help="the figure's shape: a 16:9 slide (default), 4:3, or fit the graph tightly",
+    )
     p_export.add_argument(
         "--values",
         action="store_true",

@@ -108,3 +108,93 @@ def test_a_big_tensor_is_labelled_by_its_shape_and_norm(qapp, mlp) -> None:
         float(t.split("‖")[1]) == pytest.approx(norm, rel=5e-4) for t in texts if "‖" in t
     )
     assert all(len(t) <= 32 for t in texts)
+
+
+def _export(monkeypatch, tmp_path, trace: Trace, *args: str) -> Path:
+    from gradstep.cli import build_parser
+    from gradstep.gui.export import headless as export_cli
+
+    monkeypatch.setattr(export_cli, "record", lambda a: trace)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / f"fig{len(list(tmp_path.iterdir()))}.svg"
+    parsed = build_parser().parse_args(["export", "lesson.py", *args, "-o", str(out)])
+    assert export_cli.export_command(parsed) == 0
+    return out
+
+
+def _view_box(svg: str) -> tuple[float, float]:
+    import re
+
+    w, h = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups()
+    return float(w), float(h)
+
+
+def test_exported_figures_are_slides_with_bold_edges_and_a_compact_legend(
+    qapp, logistic, tmp_path, monkeypatch
+) -> None:
+    """Lesson 04 is tall: a 16:9 slide by default, its graph in the middle, thick dark edges,
+    five legend entries (and the constants'); --no-legend and --no-caption take it away."""
+    import re
+
+    step = str(logistic.passes[0].nodes[5].compute_step + 1)
+    slide = _export(monkeypatch, tmp_path, logistic, "--step", step, "--format", "svg")
+    text = slide.read_text()
+    w, h = _view_box(text)
+    assert w / h == pytest.approx(16 / 9, rel=0.01)
+    for entry in ("leaf tensor", "operation (grad_fn)", "constant", "current node"):
+        assert f">{entry}<" in text, entry
+    assert "waiting in this pass" not in text and "gradient computed" not in text
+    widths = [float(x) for x in re.findall(r'stroke-width="([\d.]+)"', text)]
+    assert sum(1 for x in widths if x >= 2.5) >= logistic.passes[0].nodes.__len__()  # the edges
+
+    fit = _export(
+        monkeypatch, tmp_path, logistic, "--step", step, "--format", "svg", "--aspect", "fit"
+    )
+    fw, fh = _view_box(fit.read_text())
+    assert fw / fh < 1  # the graph's own (tall) shape
+    four = _export(
+        monkeypatch, tmp_path, logistic, "--step", step, "--format", "svg", "--aspect", "4:3"
+    )
+    assert _view_box(four.read_text())[0] / _view_box(four.read_text())[1] == pytest.approx(
+        4 / 3, rel=0.01
+    )
+
+    bare = _export(
+        monkeypatch, tmp_path, logistic, "--step", step, "--format", "svg", "--no-legend"
+    )
+    assert ">leaf tensor<" not in bare.read_text() and "Logistic regression" in bare.read_text()
+    nothing = _export(
+        monkeypatch, tmp_path, logistic, "--step", step, "--format", "svg", "--no-caption"
+    )
+    assert ">leaf tensor<" not in nothing.read_text()
+    assert "Logistic regression" not in nothing.read_text()
+
+
+def test_leaves_tensors_and_ops_keep_their_colours_at_the_end_of_a_pass(qapp, logistic) -> None:
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from gradstep.gui.theme import LIGHT
+
+    view = graph_view_for(logistic, logistic.passes[0].last_step)
+    fills = {}
+    for title in ("w", "z", "w * x"):
+        item = item_by_title(view, title)
+        assert item.state == "done", (title, item.state)
+        image = QImage(40, 20, QImage.Format.Format_RGB32)
+        image.fill(QColor("#000000"))
+        painter = QPainter(image)
+        painter.translate(20 - item.rect.center().x(), 10 - item.rect.center().y())
+        item.paint(painter, _Option(), None)
+        painter.end()
+        fills[title] = image.pixelColor(8, 10).name()  # inside the box, left of its text
+    assert fills["w"] == QColor(LIGHT.leaf_fill).name()
+    assert fills["z"] == QColor(LIGHT.named_fill).name()
+    assert fills["w * x"] == QColor(LIGHT.done_fill).name()
+    assert len(set(fills.values())) == 3
+
+
+class _Option:
+    """What NodeItem.paint reads of its option: the level of detail."""
+
+    def levelOfDetailFromTransform(self, transform) -> float:  # noqa: N802 - Qt's name
+        return 1.0

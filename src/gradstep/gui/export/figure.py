@@ -11,7 +11,8 @@ handout's PDF book paints these same figures onto its pages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +30,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
+from gradstep.gui.graph.items import EdgeItem, NodeItem
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
 from gradstep.plotting.labels import LOCAL, step_caption
 
 __all__ = [
     "Caption",
     "Figure",
+    "Legend",
     "default_caption",
     "graph_view_for",
     "layout_figure",
@@ -47,14 +50,31 @@ FRAME_LINES = 4  # a series of frames keeps room for title, step, chain rule, fo
 
 
 Caption = str | Sequence[str] | bool | None
+#: True: every colour explained; "compact": the five a slide needs; False: none
+Legend = bool | str
+#: a slide's width over its height
+SLIDE = 16 / 9
+_COMPACT = (
+    "leaf tensor",
+    "operation (grad_fn)",
+    "named intermediate",
+    "current node",
+    "gradient flowing now",
+)
 
 
 # ------------------------------------------------------------------ sources
 def graph_view_for(
-    trace: Any, step: int | None = None, *, theme: Theme | None = None, values: bool = False
+    trace: Any,
+    step: int | None = None,
+    *,
+    theme: Theme | None = None,
+    values: bool = False,
+    direction: str = "TB",
 ) -> Any:
     """A graph view of ``trace`` at ``step`` (default: the last), never shown: for headless
-    export; ``values``: each tensor's value and gradient written in its node."""
+    export; ``values``: each tensor's value and gradient written in its node;
+    ``direction``: "LR" lays the forward pass out left to right (a wide slide)."""
     from gradstep.gui.graph.view import GraphView
     from gradstep.gui.stepping import Breakpoints
     from gradstep.session import Session
@@ -63,6 +83,7 @@ def graph_view_for(
     view = GraphView(theme or LIGHT, breakpoints, background_layout=False)
     view.follow = False
     view.show_values = values
+    view.direction = direction
     # the view holds it weakly through a signal: kept alive with the view
     view._export_breakpoints = breakpoints  # type: ignore[attr-defined]
     session = Session(trace)
@@ -105,6 +126,8 @@ class Figure:
     caption_h: float = 0.0
     legend_rows: list[list[tuple[LegendEntry, float]]] | None = None
     lines: list[tuple[str, QFont, float]] | None = None  # caption: text, font, height
+    pad_y: float = 0.0  # above (and below) the drawing, to reach the asked aspect
+    bold: bool = False  # thick edges and borders, for a projector
 
     def fonts(self) -> tuple[QFont, QFont, QFont]:
         title = self.theme.ui_font(1.35)
@@ -122,8 +145,30 @@ def _caption_lines(source: Any, caption: Caption) -> list[str]:
     return [str(c) for c in caption]
 
 
-def layout_figure(source: Any, caption: Caption, legend: bool, frame: bool = False) -> Figure:
-    """Sizes and places the parts; ``frame``: the same size at every step (for a series)."""
+def legend_entries(theme: Theme, legend: Legend) -> list[LegendEntry]:
+    """The legend's entries: all, or a slide's compact few (constants included)."""
+    if not legend:
+        return []
+    entries = theme.legend()
+    if legend != "compact":
+        return entries
+    compact = [e for e in entries if e.label in _COMPACT]
+    compact.insert(3, LegendEntry("constant", "leaf", theme.background, theme.muted_text))
+    return compact
+
+
+def layout_figure(
+    source: Any,
+    caption: Caption,
+    legend: Legend,
+    frame: bool = False,
+    *,
+    aspect: float | None = None,
+    bold: bool = False,
+) -> Figure:
+    """Sizes and places the parts; ``frame``: the same size at every step (for a series);
+    ``aspect``: widened or heightened to this width over height (16/9 for slides), the
+    drawing in the middle; ``bold``: thick edges and borders (``paint_figure``)."""
     scene = _scene(source)
     # one figure frames what is drawn at its step (not a loop's other iterations); a series
     # keeps one frame for all its steps
@@ -139,12 +184,31 @@ def layout_figure(source: Any, caption: Caption, legend: bool, frame: bool = Fal
         rect,
         theme,
         _caption_lines(source, caption),
-        theme.legend() if legend else [],
+        legend_entries(theme, legend),
+        bold=bold,
     )
-    _, text_f, _ = fig.fonts()
     fonts = [_font_for(i, fig) for i in range(len(fig.caption))]
-    if frame:  # the caption neither widens nor heightens the figure: lines are elided
+    if frame:
         width = max(rect.width(), 480.0 if fig.caption else 0.0, 360.0 if fig.legend else 0.0)
+    else:
+        widest = max(
+            (QFontMetricsF(f).horizontalAdvance(t) for f, t in zip(fonts, fig.caption)), default=0.0
+        )
+        width = max(rect.width(), min(widest, 1100.0), 360.0 if fig.legend else 0.0)
+    _measure(fig, fonts, width, frame)
+    if aspect:
+        if fig.width / fig.height < aspect:  # wider: the caption may wrap less, so again
+            _measure(fig, fonts, fig.height * aspect - 2 * MARGIN, frame)
+            fig.width = max(fig.width, fig.height * aspect)  # the drawing is centred across
+        fig.pad_y = max(0.0, (fig.width / aspect - fig.height) / 2)
+        fig.height += 2 * fig.pad_y
+    return fig
+
+
+def _measure(fig: Figure, fonts: list[QFont], width: float, frame: bool) -> None:
+    """The caption's lines, the legend's rows and the figure's size for a content ``width``."""
+    _, text_f, _ = fig.fonts()
+    if frame:  # the caption neither widens nor heightens the figure: lines are elided
         elided = [
             QFontMetricsF(f).elidedText(t, Qt.TextElideMode.ElideRight, width)
             for f, t in zip(fonts, fig.caption[:FRAME_LINES])
@@ -153,10 +217,6 @@ def layout_figure(source: Any, caption: Caption, legend: bool, frame: bool = Fal
         slots = [QFontMetricsF(_font_for(i, fig)).height() for i in range(FRAME_LINES)]
         caption_h = sum(slots) + 2 * FRAME_LINES if fig.caption else 0.0
     else:
-        widest = max(
-            (QFontMetricsF(f).horizontalAdvance(t) for f, t in zip(fonts, fig.caption)), default=0.0
-        )
-        width = max(rect.width(), min(widest, 1100.0), 360.0 if fig.legend else 0.0)
         fig.lines = [(t, f, _text_height(f, t, width)) for f, t in zip(fonts, fig.caption)]
         caption_h = sum(h + 2 for _, _, h in fig.lines)
     fig.width = width + 2 * MARGIN
@@ -165,8 +225,7 @@ def layout_figure(source: Any, caption: Caption, legend: bool, frame: bool = Fal
     if fig.legend:
         fig.legend_rows = _legend_rows(fig.legend, text_f, width)
         legend_h = 10 + len(fig.legend_rows) * _legend_row_h(text_f)
-    fig.height = MARGIN + fig.caption_h + rect.height() + legend_h + MARGIN
-    return fig
+    fig.height = MARGIN + fig.caption_h + fig.rect.height() + legend_h + MARGIN
 
 
 def _font_for(i: int, fig: Figure) -> QFont:
@@ -222,15 +281,31 @@ def paint_figure(painter: QPainter, fig: Figure) -> None:
         painter.setPen(QColor(theme.text if i != 1 else theme.muted_text))
         painter.drawText(QRectF(MARGIN, y, inner, h + 2), int(Qt.TextFlag.TextWordWrap), text)
         y += h + 2
-    y = MARGIN + fig.caption_h
+    y = MARGIN + fig.caption_h + fig.pad_y
     target = QRectF(MARGIN + (inner - fig.rect.width()) / 2, y, fig.rect.width(), fig.rect.height())
     render = getattr(fig.source, "render_scene", None)
-    if render is not None:
-        render(painter, target, fig.rect)
-    else:
-        fig.scene.render(painter, target, fig.rect, Qt.AspectRatioMode.KeepAspectRatio)
-    if fig.legend_rows:
-        _paint_legend(painter, fig, y + fig.rect.height() + 10)
+    with bold_items(fig.scene, fig.bold):
+        if render is not None:
+            render(painter, target, fig.rect)
+        else:
+            fig.scene.render(painter, target, fig.rect, Qt.AspectRatioMode.KeepAspectRatio)
+    if fig.legend_rows:  # under the drawing; on a slide, at the bottom
+        rows = len(fig.legend_rows) * _legend_row_h(fig.fonts()[1])
+        top = y + fig.rect.height() + 10
+        _paint_legend(painter, fig, max(top, fig.height - MARGIN - rows) if fig.pad_y else top)
+
+
+@contextmanager
+def bold_items(scene: QGraphicsScene, bold: bool) -> Iterator[None]:
+    """Edges and borders drawn thick and dark while a figure is painted (then as before)."""
+    items = [i for i in scene.items() if isinstance(i, (EdgeItem, NodeItem))] if bold else []
+    for item in items:
+        item.bold = True
+    try:
+        yield
+    finally:
+        for item in items:
+            item.bold = False
 
 
 def _paint_legend(painter: QPainter, fig: Figure, top: float) -> None:

@@ -38,7 +38,7 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QWidget
 
-from gradstep.gui.export.figure import Caption, Figure, layout_figure, paint_figure
+from gradstep.gui.export.figure import Caption, Figure, Legend, layout_figure, paint_figure
 from gradstep.gui.export.files import FORMATS, ExportError, atomic_write_bytes, format_of
 
 MAX_PNG_SIDE = 16384  # larger figures are drawn at a smaller scale
@@ -54,11 +54,14 @@ def graph_image(
     *,
     scale: float = 2.0,
     caption: Caption = None,
-    legend: bool = True,
+    legend: Legend = True,
     frame: bool = False,
+    aspect: float | None = None,
+    bold: bool = False,
 ) -> QImage:
-    """The figure as an image, ``scale`` device pixels per scene unit (capped for huge graphs)."""
-    fig = layout_figure(source, caption, legend, frame)
+    """The figure as an image, ``scale`` device pixels per scene unit (capped for huge graphs);
+    ``aspect`` (16/9 for slides) and ``bold`` as in ``layout_figure``."""
+    fig = layout_figure(source, caption, legend, frame, aspect=aspect, bold=bold)
     scale = max(0.05, min(scale, MAX_PNG_SIDE / max(fig.width, fig.height)))
     size = QSize(max(1, round(fig.width * scale)), max(1, round(fig.height * scale)))
     image = QImage(size, QImage.Format.Format_RGB32)  # opaque: smaller files, faster PDFs
@@ -149,21 +152,33 @@ def figure_bytes(
     *,
     scale: float = 2.0,
     caption: Caption = None,
-    legend: bool = True,
+    legend: Legend = True,
     frame: bool = False,
+    aspect: float | None = None,
+    bold: bool = False,
 ) -> bytes:
     """The figure encoded as ``format`` ("png", "svg" or "pdf").
 
-    ``frame``: one size whatever the step's caption says (frames of a series).
+    ``frame``: one size whatever the step's caption says (frames of a series);
+    ``aspect``: the figure's width over height (16/9 for a slide); ``bold``: thick
+    edges and borders that survive a projector.
     """
     format = format.lower()
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r}: use one of {', '.join(FORMATS)}")
     if format == "png":
         return png_bytes(
-            graph_image(source, scale=scale, caption=caption, legend=legend, frame=frame)
+            graph_image(
+                source,
+                scale=scale,
+                caption=caption,
+                legend=legend,
+                frame=frame,
+                aspect=aspect,
+                bold=bold,
+            )  # fmt: skip
         )
-    fig = layout_figure(source, caption, legend, frame)
+    fig = layout_figure(source, caption, legend, frame, aspect=aspect, bold=bold)
     title = fig.caption[0] if fig.caption else "gradstep graph"
     return _svg_bytes(fig, title) if format == "svg" else _pdf_bytes(fig, title)
 
@@ -175,16 +190,20 @@ def export_graph(
     *,
     scale: float = 2.0,
     caption: Caption = None,
-    legend: bool = True,
+    legend: Legend = True,
+    aspect: float | None = None,
+    bold: bool = False,
 ) -> Path:
     """Write the graph as PNG/SVG/PDF (format from ``path`` when not given), atomically.
 
     ``caption``: None/False for none, True for the view's step caption, or
-    your own text (a string or lines). Returns the path written.
+    your own text (a string or lines); ``legend``: True, False or "compact".
+    Returns the path written.
     """
     data = figure_bytes(
-        scene_or_view, format_of(path, format), scale=scale, caption=caption, legend=legend
-    )
+        scene_or_view, format_of(path, format), scale=scale, caption=caption, legend=legend,
+        aspect=aspect, bold=bold,
+    )  # fmt: skip
     return atomic_write_bytes(path, data)
 
 

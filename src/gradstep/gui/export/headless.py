@@ -97,6 +97,22 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--scale {args.scale:g}: give a number above 0 and at most 16")
 
 
+def slide_theme(args: argparse.Namespace) -> Any:
+    """Figures are for slides: the presentation theme's large text and strong contrast,
+    light (``--aspect fit``: the window's own light theme)."""
+    from gradstep.gui.theme import LIGHT, presentation
+
+    return LIGHT if getattr(args, "aspect", "fit") == "fit" else presentation(LIGHT)
+
+
+def slide(args: argparse.Namespace) -> dict[str, Any]:
+    """A figure for a slide: its shape (``--aspect``), thick edges, a compact legend that
+    ``--no-legend`` and ``--no-caption`` take away."""
+    ratio = {"16:9": 16 / 9, "4:3": 4 / 3}.get(getattr(args, "aspect", "fit"))
+    bare = getattr(args, "no_legend", False) or getattr(args, "no_caption", False)
+    return {"aspect": ratio, "bold": True, "legend": False if bare else "compact"}
+
+
 def export_command(args: argparse.Namespace) -> int:
     try:
         _check_options(args)
@@ -135,8 +151,14 @@ def _export_one(trace: Trace, step: int, path: Path, fmt: str, args: argparse.Na
     from gradstep.gui.export.figure import graph_view_for
     from gradstep.gui.export.formats import export_graph
 
-    view = graph_view_for(trace, step, values=getattr(args, "values", False))
-    export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption)
+    view = graph_view_for(
+        trace,
+        step,
+        theme=slide_theme(args),
+        values=getattr(args, "values", False),
+        direction=getattr(args, "direction", "TB"),
+    )
+    export_graph(view, path, fmt, scale=args.scale, caption=not args.no_caption, **slide(args))
 
 
 def _export_all(trace: Trace, args: argparse.Namespace) -> None:
@@ -162,13 +184,20 @@ def _export_all(trace: Trace, args: argparse.Namespace) -> None:
     try:
         if fresh:
             os.chmod(folder, file_mode(target, 0o777))  # mkdtemp makes it private
-        view = graph_view_for(trace, 0, values=getattr(args, "values", False))
+        view = graph_view_for(
+            trace,
+            0,
+            theme=slide_theme(args),
+            values=getattr(args, "values", False),
+            direction=getattr(args, "direction", "TB"),
+        )
         width = max(3, len(str(len(trace.steps))))
         for index in range(len(trace.steps)):
             view.session.go_to(index)
             data = figure_bytes(
-                view, args.format, scale=args.scale, caption=not args.no_caption, frame=True
-            )
+                view, args.format, scale=args.scale, caption=not args.no_caption, frame=True,
+                **slide(args),
+            )  # fmt: skip
             name = f"step_{step_number(index):0{width}d}.{args.format}"  # from 1, as in the window
             atomic_write_bytes(folder / name, data)
         if fresh:

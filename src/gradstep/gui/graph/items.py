@@ -81,6 +81,7 @@ class NodeItem(QGraphicsItem):
         super().__init__()
         self.values_row = values_row  # a row for "data … | grad …" under the op
         self.values = ""
+        self.bold = False  # an exported figure for a projector: thick borders
         self.node_id = node_id
         self.kind = kind
         self.title, self.subtitle = title, subtitle
@@ -153,6 +154,8 @@ class NodeItem(QGraphicsItem):
         )
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         width = {"current": 3.0, "received": 2.0, "done": 2.0, "pending": 1.5}.get(state, 1.0)
+        if self.bold:
+            width = max(2.0, width * 1.3)
         far = lod < TEXT_LOD
         if far and state != "current":
             width = 1.0  # a wide pen costs 5-10x when thousands of nodes are in view
@@ -272,6 +275,7 @@ class EdgeItem(QGraphicsItem):
         self.arrow = arrow
         self.theme = theme
         self.state = ""
+        self.bold = False  # an exported figure for a projector: thick, dark edges
         self._bounds = path.boundingRect().adjusted(-ARROW, -ARROW, ARROW, ARROW)
         self.set_visual("normal")
 
@@ -298,6 +302,10 @@ class EdgeItem(QGraphicsItem):
         active = self.state == "active"
         pen = QPen(colour, self.theme.active_edge_width if active else 1.0)
         pen.setCosmetic(True)
+        if self.bold:  # in scene units, so it scales with the figure; pale grey turns dark
+            if self.state not in ("active", "done"):
+                colour = QColor(self.theme.muted_text)
+            pen = QPen(colour, 2 * self.theme.active_edge_width if active else 2.5)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path)
