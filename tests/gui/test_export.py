@@ -209,6 +209,29 @@ def test_the_dialog_asks_before_replacing_a_file(view, tmp_path, monkeypatch) ->
 
 
 # ------------------------------------------------------------------ handout
+def test_the_handout_dialog_replaces_a_handout_only_when_told_to(
+    qtbot, trace, tmp_path, monkeypatch
+) -> None:
+    stem = Path(trace.scenario.path).stem
+    old = write_handout(trace, tmp_path / f"{stem}-handout", per="node")
+    (old / "mark.txt").write_text("the old handout")
+    answers = [dialogs.QMessageBox.StandardButton.Cancel, dialogs.QMessageBox.StandardButton.Yes]
+    asked = []
+    monkeypatch.setattr(
+        dialogs.QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path))
+    )
+    monkeypatch.setattr(
+        dialogs.QMessageBox,
+        "question",
+        staticmethod(lambda *a, **k: asked.append(a[1]) or answers.pop(0)),
+    )
+    assert dialogs.save_handout_dialog(None, trace, pdf=False) is None  # Cancel
+    assert (old / "mark.txt").exists()
+    assert dialogs.save_handout_dialog(None, trace, pdf=False) == old  # Yes
+    assert asked == ["Replace handout?", "Replace handout?"]
+    assert not (old / "mark.txt").exists() and (old / "handout.md").exists()
+
+
 def test_handout_structure(qtbot, trace, tmp_path) -> None:
     out = write_handout(trace, tmp_path / "handout", per="node", pdf=True)
     md = (out / "handout.md").read_text()

@@ -28,10 +28,17 @@ def confirm_replace(parent: QWidget | None, path: Path) -> bool:
     """Ask before replacing an existing file (True: go ahead)."""
     if not path.exists():
         return True
+    return _yes(
+        parent, "Replace file?", f"{path.name} already exists in {path.parent}.\nReplace it?"
+    )
+
+
+def _yes(parent: QWidget | None, title: str, question: str) -> bool:
+    """Yes or Cancel, Cancel the default: True for Yes."""
     answer = QMessageBox.question(
         parent,
-        "Replace file?",
-        f"{path.name} already exists in {path.parent}.\nReplace it?",
+        title,
+        question,
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Cancel,
     )
@@ -131,14 +138,7 @@ def save_handout_dialog(
                 f"{target} exists and is not a gradstep handout.\nChoose another folder.",
             )
             return None
-        answer = QMessageBox.question(
-            parent,
-            "Replace handout?",
-            f"Replace the handout in {target}?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not _yes(parent, "Replace handout?", f"Replace the handout in {target}?"):
             return None
     progress = QProgressDialog("Writing the handout…", "", 0, 0, parent)
     progress.setCancelButton(None)
