@@ -88,12 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gradstep {__version__}")
     sub = parser.add_subparsers(dest="command")
+    _open_command(sub)
+    _trace_command(sub)
+    _export_command(sub)
+    _handout_command(sub)
+    sub.add_parser("lessons", help="list the bundled lessons (open one by number: gradstep 05)")
+    sub.add_parser("doctor", help="a report to paste when asking for help")
+    return parser
 
+
+def _open_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``gradstep open [FILE]``: the window."""
     p_open = sub.add_parser("open", help="open the app on a scenario (the default command)")
     p_open.add_argument("file", nargs="?", help=FILE_HELP)
     p_open.add_argument("--presentation", action="store_true", help="start in presentation mode")
     _add_run_options(p_open)
 
+
+def _trace_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``gradstep trace FILE``: the steps as a table, or the trace document."""
     p_trace = sub.add_parser("trace", help="record a scenario and print its steps")
     p_trace.add_argument("file", help=FILE_HELP)
     p_trace.add_argument(
@@ -103,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p_trace)
     _add_set_option(p_trace)
 
+
+def _export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``gradstep export FILE``: a figure, every step, a page or an animated pass."""
     p_export = sub.add_parser("export", help="export the graph at a step as PNG/SVG/PDF, headless")
     p_export.add_argument("file", help=FILE_HELP)
     group = p_export.add_mutually_exclusive_group()
@@ -157,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p_export)
     _add_set_option(p_export)
 
+
+def _handout_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``gradstep handout FILE -o DIR``: Markdown and images, a PDF too."""
     p_handout = sub.add_parser(
         "handout", help="write a handout folder (Markdown + images), headless"
     )
@@ -171,10 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(p_handout)
     _add_set_option(p_handout)
-
-    sub.add_parser("lessons", help="list the bundled lessons (open one by number: gradstep 05)")
-    sub.add_parser("doctor", help="a report to paste when asking for help")
-    return parser
 
 
 def record(args: argparse.Namespace) -> Trace:
