@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QMarginsF, QPoint, QRect, QRectF, QSize
+from PySide6.QtCore import QCoreApplication, QMarginsF, QPoint, QPointF, QRect, QRectF, QSize
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPdfWriter,
+    QPen,
     QPicture,
     QTextDocument,
 )
@@ -26,7 +27,7 @@ from gradstep.gui.theme import LIGHT
 
 PAGE_MARGIN_MM = 15.0
 GAP = 8.0  # between a page's parts, in the writer's pixels
-GRAPH_MOST = 0.55  # of the page's height: a step's heading, graph, chain rule and slope share it
+GRAPH_MOST = 0.4  # of the page's height: two steps (heading, graph, chain rule) share a page
 GRAPH_UPSCALE = 1.5  # a small graph is drawn larger than on screen, but not huge
 PLOT_SIZES = {"tangent": (640, 380), "flow": (720, 420), "passes": (720, 560)}
 PLOT_MOST = {"tangent": 0.28, "flow": 0.45, "passes": 0.45}  # of the page's height
@@ -39,7 +40,8 @@ class Book:
     Text is drawn through the document's layout and the figures through the
     scene's own render, both onto the PDF's painter, so the PDF holds paths
     and real text with its fonts embedded, not pictures. A step's section
-    starts a page (``new_page``); text too long for the rest of a page is
+    goes under the one before when it fits in the rest of the page, else on a new
+    page (``section``); text too long for the rest of a page is
     cut between lines, never through one, and a heading is not left alone
     at the bottom of a page.
     """
@@ -80,6 +82,33 @@ class Book:
         self.writer.newPage()
         self.pages += 1
         self.y, self.blank = 0.0, True
+
+    def section(self, need: float) -> None:
+        """A step's section: on this page under a rule when ``need`` (its height) fits in the
+        rest of it, else on a new page — so two or three small steps share a page and no
+        step is split from its figure."""
+        if self.blank:
+            return
+        if self.height - self.y - 2 * GAP < need:
+            self.new_page()
+            return
+        pen = QPen(QColor(LIGHT.muted_text), 0.8)
+        self.painter.setPen(pen)
+        mid = self.y + GAP / 2
+        self.painter.drawLine(QPointF(0, mid), QPointF(self.width, mid))
+        self._advance(GAP)
+
+    def graph_height(self, fig: Figure) -> float:
+        """How tall the graph figure ``fig`` is drawn on a page."""
+        return fig.height * self._scale(fig.width, fig.height, GRAPH_MOST, GRAPH_UPSCALE)
+
+    def text_height(self, markdown: str) -> float:
+        """How tall ``markdown`` is laid out across the page (as ``text`` draws it)."""
+        doc = QTextDocument()
+        doc.setDocumentMargin(0)
+        doc.setMarkdown(markdown)
+        doc.setTextWidth(self.width)
+        return float(doc.size().height()) + GAP
 
     def _advance(self, height: float) -> None:
         self.y += height + GAP

@@ -235,6 +235,24 @@ def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
 
 
 # ---------------------------------------------------------------- rendering
+def _section_height(book: Book, view: Any, rest: list[tuple[str, Any]]) -> float:
+    """The height of the section ahead (up to the next one): its graph, a tangent plot,
+    its words; a section of another kind (notes, plots of the passes) takes a page."""
+    images, words = [], 0.0
+    for kind, part in rest:
+        if kind == "page":
+            break
+        if kind == "image":
+            images.append(part)
+        elif kind == "text":
+            words += book.text_height(part)
+    if not images or images[0].kind != "graph":
+        return book.height
+    view.session.go_to(images[0].step)
+    need = book.graph_height(layout_figure(view, caption=False, legend=False))
+    return need + sum(book.plot_height(i.kind) for i in images[1:]) + words
+
+
 def _offscreen(widget: QWidget, width: int, height: int) -> None:
     widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     widget.resize(width, height)
@@ -266,7 +284,7 @@ def _render(
     try:
         for n, (kind, part) in enumerate(parts):
             if book is not None and kind == "page":
-                book.new_page()
+                book.section(_section_height(book, view, list(parts[n + 1 :])))
             elif book is not None and kind == "text":
                 after = parts[n + 1][1] if n + 1 < len(parts) else None
                 # the words that introduce a plot below them go with it to the next page
