@@ -113,12 +113,12 @@ def test_collapse_all_expand_all_and_the_context_menu(qtbot, window, stack) -> N
     some_tanh = next(n for n, node in window.trace.nodes.items() if node.module == "model.5")
     from gradstep.gui.graph.menu import context_menu
 
-    menu = context_menu(graph, some_tanh)
+    menu = context_menu(graph, some_tanh, graph)
     close = next(a for a in menu.actions() if a.text() == "Close module").menu()
     assert [a.text().split()[0] for a in close.actions()] == ["model.5", "model"]
     close.actions()[0].trigger()
     assert graph.closed == BLOCK_BOXES
-    menu = context_menu(graph, box_id("model.5"))
+    menu = context_menu(graph, box_id("model.5"), graph)
     menu.actions()[0].trigger()  # Open model.5
     assert "model.5" not in graph.closed
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF
 
 if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+    from gradstep.gui.graph.host import GraphHost
 
 
 class ViewAnchor:
     """A node and where it was in the viewport, put back there once the new drawing is up."""
 
-    def __init__(self, view: GraphView) -> None:
+    def __init__(self, view: GraphHost) -> None:
         self._view = view
         self._anchor: tuple[str, QPointF] | None = None
 
@@ -40,7 +40,7 @@ class ViewAnchor:
 
     def _where(self, node: str | None) -> tuple[str, QPointF] | None:
         view = self._view
-        drawing, items = view.drawing, view._nodes
+        drawing, items = view.drawing, view.node_items
         if drawing is None or not items:
             return None
         if node is None:

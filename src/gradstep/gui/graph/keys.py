@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QGraphicsView
 
 if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+    from gradstep.gui.graph.host import GraphHost
 
 
 class NodeKeys:
@@ -21,7 +20,7 @@ class NodeKeys:
     or opens a selected box. (Left and Right stay the window's stepping keys.)
     """
 
-    def __init__(self, view: GraphView) -> None:
+    def __init__(self, view: GraphHost) -> None:
         self._view = view
 
     def reading_order(self) -> list[str]:
@@ -30,7 +29,7 @@ class NodeKeys:
         layout = drawing.layout if drawing is not None else None
         if layout is None:
             return []
-        nodes = self._view._nodes
+        nodes = self._view.node_items
         return [n for layer in layout.order for n in layer if n in nodes and nodes[n].isVisible()]
 
     def select_next(self, step: int = 1) -> str | None:
@@ -63,7 +62,7 @@ class NodeKeys:
             forward = event.key() == Qt.Key.Key_Tab and not (
                 event.modifiers() & Qt.KeyboardModifier.ShiftModifier
             )
-            QGraphicsView.focusNextPrevChild(view, forward)  # the widget's, not the nodes'
+            view.focus_next_widget(forward)
             event.accept()
             return True
         return False

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QWidget
 
 from gradstep.graph import collapse as cl
 
 if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+    from gradstep.gui.graph.host import GraphHost
 
 
-def context_menu(view: GraphView, drawn: str) -> QMenu:
-    """The menu for a drawn node of ``view``: a node or a module's box."""
-    menu = QMenu(view)
+def context_menu(view: GraphHost, drawn: str, parent: QWidget) -> QMenu:
+    """The menu for a drawn node of ``view``: a node or a module's box. ``parent``: the
+    widget it opens over (the view itself)."""
+    menu = QMenu(parent)
     if cl.is_box(drawn):
         path = cl.module_of_box(drawn)
         menu.addAction(f"Open {path}", lambda: view.boxes.open_box(path))
@@ -30,7 +31,7 @@ def context_menu(view: GraphView, drawn: str) -> QMenu:
     return menu
 
 
-def _close_menu(menu: QMenu, view: GraphView, paths: list[str]) -> None:
+def _close_menu(menu: QMenu, view: GraphHost, paths: list[str]) -> None:
     """ "Close module" for each module around the node, innermost first."""
     if view.drawing is None:
         return

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
-if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+from gradstep.gui.theme import Theme
 
 LONG, SHORT = 240, 150  # the overview's sides, the long one along the graph's longer side
 MIN_FILL = 0.4  # a very long graph is stretched across to at least this share of the box
@@ -20,12 +20,13 @@ REFRESH_MS = 400  # after a step, the colours of the overview are redrawn this m
 class Minimap(QWidget):
     """A pre-rendered image of the scene with the visible part framed; drag to pan."""
 
-    def __init__(self, view: GraphView, items: Any) -> None:
+    def __init__(self, view: QGraphicsView, items: Any, theme: Callable[[], Theme]) -> None:
         super().__init__(view)
         self.setObjectName("minimap")
         self.view = view
         # () -> ([(node item, its scene rect)], [(edge item, its scene line)], current node item)
         self.items = items
+        self.theme = theme  # the view's, as it is now
         self.wanted = True  # the user's choice (View ▸ Overview)
         self._image: QImage | None = None
         self._source = QRectF()
@@ -57,7 +58,7 @@ class Minimap(QWidget):
             max(8, round(source.width() * self._sx)), max(8, round(source.height() * self._sy))
         )
         self._source = source
-        theme = self.view.theme
+        theme = self.theme()
         groups: dict[tuple[str, str, bool], list[QRectF]] = {}
         for item, rect in nodes:
             if item.state == "hidden":
@@ -128,7 +129,7 @@ class Minimap(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         if self._image is None:
             return
-        theme = self.view.theme
+        theme = self.theme()
         p = QPainter(self)
         p.drawImage(1, 1, self._image)
         p.setPen(QPen(QColor(theme.muted_text), 1))

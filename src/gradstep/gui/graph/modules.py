@@ -17,13 +17,13 @@ from gradstep.graph import pipeline
 from gradstep.graph.drawing import Drawing
 
 if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+    from gradstep.gui.graph.host import GraphHost
 
 
 class ModuleBoxes:
     """The drawings a ``GraphView`` asks for, and its commands on module boxes."""
 
-    def __init__(self, view: GraphView) -> None:
+    def __init__(self, view: GraphHost) -> None:
         self._view = view
 
     def draw_trace(self, keep_view: bool = False) -> None:

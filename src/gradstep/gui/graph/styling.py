@@ -12,13 +12,13 @@ from gradstep.gui.graph.scene import SceneBuild
 from gradstep.session import StepState
 
 if TYPE_CHECKING:
-    from gradstep.gui.graph.view import GraphView
+    from gradstep.gui.graph.host import GraphHost
 
 
 class StepStyles:
     """The step the items of a ``GraphView`` show, and the selection ring on them."""
 
-    def __init__(self, view: GraphView) -> None:
+    def __init__(self, view: GraphHost) -> None:
         self._view = view
         self.shown: StepState | None = None  # the step on screen (None: restyle everything)
         self.restyles = 0  # counts what restyles every node: selection, breakpoints, badges

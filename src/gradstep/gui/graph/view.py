@@ -110,7 +110,7 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.minimap = Minimap(self, self._minimap_items)
+        self.minimap = Minimap(self, self._minimap_items, lambda: self.theme)
         self._placeholder()
         breakpoints.changed.connect(self.styles.restyle_all)
         self.selection = selection if selection is not None else Selection()
@@ -419,6 +419,10 @@ class GraphView(QGraphicsView):
         if not self.keys.press(event):
             super().keyPressEvent(event)
 
+    def focus_next_widget(self, forward: bool) -> None:
+        """Move the focus to the next (or previous) widget of the window, out of the graph."""
+        super().focusNextPrevChild(forward)
+
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 - Qt override
         """Tab and Shift+Tab (Qt asks this first): the next node, not the next widget, while
         there are nodes."""
@@ -458,4 +462,4 @@ class GraphView(QGraphicsView):
     def contextMenuEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         node = self.node_at(event.pos())
         if node is not None:
-            context_menu(self, node).exec(event.globalPos())
+            context_menu(self, node, self).exec(event.globalPos())
