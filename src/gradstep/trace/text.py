@@ -160,7 +160,7 @@ def walls_summary(walls: dict[str, str]) -> str:
 
 def step_table(trace: Trace) -> str:
     """The whole trace as a table, one line per step."""
-    rows = [("step", "line", "kind", "what", "values")]
+    rows: list[tuple[str, ...]] = [("step", "line", "kind", "what", "values")]
     known: dict[str, VariableState] = {}  # each variable's state so far
     for s in trace.steps:
         detail = step_detail(trace, s)
@@ -174,7 +174,7 @@ def step_table(trace: Trace) -> str:
             else:
                 known[name] = state
         cells = (str(step_number(s.index)), str(s.line or ""), s.kind, step_what(trace, s), detail)
-        rows.append(tuple(visible(c, one_line=True) for c in cells))  # type: ignore[arg-type]
+        rows.append(tuple(visible(c, one_line=True) for c in cells))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for r in rows:

@@ -336,8 +336,8 @@ def _wait(reader: _Reader, limits: Limits) -> bool:
 def _finish(worker: _Worker, reader: _Reader, limits: Limits, timed_out: bool) -> Trace:
     """The trace the stream gave, ended by an error if the worker did not end it."""
     assembler = reader.assembler
-    if assembler.ended and reader.failure is None:
-        return assembler.trace  # type: ignore[return-value]
+    if assembler.ended and reader.failure is None and assembler.trace is not None:
+        return assembler.trace  # (an ended stream always made its trace)
     try:  # EOF comes a moment before the exit status
         code: int | None = worker.proc.wait(timeout=1.0)
     except subprocess.TimeoutExpired:
