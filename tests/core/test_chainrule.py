@@ -509,13 +509,15 @@ def test_a_rule_fills_in_as_the_pass_gets_there() -> None:
 def test_a_narrow_panel_stacks_a_lines_operands() -> None:
     trace = record(MLP_BATCH)
     line = rule_of(trace, "TanhBackward0").lines[0]
-    block, stacked = line.block(), line.stacked()
-    assert stacked[0] == block[0]
+    block, split, stacked = line.block(), line.split(), line.stacked()
+    assert stacked[0] == block[0] == split[0]
+    assert max(map(len, split)) < 0.75 * max(map(len, block))  # what is multiplied, = result
+    assert "⊙" in "".join(split) and any(r.strip().startswith("=") for r in split)
     assert max(map(len, stacked)) < max(map(len, block)) / 2
     assert "⊙" in stacked and "=" in stacked
     numbers = [t for t in "".join(block).split() if t[0].isdigit() or t[0] == "-"]
     for n in numbers:  # the same figures, only placed otherwise
-        assert n in "".join(stacked), n
+        assert n in "".join(stacked) and n in "".join(split), n
 
 
 # ----------------------------------------------------- constants, expressions

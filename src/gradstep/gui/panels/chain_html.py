@@ -40,8 +40,10 @@ def rule_html(rule: ChainRule, theme: Theme, max_chars: int | None = None) -> st
 def line_html(line: ChainLine, theme: Theme, max_chars: int | None = None) -> str:
     """One equation: its formula in bold, its numbers in a ``<pre>`` block."""
     block = line.block()
-    if max_chars is not None and max(len(s) for s in block[1:]) > max_chars:
-        block = line.stacked()
+    for narrower in (line.split, line.stacked):  # side by side, in two blocks, one by one
+        if max_chars is None or max(len(s) for s in block[1:]) <= max_chars:
+            break
+        block = narrower()
     head, body = block[0], block[1:]
     note = ""
     if body and body[-1].startswith("(") and line.note:

@@ -184,6 +184,17 @@ class ChainLine:
         head = self.formula + (f" → {self.target}" if self.target else "")
         return [head, *out] + ([f"({self.note})"] if self.note else [])
 
+    def split(self) -> list[str]:
+        """The line in two blocks, what is multiplied over ``= downstream``: half as wide
+        as :meth:`block`, the operands still side by side."""
+        last = max((i for i, t in enumerate(self.terms) if t in ("=", "≈", "→")), default=-1)
+        if last <= 0:
+            return self.block()
+        left = ChainLine(self.formula, self.terms[:last], self.target)
+        right = ChainLine("", ["", *self.terms[last:]])  # the relation under the left's start
+        body = left.block()[1:] + [""] + right.block()[1:]
+        return [left.block()[0], *body] + ([f"({self.note})"] if self.note else [])
+
     def stacked(self) -> list[str]:
         """The line one operand under the other, for a narrow panel: the same numbers as
         :meth:`block`, never wider than the widest operand."""
