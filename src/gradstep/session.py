@@ -109,6 +109,7 @@ class Session:
             self._copies.setdefault(rep, [rep]).append(nid)
         #: the trace is a reload of the one before it (the same file, run again)
         self.reloaded = bool(keep_place and previous)
+        self._stops: list[int] | None = None  # node_stops(trace), made when first asked for
         self._index = place_in(previous, old, trace) if keep_place and previous else 0
         self.trace_changed.emit()
         self.step_changed.emit(self._index)
@@ -139,6 +140,26 @@ class Session:
 
     def last(self) -> None:
         self.go_to(self.step_count - 1)
+
+    @property
+    def node_stops(self) -> list[int]:
+        """The steps that stepping by node stops at (``node_stops``)."""
+        if self._stops is None:
+            self._stops = node_stops(self.trace)
+        return self._stops
+
+    def next_node(self) -> None:
+        """Forward to the next node stop (a node's compute, its receive and hooks folded in);
+        past the last one, the last step."""
+        stops = self.node_stops
+        i = bisect_right(stops, self._index)
+        self.go_to(stops[i] if i < len(stops) else self.step_count - 1)
+
+    def previous_node(self) -> None:
+        """Back to the node stop before the cursor; before the first one, the first step."""
+        stops = self.node_stops
+        i = bisect_left(stops, self._index) - 1
+        self.go_to(stops[i] if i >= 0 else 0)
 
     def next_pass(self) -> None:
         for p in self.trace.passes:
@@ -329,6 +350,33 @@ class Session:
                 and rec.grad_inputs[slot] is not None
             ):
                 st.edge_grads[(src, rec.node, slot)] = rec.grad_inputs[slot]
+
+
+#: steps that stepping by node folds into the node step that follows them in their pass
+FOLDED_KINDS = frozenset({"receive", "tensor_hook"})
+
+
+def node_stops(trace: Trace) -> list[int]:
+    """The steps a lecture stops at when it steps by node, in order: every step but those
+    that only lead up to a node's own step. A receive or a tensor hook is folded into the
+    compute (or a leaf's accumulate) that follows it in the same pass (where none follows,
+    a pass cut short by an error, it stays a stop), and a pass's end into the node step
+    before it. So a pass of n nodes takes n presses, plus one for its start."""
+    stops: list[int] = []
+    ahead: int | None = None  # the pass of the node step the receives and hooks fold into
+    for s in reversed(trace.steps):
+        if s.kind in ("compute", "accumulate"):
+            ahead = s.pass_index
+        elif s.kind in FOLDED_KINDS and ahead is not None and s.pass_index == ahead:
+            continue
+        elif s.kind == "pass_end" and s.index > 0:
+            ahead = None
+            continue
+        else:
+            ahead = None
+        stops.append(s.index)
+    stops.reverse()
+    return stops
 
 
 def place_in(old: Trace, index: int, new: Trace) -> int:

@@ -221,3 +221,51 @@ def test_a_branch_the_engine_skips_stays_drawn_while_its_pass_runs():
     assert skipped  # c's branch: the engine does not run it for inputs=[a]
     for k in range(bpass.first_step, bpass.last_step + 1):
         assert skipped.isdisjoint(s.hidden_at(k)), k
+
+
+BRANCHES = """\
+import torch
+x = torch.tensor([0.5, -1.5], requires_grad=True)
+w = torch.tensor(3.0, requires_grad=True)
+h = torch.sin(x) * w
+h.retain_grad()
+loss = (h**2).sum() + w
+loss.backward()
+print(x.grad)
+"""
+
+
+def test_stepping_by_node_visits_each_node_of_a_pass_once():
+    trace = record_scenario(scenario_from_source(BRANCHES, "branches.py"), trusted=True)
+    s = Session(trace)
+    (bpass,) = trace.passes
+    s.go_to(bpass.first_step)  # the pass's start is a stop of its own
+    stops = []
+    while True:
+        s.next_node()
+        if s.index > bpass.last_step:
+            break
+        stops.append(s.index)
+    nodes = [r.node for r in bpass.nodes]
+    assert len(nodes) >= 7
+    assert [trace.steps[k].node for k in stops] == [  # each node once, in the engine's order
+        r.node for r in sorted(bpass.nodes, key=lambda r: r.compute_step)
+    ]
+    assert {trace.steps[k].kind for k in stops} == {"compute", "accumulate"}
+    # the receives and hooks were folded in: a press a node, not three
+    assert bpass.last_step - bpass.first_step > 2 * len(nodes)
+    assert trace.steps[s.index].kind == "statement"  # then on to the code after the pass
+    back = []
+    while s.index > bpass.first_step:
+        s.previous_node()
+        back.append(s.index)
+    assert back == [*reversed(stops), bpass.first_step]
+    # from a step between stops (a receive chosen in the timeline), the next node's step
+    receive = next(st for st in trace.steps if st.kind == "receive")
+    s.go_to(receive.index)
+    s.next_node()
+    assert trace.steps[s.index].node == receive.node
+    assert trace.steps[s.index].kind in ("compute", "accumulate")
+    s.last()
+    s.next_node()
+    assert s.index == s.step_count - 1

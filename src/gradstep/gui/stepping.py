@@ -50,7 +50,8 @@ class Breakpoints(QObject):
 
 
 class Player(QObject):
-    """Steps forward on a timer until the end or a breakpoint."""
+    """Steps forward on a timer until the end or a breakpoint; a step is one node's
+    (``Session.next_node``) while ``by_node`` is set."""
 
     playing_changed = Signal(bool)
 
@@ -58,9 +59,16 @@ class Player(QObject):
         super().__init__()
         self.session: Session | None = None
         self.breakpoints = breakpoints
+        self.by_node = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self.set_speed(4.0)
+
+    def forward(self, session: Session) -> None:
+        session.next_node() if self.by_node else session.step_forward()
+
+    def back(self, session: Session) -> None:
+        session.previous_node() if self.by_node else session.step_back()
 
     @property
     def playing(self) -> bool:
@@ -91,7 +99,7 @@ class Player(QObject):
         if s is None or s.index >= s.step_count - 1:
             self.stop()
             return
-        s.step_forward()
+        self.forward(s)
         if s.index >= s.step_count - 1 or s.trace.steps[s.index].node in self.breakpoints.nodes:
             self.stop()
 
