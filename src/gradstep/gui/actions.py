@@ -75,6 +75,13 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         False,
         "Previous step (←, Shift+F10)",
     ),
+    (
+        "action_step_by_node",
+        "Step by &Node",
+        ("N",),
+        True,
+        "→ and ← move one node at a time: its receive, hooks and compute in one step (N)",
+    ),
     ("action_first_step", "F&irst Step", ("Home",), False, "First step (Home)"),
     ("action_last_step", "&Last Step", ("End",), False, "Last step (End)"),
     (
@@ -154,6 +161,13 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         ("F11",),
         True,
         "Full screen, large fonts, graph and inspector only (F11, Esc leaves)",
+    ),
+    (
+        "action_reset_layout",
+        "&Reset Layout",
+        (),
+        False,
+        "Every panel back in the default layout for this window's size",
     ),
     ("action_escape", "Leave Presentation / Unpin", ("Esc",), False, ""),
     ("action_theme_system", "&System", (), True, ""),

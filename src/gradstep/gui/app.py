@@ -32,7 +32,8 @@ def launch(path: str | None = None, *, presentation: bool = False, trusted: bool
 
     window = MainWindow(pool=pool)
     app.aboutToQuit.connect(pool.close)
-    window.show()
+    # maximised the first time; then as the user left it
+    window.showMaximized() if window.first_launch else window.show()
     if presentation:  # once the window is mapped: a window manager may ignore it before
         QTimer.singleShot(0, lambda: window.actions_.presentation_mode.setChecked(True))
     if path:

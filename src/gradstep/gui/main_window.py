@@ -19,7 +19,17 @@ from gradstep.graph.collapse import is_box
 from gradstep.graph.drawing import nonfinite_marks
 from gradstep.gui import collector
 from gradstep.gui.actions import Actions
-from gradstep.gui.docks import add_docks, add_message_bar, default_sizes, fit_to_screen
+from gradstep.gui.docks import (
+    add_docks,
+    add_message_bar,
+    arrange,
+    default_sizes,
+    fit_to_screen,
+    free_area,
+    keep_on_screen,
+    layout_kind,
+    set_minimum_sizes,
+)
 from gradstep.gui.export.commands import ExportCommands
 from gradstep.gui.graph.search import SearchBar
 from gradstep.gui.graph.view import GraphView
@@ -52,6 +62,9 @@ from gradstep.trace.model import Trace
 from gradstep.trace.text import step_label
 
 SCENARIO_SUFFIXES = (".py", ".ipynb")
+#: the version of the dock layout saved in the settings: a layout saved by an older gradstep
+#: (fragile: panels down to their titles) gives way to the default for the screen
+LAYOUT_VERSION = 2
 PLOTS_DELAY_MS = 120  # after the last step; holding → down redraws the plots once
 
 
@@ -111,21 +124,32 @@ class MainWindow(QMainWindow):
         self.panels: list[Any] = [self.graph, self.notes, self.code, self.inspector]
         self.panels += [self.variables, self.whatif]
         self.panels += [self.timeline, self.plots]
-        self.docks = add_docks(self, self.panels)
-        self.presentation = Presentation(
-            self, [self.docks["graph_view"], self.docks["inspector"]], self._retheme
-        )
-        self.apply_theme()
         fit_to_screen(self, 1500, 950)
         # QSettings gives back the QByteArray it was given (typed as object)
-        self.restoreGeometry(self.settings.value("window/geometry", b""))  # type: ignore[arg-type]
-        # the default proportions are set again at the first show, at the real size
+        self.first_launch = not self.restoreGeometry(
+            self.settings.value("window/geometry", b"")  # type: ignore[arg-type]
+        )
+        room = free_area(self)
+        self.docks = add_docks(self, self.panels, layout_kind(room.size() if room else self.size()))
+        self.presentation = Presentation(
+            self,
+            [self.docks["graph_view"], self.docks["inspector"]],
+            self._retheme,
+            by_node=a.step_by_node,
+        )
+        self.apply_theme()
         state = self.settings.value("window/state", b"")
-        self._default_layout = not self.restoreState(state)  # type: ignore[arg-type]
+        # the default proportions are set again at the first show, at the real size
+        self._default_layout = not self.restoreState(state, LAYOUT_VERSION)  # type: ignore[arg-type]
+        keep_on_screen(self)
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
         self.graph.set_direction("LR" if a.direction_lr.isChecked() else "TB")
         a.minimap.setChecked(self.settings.value("view/minimap", "true") in (True, "true"))
         self.graph.minimap.wanted = a.minimap.isChecked()
+        a.step_by_node.setChecked(
+            self.settings.value("view/step_by_node", "false") in (True, "true")
+        )
+        self.player.by_node = a.step_by_node.isChecked()
         connect_window(self)
         self.graph.setFocus()  # not the search field: → steps from the start
 
@@ -293,12 +317,21 @@ class MainWindow(QMainWindow):
         if mode is not None:
             self.theme_mode = mode
             self.settings.setValue("view/theme", mode)
+        layout = self.saveState(LAYOUT_VERSION)
         self._retheme(self.presentation.active)
+        self.restoreState(layout, LAYOUT_VERSION)  # new colours, the panels where they were
+
+    def reset_layout(self) -> None:
+        """The default layout for the window's size: every panel shown, docked, in place."""
+        if self.presentation.active:
+            self.actions_.presentation_mode.setChecked(False)
+        arrange(self, self.docks, layout_kind(self.size()))
 
     def _retheme(self, presenting: bool) -> None:
         self.theme = choose_theme(self.theme_mode, presenting=presenting)
         QApplication.setPalette(self.theme.palette())
         QApplication.setFont(self.theme.ui_font())
+        set_minimum_sizes(self.docks, self.theme.ui_font())
         for panel in [*self.panels, self.message]:
             panel.set_theme(self.theme)
         self.graph.fit(readable=True)
@@ -323,6 +356,11 @@ class MainWindow(QMainWindow):
         self.graph.minimap.wanted = on
         self.graph.minimap.place()
 
+    def _step_by_node_toggled(self, on: bool) -> None:
+        self.player.by_node = on
+        if not self.presentation.active:  # presentation turns it on for itself only
+            self.settings.setValue("view/step_by_node", "true" if on else "false")
+
     def _direction_toggled(self, lr: bool) -> None:
         self.settings.setValue("view/direction", "LR" if lr else "TB")
         self.graph.set_direction("LR" if lr else "TB")
@@ -342,13 +380,23 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._default_layout:  # once the layout has the window's real size
             self._default_layout = False
-            QTimer.singleShot(0, lambda: default_sizes(self, self.docks))
+            QTimer.singleShot(0, self, lambda: default_sizes(self, self.docks))
+        # a window manager may not honour "maximised" (a bare X server, a kiosk)
+        QTimer.singleShot(100, self, self._fill_when_maximised)
+        keep_on_screen(self)
+
+    def _fill_when_maximised(self) -> None:
+        room = free_area(self)
+        if self.presentation.active or room is None:
+            return
+        if self.isMaximized() and self.geometry() != room:
+            self.setGeometry(room)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.presentation.active:
             self.presentation.set_active(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.player.stop()
         self.loader.close()
         super().closeEvent(event)

@@ -33,6 +33,7 @@ def _step_entries(a: Actions) -> Entries:
     return (
         a.step_back,
         a.step_forward,
+        a.step_by_node,
         a.first_step,
         a.last_step,
         None,
@@ -63,6 +64,7 @@ def _view_entries(a: Actions) -> Entries:
         a.expand_all,
         None,
         a.presentation_mode,
+        a.reset_layout,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 
@@ -12,9 +13,15 @@ class Presentation:
     """Remembers the window as it was, shows only the lecture panels, and puts it back."""
 
     def __init__(
-        self, window: QMainWindow, keep: list[QDockWidget], retheme: Callable[[bool], None]
+        self,
+        window: QMainWindow,
+        keep: list[QDockWidget],
+        retheme: Callable[[bool], None],
+        by_node: QAction | None = None,
     ) -> None:
         self.window = window
+        self.by_node = by_node  # stepping by node: on while presenting, as it was after
+        self._by_node_before = False
         self.keep = keep
         self.retheme = retheme
         self.active = False
@@ -30,10 +37,14 @@ class Presentation:
     def set_active(self, on: bool) -> None:
         if on == self.active:
             return
+        self.active = on
         w = self.window
         if on:
             self._state = w.saveState()
             self._was_maximized = w.isMaximized()
+            if self.by_node is not None:
+                self._by_node_before = self.by_node.isChecked()
+                self.by_node.setChecked(True)
             for dock in w.findChildren(QDockWidget):
                 dock.setVisible(dock in self.keep)
                 if dock in self.keep:
@@ -58,5 +69,6 @@ class Presentation:
             w.statusBar().setVisible(True)
             w.restoreState(self._state)
             w.showMaximized() if self._was_maximized else w.showNormal()
-        self.active = on
+            if self.by_node is not None:
+                self.by_node.setChecked(self._by_node_before)
         self.retheme(on)

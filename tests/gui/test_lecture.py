@@ -1,0 +1,95 @@
+"""The window in a lecture room (issue 13): stepping by node, the layout, presentation mode,
+the dark theme, a refused other file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import open_and_wait
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QFontMetrics
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDockWidget
+
+from gradstep.gui.docks import MIN_LINES
+
+
+def action(window, name: str) -> QAction:
+    found = window.findChild(QAction, name)
+    assert found is not None, name
+    return found
+
+
+def test_step_by_node_visits_each_node_once(qtbot, window, scenario: Path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    by_node = action(window, "action_step_by_node")
+    assert by_node.isCheckable() and not by_node.isChecked()
+    by_node.trigger()
+    (bpass,) = window.trace.passes
+    window.session.go_to(bpass.first_step)
+    seen, presses, before = [], 0, -1
+    while window.step_index != before:  # to the end of the trace, where it stays
+        before = window.step_index
+        QTest.keyClick(window.graph, Qt.Key.Key_Right)
+        presses += 1
+        step = window.trace.steps[window.step_index]
+        if step.kind in ("compute", "accumulate"):
+            seen.append(step.node)
+    nodes = [r.node for r in bpass.nodes]
+    assert sorted(seen) == sorted(nodes) and len(set(seen)) == len(seen)
+    assert presses == len(nodes) + 2  # n nodes, the end of the trace, and no further
+    assert bpass.last_step - bpass.first_step > 2 * len(nodes)  # one step at a time: 3 a node
+    QTest.keyClick(window.graph, Qt.Key.Key_Left)
+    assert window.trace.steps[window.step_index].node == seen[-1]
+    # off again: one hook event at a time
+    by_node.trigger()
+    k = window.step_index
+    QTest.keyClick(window.graph, Qt.Key.Key_Left)
+    assert window.step_index == k - 1
+    # presentation mode steps by node, and leaving it puts the choice back
+    action(window, "action_presentation_mode").trigger()
+    assert by_node.isChecked()
+    action(window, "action_presentation_mode").trigger()
+    assert not by_node.isChecked()
+    assert window.settings.value("view/step_by_node") == "false"
+
+
+def _in_front(window, dock: QDockWidget) -> bool:
+    """Shown, or a tab behind one that is: one click away, not lost."""
+    return dock.isVisible() or any(t.isVisible() for t in window.tabifiedDockWidgets(dock))
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [
+        ((1900, 1040), "wide"),
+        ((1366, 730), "medium"),
+        ((1280, 690), "medium"),
+        ((950, 520), "compact"),
+    ],
+)
+def test_reset_layout_restores_every_panel(qtbot, window, scenario: Path, size, kind) -> None:
+    open_and_wait(qtbot, window, scenario)
+    window.resize(*size)
+    docks = window.docks
+    docks["variables"].hide()
+    docks["plots"].close()
+    docks["notes"].setFloating(True)
+    window.removeDockWidget(docks["code_view"])
+    action(window, "action_reset_layout").trigger()
+    qtbot.wait(50)
+    assert window.property("layout_kind") == kind
+    line = QFontMetrics(window.font()).height()
+    for name, dock in docks.items():
+        assert not dock.isFloating(), name
+        assert window.dockWidgetArea(dock) != Qt.DockWidgetArea.NoDockWidgetArea, name
+        assert _in_front(window, dock), name
+        if dock.isVisible():  # never a panel down to its title: its minimum, in lines
+            cols, rows = MIN_LINES[name]
+            panel = dock.widget()
+            assert panel.width() >= cols * line and panel.height() >= rows * line, name
+            title = QFontMetrics(dock.font()).horizontalAdvance(dock.windowTitle())
+            assert dock.width() > title + 40, name
+    assert docks["inspector"].isVisible() and docks["graph_view"].isVisible()
+    assert docks["graph_view"].width() > window.width() / 2
