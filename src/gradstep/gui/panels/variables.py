@@ -73,9 +73,11 @@ class VariablesView(QTableWidget, FollowsSession):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
-        self._shown = {}  # every row again, in the new colours
+        self._shown = {}  # every row again, in the new colours: now, not at the next step
         self.setFont(theme.ui_font())
         self.verticalHeader().setDefaultSectionSize(int(self.fontMetrics().height() * 1.5))
+        if self.session is not None:
+            self.show_step(self.session.index)
 
     def _on_trace(self) -> None:
         self._rows, self._names, self._shown, self._highlighted = {}, [], {}, set()
@@ -97,7 +99,8 @@ class VariablesView(QTableWidget, FollowsSession):
             self._names = names
             self.setRowCount(len(names))
             self._shown = {}
-        highlight, normal = QColor(self.theme.current), self.palette().text().color()
+        # the theme's colours, not the palette's: the palette may not have changed yet
+        highlight, normal = QColor(self.theme.current), QColor(self.theme.text)
         bold = QFont(self.font())
         bold.setBold(True)
         was_highlighted, self._highlighted = self._highlighted, set()
