@@ -159,3 +159,29 @@ def test_theme_text_is_readable_in_every_panel(
     assert any(" axis" in what for what in seen)  # the plots' numbers
     assert checked > 100
     assert not low, "\n".join(low[:40])
+
+
+def test_a_refused_other_file_replaces_the_window(qtbot, window, scenario: Path, tmp_path) -> None:
+    open_and_wait(qtbot, window, scenario)
+    window.session.go_to(6)
+    assert window.graph._nodes and "Sine times x" in window.notes.toPlainText()
+    other = tmp_path / "other.py"
+    other.write_text('"""Reading a file."""\nimport os\nimport torch\nx = torch.ones(2)\n')
+    with qtbot.waitSignal(window.load_failed, timeout=30_000):
+        window.open_scenario(other)  # restricted: refused
+    assert window.path == str(other.resolve())
+    assert window.trace.scenario.source == other.read_text()  # not the sine's trace
+    assert window.trace.error is not None and window.trace.error.kind == "refused"
+    assert "other.py" in window.message.text and "importing 'os'" in window.message.text
+    assert window.windowTitle() == "Reading a file — not run — gradstep"
+    assert "Sine times x" not in window.notes.toPlainText()
+    assert "import os" in window.code.toPlainText() and window.code.error_line == 2
+    assert not window.graph._nodes  # the sine's graph is gone
+    assert window.timeline.model.rowCount() == window.step_count < 3
+    assert window.plots.trace is window.trace
+    assert "did not run" in window.status.text()
+    # a reload of the refused file keeps its own "not run" state; a good run replaces it
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        window.open_scenario(scenario)
+    assert window.graph._nodes and "Sine times x" in window.windowTitle()
+    assert window.code.error_line is None and not window.message.text

@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.theme_mode = str(self.settings.value("view/theme", "system"))
         self.theme: Theme = choose_theme(self.theme_mode)
         self.session: Session | None = None
+        self._shown_path: str | None = None  # the file whose trace is on screen
         self.trusted = False
         self.setWindowTitle("gradstep")
         self.setAcceptDrops(True)
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, result: LoadResult) -> None:
         trace = result.trace
+        self._shown_path = result.path
         self.plots.set_trace(trace)
         if self.session is None:
             self._start_session(trace)
@@ -239,14 +241,39 @@ class MainWindow(QMainWindow):
         err = result.trace.error
         refused = err is not None and err.kind == "refused" and not result.trusted
         self.message.show_message(result.message, error=True, offer_trust=refused)
-        if self.session is None:
-            self._start_session(result.trace)  # nothing good to keep: show the error itself
+        # the last good trace stays for a reload of its own file; another file's failure
+        # replaces the window's content (a mixed window would show one file's code with
+        # another's graph, notes and title)
+        other = self.session is None or self._shown_path != result.path
+        if other:
+            self._not_run(result)
         self.code.set_source(result.trace.scenario.source)
         self.code.set_error(err.line if err else None, f"{err.type}: {err.message}" if err else "")
+        name = Path(result.path).name
         self.status.setText(
-            f"{Path(result.path).name} did not run — the last good trace stays on screen"
+            f"{name} did not run — see the message above"
+            if other
+            else f"{name} did not run — the last good trace stays on screen"
         )
         self.load_failed.emit(result.message)
+
+    def _not_run(self, result: LoadResult) -> None:
+        """Show what there is of a file that did not run: its code, notes and error."""
+        trace = result.trace
+        self._shown_path = result.path
+        self.plots.set_trace(trace)
+        if self.session is None:
+            self._start_session(trace)
+        else:
+            self.session.set_trace(trace)
+        self._restoring_breakpoints = True
+        try:
+            self.breakpoints.restore(trace, [])  # none on a graph that is not there
+        finally:
+            self._restoring_breakpoints = False
+        self.graph.set_marks({})
+        title = trace.scenario.title or Path(result.path).name
+        self.setWindowTitle(f"{title} — not run — gradstep")
 
     # ------------------------------------------------------------ stepping
     def _step_changed(self, k: int) -> None:
