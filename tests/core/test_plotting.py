@@ -242,3 +242,40 @@ def test_the_tangent_plots_product_multiplies_out_as_shown() -> None:
     b, c = rest.split(" = ")
     assert round(float(a) * float(b), 4) == float(c), text
     assert b == "0.001228"
+
+
+FRAMED = [
+    *UNARY,
+    # near where the curve shoots off or flattens: the lesson-04 log of 1 − σ(6.7)
+    ("torch.log(x)", "LogBackward0", [0.0012, 0.03]),
+    ("torch.sqrt(x)", "SqrtBackward0", [0.01]),
+    ("x.reciprocal()", "ReciprocalBackward0", [0.05, -0.2]),
+    ("torch.rsqrt(x)", "RsqrtBackward0", [0.02]),
+    ("torch.exp(x)", "ExpBackward0", [6.0]),
+    ("torch.sigmoid(x)", "SigmoidBackward0", [6.7]),
+    ("x ** 3", "PowBackward0", [10.0]),
+]
+
+
+@pytest.mark.parametrize(("expr", "op", "inputs"), FRAMED, ids=[f[1] + ":" + f[0] for f in FRAMED])
+def test_the_view_frames_the_point_and_its_tangent(expr: str, op: str, inputs: list[float]) -> None:
+    """The point is inside the view, not pressed against a side, and most of its tangent is
+    drawn in it (ln at 0.0012 was a point on the y axis of a view 2 wide)."""
+    for x0 in inputs:
+        trace = record(
+            f"import torch\nx = torch.tensor({x0}, requires_grad=True)\ny = {expr}\n"
+            "z = y * 1.5\nz.backward()\n"
+        )
+        [rec] = records(trace, op)[-1:]
+        plot = tangent_plot(trace, rec)
+        assert plot is not None
+        a, b = float(plot.xs[0]), float(plot.xs[-1])
+        lo, hi = plot.y_range
+        u, v = (x0 - a) / (b - a), (plot.y0[0] - lo) / (hi - lo)
+        assert 0.05 <= u <= 0.95, f"{op} at {x0}: x₀ at {u:.4f} of the view's width"
+        assert 0.03 <= v <= 0.97, f"{op} at {x0}: f(x₀) at {v:.4f} of the view's height"
+        tx, ty = plot.tangent()
+        t = np.linspace(0, 1, 201)
+        ys = ty[0] + t * (ty[1] - ty[0])
+        inside = np.mean((ys >= lo) & (ys <= hi))
+        assert inside >= 0.5, f"{op} at {x0}: {inside:.0%} of the tangent in view"

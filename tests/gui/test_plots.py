@@ -233,3 +233,71 @@ def test_panel_follows_the_session(qtbot, sin_of_square) -> None:
     session.go_to(4)  # a forward statement: the node plot keeps what it showed
     panel.show_step(session.state())
     assert panel.node_plot.tangent.op == "SinBackward0"
+
+
+def test_scalars_are_numbers_and_small_heatmaps_are_numbered_cells(qtbot) -> None:
+    import pyqtgraph as pg
+
+    trace = _hand_trace()
+    plot = NodePlot()
+    qtbot.addWidget(plot)
+    mm, leaf_w = trace.passes[0].nodes[0], trace.passes[0].nodes[1]
+    plot.show_record(trace, mm)
+    assert plot.panels[0][0] == "h (value)"
+    assert plot.items[0].number == format_number(3.0)  # a number, not a one-bar chart
+    outgoing_w = plot.items[2]
+    ticks = {name: outgoing_w.getAxis(name)._tickLevels[0] for name in ("bottom", "left")}
+    assert ticks == {"bottom": [(0, "0"), (1, "1"), (2, "2")], "left": [(0, "0"), (1, "1")]}
+    cells = {
+        (round(t.pos().y()), round(t.pos().x())): t.textItem.toPlainText()
+        for t in outgoing_w.items
+        if isinstance(t, pg.TextItem)
+    }
+    gw = leaf_w.grad_outputs[0]
+    assert cells == {(i, j): format_number(gw[i][j]) for i in range(2) for j in range(3)}
+
+
+def test_the_node_plot_shows_only_what_is_known_at_the_step(qtbot, sin_of_square) -> None:
+    trace = _hand_trace()
+    plot = NodePlot()
+    qtbot.addWidget(plot)
+    leaf_b = trace.passes[0].nodes[2]
+    plot.show_record(trace, leaf_b, step=leaf_b.receive_step)  # received, not accumulated
+    known = dict(plot.panels)
+    assert known["incoming ∂L/∂b"] is not None and known["b.grad after"] is None
+    assert plot.items[list(known).index("b.grad after")].number == "…"
+    plot.show_record(trace, leaf_b, step=leaf_b.compute_step)
+    np.testing.assert_allclose(dict(plot.panels)["b.grad after"].data, [0.5, -1.5, 2.5])
+    sin = _record(sin_of_square, "SinBackward0")
+    plot.show_record(sin_of_square, sin, step=sin.receive_step)
+    assert "outgoing ∂L/∂x = …" in plot.annotation
+    assert "incoming ∂L/∂y = …" not in plot.annotation
+    plot.show_record(sin_of_square, sin, step=sin.receive_step - 1)
+    assert "incoming ∂L/∂y = …" in plot.annotation
+
+
+def test_legends_and_notes_are_outside_the_data(qtbot, sin_of_square) -> None:
+    plots = [GradientFlowPlot(), NodePlot()]
+    for p in plots:
+        qtbot.addWidget(p)
+        p.resize(700, 420)
+        p.show()
+    flow, node = plots
+    flow.set_trace(_hand_trace())
+    node.show_record(sin_of_square, _record(sin_of_square, "SinBackward0"))
+    qtbot.wait(50)
+    import pyqtgraph as pg
+
+    for p in plots:
+        boxes = [i.sceneBoundingRect() for i in p.scene().items() if isinstance(i, pg.ViewBox)]
+        notes = [
+            i.sceneBoundingRect()
+            for i in p.scene().items()
+            if isinstance(i, (pg.LegendItem, pg.LabelItem))
+            and i.isVisible()
+            and not isinstance(i.parentItem(), pg.PlotItem)  # not a plot's title
+        ]
+        assert boxes and notes, p.objectName()
+        assert not any(n.intersects(b) for n in notes for b in boxes), p.objectName()
+    assert not [i for i in node.scene().items() if isinstance(i, pg.TextItem)]  # not on the curve
+    assert "slope = local derivative" in node.annotation

@@ -290,7 +290,8 @@ class MainWindow(QMainWindow):
         selected = self.graph.selected
         self.plots.show_step(self.session.state(), node=selected is None)
         if selected is not None:
-            self.plots.show_record(self.session.trace, self.session.record_at(selected), False)
+            record = self.session.record_at(selected)
+            self.plots.show_record(self.session.trace, record, False, self.session.index)
 
     def _go_to_node(self, node: str) -> None:
         if self.session is not None and (k := self.session.step_for_node(node)) is not None:
@@ -308,7 +309,9 @@ class MainWindow(QMainWindow):
         """The plots show the selected node (the panels follow the selection themselves)."""
         self._update_plots()
         if node is not None and self.session is not None:
-            self.plots.show_record(self.session.trace, self.session.record_at(node))
+            self.plots.show_record(
+                self.session.trace, self.session.record_at(node), step=self.session.index
+            )
 
     def _found(self, node: str) -> None:
         """A search match: opened out of its box if need be, centred, selected; a match in

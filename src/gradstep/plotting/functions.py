@@ -80,6 +80,7 @@ class UnaryOp:
     positive: bool = False  # defined for x > 0 only
     span: float = 2.0  # least half-width of the view around the input
     centred: bool = False  # always show [-span, span]: where an S-curve bends
+    pole: bool = False  # it shoots off at 0 (ln, √, 1/x): near 0 the view scales with |x₀|
 
 
 def _fixed(fn: Fn) -> Callable[[Saved], Fn]:
@@ -129,20 +130,23 @@ OPS: dict[str, UnaryOp] = {
     "ExpBackward0": UnaryOp("eˣ", _fixed(np.exp), key="result", inverse=np.log),
     "Exp2Backward0": UnaryOp("2ˣ", _fixed(np.exp2), key="result", inverse=np.log2),
     "Expm1Backward0": UnaryOp("eˣ − 1", _fixed(np.expm1), key="result", inverse=np.log1p),
-    "LogBackward0": UnaryOp("ln x", _fixed(np.log), positive=True),
-    "Log2Backward0": UnaryOp("log₂ x", _fixed(np.log2), positive=True),
-    "Log10Backward0": UnaryOp("log₁₀ x", _fixed(np.log10), positive=True),
+    "LogBackward0": UnaryOp("ln x", _fixed(np.log), positive=True, pole=True),
+    "Log2Backward0": UnaryOp("log₂ x", _fixed(np.log2), positive=True, pole=True),
+    "Log10Backward0": UnaryOp("log₁₀ x", _fixed(np.log10), positive=True, pole=True),
     "Log1PBackward0": UnaryOp("ln(1 + x)", _fixed(np.log1p)),
-    "SqrtBackward0": UnaryOp("√x", _fixed(np.sqrt), key="result", inverse=np.square, positive=True),
+    "SqrtBackward0": UnaryOp(
+        "√x", _fixed(np.sqrt), key="result", inverse=np.square, positive=True, pole=True
+    ),
     "RsqrtBackward0": UnaryOp(
         "1/√x",
         _fixed(lambda x: 1.0 / np.sqrt(x)),
         key="result",
         inverse=lambda y: 1.0 / y**2,
         positive=True,
+        pole=True,
     ),
     "ReciprocalBackward0": UnaryOp(
-        "1/x", _fixed(lambda x: 1.0 / x), key="result", inverse=lambda y: 1.0 / y
+        "1/x", _fixed(lambda x: 1.0 / x), key="result", inverse=lambda y: 1.0 / y, pole=True
     ),
     "ReluBackward0": UnaryOp(
         "relu x",
@@ -264,7 +268,7 @@ def tangent_plot(trace: Trace, record: NodeRecord) -> TangentPlot | None:
     slope = _slopes(record, slot, x0.size)
     if slope is None:
         return None
-    xs = _sample_range(x0, spec.positive, spec.span, spec.centred)
+    xs = _sample_range(x0, spec)
     with np.errstate(all="ignore"):
         ys = np.asarray(fn(xs), dtype=np.float64)
         y0 = np.asarray(fn(x0), dtype=np.float64).reshape(-1)
@@ -288,15 +292,23 @@ def tangent_plot(trace: Trace, record: NodeRecord) -> TangentPlot | None:
     return plot
 
 
-def _sample_range(x0: np.ndarray, positive: bool, span: float, centred: bool) -> np.ndarray:
+def _sample_range(x0: np.ndarray, spec: UnaryOp) -> np.ndarray:
+    """Where to draw the function: around the input(s), wide enough to see the curve bend,
+    narrow enough that the point is not pressed against an edge."""
     lo, hi = float(x0.min()), float(x0.max())
-    if centred:
+    if spec.centred:
         w = max(0.25 * (hi - lo), 1.0)
-        a, b = min(lo - w, -span), max(hi + w, span)
+        a, b = min(lo - w, -spec.span), max(hi + w, spec.span)
         return np.linspace(a, b, SAMPLES)
-    w = max(span, 0.5 * max(abs(lo), abs(hi)), 0.25 * (hi - lo))
+    near = max(abs(lo), abs(hi))
+    if spec.pole and near < spec.span and (lo > 0 or hi < 0):
+        # near the pole the curve's scale is |x₀| itself (ln 0.001 bends within 0.001):
+        # from a tenth of the input to three times it, on the input's side of 0
+        a, b = sorted((lo * 0.1, hi * 3.0)) if lo > 0 else sorted((hi * 0.1, lo * 3.0))
+        return np.linspace(a, b, SAMPLES)
+    w = max(spec.span, 0.5 * near, 0.25 * (hi - lo))
     a, b = lo - w, hi + w
-    if positive:
+    if spec.positive:
         a = max(a, lo * 0.02 if lo > 0 else 1e-6)
     return np.linspace(a, b, SAMPLES)
 

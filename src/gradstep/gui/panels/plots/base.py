@@ -40,6 +40,14 @@ class ThemedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph 
         item.setMenuEnabled(False)
         return item
 
+    def _legend(self, row: int, col: int) -> pg.LegendItem:
+        """A legend in its own cell beside a plot: never over the data."""
+        legend = pg.LegendItem(labelTextColor=self.theme.text)
+        legend.setBrush(pg.mkBrush(None))
+        legend.setPen(pg.mkPen(None))
+        self.addItem(legend, row=row, col=col)
+        return legend
+
     def _message(self, text: str) -> None:
         label = self.addLabel(text, color=self.theme.muted_text, size="11pt")
         label.item.setTextWidth(360)

@@ -1,23 +1,25 @@
-"""The current node's plot: its op's curve and tangent for scalars, its tensors as bars or
-heatmaps otherwise."""
+"""The current node's plot: its op's curve and tangent for scalars, its tensors as numbers,
+bars or heatmaps otherwise — as they are at the step shown (a gradient not yet sent is "…")."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
 from gradstep.graph.model import short_op
 from gradstep.gui.panels.plots.base import MAX_BARS, MAX_PANELS, ThemedLayout, fmt
-from gradstep.gui.theme import Theme
+from gradstep.gui.theme import Theme, readable_on
 from gradstep.plotting import product_text, tangent_plot, to_array
 from gradstep.plotting.functions import TangentPlot
 from gradstep.plotting.values import Array
 from gradstep.trace.model import NodeRecord, Trace, VariableState
+
+MAX_CELL_VALUES = 36  # a heatmap of at most this many cells (6×6) has its values written in
 
 
 class NodePlot(ThemedLayout):
@@ -31,8 +33,8 @@ class NodePlot(ThemedLayout):
         self.tangent_items: list[pg.PlotDataItem] = []
         self.point_item: pg.PlotDataItem | None = None
         self.annotation = ""
-        self.panels: list[tuple[str, Array]] = []
-        self.items: list[pg.PlotItem] = []
+        self.panels: list[tuple[str, Array | None]] = []  # None: not known at this step
+        self.items: list[Any] = []  # per panel: a PlotItem, or the LabelItem of a number
         self.clear_plot()
 
     def clear_plot(self, text: str = "Select a node or step into the backward pass") -> None:
@@ -49,17 +51,22 @@ class NodePlot(ThemedLayout):
         trace: Trace,
         record: NodeRecord | None,
         variables: dict[str, VariableState] | None = None,
+        step: int | None = None,
     ) -> None:
-        """Draw what ``record`` did: the function and its tangent, or its tensors."""
+        """Draw what ``record`` did — as far as step ``step`` has got (None: all of it): the
+        function and its tangent, or its tensors."""
         if record is None:
             self.clear_plot()
             return
         self._reset()
         plot = tangent_plot(trace, record)
         if plot is not None:
+            received, computed = known_at(record, step)
+            plot.incoming = plot.incoming if received else None
+            plot.outgoing = plot.outgoing if computed else None
             self._draw_tangent(plot, record)
             return
-        panels = tensor_panels(trace, record, variables)
+        panels = tensor_panels(trace, record, variables, step)
         if not panels:
             self._message(f"{record.op}: no values to plot")
             return
@@ -69,7 +76,9 @@ class NodePlot(ThemedLayout):
         """A tensor's value and gradient side by side."""
         self._reset()
         panels = [(f"{name}", state.value), (f"{name}.grad", state.grad)]
-        arrays = [(t, a) for t, v in panels if (a := to_array(v)) is not None]
+        arrays: list[tuple[str, Array | None]] = [
+            (t, a) for t, v in panels if (a := to_array(v)) is not None
+        ]
         if not arrays:
             self._message(f"{name}: nothing to plot")
             return
@@ -101,43 +110,52 @@ class NodePlot(ThemedLayout):
         item.setXRange(float(p.xs[0]), float(p.xs[-1]), padding=0)
         item.setYRange(*p.y_range, padding=0)
         if p.is_scalar:
-            self._annotate(item, p)
+            self._annotate(p)
         for note in p.notes:
             self.nextRow()
             self._message(note)
 
-    def _annotate(self, item: pg.PlotItem, p: TangentPlot) -> None:
+    def _annotate(self, p: TangentPlot) -> None:
+        """The point, the slope and the chain rule, in a row under the plot (not over the
+        curve)."""
         t = self.theme
         x0, y0, slope = float(p.x0[0]), float(p.y0[0]), float(p.slope[0])
         lines = [
             f"x₀ = {fmt(x0)},  f(x₀) = {fmt(y0)}",
             f"slope = local derivative = {fmt(slope)}",
+            f"incoming ∂L/∂y = {fmt(p.incoming[0]) if p.incoming is not None else '…'}",
         ]
-        if p.incoming is not None:
-            lines.append(f"incoming ∂L/∂y = {fmt(p.incoming[0])}")
         if p.outgoing is not None and p.incoming is not None:
             lines.append(f"outgoing ∂L/∂x = {product_text(p.incoming[0], slope, p.outgoing[0])}")
-        corner = _free_corner(p)
-        text = pg.TextItem(
-            "\n".join(lines),
-            color=t.text,
-            anchor=(corner[0], 1 - corner[1]),
-            border=pg.mkPen(t.current),
-            fill=pg.mkBrush(QColor(t.label_fill)),
-        )
-        font = QFont(text.textItem.font())
-        font.setPointSizeF(10)
-        text.setFont(font)
-        lo, hi = p.y_range
-        text.setPos(float(p.xs[0] if corner[0] == 0 else p.xs[-1]), lo if corner[1] == 0 else hi)
-        item.addItem(text, ignoreBounds=True)
+        else:
+            lines.append("outgoing ∂L/∂x = … (sent when the node computes)")
+        self.nextRow()
+        self.addLabel("<br>".join(lines), color=t.text, size="10pt", justify="left")
+        self.ci.layout.setRowStretchFactor(0, 4)  # the plot takes the room, the note its lines
         self.annotation = "\n".join(lines)
 
     # -------------------------------------------------------------- tensors
-    def _draw_panels(self, panels: list[tuple[str, Array]]) -> None:
+    def _draw_panels(self, panels: list[tuple[str, Array | None]]) -> None:
         self.panels = panels[:MAX_PANELS]
         for col, (title, array) in enumerate(self.panels):
-            self._draw_array(title, array, col)
+            if array is None or (array.data.size == 1 and not array.partial):
+                self._draw_number(title, array, col)
+            else:
+                self._draw_array(title, array, col)
+
+    def _draw_number(self, title: str, a: Array | None, col: int) -> None:
+        """A scalar is a number to read, not a one-bar chart; "…" is not known yet."""
+        t = self.theme
+        value = "…" if a is None else fmt(float(a.data.reshape(-1)[0]))
+        label = self.addLabel(
+            f"<span style='font-size:10pt; color:{t.muted_text}'>{escape(title)}</span><br>"
+            f"<span style='font-size:24pt; font-weight:bold'>{value}</span>",
+            row=0,
+            col=2 * col,
+            color=t.text,
+        )
+        label.number = value  # what it says, for tests
+        self.items.append(label)
 
     def _draw_array(self, title: str, a: Array, col: int) -> None:
         t = self.theme
@@ -150,30 +168,7 @@ class NodePlot(ThemedLayout):
         if data.ndim >= 2 and sum(d > 1 for d in data.shape) <= 1:
             data = data.reshape(-1)  # a 5×1 column is five numbers: bars read better
         if data.ndim >= 2 and not a.partial:
-            matrix = data.reshape(-1, data.shape[-1])
-            finite = matrix[np.isfinite(matrix)]
-            top = float(np.max(np.abs(finite))) if finite.size else 1.0
-            top = top or 1.0
-            if gradient or (finite.size and finite.min() < 0):
-                cmap, levels = pg.colormap.get("CET-D1"), (-top, top)
-            else:
-                cmap = pg.colormap.get("viridis")
-                levels = (
-                    (float(finite.min()), float(finite.max()) or 1.0) if finite.size else (0, 1)
-                )
-                if levels[0] == levels[1]:
-                    levels = (levels[0] - 0.5, levels[1] + 0.5)
-            image = pg.ImageItem(matrix, axisOrder="row-major")
-            rows, cols = matrix.shape
-            image.setRect(QRectF(-0.5, -0.5, cols, rows))  # cell (i, j) centred on (j, i)
-            image.setLevels(levels)
-            image.setLookupTable(cmap.getLookupTable(nPts=256))
-            item.addItem(image)
-            item.invertY(True)
-            item.setAspectLocked(False)
-            bar = pg.ColorBarItem(values=levels, colorMap=cmap, interactive=False, width=14)
-            bar.setImageItem(image, insert_in=item)
-            item.image = image
+            self._heatmap(item, data.reshape(-1, data.shape[-1]), gradient)
             return
         flat = data.reshape(-1)
         finite = np.where(np.isfinite(flat), flat, 0.0)
@@ -211,26 +206,43 @@ class NodePlot(ThemedLayout):
             )
         item.getAxis("bottom").setLabel("index", color=t.muted_text)
 
-
-def _free_corner(p: TangentPlot) -> tuple[int, int]:
-    """The corner (x: 0 left, 1 right; y: 0 bottom, 1 top) that the curve and tangent cross least."""
-    lo, hi = p.y_range
-    x0, x1 = float(p.xs[0]), float(p.xs[-1])
-    tx, ty = p.tangent(0)
-    xs = np.concatenate([p.xs, np.linspace(tx[0], tx[1], 100), p.x0])
-    ys = np.concatenate([p.ys, np.linspace(ty[0], ty[1], 100), p.y0])
-    u = (xs - x0) / ((x1 - x0) or 1.0)
-    v = (ys - lo) / ((hi - lo) or 1.0)
-    ok = np.isfinite(u) & np.isfinite(v) & (v >= 0) & (v <= 1)
-    u, v = u[ok], v[ok]
-
-    def crowd(cx: int, cy: int) -> int:
-        inside_x = u < 0.55 if cx == 0 else u > 0.45
-        inside_y = v < 0.4 if cy == 0 else v > 0.6
-        return int(np.sum(inside_x & inside_y))
-
-    corners = [(0, 1), (1, 0), (0, 0), (1, 1)]  # upper left first: where the eye starts
-    return min(corners, key=lambda c: crowd(*c))
+    def _heatmap(self, item: pg.PlotItem, matrix: np.ndarray, gradient: bool) -> None:
+        """A matrix as coloured cells, rows and columns numbered by integers, and each
+        cell's value written in it while there are few enough to read."""
+        finite = matrix[np.isfinite(matrix)]
+        top = float(np.max(np.abs(finite))) if finite.size else 1.0
+        top = top or 1.0
+        if gradient or (finite.size and finite.min() < 0):
+            cmap, levels = pg.colormap.get("CET-D1"), (-top, top)
+        else:
+            cmap = pg.colormap.get("viridis")
+            levels = (float(finite.min()), float(finite.max()) or 1.0) if finite.size else (0, 1)
+            if levels[0] == levels[1]:
+                levels = (levels[0] - 0.5, levels[1] + 0.5)
+        image = pg.ImageItem(matrix, axisOrder="row-major")
+        rows, cols = matrix.shape
+        image.setRect(QRectF(-0.5, -0.5, cols, rows))  # cell (i, j) centred on (j, i)
+        image.setLevels(levels)
+        image.setLookupTable(cmap.getLookupTable(nPts=256))
+        item.addItem(image)
+        item.invertY(True)
+        item.setAspectLocked(False)
+        for axis, n in (("bottom", cols), ("left", rows)):  # whole rows and columns only
+            step = max(1, int(np.ceil(n / 10)))
+            item.getAxis(axis).setTicks([[(i, str(i)) for i in range(0, n, step)], []])
+        item.setXRange(-0.5, cols - 0.5, padding=0)
+        item.setYRange(-0.5, rows - 0.5, padding=0)
+        if rows * cols <= MAX_CELL_VALUES:
+            span = (levels[1] - levels[0]) or 1.0
+            for (i, j), v in np.ndenumerate(matrix):
+                shade = cmap.map((float(v) - levels[0]) / span if np.isfinite(v) else 0.5, "qcolor")
+                label = pg.TextItem(fmt(v), color=readable_on(shade), anchor=(0.5, 0.5))
+                label.setPos(float(j), float(i))
+                item.addItem(label)
+        bar = pg.ColorBarItem(values=levels, colorMap=cmap, interactive=False, width=14)
+        bar.setImageItem(image, insert_in=item)
+        bar.axis.setTextPen(pg.mkPen(self.theme.text))
+        item.image = image
 
 
 def _variable_for(trace: Trace, node: str, step: int | None) -> VariableState | None:
@@ -242,38 +254,54 @@ def _variable_for(trace: Trace, node: str, step: int | None) -> VariableState | 
     return None
 
 
+def known_at(record: NodeRecord, step: int | None) -> tuple[bool, bool]:
+    """Whether, at step ``step`` (None: the end), ``record``'s node has received its incoming
+    gradient, and whether it has computed what it sends on (a leaf: its new ``.grad``)."""
+    if step is None:
+        return True, True
+    received = record.receive_step is None or step >= record.receive_step
+    computed = record.compute_step is not None and step >= record.compute_step
+    return received, computed
+
+
 def tensor_panels(
-    trace: Trace, record: NodeRecord, variables: dict[str, VariableState] | None = None
-) -> list[tuple[str, Array]]:
+    trace: Trace,
+    record: NodeRecord,
+    variables: dict[str, VariableState] | None = None,
+    step: int | None = None,
+) -> list[tuple[str, Array | None]]:
     """What to show side by side for a node that is not a scalar function.
 
     Its value (when a scenario variable holds it), the gradient it received,
     and the gradient(s) it sends to its inputs; for a leaf, ``.grad`` before
-    and after.
+    and after. At step ``step`` a gradient not received or not computed yet is
+    there as ``None`` ("…"), as the inspector shows it.
     """
+    received, computed = known_at(record, step)
     state = None
     if variables is not None:
         state = next((v for v in variables.values() if v.node == record.node), None)
     if state is None:
         state = _variable_for(trace, record.node, record.compute_step)
     name = record.name or short_op(record.op)
-    out: list[tuple[str, Any]] = []
+    out: list[tuple[str, Any, bool]] = []  # (title, value, known at the step)
     if state is not None:
-        out.append((f"{name} (value)", state.value))
+        out.append((f"{name} (value)", state.value, True))
+    incoming = record.grad_outputs[0] if record.grad_outputs else None
+    out.append((f"incoming ∂L/∂{name}", incoming, received))
     if record.op == "AccumulateGrad":
-        out.append(
-            (f"incoming ∂L/∂{name}", record.grad_outputs[0] if record.grad_outputs else None)
-        )
-        out.append((f"{name}.grad before", record.grad_before))
-        out.append((f"{name}.grad after", record.grad_after))
+        out.append((f"{name}.grad before", record.grad_before, True))
+        out.append((f"{name}.grad after", record.grad_after, computed))
     else:
-        out.append(
-            (f"incoming ∂L/∂{name}", record.grad_outputs[0] if record.grad_outputs else None)
-        )
         node = trace.nodes.get(record.node)
         for slot, g in enumerate(record.grad_inputs):
             src = node.inputs[slot][0] if node and slot < len(node.inputs) else None
             producer = trace.nodes.get(src) if src is not None else None
             src_name = (producer.name or short_op(producer.op)) if producer else f"input {slot}"
-            out.append((f"outgoing ∂L/∂{src_name}", g))
-    return [(title, a) for title, v in out if (a := to_array(v)) is not None]
+            out.append((f"outgoing ∂L/∂{src_name}", g, computed))
+    panels: list[tuple[str, Array | None]] = []
+    for title, value, known in out:
+        a = to_array(value)
+        if a is not None:
+            panels.append((title, a if known else None))
+    return panels

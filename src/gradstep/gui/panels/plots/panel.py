@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTabWidget, QWidget
 
-from gradstep.gui.panels.plots.node import NodePlot
+from gradstep.gui.panels.plots.node import NodePlot, known_at
 from gradstep.gui.panels.plots.passes import GradientFlowPlot, PassSeriesPlot
 from gradstep.gui.theme import Theme
 from gradstep.session import StepState
@@ -19,7 +19,9 @@ class PlotsPanel(QTabWidget):
         super().__init__(parent)
         self.setObjectName("plots")
         self.trace: Trace | None = None
-        self._shown: NodeRecord | None = None
+        # the record drawn, and what of it was known at the step (see ``known_at``)
+        self._shown: tuple[NodeRecord | None, tuple[bool, bool] | None] = (None, None)
+        self._step: int | None = None
         self.node_plot = NodePlot(theme)
         self.flow_plot = GradientFlowPlot(theme)
         self.pass_plot = PassSeriesPlot(theme)
@@ -38,13 +40,13 @@ class PlotsPanel(QTabWidget):
         for w in (self.node_plot, self.flow_plot, self.pass_plot):
             w.set_theme(theme)
         if self.trace is not None:
-            shown = self._shown
+            record, step = self._shown[0], self._step
             self.set_trace(self.trace)
-            self._show_node(shown, None)
+            self._show_node(record, None, step)
 
     def set_trace(self, trace: Trace) -> None:
         self.trace = trace
-        self._shown = None
+        self._shown = (None, None)
         self.node_plot.clear_plot()
         self.flow_plot.flow = None
         self._flow_due = self.isVisible() and self.currentWidget() is not self.flow_plot
@@ -65,24 +67,35 @@ class PlotsPanel(QTabWidget):
         if self.trace is None:
             return
         if node and state.current_record is not None:
-            self._show_node(state.current_record, state.variables)
+            self._show_node(state.current_record, state.variables, state.index)
         if state.pass_index is not None:
             self._flow_pass = state.pass_index
             if not self._flow_due:
                 self.flow_plot.set_pass(state.pass_index)
         self.pass_plot.set_pass(state.pass_index)
 
-    def show_record(self, trace: Trace, record: NodeRecord | None, raise_tab: bool = True) -> None:
-        """A selected node, whatever the cursor: its plot in the Node tab (brought to front)."""
+    def show_record(
+        self,
+        trace: Trace,
+        record: NodeRecord | None,
+        raise_tab: bool = True,
+        step: int | None = None,
+    ) -> None:
+        """A selected node, whatever the cursor: its plot in the Node tab (brought to front),
+        as it is at step ``step`` (None: at the end of its pass)."""
         self.trace = self.trace or trace
-        self._show_node(record, None)
+        self._show_node(record, None, step)
         if raise_tab:
             self.setCurrentWidget(self.node_plot)
 
     def _show_node(
-        self, record: NodeRecord | None, variables: dict[str, VariableState] | None
+        self,
+        record: NodeRecord | None,
+        variables: dict[str, VariableState] | None,
+        step: int | None = None,
     ) -> None:
-        if record is self._shown and record is not None:
-            return  # drawing a plot costs milliseconds: not again for the same record
-        self._shown = record
-        self.node_plot.show_record(self.trace, record, variables)  # type: ignore[arg-type]
+        known = known_at(record, step) if record is not None else None
+        if record is not None and self._shown[0] is record and self._shown[1] == known:
+            return  # drawing a plot costs milliseconds: not again for the same picture
+        self._shown, self._step = (record, known), step
+        self.node_plot.show_record(self.trace, record, variables, step)  # type: ignore[arg-type]

@@ -83,9 +83,11 @@ class GradientFlowPlot(ThemedLayout):
             pen=pg.mkPen(t.done),
             name="mean |grad|",
         )
-        item.addLegend(offset=(-10, 10), labelTextColor=t.text)
-        item.addItem(self.max_bars)  # named: the legend lists them
+        item.addItem(self.max_bars)
         item.addItem(self.mean_bars)
+        legend = self._legend(row=0, col=1)
+        legend.addItem(self.max_bars, "max |grad|")
+        legend.addItem(self.mean_bars, "mean |grad|")
         bad = [i for i, p in enumerate(flow.params) if p.nonfinite]
         if bad:
             item.plot(
@@ -99,9 +101,7 @@ class GradientFlowPlot(ThemedLayout):
         item.getAxis("left").setLogMode(True)
         item.setLabel("left", "|grad|", color=t.muted_text)
         item.getAxis("bottom").setTicks([[(i, _short(n)) for i, n in enumerate(flow.names)]])
-        item.setYRange(
-            floor, max(float(logx.max()), floor + 1) + 1.0, padding=0
-        )  # room for the legend
+        item.setYRange(floor, max(float(logx.max()), floor + 1) + 0.3, padding=0)
 
 
 def _short(name: str, n: int = 18) -> str:
@@ -159,7 +159,7 @@ class PassSeriesPlot(ThemedLayout):
             row += 1
         grads = self._plot("leaf .grad after each pass (scalar value, or norm)", row=row)
         grads.setLabel("bottom", "backward pass", color=t.muted_text)
-        legend = grads.addLegend(offset=(-10, 10), labelTextColor=t.text)
+        legend = self._legend(row=row, col=1)
         for i, (name, values) in enumerate(series.grad.items()):
             colour = pg.intColor(i, hues=max(len(series.grad), 6), values=1, maxValue=200)
             how = "" if series.reduction.get(name) == "value" else " (norm)"
