@@ -339,3 +339,23 @@ def test_a_node_tells_its_tooltip_when_hovered(qtbot, window, stack) -> None:
     box = graph.node_item(box_id("model.7"))
     assert "model.7" in graph.scene().tooltip(box.node_id)
     QToolTip.hideText()
+
+
+def test_fit_graph_on_a_big_graph_frames_a_readable_region_then_the_whole(
+    qtbot, window, stack
+) -> None:
+    from gradstep.gui.graph.fit import LEGIBLE
+
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    action(window, "action_expand_all").trigger()  # every node: far too tall to read whole
+    qtbot.waitUntil(lambda: not graph.laying_out, timeout=30_000)
+    window.session.go_to(window.trace.passes[0].first_step + 20)
+    action(window, "action_fit").trigger()
+    seen = graph.mapToScene(graph.viewport().rect()).boundingRect()
+    assert graph.transform().m11() == pytest.approx(LEGIBLE)  # not a sliver
+    current = graph._current_item()
+    assert current is not None and seen.contains(current.sceneBoundingRect())
+    action(window, "action_fit").trigger()  # again: the whole graph
+    seen = graph.mapToScene(graph.viewport().rect()).boundingRect()
+    assert graph.transform().m11() < LEGIBLE and seen.contains(graph.drawn_bounds())

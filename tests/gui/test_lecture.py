@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget
 
 from gradstep.gui.docks import MIN_LINES
+from gradstep.gui.graph.fit import LEGIBLE, READABLE
 
 
 def action(window, name: str) -> QAction:
@@ -185,3 +186,70 @@ def test_a_refused_other_file_replaces_the_window(qtbot, window, scenario: Path,
         window.open_scenario(scenario)
     assert window.graph._nodes and "Sine times x" in window.windowTitle()
     assert window.code.error_line is None and not window.message.text
+
+
+def _visible(graph):
+    return graph.mapToScene(graph.viewport().rect()).boundingRect()
+
+
+def _nodes_rect(graph):
+    from PySide6.QtCore import QRectF
+
+    rect = QRectF()
+    for item in graph._nodes.values():
+        if item.isVisible():
+            rect |= item.sceneBoundingRect()
+    return rect
+
+
+def test_the_graph_fits_its_pane_on_open_resize_and_direction(qtbot, window, scenario) -> None:
+    graph = window.graph
+    open_and_wait(qtbot, window, scenario)
+    qtbot.wait(100)
+
+    def fitted(least: float = READABLE) -> bool:
+        """Whole, and filling the pane — or as large as the theme lets a small graph get;
+        or, too wide to read whole, at the least readable zoom around the current node."""
+        nodes, seen, scale = _nodes_rect(graph), _visible(graph), graph.transform().m11()
+        filled = max(nodes.width() / seen.width(), nodes.height() / seen.height())
+        largest = window.theme.max_fit_scale
+        if scale == pytest.approx(least):
+            current = graph._current_item()
+            return current is not None and seen.contains(current.sceneBoundingRect())
+        return (
+            seen.contains(nodes)
+            and scale <= largest + 1e-9
+            and (filled > 0.7 or scale >= largest - 1e-9)
+        )
+
+    assert fitted()
+    before = graph.transform().m11()
+    window.resize(window.width() + 300, window.height() + 200)  # a larger pane: larger graph
+    qtbot.waitUntil(lambda: graph.transform().m11() != before, timeout=3000)
+    assert fitted()
+    window.session.go_to(window.trace.passes[0].first_step + 4)  # a node in the middle
+    tall = _nodes_rect(graph)
+    action(window, "action_direction_lr").trigger()  # laid out anew: fitted anew
+    qtbot.waitUntil(lambda: _nodes_rect(graph).width() > tall.width() * 2, timeout=3000)
+    assert fitted()
+    # a zoom of the user's is theirs: a resize leaves it
+    action(window, "action_zoom_in").trigger()
+    zoomed = graph.transform().m11()
+    window.resize(window.width() - 200, window.height() - 100)
+    qtbot.wait(200)
+    assert graph.transform().m11() == zoomed
+    action(window, "action_fit").trigger()  # Fit Graph: the whole, or a legible region
+    assert fitted(LEGIBLE)
+
+
+def test_a_three_node_graph_is_not_blown_up(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "tiny.py"
+    path.write_text(
+        "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\ny.backward()\n"
+    )
+    window.resize(1600, 1000)
+    open_and_wait(qtbot, window, path)
+    qtbot.wait(100)
+    assert window.graph.transform().m11() == pytest.approx(window.theme.max_fit_scale)
+    nodes, seen = _nodes_rect(window.graph), _visible(window.graph)
+    assert seen.contains(nodes) and nodes.height() < 0.5 * seen.height()

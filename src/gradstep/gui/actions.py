@@ -115,7 +115,13 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
     ),
     ("action_zoom_in", "Zoom &In", (Key.ZoomIn, "+", "="), False, ""),
     ("action_zoom_out", "Zoom &Out", (Key.ZoomOut, "-"), False, ""),
-    ("action_fit", "&Fit Graph", ("Ctrl+0", "F"), False, "Show the whole graph (F)"),
+    (
+        "action_fit",
+        "&Fit Graph",
+        ("Ctrl+0", "F"),
+        False,
+        "The whole graph; a big one: the region around the current node (F; again: the whole)",
+    ),
     (
         "action_find",
         "&Find Node…",

@@ -33,6 +33,7 @@ from gradstep.graph.drawing import Drawing, EdgeKey
 from gradstep.graph.layout import GraphLayout
 from gradstep.gui.graph.anchor import ViewAnchor
 from gradstep.gui.graph.batches import ProgressNote, SceneBatches
+from gradstep.gui.graph.fit import Fitter
 from gradstep.gui.graph.items import EdgeItem, NodeItem
 from gradstep.gui.graph.keys import NodeKeys
 from gradstep.gui.graph.labels import EdgeLabels
@@ -47,7 +48,6 @@ from gradstep.gui.theme import Theme
 from gradstep.session import Selection, Session, StepState
 
 MIN_SCALE, MAX_SCALE = 0.03, 8.0
-MIN_READABLE = 0.9  # an automatic fit does not zoom out further: the text stays legible
 BACKGROUND_LAYOUT = 2500  # views with more nodes are laid out off the GUI thread
 SLICED_BUILD = 2000  # scenes with more items (nodes and edges) are made a batch at a time
 
@@ -111,6 +111,7 @@ class GraphView(QGraphicsView):
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.minimap = Minimap(self, self._minimap_items, lambda: self.theme)
+        self.fitter = Fitter(self)  # fits the graph to the pane, and keeps it fitted
         self._placeholder()
         breakpoints.changed.connect(self.styles.restyle_all)
         self.selection = selection if selection is not None else Selection()
@@ -333,18 +334,7 @@ class GraphView(QGraphicsView):
     # ---------------------------------------------------------- navigation
     def fit(self, *, readable: bool = False) -> None:
         """Show the whole graph; ``readable``: never so small that labels cannot be read."""
-        rect = self.drawn_bounds().adjusted(-20, -20, 20, 20)
-        if rect.isEmpty():
-            return
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        scale = self.transform().m11()
-        if scale > self.theme.max_fit_scale or (readable and scale < MIN_READABLE):
-            scale = min(self.theme.max_fit_scale, max(scale, MIN_READABLE if readable else 0))
-            self.resetTransform()
-            self.scale(scale, scale)
-            self.centerOn(rect.center())
-            self.centre_on_current()
-        self.minimap.place()
+        self.fitter.fit(readable=readable)
 
     def zoom(self, factor: float) -> None:
         current = self.transform().m11()
@@ -436,6 +426,7 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self.minimap.place()
+        self.fitter.resized()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         self._press = event.position()
