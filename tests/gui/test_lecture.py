@@ -253,3 +253,60 @@ def test_a_three_node_graph_is_not_blown_up(qtbot, window, tmp_path) -> None:
     assert window.graph.transform().m11() == pytest.approx(window.theme.max_fit_scale)
     nodes, seen = _nodes_rect(window.graph), _visible(window.graph)
     assert seen.contains(nodes) and nodes.height() < 0.5 * seen.height()
+
+
+def _bundled(number: str) -> Path:
+    from gradstep.resources import bundled_scenarios
+
+    return next(p for p in bundled_scenarios() if p.name.startswith(number))
+
+
+@pytest.mark.parametrize(
+    ("lesson", "op"),
+    [("05", "SigmoidBackward0"), ("04", "SigmoidBackward0"), ("14", "TanhBackward0")],
+)
+def test_presentation_at_1280x720_shows_whole_chain_rule_lines(qtbot, window, lesson, op) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    open_and_wait(qtbot, window, _bundled(lesson))
+    trace = window.trace
+    k = next(
+        s.index
+        for s in trace.steps
+        if s.kind == "compute" and s.node and trace.nodes[s.node].op == op
+    )
+    window.session.go_to(k)
+    action(window, "action_presentation_mode").trigger()
+    qtbot.waitUntil(window.isFullScreen)
+    qtbot.wait(300)  # its full-screen fallback has run
+    window.setGeometry(0, 0, 1280, 720)  # a 1280×720 projector (the test screen is another size)
+    qtbot.wait(400)
+    window.presentation._settle()  # as when the full-screen window has its size
+    shown = {d.objectName() for d in window.findChildren(QDockWidget) if d.isVisible()}
+    assert shown == {"dock_graph_view", "dock_inspector"}
+    browser = window.findChild(QWidget, "inspector_text")
+    assert browser.horizontalScrollBar().maximum() == 0  # nothing behind a scroll bar
+    text = browser.toPlainText()
+    record = trace.record_for(trace.steps[k])
+    from gradstep.trace.chainrule import chain_rule_at
+
+    rule = chain_rule_at(trace, trace.steps[k])
+    assert rule is not None and record is not None
+    for line in rule.lines:  # the whole line, side by side or stacked, downstream included
+        whole = [
+            all(row.strip() in text for row in form[1:] if row.strip())
+            for form in (line.block(), line.stacked())
+        ]
+        assert any(whole), line.text()
+    strip = window.presentation.strip
+    assert strip.isVisible() and f"Step {k + 1} of {window.step_count}" in strip.text
+    source_line = trace.scenario.source.splitlines()[trace.steps[k].line - 1].strip()
+    assert source_line in strip.text
+    # the plot as a third pane, the chain rule still whole beside the graph
+    action(window, "action_presentation_plot").trigger()
+    qtbot.wait(300)
+    assert window.docks["plots"].isVisible() and window.docks["inspector"].isVisible()
+    assert browser.horizontalScrollBar().maximum() == 0
+    action(window, "action_presentation_plot").trigger()
+    action(window, "action_presentation_mode").trigger()
+    qtbot.waitUntil(lambda: not strip.isVisible())

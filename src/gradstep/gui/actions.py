@@ -166,7 +166,7 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         "&Presentation Mode",
         ("F11",),
         True,
-        "Full screen, large fonts, graph and inspector only (F11, Esc leaves)",
+        "Full screen, large and high-contrast: graph, inspector, the step (F11, Esc leaves)",
     ),
     (
         "action_reset_layout",
@@ -174,6 +174,13 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         (),
         False,
         "Every panel back in the default layout for this window's size",
+    ),
+    (
+        "action_presentation_plot",
+        "Plot in Presentation &Mode",
+        ("P",),
+        True,
+        "The node's plot as a third pane in presentation mode (P)",
     ),
     ("action_escape", "Leave Presentation / Unpin", ("Esc",), False, ""),
     ("action_theme_system", "&System", (), True, ""),

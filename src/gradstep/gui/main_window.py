@@ -137,6 +137,9 @@ class MainWindow(QMainWindow):
             [self.docks["graph_view"], self.docks["inspector"]],
             self._retheme,
             by_node=a.step_by_node,
+            plot=self.docks["plots"],
+            plot_action=a.presentation_plot,
+            settle=self._presentation_settled,
         )
         self.apply_theme()
         state = self.settings.value("window/state", b"")
@@ -280,7 +283,11 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         step = self.session.state(k).step
-        self.status.setText(f"{step_label(k, self.session.step_count)} — {step.text}")
+        label = step_label(k, self.session.step_count)
+        self.status.setText(f"{label} — {step.text}")
+        lines = self.session.trace.scenario.source.splitlines()
+        code = lines[step.line - 1].strip() if step.line and step.line <= len(lines) else ""
+        self.presentation.say(f"{label}   ·   line {step.line}:  {code}" if code else label)
         self._plots_due.start()  # a plot costs more than a frame: drawn once stepping pauses
 
     def _update_plots(self) -> None:
@@ -385,6 +392,17 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/minimap", "true" if on else "false")
         self.graph.minimap.wanted = on
         self.graph.minimap.place()
+
+    def _presentation_settled(self) -> None:
+        """Presentation mode began or ended and the window has its size: the panels that
+        lay out for their width render again, the graph fits its new pane."""
+        self.graph.fit(readable=True)
+        if self.session is not None:
+            self.inspector.show_step(self.session.index)
+        self._update_plots()
+
+    def _presentation_plot_toggled(self, on: bool) -> None:
+        self.settings.setValue("view/presentation_plot", "true" if on else "false")
 
     def _step_by_node_toggled(self, on: bool) -> None:
         self.player.by_node = on

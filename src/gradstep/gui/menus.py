@@ -64,6 +64,7 @@ def _view_entries(a: Actions) -> Entries:
         a.expand_all,
         None,
         a.presentation_mode,
+        a.presentation_plot,
         a.reset_layout,
     )
 

@@ -40,6 +40,7 @@ class Theme(Palette):
     font_scale: float = 1.0
     node_font_pt: float = 9.0
     max_fit_scale: float = 1.6
+    edge_width: float = 1.0  # px, an edge not carrying a gradient now (wider: costlier)
 
     # ---------------------------------------------------------------- helpers
     def color(self, name: str) -> QColor:
@@ -176,7 +177,8 @@ def presentation(theme: Theme) -> Theme:
             font_scale=1.7,
             node_font_pt=15.0,
             max_fit_scale=3.0,
-            active_edge_width=5.0,
+            active_edge_width=6.0,
+            edge_width=2.5,
         )
     return replace(
         theme,
@@ -192,7 +194,8 @@ def presentation(theme: Theme) -> Theme:
         font_scale=1.7,
         node_font_pt=15.0,
         max_fit_scale=3.0,
-        active_edge_width=5.0,
+        active_edge_width=6.0,
+        edge_width=2.5,
     )
 
 

@@ -53,6 +53,7 @@ def connect_window(w: Any) -> None:
     a.presentation_mode.toggled.connect(w.presentation.set_active)
     a.escape.triggered.connect(w._escape)
     a.reset_layout.triggered.connect(w.reset_layout)
+    a.presentation_plot.toggled.connect(w._presentation_plot_toggled)
     a.themes.triggered.connect(
         lambda act: w.apply_theme(act.objectName().removeprefix("action_theme_"))
     )

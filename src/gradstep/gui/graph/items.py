@@ -300,7 +300,7 @@ class EdgeItem(QGraphicsItem):
     ) -> None:
         colour = QColor(self.theme.edge_color(self.state))
         active = self.state == "active"
-        pen = QPen(colour, self.theme.active_edge_width if active else 1.0)
+        pen = QPen(colour, self.theme.active_edge_width if active else self.theme.edge_width)
         pen.setCosmetic(True)
         if self.bold:  # in scene units, so it scales with the figure; pale grey turns dark
             if self.state not in ("active", "done"):
