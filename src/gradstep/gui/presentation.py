@@ -7,7 +7,14 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QFontMetrics
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QToolBar,
+    QWidget,
+)
 
 SETTLE_MS = 150  # the window has its full-screen size by then: panels re-render, graph refits
 #: the inspector's share of the width while presenting: a 4×3 matrix of gradients, in the
@@ -145,7 +152,9 @@ class Presentation:
                 self.by_node.setChecked(self._by_node_before)
             QTimer.singleShot(SETTLE_MS, w, self._settle)
         self.retheme(on)
-        self.strip.set_font(w.font())
+        font = QFont(QApplication.font())  # the theme's, just set: large while presenting
+        font.setBold(True)
+        self.strip.set_font(font)
 
     def _shown_docks(self) -> list[QDockWidget]:
         wanted = self.plot is not None and self.plot_action is not None

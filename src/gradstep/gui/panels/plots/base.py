@@ -30,15 +30,20 @@ class ThemedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph 
 
     def _plot(self, title: str, row: int = 0, col: int = 0) -> pg.PlotItem:
         item = self.addPlot(row=row, col=col)
-        item.setTitle(title, color=self.theme.text, size="10pt")
+        item.setTitle(title, color=self.theme.text, size=self.pt(10))
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
+            axis.setStyle(tickFont=self.theme.ui_font(0.9))
             axis.setPen(pg.mkPen(self.theme.muted_text))
             axis.setTextPen(pg.mkPen(self.theme.text))
             axis.enableAutoSIPrefix(False)  # "×0.001" on an axis confuses a lecture
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
         return item
+
+    def pt(self, size: float) -> str:
+        """A font size in points, larger in presentation mode."""
+        return f"{size * self.theme.font_scale:g}pt"
 
     def _legend(self, row: int, col: int) -> pg.LegendItem:
         """A legend in its own cell beside a plot: never over the data."""
@@ -49,5 +54,5 @@ class ThemedLayout(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph 
         return legend
 
     def _message(self, text: str) -> None:
-        label = self.addLabel(text, color=self.theme.muted_text, size="11pt")
+        label = self.addLabel(text, color=self.theme.muted_text, size=self.pt(11))
         label.item.setTextWidth(360)

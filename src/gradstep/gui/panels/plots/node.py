@@ -130,7 +130,7 @@ class NodePlot(ThemedLayout):
         else:
             lines.append("outgoing ∂L/∂x = … (sent when the node computes)")
         self.nextRow()
-        self.addLabel("<br>".join(lines), color=t.text, size="10pt", justify="left")
+        self.addLabel("<br>".join(lines), color=t.text, size=self.pt(10), justify="left")
         self.ci.layout.setRowStretchFactor(0, 4)  # the plot takes the room, the note its lines
         self.annotation = "\n".join(lines)
 
@@ -148,8 +148,8 @@ class NodePlot(ThemedLayout):
         t = self.theme
         value = "…" if a is None else fmt(float(a.data.reshape(-1)[0]))
         label = self.addLabel(
-            f"<span style='font-size:10pt; color:{t.muted_text}'>{escape(title)}</span><br>"
-            f"<span style='font-size:24pt; font-weight:bold'>{value}</span>",
+            f"<span style='font-size:{self.pt(10)}; color:{t.muted_text}'>{escape(title)}</span>"
+            f"<br><span style='font-size:{self.pt(24)}; font-weight:bold'>{value}</span>",
             row=0,
             col=2 * col,
             color=t.text,
