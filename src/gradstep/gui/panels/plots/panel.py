@@ -43,6 +43,8 @@ class PlotsPanel(QTabWidget):
             record, step = self._shown[0], self._step
             self.set_trace(self.trace)
             self._show_node(record, None, step)
+        if self._flow_due:  # drawn when its tab is shown; until then its note in these colours
+            self.flow_plot.clear_plot()
 
     def set_trace(self, trace: Trace) -> None:
         self.trace = trace
