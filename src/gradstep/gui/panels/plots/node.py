@@ -116,8 +116,8 @@ class NodePlot(ThemedLayout):
             self._message(note)
 
     def _annotate(self, p: TangentPlot) -> None:
-        """The point, the slope and the chain rule, in a row under the plot (not over the
-        curve)."""
+        """The point, the slope and the chain rule, beside the plot or under it (not over
+        the curve)."""
         t = self.theme
         x0, y0, slope = float(p.x0[0]), float(p.y0[0]), float(p.slope[0])
         lines = [
@@ -129,9 +129,20 @@ class NodePlot(ThemedLayout):
             lines.append(f"outgoing ∂L/∂x = {product_text(p.incoming[0], slope, p.outgoing[0])}")
         else:
             lines.append("outgoing ∂L/∂x = … (sent when the node computes)")
-        self.nextRow()
-        self.addLabel("<br>".join(lines), color=t.text, size=self.pt(10), justify="left")
-        self.ci.layout.setRowStretchFactor(0, 4)  # the plot takes the room, the note its lines
+        size = self.pt(10)
+        if self.width() >= max(2 * self.height(), 760):  # wide and low: beside the plot
+            note = self.addLabel("<br>".join(lines), row=0, col=1, color=t.text, size=size)
+            note.setMinimumWidth(note.item.boundingRect().width() + 8)  # whole lines
+            self.ci.layout.setColumnStretchFactor(1, 0)
+        else:  # under it, two lines to a row where they fit: the plot keeps the room
+            rows = (
+                lines
+                if self.width() < 560
+                else ["&nbsp;&nbsp;&nbsp; ".join(lines[i : i + 2]) for i in (0, 2)]
+            )
+            self.nextRow()
+            self.addLabel("<br>".join(rows), color=t.text, size=size, justify="left")
+            self.ci.layout.setRowStretchFactor(0, 4)
         self.annotation = "\n".join(lines)
 
     # -------------------------------------------------------------- tensors
