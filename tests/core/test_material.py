@@ -80,19 +80,10 @@ TOO_LONG = {
     "even plainly): needs long loops recorded within budget",
 }
 
-_SYMPY = (
-    "an explicit gradient (backward(gradient=...), grad_outputs) makes torch import sympy "
-    "lazily, which the restricted guard refuses (issue 11)"
-)
 #: files that run trusted but not restricted today, and why
 RESTRICTED_NEEDS = {
-    "pt_blitz_autograd_tutorial.py": _SYMPY,
-    "pt_autogradqs_tutorial.py": _SYMPY,
-    "d2l_autograd.ipynb": _SYMPY,
-    "pt_polynomial_numpy.py": "import numpy is refused (issue 11 allows numpy)",
-    "pt_polynomial_autograd.py": "torch.set_default_device is refused at run time (issue 11)",
-    "pt_dynamic_net.py": "import random is refused (issue 11), and its 30,000 training rounds "
-    "pass the 200,000-step limit",
+    "pt_dynamic_net.py": "its 30,000 training rounds pass the 200,000-step limit: needs long "
+    "loops recorded within budget (issue 11)",
 }
 
 #: run trusted they write a file; restricted, that stays refused whatever else is widened
@@ -276,17 +267,22 @@ def test_restricted_run_matches_pytorch(file: str, tmp_path_factory) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="refused first for torch.__version__ (a dunder attribute), then numpy, "
-    "torch.from_numpy and torch.utils.data (issue 11); only torch.save/torch.load should stay",
-)
 @pytest.mark.parametrize("file", sorted(WRITES_FILES))
 def test_restricted_refuses_only_the_file_writes(file: str, tmp_path_factory) -> None:
-    """Restricted, a notebook that saves a model is refused at the save, and nothing is written."""
+    """Restricted, a notebook that saves a model is refused up front for its save and load
+    only (numpy, torch.from_numpy, torch.utils.data and torch.__version__ pass), and
+    nothing is written."""
     call, written = WRITES_FILES[file]
     path = _workdir(tmp_path_factory, file)
     trace = _trace(path, trusted=False)
-    assert trace["error"] is not None
-    assert call in trace["error"]["message"], trace["error"]
+    error = trace["error"]
+    assert error is not None and error["kind"] == "refused", error
+    lines = error["message"].split("\n")
+    assert lines[0].startswith("'.save' is not allowed"), lines
+    assert lines[1:] == [
+        "1 more refused construct:",
+        "line 427: '.load' is not allowed in a scenario: it reads or writes files; if you "
+        "trust the file, open it with --trust to run it as ordinary Python",
+    ]
+    assert "--trust" in lines[0]
     assert not (path.parent / written).exists()

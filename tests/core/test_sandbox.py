@@ -338,7 +338,7 @@ ATTACKS = [
     # what the tree cannot see: the proxies answer
     Attack(
         "nn aliasing torch.utils",
-        "import torch\nnn = torch\nloader = nn.utils.data.DataLoader",
+        "import torch\nnn = torch\nloader = nn.utils.checkpoint.checkpoint",
         None,
         AttributeError,
     ),
@@ -741,7 +741,9 @@ def test_uncaught_scenario_errors_propagate_unchanged() -> None:
 def test_proxy_refusals_name_the_attribute() -> None:
     torch_proxy = restricted_module("torch")
     with pytest.raises(
-        AttributeError, match=r"^torch\.save is not available in a restricted scenario$"
+        AttributeError,
+        match=r"^torch\.save is not available in a restricted scenario: it reads or writes files; "
+        "if you trust the file, open it with --trust",
     ):
         torch_proxy.save  # noqa: B018
     with pytest.raises(AttributeError, match="module 'torch' has no attribute 'tensr'"):
@@ -789,7 +791,9 @@ ALL_PROXIED = sorted(
 
 @pytest.mark.parametrize("path", ALL_PROXIED)
 def test_allow_lists_hold_no_modules_and_no_refused_names(path: str) -> None:
-    module = sys.modules[path]
+    if path.startswith("matplotlib"):
+        sandbox.prepare_library(path)
+    module = importlib.import_module(path)
     children = sandbox._CHILDREN.get(path, {})
     names = allowed_names(path)
     assert names, path
@@ -810,8 +814,19 @@ def test_teaching_names_are_allowed() -> None:
         "no_grad",
         "manual_seed",
     } <= torch_names
-    assert {"save", "load", "from_file", "from_numpy", "hub", "ops", "utils", "jit"}.isdisjoint(
-        torch_names
+    assert {"save", "load", "from_file", "frombuffer", "hub", "ops", "jit"}.isdisjoint(torch_names)
+    assert {"from_numpy", "set_default_device", "set_default_dtype"} <= torch_names
+    assert allowed_names("torch.utils") == {"data"}
+    assert {"Dataset", "TensorDataset", "DataLoader", "random_split"} <= allowed_names(
+        "torch.utils.data"
+    )
+    assert {"array", "linspace", "random", "sin", "ndarray"} <= allowed_names("numpy")
+    assert {"save", "load", "memmap", "fromfile", "ctypeslib", "lib"}.isdisjoint(
+        allowed_names("numpy")
+    )
+    assert {"plot", "show", "subplots", "figure"} <= allowed_names("matplotlib.pyplot")
+    assert {"savefig", "imsave", "imread", "switch_backend"}.isdisjoint(
+        allowed_names("matplotlib.pyplot")
     )
     assert {"Linear", "ReLU", "Module", "Parameter", "Sequential", "MSELoss"} <= allowed_names(
         "torch.nn"
@@ -820,6 +835,14 @@ def test_teaching_names_are_allowed() -> None:
     assert {"cross_entropy", "binary_cross_entropy", "relu"} <= allowed_names("torch.nn.functional")
     assert {"SGD", "Adam", "Optimizer", "lr_scheduler"} <= allowed_names("torch.optim")
     assert {"backward", "grad", "Function", "functional"} <= allowed_names("torch.autograd")
+
+
+def _agg_axes() -> Any:
+    sandbox.prepare_library("matplotlib.pyplot")
+    plt = sys.modules["matplotlib.pyplot"]
+    _, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    return ax
 
 
 def test_nothing_dangerous_is_reachable_through_public_attributes() -> None:
@@ -875,6 +898,14 @@ def test_nothing_dangerous_is_reachable_through_public_attributes() -> None:
         "grad_fn": y.grad_fn,
         "module": torch.nn.Linear(2, 2),
         "optimizer": torch.optim.SGD([x], lr=0.1),
+        # what issue 11 widened: numpy, pyplot and its figures, data loading, the stdlib
+        "numpy": restricted_module("numpy"),
+        "array": x.detach().numpy(),
+        "pyplot": restricted_module("matplotlib"),
+        "axes": _agg_axes(),
+        "loader": restricted_module("torch.utils"),
+        **{m: restricted_module(m) for m in ("random", "functools", "collections", "typing")},
+        **{m: restricted_module(m) for m in ("operator", "dataclasses", "time", "copy", "re")},
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reading .grad of non-leaves, x.T on 1-D tensors

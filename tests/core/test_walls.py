@@ -657,3 +657,57 @@ def test_missing_bindings_and_another_os_are_said_plainly(monkeypatch) -> None:
     assert walls_summary(walls_module.probe()) == (
         "none (unavailable: only the Python check applies on darwin)"
     )
+
+
+# ------------------------------------------------- what issue 11 widened, by effect
+
+#: numpy's and matplotlib's file, process and foreign-code doors and a DataLoader with
+#: worker processes, run for real (the Python layer off): what each would leave behind.
+LIBRARY_DOORS = """
+import numpy as np, matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+out = {out!r}
+attempt('np.save', lambda: np.save(out + '/a.npy', np.zeros(3)))
+attempt('np.savez', lambda: np.savez(out + '/b.npz', x=np.zeros(3)))
+attempt('np.savetxt', lambda: np.savetxt(out + '/c.txt', np.zeros(3)))
+attempt('tofile', lambda: np.zeros(3).tofile(out + '/d.bin'))
+attempt('dump', lambda: np.zeros(3).dump(out + '/e.pkl'))
+attempt('memmap', lambda: np.memmap(out + '/f.mm', mode='w+', shape=(3,)))
+attempt('open_memmap', lambda: np.lib.format.open_memmap(out + '/g.npy', mode='w+', shape=(3,)))
+attempt('savefig', lambda: plt.figure().savefig(out + '/h.png'))
+attempt('imsave', lambda: plt.imsave(out + '/i.png', np.zeros((2, 2))))
+attempt('ctypeslib', lambda: np.ctypeslib.load_library('libc.so.6', '/').system(
+    ('touch ' + out + '/j').encode()))
+attempt('loadtxt', lambda: print(np.loadtxt({secret!r}, dtype=str)))
+attempt('fromfile', lambda: print(np.fromfile({secret!r}, dtype=np.uint8).tobytes()))
+attempt('genfromtxt', lambda: print(np.genfromtxt({secret!r}, dtype=str)))
+attempt('imread', lambda: print(plt.imread({secret!r})))
+def touch(i):
+    open(out + f'/worker{{i}}', 'w').close()
+loader = DataLoader(TensorDataset(torch.ones(4)), batch_size=2, num_workers=2,
+                    worker_init_fn=touch)
+attempt('DataLoader workers', lambda: list(loader))
+"""
+
+
+@needs_a_wall
+def test_numpy_matplotlib_and_data_loader_doors_are_shut_by_the_walls(
+    bare_pool, pool, tmp_path, tmp_path_factory, home
+):
+    out = tmp_path_factory.mktemp("doors")
+    key = home / ".ssh" / "id_rsa"
+    code = TRY + LIBRARY_DOORS.format(out=str(out), secret=str(key))
+    result = run(bare_pool, tmp_path, code)
+    assert result.error is None, result.error
+    said = printed(result)
+    assert ": ok" not in said, said
+    assert sorted(p.name for p in out.iterdir()) == []
+    assert SECRET not in dumps(result.trace)
+    # the positive control: trusted, the same code leaves its files and starts its workers
+    control = run(pool, tmp_path, code, trusted=True)
+    assert control.error is None, control.error
+    made = {p.name for p in out.iterdir()}
+    assert {"a.npy", "c.txt", "d.bin", "h.png", "worker0", "worker1"} <= made, made

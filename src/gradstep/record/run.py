@@ -44,7 +44,10 @@ def record_scenario(
     """
     try:
         if not trusted:
-            check.check_source(scenario.source, scenario.path)
+            from gradstep.scenario import sandbox
+
+            # names of the imported modules that the run would refuse are refused now, too
+            check.check_source(scenario.source, scenario.path, sandbox.member)
         tree = check.parse_scenario(scenario.source, scenario.path)
     except ScenarioRefused as e:
         return refused_trace(scenario, e)

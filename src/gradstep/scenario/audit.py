@@ -45,6 +45,8 @@ from typing import Any
 
 import torch
 
+from gradstep.scenario import libraries
+
 #: A key no scenario can spell, in every restricted builtins dict: it tells scenario frames apart.
 SCENARIO_MARK: Any = object()
 
@@ -68,8 +70,23 @@ class _GuardState:
 
 _state = _GuardState()
 
-#: Top-level packages whose modules may still be imported while guarded.
-IMPORTABLE_ROOTS = frozenset({"torch", "math", "gradstep", "encodings"})
+#: Top-level packages whose modules may still be imported while guarded: torch, gradstep,
+#: and the libraries a scenario may import (their modules are imported before the guard
+#: goes on, see :func:`prepare_library`; this lets a late import through all the same).
+IMPORTABLE_ROOTS = frozenset(
+    {"torch", "gradstep", "encodings"} | {m.partition(".")[0] for m in libraries.IMPORTS}
+)
+
+#: Libraries whose own code may import what it needs while guarded, whatever the name:
+#: torch imports sympy the first time a backward gets an explicit gradient
+#: (``torch.autograd._make_grads`` imports ``torch.fx.experimental.symbolic_shapes``),
+#: numpy and matplotlib import their helpers on first use. An import is theirs when,
+#: walking out from the code that asked for it, a frame of one of them comes before
+#: any frame of the scenario: the scenario's own imports go through the sandbox's
+#: ``__import__`` and its allow-list, and a scenario cannot make a frame that passes
+#: for a library's (its functions run with the restricted built-ins that carry
+#: :data:`SCENARIO_MARK`, and it cannot name ``__name__`` in its globals).
+IMPORTING_LIBRARIES = frozenset({"torch", "numpy", "matplotlib"})
 
 #: Events refused whoever raises them, by their prefix before the first dot.
 REFUSED_PREFIXES = frozenset(
@@ -139,6 +156,7 @@ def make_policy(
     is_instance, int_, str_, permission_error = isinstance, int, str, PermissionError
     type_error, value_error, type_, any_ = TypeError, ValueError, type, any
     mark, importable, write_flags = SCENARIO_MARK, IMPORTABLE_ROOTS, _WRITE_FLAGS
+    libraries = IMPORTING_LIBRARIES
     attribute_events, os_reads = ATTRIBUTE_EVENTS, OS_READS
     refused_events, refused_prefixes = REFUSED_EVENTS, REFUSED_PREFIXES
     kinds: dict[str, int] = {}  # event name -> what to do, filled as events are first seen
@@ -158,6 +176,17 @@ def make_policy(
         if event in refused_events or event.partition(".")[0] in refused_prefixes:
             return REFUSE
         return PASS
+
+    def library_import(frame: Any) -> bool:
+        """Whether a library's own code asked for the import (see IMPORTING_LIBRARIES)."""
+        while frame is not None:
+            if frame.f_builtins.get(mark) is True:
+                return False  # the scenario's code comes first
+            module = frame.f_globals.get("__name__")
+            if is_instance(module, str_) and module.partition(".")[0] in libraries:
+                return True
+            frame = frame.f_back
+        return False
 
     def refuse(what: str) -> None:
         raise permission_error(f"{what} is not allowed while a restricted scenario runs")
@@ -191,7 +220,7 @@ def make_policy(
                 check_read(path)
         elif kind == IMPORT:
             name = str_(args[0])
-            if name.partition(".")[0] not in importable:
+            if name.partition(".")[0] not in importable and not library_import(getframe(caller)):
                 refuse(f"importing '{name}'")
         elif kind == ATTRIBUTE:
             frame = getframe(caller)
@@ -226,6 +255,18 @@ def read_roots() -> tuple[str, ...]:
 _reversible = make_policy(lambda: _state.read_roots + _state.extra_reads, caller=2)
 
 
+def _library_import(frame: types.FrameType | None) -> bool:
+    """:func:`make_policy`'s test of who imports, for the import guard (Python data)."""
+    while frame is not None:
+        if frame.f_builtins.get(SCENARIO_MARK) is True:
+            return False
+        module = frame.f_globals.get("__name__")
+        if isinstance(module, str) and module.partition(".")[0] in IMPORTING_LIBRARIES:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     if not _state.depth:
         return  # the common case, outside every scenario run
@@ -245,7 +286,12 @@ class _ImportGuard:
     @staticmethod
     def find_spec(name: str, path: Any = None, target: Any = None) -> None:
         exempt = threading.current_thread() is _state.prewarm_thread
-        if restricted_now() and not exempt and name.partition(".")[0] not in IMPORTABLE_ROOTS:
+        if (
+            restricted_now()
+            and not exempt
+            and name.partition(".")[0] not in IMPORTABLE_ROOTS
+            and not _library_import(sys._getframe(1))
+        ):
             raise PermissionError(
                 f"importing '{name}' is not allowed while a restricted scenario runs"
             )
@@ -325,6 +371,7 @@ def prewarm_in_background() -> None:
         return
 
     def run() -> None:
+        import_libraries(None)  # matplotlib too: a lesson that plots opens at once
         importlib.import_module("torch._dynamo")
         _state.prewarmed = True
 
@@ -341,6 +388,33 @@ def prewarm_in_background() -> None:
 _NEEDS_PREWARM = re.compile(r"\b(?:optim|func)\b")
 
 
+#: A scenario that draws: matplotlib (~1 s, ~180 modules, a font cache read from the
+#: user's cache folder) is imported before the guard goes on, with the Agg canvas.
+_USES_MATPLOTLIB = re.compile(r"\bmatplotlib\b")
+
+
+def prepare_library(name: str) -> None:
+    """Import an allowed library module ``name`` the way a scenario run needs it:
+    matplotlib on the Agg canvas (the worker has no display; gradstep captures figures)."""
+    if name.partition(".")[0] == "matplotlib" and "matplotlib.pyplot" not in sys.modules:
+        matplotlib = importlib.import_module("matplotlib")
+        matplotlib.use("Agg", force=True)
+        importlib.import_module("matplotlib.pyplot")
+    importlib.import_module(name)
+
+
+def import_libraries(source: str | None) -> None:
+    """Import, unguarded, the library modules a scenario may import: the standard
+    library's and numpy's (a few ms, most already loaded by torch), ``torch.utils.data``,
+    and matplotlib when ``source`` names it (or ``source`` is None: a spare worker)."""
+    for name in libraries.IMPORTS:
+        if name.startswith("matplotlib"):
+            if source is None or _USES_MATPLOTLIB.search(source):
+                prepare_library(name)
+        elif name not in sys.modules:
+            importlib.import_module(name)
+
+
 def needs_prewarm(source: str) -> bool:
     """Whether running ``source`` restricted may make torch import ``torch._dynamo``."""
     return _NEEDS_PREWARM.search(source) is not None
@@ -351,6 +425,7 @@ def prepare_for(source: str) -> None:
     needs it (waiting for the background thread, or importing now), and otherwise
     let :func:`guarded` skip it, so that a one-off run of a scenario without an
     optimiser does not pay a second for imports it never uses."""
+    import_libraries(source)
     if needs_prewarm(source):
         prewarm()
     else:
@@ -382,6 +457,7 @@ def guarded(readable: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
     if _state.sealed:
         yield
         return
+    import_libraries("")
     _finish_prewarm(wait=False)
     extra = tuple(os.path.realpath(os.fspath(p)) for p in readable)
     with _state.lock:

@@ -4,8 +4,12 @@ A scenario is ordinary PyTorch teaching code, so the check accepts the whole
 ordinary language (assignments, functions, classes, loops, ``with``,
 ``try``, comprehensions, f-strings) and refuses, each with its line:
 
-- imports other than torch's teaching parts and ``math``
-  (:data:`ALLOWED_MODULES`), relative imports and ``import *``;
+- imports other than torch's teaching parts, numpy, matplotlib and the
+  standard library's pure computation (:data:`ALLOWED_MODULES`, see
+  :mod:`gradstep.scenario.libraries`), relative imports and ``import *``;
+- given the sandbox's allow-lists (``members``, as a restricted run passes
+  them), names of those modules that the run would refuse (``np.lib``,
+  ``plt.ginput``): up front, with the rest, rather than mid-run;
 - the reflective and I/O built-ins (``open``, ``eval``, ``getattr``,
   ``vars``, ``input``, ...) unless the scenario binds the name itself (a
   variable called ``input`` is common in PyTorch code and harmless: the
@@ -73,13 +77,13 @@ import ast
 import re
 import string
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from gradstep.scenario import libraries
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 
-#: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``),
-#: in the order the refusal message lists them.
-ALLOWED_IMPORTS: tuple[str, ...] = (
+#: torch's teaching parts a scenario may import.
+TORCH_IMPORTS: tuple[str, ...] = (
     "torch",
     "torch.nn",
     "torch.nn.functional",
@@ -89,10 +93,42 @@ ALLOWED_IMPORTS: tuple[str, ...] = (
     "torch.optim.lr_scheduler",
     "torch.autograd",
     "torch.autograd.functional",
-    "math",
+    "torch.autograd.gradcheck",
+    "torch.func",
 )
+
+#: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``):
+#: torch's teaching parts, then numpy, matplotlib, ``torch.utils.data`` and the standard
+#: library's pure computation (:mod:`gradstep.scenario.libraries` says which names of each).
+ALLOWED_IMPORTS: tuple[str, ...] = TORCH_IMPORTS + libraries.IMPORTS
 ALLOWED_MODULES: frozenset[str] = frozenset(ALLOWED_IMPORTS)
-ALLOWED_MODULES_TEXT = ", ".join(ALLOWED_IMPORTS[:-1]) + " and " + ALLOWED_IMPORTS[-1]
+ALLOWED_MODULES_TEXT = (
+    "torch (its teaching parts, torch.utils.data), numpy, matplotlib.pyplot and the standard "
+    "library's pure computation (" + ", ".join(m for m in libraries.STDLIB_DENIED) + ")"
+)
+
+#: How to run a file that needs what stays refused: said with every refusal.
+TRUST_HINT = "if you trust the file, open it with --trust to run it as ordinary Python"
+
+#: Modules refused with a reason of their own (the rest: "not one teaching code needs").
+_MODULE_REASONS: dict[str, str] = {
+    **dict.fromkeys(
+        ("os", "sys", "io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "pickle",
+         "shelve", "marshal", "csv", "json", "sqlite3", "zipfile", "tarfile", "gzip", "h5py",
+         "PIL", "pandas", "scipy", "sklearn", "torchvision", "datasets", "urllib", "requests"),
+        "it reads or writes files, or fetches data",
+    ),
+    **dict.fromkeys(
+        ("subprocess", "multiprocessing", "threading", "concurrent", "asyncio", "signal",
+         "socket", "ssl", "http", "ftplib", "smtplib", "webbrowser"),
+        "it starts processes or threads or reaches the network",
+    ),
+    **dict.fromkeys(
+        ("importlib", "builtins", "inspect", "ctypes", "gc", "types", "code", "codeop",
+         "runpy", "pkgutil", "traceback", "weakref", "cffi"),
+        "it reaches the interpreter's internals or native code",
+    ),
+}  # fmt: skip
 
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.
 DANGEROUS_BUILTINS: frozenset[str] = frozenset(
@@ -174,10 +210,19 @@ ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
         "export_memory_timeline",
         "onnx",
         "export",
-        # numpy and raw memory
-        "numpy",
-        "np",
-        "from_numpy",
+        # numpy's file doors (``np.save``/``load`` above), raw memory
+        "savez",
+        "savez_compressed",
+        "savetxt",
+        "loadtxt",
+        "genfromtxt",
+        "fromregex",
+        "memmap",
+        "open_memmap",
+        "ctypeslib",
+        "DataSource",
+        "dump",
+        "np",  # torch.nn.functional's re-export of the real numpy module
         "frombuffer",
         "to_dlpack",
         "from_dlpack",
@@ -243,6 +288,12 @@ ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
         # and torch.compiler (its load_cache_artifacts unpickles bytes)
         "torch",
         "compiler",
+        # matplotlib's files and backends (gradstep captures the figures itself)
+        "savefig",
+        "imsave",
+        "imread",
+        "print_figure",
+        "switch_backend",
     }
 )
 
@@ -267,7 +318,7 @@ SUPER_DUNDERS: frozenset[str] = DEFINABLE_DUNDERS
 
 #: Dunder names a scenario may read as values (``if __name__ == "__main__":``) and as
 #: attributes (``type(x).__name__``): a string, whatever it is read from.
-READABLE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__"})
+READABLE_DUNDER_NAMES: frozenset[str] = frozenset({"__name__", "__version__"})
 
 #: The syntax a scenario may use: every node type of Python 3.11 teaching code needs.
 #: Anything else, including syntax that later Python versions add, is refused.
@@ -322,27 +373,36 @@ def refused_attribute_reason(name: str) -> str | None:
     if name in FRAME_ATTRIBUTES:
         return f"'.{name}' is not allowed: it reaches the interpreter's frames and code"
     if name in ESCAPE_ATTRIBUTES or name.endswith("Storage"):
-        return (
-            f"'.{name}' is not allowed in a scenario: it reaches files, processes, "
-            "native code or Python internals"
+        why = libraries.REASONS.get(
+            name, "it reaches files, processes, native code or Python internals"
         )
+        return f"'.{name}' is not allowed in a scenario: {why}; {TRUST_HINT}"
     return None
 
 
-def check_source(source: str, filename: str) -> None:
+#: What a module proxy offers, for the check of ``alias.name`` before the run: given a
+#: module path and an attribute, the child module's path, ``""`` for an allowed name, or
+#: the reason the name is refused (``gradstep.scenario.sandbox.member``).
+Members = Callable[[str, str], tuple[str, str]]
+
+
+def check_source(source: str, filename: str, members: Members | None = None) -> None:
     """Refuse the scenario with its first problem (the others in its ``more``), or return
-    None when it may run."""
-    problems = find_refusals(source, filename)
+    None when it may run. ``members``: also refuse, up front, names of the imported
+    modules that the run would refuse."""
+    problems = find_refusals(source, filename, members)
     if problems:
         first = problems[0]
         first.more = tuple(problems[1:])
         raise first
 
 
-def find_refusals(source: str, filename: str) -> list[ScenarioRefused]:
+def find_refusals(
+    source: str, filename: str, members: Members | None = None
+) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
     tree = parse_scenario(source, filename)
-    checker = _Checker(filename, _bound_names(tree))
+    checker = _Checker(filename, _bound_names(tree), members, _rebound_names(tree))
     try:
         checker.visit(tree)
     except RecursionError:
@@ -438,6 +498,21 @@ def _bound_names(tree: ast.AST) -> frozenset[str]:
     return frozenset(names)
 
 
+def _rebound_names(tree: ast.AST) -> frozenset[str]:
+    """Names bound by something other than an import (an assignment, a def, a loop)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return frozenset(names)
+
+
 #: exceptions a scenario may not catch: the recorder stops a scenario with a BaseException
 UNCATCHABLE = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit"})
 
@@ -445,10 +520,19 @@ UNCATCHABLE = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit", "Ge
 class _Checker(ast.NodeVisitor):
     """Walks the tree once and collects a ScenarioRefused per refused construct."""
 
-    def __init__(self, filename: str, bound: frozenset[str]) -> None:
+    def __init__(
+        self,
+        filename: str,
+        bound: frozenset[str],
+        members: Members | None = None,
+        rebound: frozenset[str] = frozenset(),
+    ) -> None:
         self.filename = filename
         self.bound = bound
         self.problems: list[ScenarioRefused] = []
+        self.members = members
+        self.rebound = rebound  # names also bound otherwise than by an import: not followed
+        self.modules: dict[str, str] = {}  # name -> the module an import bound it to
 
     def refuse(self, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 1)
@@ -472,8 +556,40 @@ class _Checker(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if alias.name not in ALLOWED_MODULES:
-                self.refuse(node, _import_message(alias.name))
+                self.refuse(node, import_message(alias.name))
+            elif alias.asname:
+                self._bind_module(alias.asname, alias.name)
+            else:
+                top = alias.name.partition(".")[0]
+                self._bind_module(top, top)
             self._check_binding(node, alias.asname)
+
+    def _bind_module(self, name: str, module: str) -> None:
+        if name not in self.rebound:
+            self.modules[name] = module
+
+    def _module_of(self, node: ast.expr) -> str | None:
+        """The module an expression names for sure (``np``, ``torch.nn``), else None."""
+        if isinstance(node, ast.Name):
+            return self.modules.get(node.id)
+        if isinstance(node, ast.Attribute) and self.members is not None:
+            parent = self._module_of(node.value)
+            if parent is not None:
+                child, _ = self.members(parent, node.attr)
+                return child or None
+        return None
+
+    def _check_member(self, node: ast.AST, module: str, name: str) -> str:
+        """Refuse ``module.name`` now if the run would; returns the child module or ''."""
+        if self.members is None:
+            return ""
+        child, reason = self.members(module, name)
+        if reason:
+            self.refuse(
+                node,
+                f"{module}.{name} is not available in a restricted scenario: {reason}; {TRUST_HINT}",
+            )
+        return child
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -484,7 +600,7 @@ class _Checker(ast.NodeVisitor):
             )
             return
         if module not in ALLOWED_MODULES:
-            self.refuse(node, _import_message(module))
+            self.refuse(node, import_message(module))
             return
         for alias in node.names:
             if alias.name == "*":
@@ -497,6 +613,10 @@ class _Checker(ast.NodeVisitor):
                 self.refuse(
                     node, f"importing '{alias.name}' from {module} is not allowed: {reason}"
                 )
+            else:
+                child = self._check_member(node, module, alias.name)
+                if child:
+                    self._bind_module(alias.asname or alias.name, child)
             self._check_binding(node, alias.asname)
 
     # ------------------------------------------------------------------ names
@@ -598,6 +718,10 @@ class _Checker(ast.NodeVisitor):
             reason = refused_attribute_reason(name)
             if reason:
                 self.refuse(node, reason)
+            elif isinstance(node.ctx, ast.Load):
+                module = self._module_of(node.value)
+                if module is not None:
+                    self._check_member(node, module, name)
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -609,8 +733,19 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _import_message(module: str) -> str:
-    return f"importing '{module}' is not allowed; a scenario may import {ALLOWED_MODULES_TEXT}"
+def import_message(module: str) -> str:
+    top = module.partition(".")[0]
+    why = _MODULE_REASONS.get(top) or _MODULE_REASONS.get(module)
+    if why is None:
+        why = (
+            f"of {top}, a scenario may import {', '.join(m for m in ALLOWED_IMPORTS if m.startswith(top + '.') or m == top)}"
+            if any(m == top or m.startswith(top + ".") for m in ALLOWED_IMPORTS)
+            else "it is not one of the modules teaching code needs"
+        )
+    return (
+        f"importing '{module}' is not allowed: {why}; a restricted scenario may import "
+        f"{ALLOWED_MODULES_TEXT}; {TRUST_HINT}"
+    )
 
 
 def _is_nn_utils(module: str, name: str) -> bool:
@@ -618,8 +753,9 @@ def _is_nn_utils(module: str, name: str) -> bool:
 
 
 def _is_nn_reference(node: ast.expr) -> bool:
-    """``nn`` or ``<anything>.nn``: the receivers of the allowed ``nn.utils``."""
-    return (isinstance(node, ast.Name) and node.id == "nn") or (
+    """``nn``, ``torch`` or ``<anything>.nn``: the receivers of the allowed ``nn.utils``
+    and ``torch.utils`` (the sandbox exposes only ``torch.utils.data`` of the latter)."""
+    return (isinstance(node, ast.Name) and node.id in ("nn", "torch")) or (
         isinstance(node, ast.Attribute) and node.attr == "nn"
     )
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from torch import nn
 from torch.optim import lr_scheduler
+from torch.utils import data
 
 from gradstep.scenario.audit import restricted_now
 from gradstep.scenario.check import refused_attribute_reason
@@ -123,3 +124,36 @@ REPLACEMENTS: dict[tuple[str, str], type] = {
     ("torch.optim.lr_scheduler", "MultiplicativeLR"): MultiplicativeLR,
     ("torch.optim.lr_scheduler", "CyclicLR"): CyclicLR,
 }
+
+
+class DataLoader(data.DataLoader):  # type: ignore[type-arg]
+    """torch's DataLoader, loading in the scenario's own process only.
+
+    ``num_workers > 0`` starts worker processes, which the walls refuse with an
+    error from deep inside the loader; this says so at the line that asked,
+    both when the loader is made and when it is iterated (``num_workers`` is
+    a plain attribute that can be set in between).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        workers = kwargs.get("num_workers", args[5] if len(args) > 5 else 0)
+        _check_workers(workers)
+        super().__init__(*args, **kwargs)
+
+    def _get_iterator(self) -> Any:
+        _check_workers(self.num_workers)
+        return super()._get_iterator()
+
+
+def _check_workers(workers: Any) -> None:
+    if restricted_now() and workers:
+        raise ValueError(
+            f"DataLoader(num_workers={workers!r}) starts worker processes, which a "
+            "restricted scenario may not; use num_workers=0 (the default), or open the file "
+            "with --trust"
+        )
+
+
+DataLoader.__qualname__ = DataLoader.__name__ = "DataLoader"
+DataLoader.__module__ = data.DataLoader.__module__
+REPLACEMENTS[("torch.utils.data", "DataLoader")] = DataLoader

@@ -42,7 +42,7 @@ from typing import Any, cast
 
 import torch
 
-from gradstep.scenario import hardened
+from gradstep.scenario import hardened, libraries
 from gradstep.scenario.audit import (
     SCENARIO_MARK,
     guarded,
@@ -50,11 +50,17 @@ from gradstep.scenario.audit import (
     is_sealed,
     needs_prewarm,
     prepare_for,
+    prepare_library,
     prewarm,
     prewarm_in_background,
     seal,
 )
-from gradstep.scenario.check import ALLOWED_MODULES, ALLOWED_MODULES_TEXT, refused_attribute_reason
+from gradstep.scenario.check import (
+    ALLOWED_MODULES,
+    TRUST_HINT,
+    import_message,
+    refused_attribute_reason,
+)
 
 hardened.install()
 
@@ -87,6 +93,7 @@ _CHILDREN: dict[str, dict[str, str]] = {
         "fft": "torch.fft",
         "func": "torch.func",
         "cuda": "torch.cuda",
+        "utils": "torch.utils",
     },
     "torch.nn": {
         "functional": "torch.nn.functional",
@@ -95,6 +102,7 @@ _CHILDREN: dict[str, dict[str, str]] = {
     },
     "torch.optim": {"lr_scheduler": "torch.optim.lr_scheduler"},
     "torch.autograd": {"functional": "torch.autograd.functional"},
+    **libraries.CHILDREN,
 }
 
 #: torch's own names beyond the ATen functions: types, grad modes, seeds, constants.
@@ -105,12 +113,12 @@ _TORCH_EXTRA = {
     "set_rng_state", "pi", "e", "inf", "nan", "newaxis", "is_tensor", "get_default_dtype",
     "set_default_dtype", "set_printoptions", "broadcast_shapes", "unravel_index", "unique",
     "vmap", "typename", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+    "set_default_device", "get_default_device", "from_numpy", "as_tensor",
 }  # fmt: skip
 
 #: ATen functions that read or map files, or view foreign memory.
 _TORCH_DENIED = {
     "from_file",
-    "from_numpy",
     "frombuffer",
     "set_num_threads",
     "set_num_interop_threads",
@@ -130,7 +138,9 @@ _EXPLICIT: dict[str, set[str]] = {
         "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
         "functional_call", "linearize",
     },
+    "torch.autograd.gradcheck": {"gradcheck", "gradgradcheck", "GradcheckError"},
     "torch.cuda": {"is_available", "device_count"},
+    **{path: set(names) for path, names in libraries.EXPLICIT.items()},
 }  # fmt: skip
 
 #: torch.nn.functional's helpers for torch's own dispatch, not for scenarios.
@@ -203,8 +213,17 @@ _RULES: dict[str, Callable[[types.ModuleType], set[str]]] = {
     "torch.linalg": lambda m: {n for n, v in _public(m) if _is_function(v)},
     "torch.special": lambda m: {n for n, v in _public(m) if _is_function(v)},
     "torch.fft": lambda m: {n for n, v in _public(m) if _is_function(v)},
-    "math": lambda m: {n for n, _ in _public(m)},
 }
+
+
+def _library_names(denied: frozenset[str]) -> Callable[[types.ModuleType], set[str]]:
+    """A library module's public names that are no modules, minus its doors."""
+    return lambda m: {
+        n for n, v in _public(m) if not isinstance(v, types.ModuleType) and n not in denied
+    }
+
+
+_RULES.update({path: _library_names(denied) for path, denied in libraries.DENIED.items()})
 
 _allowed_cache: dict[str, frozenset[str]] = {}
 
@@ -250,6 +269,8 @@ class RestrictedModule:
         if name == "__class__":  # isinstance() and friends ask for it
             return RestrictedModule
         path: str = object.__getattribute__(self, "_gs_path")
+        if name == "__version__" and "." not in path:  # torch.__version__, np.__version__
+            return _real_module(path).__version__
         child = _CHILDREN.get(path, {}).get(name)
         if child is not None:
             return restricted_module(child)
@@ -260,7 +281,11 @@ class RestrictedModule:
                 return safer
             return getattr(module, name)  # looked up now: patches made during a run are seen
         if name in dir(module):
-            raise AttributeError(f"{path}.{name} is not available in a restricted scenario")
+            why = libraries.REASONS.get(name)
+            raise AttributeError(
+                f"{path}.{name} is not available in a restricted scenario"
+                + (f": {why}; {TRUST_HINT}" if why else "")
+            )
         raise AttributeError(f"module '{path}' has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -274,6 +299,26 @@ class RestrictedModule:
 
     def __dir__(self) -> list[str]:
         return sorted(allowed_names(object.__getattribute__(self, "_gs_path")))
+
+
+def member(path: str, name: str) -> tuple[str, str]:
+    """What the proxy of ``path`` gives for ``name``, for the static check up front:
+    ``(child module, "")``, ``("", "")`` for an allowed name, or ``("", reason)``."""
+    child = _CHILDREN.get(path, {}).get(name)
+    if child is not None:
+        return child, ""
+    if name == "__version__" and "." not in path:
+        return "", ""
+    try:
+        allowed = allowed_names(path)
+    except ImportError:
+        return "", ""  # not importable here: the run says so at the import
+    if name in allowed:
+        return "", ""
+    if name not in dir(_real_module(path)):
+        return "", ""  # a typo: let the run raise Python's own AttributeError
+    why = libraries.REASONS.get(name) or refused_attribute_reason(name)
+    return "", why or "it is not part of what a restricted scenario may use"
 
 
 def restricted_module(path: str) -> RestrictedModule:
@@ -302,6 +347,10 @@ _SAFE_BUILTINS = (
 )  # fmt: skip
 
 
+#: Libraries whose native code imports their own modules through the scenario's __import__.
+_NATIVE_IMPORTERS = frozenset({"torch", "numpy", "matplotlib"})
+
+
 def _restricted_import(
     name: str,
     globals: dict[str, Any] | None = None,
@@ -312,20 +361,22 @@ def _restricted_import(
     """``__import__`` for scenarios: the allowed modules only, as proxies.
 
     torch's C++ code imports its own modules (``torch.storage`` when a tensor
-    is made) through the ``__import__`` of the Python frame that called it,
-    which here is the scenario's; it then takes the module from
-    ``sys.modules`` and ignores what this returns. So other ``torch.*`` names
-    are imported for real but handed back as a proxy that exposes nothing.
+    is made), and numpy's C code its own (``numpy._core.arrayprint`` when an
+    array is first printed), through the ``__import__`` of the Python frame
+    that called it, which here is the scenario's; it then takes the module from
+    ``sys.modules`` and ignores what this returns. So other ``torch.*`` and
+    ``numpy.*`` names are imported for real but handed back as a proxy that
+    exposes nothing.
     """
     if level:
         raise ImportError("relative imports are not allowed in a restricted scenario")
     top = name.partition(".")[0]
     if name not in ALLOWED_MODULES:
-        if top != "torch":
-            raise ImportError(
-                f"importing '{name}' is not allowed; a scenario may import {ALLOWED_MODULES_TEXT}"
-            )
+        if top not in _NATIVE_IMPORTERS:
+            raise ImportError(import_message(name))
         importlib.import_module(name)
+    elif name not in sys.modules:
+        prepare_library(name)
     # 'import torch.nn' binds 'torch'; 'from torch.nn import X' and 'import torch.nn as nn'
     # take the attribute from the proxy of the right module
     return restricted_module(name if fromlist else top)

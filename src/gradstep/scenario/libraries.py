@@ -1,0 +1,176 @@
+"""What a restricted scenario may use beyond torch: numpy, matplotlib, ``torch.utils.data``
+and the standard library's pure computation (issue 11).
+
+Teaching code uses these, and none of it needs a file, a process, the network
+or the interpreter's internals. Each module is handed to the scenario as an
+allow-listing proxy (:class:`gradstep.scenario.sandbox.RestrictedModule`) whose
+names are the module's public, non-module names minus the doors listed here:
+
+- numpy: everything but its file, process and foreign-code doors
+  (:data:`NUMPY_DENIED`: ``save``/``load``/``savez``/``savetxt``/``loadtxt``/
+  ``genfromtxt``/``fromfile``/``fromregex``/``memmap``/``DataSource``,
+  ``ctypeslib``, ``lib`` (``lib.format.open_memmap``, ``lib.npyio``),
+  ``f2py``, ``testing``, ``rec`` (``rec.fromfile``), ``frombuffer``/``from_dlpack``
+  (foreign memory)); ``numpy.random``, ``numpy.linalg``, ``numpy.fft`` and
+  ``numpy.polynomial`` whole;
+- matplotlib: ``pyplot`` (with ``cm`` and ``style``) and ``rcParams``, drawing
+  on the worker's Agg canvas; gradstep captures the figures, so the doors to
+  files (``savefig``, ``imsave``, ``imread``) and to other backends
+  (``use``, ``switch_backend``, which import a module by name) stay shut;
+- ``torch.utils.data`` in-process: datasets, samplers, ``random_split`` and a
+  ``DataLoader`` that refuses ``num_workers > 0`` (worker processes) up front;
+- the standard library modules of :data:`STDLIB_DENIED`, minus the few
+  names that read attributes or evaluate code by a string
+  (``operator.attrgetter``, ``typing.get_type_hints``, ``functools.wraps``...).
+
+What stays refused is refused by the static check before anything runs, with
+the reason and ``--trust`` (see :mod:`gradstep.scenario.check`). None of this
+is the security boundary: the worker's operating-system walls are
+(:mod:`gradstep.worker.walls`); ``tests/core/test_walls.py`` judges the doors
+named here by their effect.
+"""
+
+from __future__ import annotations
+
+#: Standard-library modules a scenario may import, each with the names it may not use.
+STDLIB_DENIED: dict[str, frozenset[str]] = {
+    "math": frozenset(),
+    "cmath": frozenset(),
+    "random": frozenset(),
+    "statistics": frozenset(),
+    "numbers": frozenset(),
+    "fractions": frozenset(),
+    "decimal": frozenset(),
+    "itertools": frozenset(),
+    # attrgetter/methodcaller read attributes by a string; the walk of names sees no string
+    "operator": frozenset({"attrgetter", "methodcaller"}),
+    # wraps/update_wrapper copy attributes named by the caller (``assigned=("__globals__",)``)
+    "functools": frozenset({"wraps", "update_wrapper", "WRAPPER_ASSIGNMENTS", "WRAPPER_UPDATES"}),
+    "collections": frozenset(),
+    "collections.abc": frozenset(),
+    "heapq": frozenset(),
+    "bisect": frozenset(),
+    "copy": frozenset(),
+    # make_dataclass builds a class from names and types given at run time
+    "dataclasses": frozenset({"make_dataclass"}),
+    "enum": frozenset(),
+    # get_type_hints and ForwardRef evaluate annotation strings
+    "typing": frozenset({"get_type_hints", "ForwardRef"}),
+    "abc": frozenset({"get_cache_token"}),
+    "string": frozenset(),
+    "textwrap": frozenset(),
+    "re": frozenset(),
+    "pprint": frozenset(),
+    # clock_settime and tzset change the process's clock and time zone
+    "time": frozenset({"clock_settime", "clock_settime_ns", "tzset", "pthread_getcpuclockid"}),
+    "datetime": frozenset(),
+    "__future__": frozenset(),
+}
+
+#: numpy's doors to files, processes and foreign code (module attributes).
+NUMPY_DENIED: frozenset[str] = frozenset(
+    {
+        "save", "savez", "savez_compressed", "load", "loadtxt", "savetxt", "genfromtxt",
+        "fromfile", "fromregex", "memmap", "DataSource", "frombuffer", "from_dlpack",
+        "show_config", "show_runtime", "info", "get_include", "setbufsize",
+    }
+)  # fmt: skip
+
+#: matplotlib.pyplot's doors to files, other backends and waiting on a window.
+PYPLOT_DENIED: frozenset[str] = frozenset(
+    {
+        "savefig", "imsave", "imread", "switch_backend", "install_repl_displayhook",
+        "uninstall_repl_displayhook", "new_figure_manager", "get_current_fig_manager",
+        "ginput", "waitforbuttonpress", "connect", "disconnect", "figimage",
+    }
+)  # fmt: skip
+
+#: What a scenario may read on the top-level ``matplotlib`` module.
+MATPLOTLIB_NAMES: frozenset[str] = frozenset(
+    {"rcParams", "rc", "rc_context", "rcdefaults", "colormaps", "color_sequences"}
+)
+
+#: torch.utils.data in-process (its DataLoader is handed out hardened: num_workers=0).
+DATA_NAMES: frozenset[str] = frozenset(
+    {
+        "Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
+        "ChainDataset", "Subset", "DataLoader", "random_split", "Sampler", "SequentialSampler",
+        "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+        "default_collate", "default_convert", "get_worker_info",
+    }
+)  # fmt: skip
+
+#: Which attribute of which library module is itself a proxied module.
+CHILDREN: dict[str, dict[str, str]] = {
+    "collections": {"abc": "collections.abc"},
+    "numpy": {
+        "random": "numpy.random",
+        "linalg": "numpy.linalg",
+        "fft": "numpy.fft",
+        "polynomial": "numpy.polynomial",
+    },
+    "matplotlib": {"pyplot": "matplotlib.pyplot", "cm": "matplotlib.cm"},
+    "matplotlib.pyplot": {"cm": "matplotlib.cm", "style": "matplotlib.style"},
+    "matplotlib.style": {},
+    "torch.utils": {"data": "torch.utils.data"},
+}
+
+#: Explicit allow-lists of library modules (the others take their public names).
+EXPLICIT: dict[str, frozenset[str]] = {
+    "matplotlib": MATPLOTLIB_NAMES,
+    "matplotlib.style": frozenset({"use", "context", "available"}),
+    "torch.utils": frozenset(),
+    "torch.utils.data": DATA_NAMES,
+}
+
+#: Module attributes denied by path (the rest of a library module's public names pass).
+DENIED: dict[str, frozenset[str]] = {
+    **STDLIB_DENIED,
+    "numpy": NUMPY_DENIED,
+    "numpy.random": frozenset(),
+    "numpy.linalg": frozenset(),
+    "numpy.fft": frozenset(),
+    "numpy.polynomial": frozenset(),
+    "matplotlib.pyplot": PYPLOT_DENIED,
+    "matplotlib.cm": frozenset(),
+}
+
+#: The modules a scenario may import from this module's libraries.
+IMPORTS: tuple[str, ...] = (
+    "numpy",
+    "numpy.random",
+    "numpy.linalg",
+    "numpy.fft",
+    "numpy.polynomial",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib.cm",
+    "torch.utils.data",
+    *STDLIB_DENIED,
+)
+
+#: Why a door stays shut, by name: said by the static check with the suggestion of --trust.
+REASONS: dict[str, str] = {
+    **{n: "it reads or writes files" for n in NUMPY_DENIED - {"frombuffer", "from_dlpack"}},
+    "frombuffer": "it views foreign memory",
+    "lib": "it holds numpy's file formats and memory maps (lib.format, lib.npyio)",
+    "ctypeslib": "it loads native code",
+    "tofile": "it writes a file",
+    "dump": "it writes a file",
+    "testing": "it runs test tools that start processes and read files",
+    "f2py": "it compiles and loads native code",
+    "rec": "it reads files (rec.fromfile)",
+    "from_dlpack": "it views foreign memory",
+    "savefig": "it writes a file (gradstep shows each figure at the step that drew it)",
+    "imsave": "it writes a file",
+    "imread": "it reads a file",
+    "use": "it switches to another backend, which imports a module by name",
+    "switch_backend": "it switches to another backend, which imports a module by name",
+    "attrgetter": "it reads attributes named by a string",
+    "methodcaller": "it calls methods named by a string",
+    "wraps": "it copies attributes named by the caller",
+    "update_wrapper": "it copies attributes named by the caller",
+    "get_type_hints": "it evaluates annotation strings as code",
+    "ForwardRef": "it evaluates a string as code",
+    "make_dataclass": "it builds a class from names given at run time",
+}
