@@ -42,8 +42,11 @@ torch.manual_seed(1)
 x = torch.randn(4, dtype=torch.double, requires_grad=True)
 print(gradcheck(torch.sin, (x,), eps=1e-6, atol=1e-4))
 J = jacobian(lambda t: t.sin() * t, x.detach())
+Jv = jacobian(lambda t: t.sin() * t, x.detach(), vectorize=True)
 H = hessian(lambda t: (t ** 3).sum(), x.detach())
-print(J.diagonal().tolist(), H.diagonal().tolist())
+print(J.diagonal().tolist(), Jv.diagonal().tolist(), H.diagonal().tolist())
+y = (x ** 2).sum()
+y.backward()
 """
 
 NUMPY_AND_STDLIB = """
@@ -203,3 +206,20 @@ def test_refusals_come_up_front_all_at_once_with_the_trust_hint(pool: WorkerPool
     message = trace.error.message
     assert "'.save'" in message and "numpy.lib" in message and "'socket'" in message
     assert message.count("--trust") >= 3
+
+
+def test_the_backward_calls_a_torch_function_makes_are_one_group_under_its_call(
+    pool: WorkerPool, tmp_path: Path
+):
+    """gradcheck runs the engine itself, many times; those calls are no passes of their
+    own but one note on the step of the line that called it, with how many there were."""
+    path = tmp_path / "lesson.py"
+    path.write_text(textwrap.dedent(GRADCHECK).lstrip())
+    trace = pool.run(path).trace
+    assert trace.error is None, trace.error
+    assert [p.line for p in trace.passes] == [12]  # only the scenario's own y.backward()
+    by_line = {s.line: s.text for s in trace.steps if s.kind == "statement"}
+    assert "gradcheck() ran " in by_line[6] and "(one group, not stepped through)" in by_line[6]
+    for line in (7, 8, 9):  # jacobian (row by row, then batched) and hessian
+        assert "backward call" in by_line[line], by_line[line]
+    assert trace.stats["grouped_backward_calls"] >= 10

@@ -16,6 +16,7 @@ TITLES = {
     "timeline": "Timeline",
     "plots": "Plots",
     "whatif": "What If",
+    "figures": "Figures",
 }
 
 #: the smallest a panel gets, in the UI font's line heights (width, height): enough for its
@@ -30,6 +31,7 @@ MIN_LINES = {
     "timeline": (16, 5),
     "plots": (14, 9),
     "whatif": (12, 5),
+    "figures": (14, 9),
 }
 
 #: the default layouts, by the room the screen gives (logical pixels, so 2× scaling counts):
@@ -109,6 +111,9 @@ def arrange(window: QMainWindow, d: dict[str, QDockWidget], kind: str) -> None:
         window.tabifyDockWidget(d["timeline"], d["variables"])
     if "whatif" in d:  # a tab beside the variables: the values they come from
         window.tabifyDockWidget(d["variables"], d["whatif"])
+    if "figures" in d:  # what the scenario drew with matplotlib: a tab behind the plots
+        window.tabifyDockWidget(d["plots"], d["figures"])
+        d["plots"].raise_()
     for dock in d.values():
         dock.show()
     for name in ("variables", "notes", "inspector", "code_view", "timeline"):  # tabs in front

@@ -36,6 +36,7 @@ from gradstep.gui.graph.view import GraphView
 from gradstep.gui.loader import LoadResult, ScenarioLoader
 from gradstep.gui.menus import build_menus
 from gradstep.gui.panels.code import CodeView
+from gradstep.gui.panels.figures import FiguresPanel
 from gradstep.gui.panels.inspector import Inspector
 from gradstep.gui.panels.message_bar import MessageBar
 from gradstep.gui.panels.notes import NotesView
@@ -124,7 +125,7 @@ class MainWindow(QMainWindow):
         #: every panel has set_session and set_theme (the plots take the trace instead)
         self.panels: list[Any] = [self.graph, self.notes, self.code, self.inspector]
         self.panels += [self.variables, self.whatif]
-        self.panels += [self.timeline, self.plots]
+        self.panels += [self.timeline, self.plots, FiguresPanel(self.theme)]
         fit_to_screen(self, 1500, 950)
         # QSettings gives back the QByteArray it was given (typed as object)
         self.first_launch = not self.restoreGeometry(

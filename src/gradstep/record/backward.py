@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Literal
 
 import torch
@@ -27,6 +30,14 @@ from gradstep.record.snapshots import Snapshots
 from gradstep.trace.model import BackwardPass, Step
 
 PassKind = Literal["backward", "grad"]
+
+#: torch's own entry points to the engine: ``Tensor.backward`` and ``torch.autograd``'s
+#: functions. A backward call reached through them alone is the scenario's own.
+_ENTRY_FILES = (
+    os.path.join("torch", "_tensor.py"),
+    os.path.join("torch", "autograd", "__init__.py"),
+    os.path.join("torch", "overrides.py"),
+)
 
 
 @dataclass
@@ -57,11 +68,17 @@ class BackwardPasses:
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
             if builder.in_pass:
                 return real_backward(tensors, *args, **kwargs)
+            caller = self._library_caller(sys._getframe(1))
+            if caller is not None:
+                return self._grouped(caller, lambda: real_backward(tensors, *args, **kwargs))
             return self.record("backward", tensors, lambda: real_backward(tensors, *args, **kwargs))
 
         def grad(outputs: Any, *args: Any, **kwargs: Any) -> Any:
             if builder.in_pass:
                 return real_grad(outputs, *args, **kwargs)
+            caller = self._library_caller(sys._getframe(1))
+            if caller is not None:
+                return self._grouped(caller, lambda: real_grad(outputs, *args, **kwargs))
             return self.record("grad", outputs, lambda: real_grad(outputs, *args, **kwargs))
 
         backward.__doc__, grad.__doc__ = real_backward.__doc__, real_grad.__doc__
@@ -72,6 +89,36 @@ class BackwardPasses:
         finally:
             torch.autograd.backward = real_backward
             torch.autograd.grad = real_grad
+
+    def _library_caller(self, frame: FrameType | None) -> str | None:
+        """The torch function the scenario called that made this backward call, if one
+        did (``gradcheck``, ``jacobian``, ``hessian``: hundreds of calls, some batched),
+        else None: the scenario called the engine itself (``loss.backward()``,
+        ``torch.autograd.grad``)."""
+        outermost: str | None = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == self._builder.filename:
+                break
+            if not code.co_filename.endswith(_ENTRY_FILES):
+                outermost = code.co_name
+            frame = frame.f_back
+        return f"{outermost}()" if outermost is not None else None
+
+    def _grouped(self, caller: str, run: Callable[[], Any]) -> Any:
+        """A backward call made by a library function: run as it is, counted in one group
+        under the scenario's call (the step of its statement says how many)."""
+        builder = self._builder
+        line = builder.current_line()
+        key = (line, caller)
+        builder.grouped[key] = builder.grouped.get(key, 0) + 1
+        stats = builder.trace.stats
+        stats["grouped_backward_calls"] = stats.get("grouped_backward_calls", 0) + 1
+        builder.in_pass = True  # what it calls in turn is inside the group too
+        try:
+            return run()
+        finally:
+            builder.in_pass = False
 
     def record(self, kind: PassKind, roots: Any, run: Callable[[], Any]) -> Any:
         """Run the engine through ``run`` and record the pass; returns what it returned."""

@@ -15,6 +15,7 @@ import torch
 
 from gradstep.record.deadline import Deadline, LimitExceeded
 from gradstep.record.encode import LARGE_PASS_EXACT_NUMEL, LARGE_PASS_NODES, encode
+from gradstep.record.figures import FigureCapture
 from gradstep.record.graph import GraphCapture, GraphTooLarge
 from gradstep.record.output import message_of
 from gradstep.record.provenance import Provenance
@@ -61,6 +62,11 @@ class TraceBuilder:
         self.in_pass = False  # inside a recorded backward pass
         self.freeze = False  # what the recorder keeps is frozen for the collector after a pass
         self.holding = False  # a pass's steps are sent with the pass, once it is complete
+        # backward calls made by torch functions (gradcheck), by (line, function): said on
+        # the step of the statement that made them (see record.backward)
+        self.grouped: dict[tuple[int | None, str], int] = {}
+        # matplotlib figures shown or left open at a cell's end go with the next step made
+        self.figures = FigureCapture([c.get("line", 1) for c in self.trace.scenario.cells])
 
     def encode(self, t: torch.Tensor | None) -> Any:
         return encode(t, self.exact_numel)
@@ -70,10 +76,23 @@ class TraceBuilder:
         if len(self.trace.steps) >= self.max_steps:
             raise LimitExceeded("trace", f"the trace grew past {self.max_steps} steps")
         step.index = len(self.trace.steps)
+        if self.figures.pending:
+            step.figures.extend(self.figures.take())
         self.trace.steps.append(step)
         if self.sink is not None and not self.holding:
             self.sink.publish(self.trace)  # the caller has it, whatever happens next
         return step
+
+    def grouped_note(self) -> str:
+        """What the statement just run made torch run without steps; cleared."""
+        if not self.grouped:
+            return ""
+        parts = [
+            f"{function} ran {n:,} backward call{'s' if n != 1 else ''} of its own"
+            for (_, function), n in self.grouped.items()
+        ]
+        self.grouped.clear()
+        return "  · " + "; ".join(parts) + " (one group, not stepped through)"
 
     def current_line(self) -> int | None:
         """The scenario line executing now (the innermost frame in the scenario file)."""

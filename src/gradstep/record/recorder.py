@@ -77,10 +77,15 @@ class Recorder:
     def run(self, tree: ast.Module) -> Trace:
         """Run the scenario's statements in order, until the end or the first error."""
         started = time.perf_counter()
-        with self._frozen_after_passes():
-            self._run_statements(_without_docstring(tree.body))
+        body = _without_docstring(tree.body)
+        figures = self._builder.figures
+        figures.statements = [stmt.lineno for stmt in body]
+        with self._frozen_after_passes(), figures.active():
+            self._run_statements(body)
         self._end()
         stats = self.trace.stats
+        if figures.count:
+            stats.update(figures.stats())
         stats["record_seconds"] = round(time.perf_counter() - started, 6)
         stats["nodes"] = len(self.trace.nodes)
         return self.trace

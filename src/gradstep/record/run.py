@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import re
 from typing import Any
 
 import torch
@@ -12,11 +13,14 @@ from gradstep.record.deadline import Deadline
 from gradstep.record.limits import MAX_STEPS
 from gradstep.record.recorder import Recorder
 from gradstep.scenario import check
+from gradstep.scenario.audit import prepare_library
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.clean import storable
 from gradstep.trace.errors import ErrorKind, end_with_error, error_trace
 from gradstep.trace.model import Trace, TraceError
+
+_USES_MATPLOTLIB = re.compile(r"\bmatplotlib\b")
 
 
 def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
@@ -51,6 +55,9 @@ def record_scenario(
         tree = check.parse_scenario(scenario.source, scenario.path)
     except ScenarioRefused as e:
         return refused_trace(scenario, e)
+    if _USES_MATPLOTLIB.search(scenario.source):
+        # on the Agg canvas, before any guard: the figures are captured (record.figures)
+        prepare_library("matplotlib.pyplot")
     guard: contextlib.AbstractContextManager[Any]
     if trusted:
         namespace: dict[str, Any] = {

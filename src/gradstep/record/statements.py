@@ -76,6 +76,8 @@ class Statements:
         self._builder.provenance.statement(stmt.lineno)
         with captured_output(self._out) as self._caught:
             error = self._execute(stmt)
+            if error is None:  # a cell's last statement: what it left open is shown now
+                self._builder.figures.statement_ran(stmt.lineno)
         error = self._within_time_limit(error)
         limit = self._close_statement(stmt, text, first_step)
         error = error or limit  # the first error is the one to report
@@ -172,14 +174,16 @@ class Statements:
             deltas = self._snapshots.deltas(names)
         flush_warnings(self._caught, self._out)  # a loop's warnings go to their own step
         output = storable(self._out.getvalue()[opened.out_pos :])
-        if not (new_ids or deltas or output or opened.always):
+        grouped = self._builder.grouped_note()
+        figures = self._builder.figures.pending
+        if not (new_ids or deltas or output or opened.always or figures or grouped):
             return False
         self._builder.add_step(
             Step(
                 index=0,
                 kind="statement",
                 line=opened.line,
-                text=first_line(opened.text) + opened.note,
+                text=first_line(opened.text) + opened.note + grouped,
                 new_nodes=new_ids,
                 variables=deltas,
                 output=output,

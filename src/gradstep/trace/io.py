@@ -64,7 +64,7 @@ def _document(trace: Trace) -> dict[str, Any]:
 
 def step_document(s: Step) -> dict[str, Any]:
     """A step as orjson writes it (its variable states left as dataclasses)."""
-    return {
+    document: dict[str, Any] = {
         "index": s.index,
         "kind": s.kind,
         "line": s.line,
@@ -76,6 +76,9 @@ def step_document(s: Step) -> dict[str, Any]:
         "output": s.output,
         "pass": s.pass_index,  # a Python keyword, so the field has another name
     }
+    if s.figures:  # most steps draw nothing: no key in the JSON
+        document["figures"] = s.figures
+    return document
 
 
 def loads(text: str | bytes) -> Trace:

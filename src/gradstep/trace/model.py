@@ -202,6 +202,35 @@ class BackwardPass:
 
 
 @dataclass
+class StepFigure:
+    """A matplotlib figure as the step that drew it left it (``plt.show()``, or open at
+    the end of a top-level statement): a PNG, base64-encoded, or why it was left out."""
+
+    number: int  # matplotlib's figure number (plt.figure(3))
+    title: str  # the figure's suptitle or its first axes' title, "" if none
+    width: int  # pixels
+    height: int
+    png: str = ""  # base64 of the PNG; "" when ``omitted`` says why
+    omitted: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StepFigure:
+        return cls(
+            number=int(d.get("number", 0)),
+            title=str(d.get("title", "")),
+            width=int(d.get("width", 0)),
+            height=int(d.get("height", 0)),
+            png=str(d.get("png", "")),
+            omitted=str(d.get("omitted", "")),
+        )
+
+    def png_bytes(self) -> bytes:
+        import base64
+
+        return base64.b64decode(self.png) if self.png else b""
+
+
+@dataclass
 class Step:
     """One point in time. The state at step k is a fold of steps 0..k."""
 
@@ -217,6 +246,7 @@ class Step:
         default_factory=dict
     )  # deltas; None: unbound
     output: str = ""  # what the statement printed (and the repr of an expression's value)
+    figures: list[StepFigure] = field(default_factory=list)  # what it drew (matplotlib)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Step:
@@ -234,11 +264,14 @@ class Step:
                 for k, v in d.get("variables", {}).items()
             },
             output=d.get("output", ""),
+            figures=[StepFigure.from_dict(f) for f in d.get("figures", ())],
         )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = _plain(self)
         d["pass"] = d.pop("pass_index")
+        if not d["figures"]:
+            del d["figures"]  # most steps draw nothing: no key in the JSON
         return d
 
 

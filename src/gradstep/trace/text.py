@@ -15,7 +15,7 @@ from typing import Any
 
 from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.clean import visible
-from gradstep.trace.model import NodeRecord, Step, Trace, VariableState, is_summary
+from gradstep.trace.model import NodeRecord, Step, StepFigure, Trace, VariableState, is_summary
 
 
 def step_number(index: int) -> int:
@@ -158,6 +158,15 @@ def walls_summary(walls: dict[str, str]) -> str:
     return text
 
 
+def figure_note(figure: StepFigure) -> str:
+    """``[figure 1 "Loss": 640×480 PNG, 23 KB]``, or why the figure was not kept."""
+    title = f' "{figure.title}"' if figure.title else ""
+    if not figure.png:
+        return f"[figure {figure.number}{title}: {figure.omitted}]"
+    size = len(figure.png) * 3 // 4 // 1000  # base64: four characters per three bytes
+    return f"[figure {figure.number}{title}: {figure.width}×{figure.height} PNG, {size} KB]"
+
+
 def step_table(trace: Trace) -> str:
     """The whole trace as a table, one line per step."""
     rows: list[tuple[str, ...]] = [("step", "line", "kind", "what", "values")]
@@ -168,6 +177,8 @@ def step_table(trace: Trace) -> str:
             detail = _changes(s, known)
             if s.output.strip():
                 detail = "→ " + s.output.strip().replace("\n", " | ")
+        if s.figures:
+            detail = " ".join(filter(None, [detail, *map(figure_note, s.figures)]))
         for name, state in s.variables.items():
             if state is None:
                 known.pop(name, None)

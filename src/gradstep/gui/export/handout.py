@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, Qt
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import (
     QWidget,
 )
@@ -38,7 +39,7 @@ from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
-from gradstep.trace.text import step_number
+from gradstep.trace.text import figure_note, step_number
 
 __all__ = [
     "HandoutError",
@@ -59,7 +60,8 @@ class _Image:
     name: str  # file name under images/
     alt: str
     step: int | None = None  # a graph image of this step
-    kind: Literal["graph", "tangent", "flow", "passes"] = "graph"
+    kind: Literal["graph", "tangent", "flow", "passes", "figure"] = "graph"
+    figure: int = 0  # which of the step's matplotlib figures (kind "figure")
 
 
 @dataclass
@@ -163,12 +165,26 @@ def _wanted(step: Step, per: Per) -> bool:
     return step.kind in ("pass_start", "compute", "accumulate", "error")
 
 
+def _figures(doc: _Doc, step: Step) -> None:
+    """What the step drew with matplotlib, as the notebook showed it (record.figures)."""
+    number = step_number(step.index)
+    for j, figure in enumerate(step.figures):
+        if figure.png:
+            name = f"step_{number:03d}_figure_{j + 1}.png"
+            doc.image(
+                _Image(name, figure.title or f"figure {figure.number}", step.index, "figure", j)
+            )
+        else:
+            doc.add(f"*{figure_note(figure)}*", "")
+
+
 def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
     where = f" (line {step.line})" if step.line is not None else ""
     number = step_number(step.index)  # numbered as in the window, from 1
     if not _wanted(step, per):
         detail = f" → `{step.output.strip().splitlines()[0]}`" if step.output.strip() else ""
         doc.bullet(f"- step {number}{where}: {step.text}{detail}")
+        _figures(doc, step)
         return
     doc.section(f"### Step {number}{where}: {step.text}")
     doc.image(_Image(f"step_{number:03d}.png", f"graph at step {number}", step.index))
@@ -184,6 +200,7 @@ def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
             )
     if step.output.strip():
         doc.add("```text", step.output.rstrip(), "```", "")
+    _figures(doc, step)
 
 
 def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
@@ -312,6 +329,11 @@ def _render(
                 data = png_bytes(widget_image(node_plot, scale=scale))
                 if book is not None:
                     book.plot(node_plot, "tangent")
+            elif img.kind == "figure":
+                assert img.step is not None  # a figure is drawn by a step
+                data = trace.steps[img.step].figures[img.figure].png_bytes()
+                if book is not None:
+                    _bitmap(book, QImage.fromData(data))
             else:
                 plot = GradientFlowPlot(theme) if img.kind == "flow" else PassSeriesPlot(theme)
                 _offscreen(plot, *PLOT_SIZES[img.kind])
@@ -331,6 +353,15 @@ def _render(
             node_plot.close()
             node_plot.deleteLater()
         view.deleteLater()
+
+
+def _bitmap(book: Book, picture: QImage) -> None:
+    """A matplotlib figure's PNG on the PDF page, placed as the book places its plots."""
+
+    def paint(painter: QPainter) -> None:
+        painter.drawImage(QPointF(0, 0), picture)
+
+    book._figure(picture.width(), picture.height(), paint, 0.6, 1.0)  # noqa: SLF001
 
 
 # ------------------------------------------------------------------ writing
