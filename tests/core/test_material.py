@@ -281,7 +281,7 @@ def test_restricted_refuses_only_the_file_writes(file: str, tmp_path_factory) ->
     assert lines[0].startswith("'.save' is not allowed"), lines
     assert lines[1:] == [
         "1 more refused construct:",
-        "line 427: '.load' is not allowed in a scenario: it reads or writes files; if you "
+        "cell 69, line 2: '.load' is not allowed in a scenario: it reads or writes files; if you "
         "trust the file, open it with --trust to run it as ordinary Python",
     ]
     assert "--trust" in lines[0]

@@ -529,22 +529,63 @@ def test_names_follow_module_trees_that_change_between_statements():
         "model[1] = nn.Linear(3, 2)\n"  # replaced under the same name
         "model[0].weight = nn.Parameter(torch.ones(3, 3))\n"  # a parameter replaced
         "model[0].register_parameter('extra', nn.Parameter(torch.zeros(3)))\n"
-        "w = model[0].weight\n"  # bound by name: the variable keeps its own name
+        "w = model[0].weight\n"  # bound by name too: listed, but the module path names it
         "loss = (model(torch.randn(2, 3)).sum() + model[0].extra.sum())\n"
         "loss.backward()\n"
     )
     trace = record(source)
     in_pass = {r.name for r in trace.passes[0].nodes if r.op == "AccumulateGrad"}
-    assert in_pass == {"w", "model.0.bias", "model.0.extra", "model.1.weight", "model.1.bias"}
+    assert in_pass == {
+        "model.0.weight", "model.0.bias", "model.0.extra", "model.1.weight", "model.1.bias"
+    }  # fmt: skip
     assert trace.variables["model.1.weight"].shape == [2, 3]
     assert trace.variables["w"].value == [[1.0] * 3] * 3
-    assert "model.0.weight" not in trace.variables
+    assert trace.variables["model.0.weight"].value == [[1.0] * 3] * 3
     by_text = {s.text: set(s.variables) for s in trace.steps if s.kind == "statement"}
     assert {"model.1.weight", "model.1.bias"} <= by_text["model.append(nn.Linear(3, 1))"]
     assert (
         "model.0.extra"
         in by_text["model[0].register_parameter('extra', nn.Parameter(torch.zeros(3)))"]
     )
+
+
+def test_a_loop_variable_over_the_parameters_hides_no_parameter_name():
+    """``for param in model.parameters()`` (the polynomial tutorials' manual update) used
+    to leave only ``param`` listed: the module's names stay, and name the leaves."""
+    source = HEADER + (
+        "torch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(2, 1))\n"
+        "loss = model(torch.randn(4, 2)).pow(2).sum()\n"
+        "loss.backward()\n"
+        "with torch.no_grad():\n"
+        "    for param in model.parameters():\n"
+        "        param -= 0.1 * param.grad\n"
+        "loss = model(torch.randn(4, 2)).pow(2).sum()\n"
+        "loss.backward()\n"
+    )
+    trace = record(source)
+    assert {"model.0.weight", "model.0.bias", "param"} <= set(trace.variables)
+    for bpass in trace.passes:
+        leaves = {r.name for r in bpass.nodes if r.op == "AccumulateGrad"}
+        assert leaves == {"model.0.weight", "model.0.bias"}
+
+
+def test_a_pass_is_labelled_with_its_call_as_written():
+    source = HEADER + (
+        "x = torch.ones(3, requires_grad=True)\n"
+        "y = x * 2\n"
+        "y.backward(gradient=torch.ones(3))\n"
+        "z = (x ** 2)\n"
+        "z.sum().backward()\n"
+        "(g,) = torch.autograd.grad((x * 3).sum(), x)\n"
+    )
+    trace = record(source)
+    labels = [s.text for s in trace.steps if s.kind == "pass_start"]
+    assert labels == [
+        "pass 1: y.backward(gradient=torch.ones(3)) — 2 nodes",
+        "pass 2: z.sum().backward() — 3 nodes",
+        "pass 3: torch.autograd.grad((x * 3).sum(), x) — 3 nodes",
+    ]
 
 
 def test_tensor_hook_with_none_is_a_step():

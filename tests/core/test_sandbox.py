@@ -840,8 +840,9 @@ def test_teaching_names_are_allowed() -> None:
 def _agg_axes() -> Any:
     sandbox.prepare_library("matplotlib.pyplot")
     plt = sys.modules["matplotlib.pyplot"]
-    _, ax = plt.subplots()
+    fig, ax = plt.subplots()
     ax.plot([1, 2], [3, 4])
+    plt.close(fig)  # the axes stay readable; no figure is left open for the next test
     return ax
 
 

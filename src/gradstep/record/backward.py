@@ -27,9 +27,13 @@ from gradstep.record.events import add_event_steps
 from gradstep.record.graph import NameTable
 from gradstep.record.passes import PassHooks
 from gradstep.record.snapshots import Snapshots
+from gradstep.record.source import SourceText
 from gradstep.trace.model import BackwardPass, Step
 
 PassKind = Literal["backward", "grad"]
+
+#: a pass's label: the call as written, cut with an ellipsis past this many characters
+_LABEL_CHARS = 72
 
 #: torch's own entry points to the engine: ``Tensor.backward`` and ``torch.autograd``'s
 #: functions. A backward call reached through them alone is the scenario's own.
@@ -37,7 +41,10 @@ _ENTRY_FILES = (
     os.path.join("torch", "_tensor.py"),
     os.path.join("torch", "autograd", "__init__.py"),
     os.path.join("torch", "overrides.py"),
+    os.path.join("torch", "utils", "_device.py"),  # torch.set_default_device's mode
 )
+#: torch's dispatch to modes and subclasses, which passes a call on unchanged
+_DISPATCH = frozenset({"__torch_function__", "__torch_dispatch__"})
 
 
 @dataclass
@@ -57,6 +64,7 @@ class BackwardPasses:
         self._builder = builder
         self._snapshots = snapshots
         self._jacobians = jacobians
+        self._source = SourceText(builder.scenario.source)  # for each pass's call as written
 
     @contextlib.contextmanager
     def patched_autograd(self) -> Iterator[None]:
@@ -66,7 +74,7 @@ class BackwardPasses:
         builder = self._builder
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            if builder.in_pass:
+            if builder.in_pass or builder.summarising:
                 return real_backward(tensors, *args, **kwargs)
             caller = self._library_caller(sys._getframe(1))
             if caller is not None:
@@ -74,7 +82,7 @@ class BackwardPasses:
             return self.record("backward", tensors, lambda: real_backward(tensors, *args, **kwargs))
 
         def grad(outputs: Any, *args: Any, **kwargs: Any) -> Any:
-            if builder.in_pass:
+            if builder.in_pass or builder.summarising:
                 return real_grad(outputs, *args, **kwargs)
             caller = self._library_caller(sys._getframe(1))
             if caller is not None:
@@ -100,7 +108,7 @@ class BackwardPasses:
             code = frame.f_code
             if code.co_filename == self._builder.filename:
                 break
-            if not code.co_filename.endswith(_ENTRY_FILES):
+            if not code.co_filename.endswith(_ENTRY_FILES) and code.co_name not in _DISPATCH:
                 outermost = code.co_name
             frame = frame.f_back
         return f"{outermost}()" if outermost is not None else None
@@ -180,7 +188,11 @@ class BackwardPasses:
         root_ids = [capture.ids[n] for n in root_nodes]
         root_name = next((names.name_of(n) for n in root_nodes if names.name_of(n)), None)
         what = f"{root_name}." if root_name else ""
-        label = f"{what}backward()" if kind == "backward" else "torch.autograd.grad(…)"
+        label = self._source.call_at(line, ("backward", "grad")) or (
+            f"{what}backward()" if kind == "backward" else "torch.autograd.grad(…)"
+        )
+        if len(label) > _LABEL_CHARS:
+            label = label[: _LABEL_CHARS - 1] + "…"
         builder.holding = True  # the pass_start step goes out with its pass
         start = builder.add_step(
             Step(

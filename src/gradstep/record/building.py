@@ -60,6 +60,7 @@ class TraceBuilder:
         self.sink = sink
         self.line: int | None = None  # the top-level or nested statement last started
         self.in_pass = False  # inside a recorded backward pass
+        self.summarising = False  # in a long loop's summarised rounds: no steps, no passes
         self.freeze = False  # what the recorder keeps is frozen for the collector after a pass
         self.holding = False  # a pass's steps are sent with the pass, once it is complete
         # backward calls made by torch functions (gradcheck), by (line, function): said on

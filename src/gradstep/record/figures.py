@@ -48,6 +48,7 @@ class FigureCapture:
         self.cell_starts = sorted(cell_starts)
         self.statements: list[int] = []  # the top-level statements' lines, set by the recorder
         self.pending: list[StepFigure] = []
+        self._foreign: set[int] = set()
         self.total = 0
         self.count = 0
         self.omitted = 0
@@ -61,6 +62,8 @@ class FigureCapture:
             yield
             return
         real_show = pyplot.show
+        # figures open before the run are someone else's (a test, an in-process caller)
+        self._foreign = {id(f) for _, f in _open_figures()}
 
         def show(*args: Any, **kwargs: Any) -> None:
             self.capture_open(pyplot)
@@ -81,7 +84,7 @@ class FigureCapture:
         """After the top-level statement at ``line``: if it ends its cell, what is still
         open is captured (for the statement's last step) and closed."""
         pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is None or not pyplot.get_fignums():
+        if pyplot is None or not self._ours(pyplot):
             return
         at = bisect.bisect_right(self.statements, line)
         following = self.statements[at] if at < len(self.statements) else None
@@ -93,12 +96,16 @@ class FigureCapture:
     def _cell(self, line: int) -> int:
         return bisect.bisect_right(self.cell_starts, line)
 
+    def _ours(self, pyplot: Any) -> list[tuple[int, Any]]:
+        """The open figures the scenario made, with their numbers."""
+        return [(n, f) for n, f in _open_figures() if id(f) not in self._foreign]
+
     def capture_open(self, pyplot: Any) -> None:
-        """Every open figure into ``pending``, then closed (as ``plt.show()`` in Jupyter)."""
-        for number in pyplot.get_fignums():
-            figure = pyplot.figure(number)
+        """Every open figure of the scenario's into ``pending``, then closed (as
+        ``plt.show()`` in Jupyter)."""
+        for number, figure in self._ours(pyplot):
             self.pending.append(self.capture(figure, number))
-        pyplot.close("all")
+            pyplot.close(figure)
 
     def capture(self, figure: Any, number: int) -> StepFigure:
         title = _title(figure)
@@ -146,6 +153,14 @@ class FigureCapture:
 
     def stats(self) -> dict[str, int]:
         return {"figures": self.count, "figure_bytes": self.total, "figures_omitted": self.omitted}
+
+
+def _open_figures() -> list[tuple[int, Any]]:
+    """pyplot's open figures by number, without making any of them the current one
+    (``plt.figure(n)`` would: the scenario's next ``plt.plot`` would draw there)."""
+    from matplotlib._pylab_helpers import Gcf
+
+    return [(int(m.num), m.canvas.figure) for m in Gcf.get_all_fig_managers()]
 
 
 def _title(figure: Any) -> str:

@@ -150,13 +150,21 @@ class NameTable:
         self.by_tensor.setdefault(oid(t), name)
 
     def _add_modules(self) -> None:
+        """Each parameter under its module path, which also names its node: a loop variable
+        (``for param in model.parameters()``) or a list of them (``params[0]``) holding
+        the same tensor keeps its own name beside it, and no parameter goes missing."""
         layout = _LAYOUTS.get(self._modules)
         self.module_paths.update(layout.paths)
         by_tensor = self.by_tensor
+        named_here: set[int] = set()
         for full, p, path in layout.params:
-            if oid(p) not in by_tensor:
-                self._add(full, p)
-                self.param_module[oid(p)] = path
+            key = oid(p)
+            if key in named_here:
+                continue  # shared weights: the first path names them
+            named_here.add(key)
+            self.tensors[full] = p
+            by_tensor[key] = full
+            self.param_module[key] = path
 
     def name_of(self, node: Any) -> str | None:
         if is_leaf_node(node):

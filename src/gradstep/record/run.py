@@ -27,7 +27,9 @@ def refused_trace(scenario: Scenario, error: ScenarioRefused) -> Trace:
     """The trace of a scenario that never ran: its source, its notes and the error."""
     kind: ErrorKind = "syntax" if isinstance(error, ScenarioSyntaxError) else "refused"
     etype = "SyntaxError" if kind == "syntax" else "ScenarioRefused"
-    return error_trace(scenario.info(), etype, error.details(), kind, error.line or None)
+    info = scenario.info()
+    where = info.where if info.notebook_cells else None  # a notebook's: "cell 4, line 2"
+    return error_trace(info, etype, error.details(where), kind, error.line or None)
 
 
 def record_scenario(

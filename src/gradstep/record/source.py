@@ -12,6 +12,7 @@ class SourceText:
     def __init__(self, source: str) -> None:
         self._source = source
         self._lines: list[str] | None = None  # split on first use
+        self._calls: dict[int, list[ast.Call]] | None = None  # line -> calls, parsed on first use
 
     @property
     def lines(self) -> list[str]:
@@ -24,7 +25,7 @@ class SourceText:
         lines = self.lines
         return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
-    def segment(self, stmt: ast.stmt) -> str:
+    def segment(self, stmt: ast.stmt | ast.expr) -> str:
         """``ast.get_source_segment(source, stmt) or ""`` with the source split once per
         run: that function splits the whole source on every call (quadratic in a long
         scenario)."""
@@ -39,6 +40,33 @@ class SourceText:
         head = lines[first].encode()[col:].decode()
         tail = lines[last].encode()[:end_col].decode()
         return "".join([head, *lines[first + 1 : last], tail])
+
+    def call_at(self, line: int | None, names: tuple[str, ...]) -> str | None:
+        """The text of the call on ``line`` of a function named one of ``names``, as
+        written (``y.backward(gradient=torch.ones(3))``, ``z.sum().backward()``); None
+        when there is none or more than one."""
+        if line is None:
+            return None
+        if self._calls is None:
+            self._calls = {}
+            try:
+                tree = ast.parse(self._source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = ast.Module(body=[], type_ignores=[])
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    self._calls.setdefault(node.lineno, []).append(node)
+        found = [c for c in self._calls.get(line, []) if _called_name(c) in names]
+        if len(found) != 1:
+            return None
+        return " ".join(self.segment(found[0]).split()) or None
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
 
 
 def source_lines(source: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from gradstep.collection import collection_paused
+from gradstep.record import rounds
 from gradstep.record.building import TraceBuilder
 from gradstep.record.deadline import LimitExceeded
 from gradstep.record.encode import oid
@@ -64,6 +65,11 @@ class Statements:
         self._runs: dict[int, int] = {}  # line -> times it has run in this block
         # the last names read, and the bindings they were read for (see _names_now)
         self._names: tuple[tuple[Any, ...], NameTable] | None = None
+        # a top-level loop's rounds: which one runs, and the summarised ones (record.rounds)
+        self._loop: rounds.LoopSeries | None = None
+        self._round = 1
+        self._stretch = 0  # the first round of the stretch being summarised
+        self._stretch_out = 0  # where its output starts
 
     def run(self, stmt: ast.stmt) -> bool:
         """Run one top-level statement and make its steps; False when the scenario must stop."""
@@ -74,10 +80,24 @@ class Statements:
         self._runs = {stmt.lineno: 1}
         self._open = _Open(stmt.lineno, text, 0, top=True)
         self._builder.provenance.statement(stmt.lineno)
+        is_loop = isinstance(stmt, ast.For | ast.While)
+        self._loop = (
+            rounds.LoopSeries(stmt.lineno, self._source.line(stmt.lineno)) if is_loop else None
+        )
+        self._round = 1
         with captured_output(self._out) as self._caught:
             error = self._execute(stmt)
+            if self._builder.summarising:  # the loop ended in a summarised stretch
+                self._end_stretch(self._round - 1 if error is None else self._round)
             if error is None:  # a cell's last statement: what it left open is shown now
                 self._builder.figures.statement_ran(stmt.lineno)
+        if self._loop is not None and self._loop.record.summarised:
+            self._loop.record.full_rounds = rounds.FULL_ROUNDS
+            self._builder.trace.loops.append(self._loop.record)
+            stats = self._builder.trace.stats
+            stats["summarised_rounds"] = stats.get("summarised_rounds", 0) + len(
+                self._loop.record.summarised
+            )
         error = self._within_time_limit(error)
         limit = self._close_statement(stmt, text, first_step)
         error = error or limit  # the first error is the one to report
@@ -91,7 +111,21 @@ class Statements:
         after each round of a loop, for its header)."""
         builder = self._builder
         builder.deadline.check()  # past the time limit, no statement starts
+        if builder.summarising:  # a summarised round: as fast as the plain loop
+            runs = self._runs
+            runs[line] = runs.get(line, 0) + 1  # the next detailed round says "· 100th time"
+            if self._loop is not None and line == self._loop.record.line:
+                self._round_done()
+                if not builder.summarising:  # a detailed round comes: stepped from its header
+                    builder.provenance.line(line)
+                    builder.line = line
+                    self._open = self._opened_nested(line)
+            return
         builder.provenance.line(line)
+        if self._loop is not None and line == self._loop.record.line and not builder.in_pass:
+            self._round_done()
+            if builder.summarising:
+                return
         if builder.in_pass or self._open is None:
             return
         if self._nested_left <= 0:
@@ -105,6 +139,57 @@ class Statements:
             builder.note_recording_error(line, e)
         builder.line = line
         self._open = self._opened_nested(line)
+
+    def _round_done(self) -> None:
+        """A round of the top-level loop has ended (its header runs again): the next one
+        is recorded in full or summarised (see :mod:`gradstep.record.rounds`)."""
+        builder, loop = self._builder, self._loop
+        assert loop is not None
+        ended = self._round
+        if builder.summarising:
+            loop.add(ended, builder.ns)
+        self._round = upcoming = ended + 1
+        full = rounds.detailed(upcoming)
+        if builder.summarising and full:
+            self._end_stretch(ended)
+        elif not builder.summarising and not full:
+            try:
+                self._close_open()  # the round's last statement, as usual
+            except LimitExceeded:
+                raise
+            except Exception as e:  # noqa: BLE001 - the recorder's trouble
+                builder.note_recording_error(loop.record.line, e)
+            self._open = None
+            loop.choose(builder.ns)
+            self._stretch, self._stretch_out = upcoming, self._out.tell()
+            builder.summarising = True
+        if full:
+            loop.detailed_round(upcoming)
+
+    def _end_stretch(self, last: int) -> None:
+        """One step for the summarised rounds since ``_stretch``: what they left (their
+        variables, their output) and which rounds they were."""
+        builder, loop = self._builder, self._loop
+        assert loop is not None
+        builder.summarising = False
+        if last < self._stretch:
+            return
+        with collection_paused(), torch.inference_mode(False), torch.enable_grad():
+            names = NameTable(builder.ns)
+            deltas = self._snapshots.deltas(names)
+        self._names = None  # read afresh by the next step
+        flush_warnings(self._caught, self._out)
+        output = storable(self._out.getvalue()[self._stretch_out :])
+        builder.add_step(
+            Step(
+                index=0,
+                kind="statement",
+                line=loop.record.line,
+                text=rounds.stretch_text(loop, self._stretch, last),
+                variables=deltas,
+                output=output,
+            )
+        )
 
     def _execute(self, stmt: ast.stmt) -> BaseException | None:
         """Run ``stmt`` in the scenario's namespace; what stopped it, if anything."""

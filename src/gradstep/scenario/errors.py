@@ -7,6 +7,8 @@ the line, the column and a sentence that says what is allowed instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 #: further refusals listed by ``ScenarioRefused.details`` before "... and N more"
 MORE_SHOWN = 12
 
@@ -31,18 +33,22 @@ class ScenarioRefused(Exception):
     def __str__(self) -> str:
         return f"{self.filename}, line {self.line}: {self.message}"
 
-    def details(self) -> str:
+    def details(self, where: Callable[[int], str] | None = None) -> str:
         """The message, then each further refused construct on a line of its own, with its
-        line (the same reason on several lines is said once: ``lines 4, 9: ...``)."""
+        line (the same reason on several lines is said once: ``lines 4, 9: ...``).
+        ``where``: how to say a line (a notebook's ``cell 4, line 2``)."""
         if not self.more:
             return self.message
         lines: dict[str, list[int]] = {}
         for p in self.more:
             lines.setdefault(p.message, []).append(p.line)
-        rows = [
-            f"line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: {message}"
-            for message, at in lines.items()
-        ]
+        if where is None:
+            rows = [
+                f"line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: {message}"
+                for message, at in lines.items()
+            ]
+        else:
+            rows = [f"{'; '.join(map(where, at))}: {message}" for message, at in lines.items()]
         if len(rows) > MORE_SHOWN:
             rows[MORE_SHOWN:] = [f"... and {len(rows) - MORE_SHOWN} more"]
         n = len(self.more)

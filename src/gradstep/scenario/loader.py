@@ -56,6 +56,8 @@ class Scenario:
     title: str = ""
     summary: str = ""
     cells: list[Cell] = field(default_factory=list)
+    #: a notebook's: the line of each cell's marker in ``source`` (see ``notebook_to_percent``)
+    notebook_cells: list[int] = field(default_factory=list)
 
     def info(self) -> ScenarioInfo:
         """What a trace keeps of the scenario: where it came from, its code and notes."""
@@ -65,6 +67,7 @@ class Scenario:
             summary=self.summary,
             source=self.source,
             cells=[c.to_dict() for c in self.cells],
+            notebook_cells=list(self.notebook_cells),
         )
 
     @property
@@ -100,7 +103,16 @@ def scenario_from_source(source: str, path: str = "<scenario>") -> Scenario:
     doc_end = _docstring_end(tree)
     cells = split_cells(source, skip_to=doc_end)
     title, summary = _title_and_summary(tree, cells, path)
-    return Scenario(path=path, source=source, title=title, summary=summary, cells=cells)
+    scenario = Scenario(path=path, source=source, title=title, summary=summary, cells=cells)
+    if path.lower().endswith(".ipynb"):  # errors and steps say "cell 4, line 2" as Jupyter
+        scenario.notebook_cells = [
+            n for n, line in enumerate(source.split("\n"), start=1) if line in _NOTEBOOK_MARKERS
+        ]
+    return scenario
+
+
+#: the cell markers ``notebook_to_percent`` writes, one per notebook cell
+_NOTEBOOK_MARKERS = ("# %%", "# %% [markdown]")
 
 
 def _parse(source: str) -> ast.Module | None:

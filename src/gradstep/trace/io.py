@@ -59,6 +59,7 @@ def _document(trace: Trace) -> dict[str, Any]:
         "steps": [step_document(s) for s in trace.steps],
         "limits": trace.limits,
         "stats": trace.stats,
+        "loops": trace.loops,
     }
 
 

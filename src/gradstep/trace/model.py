@@ -8,6 +8,7 @@ model, the GUI and the exporters. Its JSON form is documented in
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
@@ -284,6 +285,8 @@ class ScenarioInfo:
     summary: str
     source: str  # the scenario's code, as executed (line numbers refer to it)
     cells: list[dict[str, Any]] = field(default_factory=list)  # {"kind", "text", "line"}
+    #: a notebook's: the line in ``source`` of each notebook cell's marker, in order
+    notebook_cells: list[int] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScenarioInfo:
@@ -293,7 +296,19 @@ class ScenarioInfo:
             summary=d.get("summary", ""),
             source=d.get("source", ""),
             cells=list(d.get("cells", [])),
+            notebook_cells=[int(n) for n in d.get("notebook_cells", [])],
         )
+
+    def where(self, line: int | None) -> str:
+        """``line 17``, or in a notebook ``cell 4, line 2`` as Jupyter users read it (cells
+        counted from 1, markdown ones included; lines counted within the cell)."""
+        if line is None:
+            return ""
+        cells = self.notebook_cells
+        if not cells or line <= cells[0]:
+            return f"line {line}"
+        at = bisect.bisect_left(cells, line)  # cells[at - 1] < line: the cell's marker
+        return f"cell {at}, line {line - cells[at - 1]}"
 
 
 #: How a run failed; what each kind means for the user is in ``gradstep.trace.errors``.
@@ -315,6 +330,45 @@ class TraceError:
 
 
 @dataclass
+class LoopRounds:
+    """A long top-level loop whose later rounds were summarised (see ``record.rounds``):
+    rounds 1 to ``full_rounds`` and those in ``detailed`` are in full detail (steps,
+    passes); each round in ``summarised`` left one row of ``values``, a value per name
+    in ``names`` (a number, a list for a small tensor, None where it was no tensor)."""
+
+    line: int
+    text: str  # the loop's header, as written
+    full_rounds: int = 0
+    detailed: list[int] = field(default_factory=list)
+    summarised: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    values: list[list[Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoopRounds:
+        return cls(
+            line=int(d.get("line", 0)),
+            text=str(d.get("text", "")),
+            full_rounds=int(d.get("full_rounds", 0)),
+            detailed=[int(r) for r in d.get("detailed", [])],
+            summarised=[int(r) for r in d.get("summarised", [])],
+            names=[str(n) for n in d.get("names", [])],
+            values=[list(row) for row in d.get("values", [])],
+        )
+
+    def detail_text(self) -> str:
+        """``rounds 1–20, 100, 200 … 2,000 in full detail; 1,960 summarised``."""
+        shown = [f"1–{self.full_rounds:,}" if self.full_rounds > 1 else "1"]
+        later = [f"{r:,}" for r in self.detailed]
+        if len(later) > 6:
+            later = [*later[:3], "…", *later[-2:]]
+        rounds = ", ".join(shown + later)
+        n = len(self.summarised)
+        what = f" ({', '.join(self.names)} each round)" if self.names else ""
+        return f"rounds {rounds} in full detail; {n:,} summarised{what}"
+
+
+@dataclass
 class Trace:
     scenario: ScenarioInfo
     nodes: dict[str, GraphNode] = field(default_factory=dict)
@@ -324,6 +378,7 @@ class Trace:
     error: TraceError | None = None
     limits: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)  # timings, sizes
+    loops: list[LoopRounds] = field(default_factory=list)  # long loops, partly summarised
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -337,6 +392,7 @@ class Trace:
             "steps": [s.to_dict() for s in self.steps],
             "limits": self.limits,
             "stats": self.stats,
+            "loops": _plain(self.loops),
         }
 
     @classmethod
@@ -354,6 +410,7 @@ class Trace:
             error=TraceError.from_dict(d.get("error")),
             limits=d.get("limits", {}),
             stats=d.get("stats", {}),
+            loops=[LoopRounds.from_dict(x) for x in d.get("loops", [])],
         )
 
     def record_for(self, step: Step) -> NodeRecord | None:

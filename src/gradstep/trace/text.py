@@ -94,12 +94,16 @@ def step_detail(trace: Trace, step: Step) -> str:
 
 
 def step_what(trace: Trace, step: Step) -> str:
-    """The step's text, with an unnamed node's source expression after its op, so that
-    two ``MulBackward0`` steps read ``MulBackward0 (w * x)`` and ``MulBackward0 (b * 2)``."""
+    """The step's text, with an unnamed node's source expression and line after its op,
+    so that two ``MulBackward0`` steps read ``MulBackward0 (w * x, line 3)`` and
+    ``MulBackward0 (b * 2, line 4)``."""
     node = trace.nodes.get(step.node) if step.node is not None else None
-    if node is None or node.name or not node.expr or node.op not in step.text:
+    if node is None or node.name or node.op not in step.text:
         return step.text
-    return step.text.replace(node.op, f"{node.op} ({node.expr})", 1)
+    # where it was made, when that is not the line of the pass (the step's own line)
+    where = f"line {node.line}" if node.line is not None and node.line != step.line else ""
+    said = ", ".join(part for part in (node.expr, where) if part)
+    return step.text.replace(node.op, f"{node.op} ({said})", 1) if said else step.text
 
 
 def taught_chain_line(trace: Trace, step: Step) -> str:
@@ -167,9 +171,23 @@ def figure_note(figure: StepFigure) -> str:
     return f"[figure {figure.number}{title}: {figure.width}×{figure.height} PNG, {size} KB]"
 
 
+def notebook_where(trace: Trace, line: int | None) -> str:
+    """A step's line for the table: ``17``, or in a notebook ``4:2`` (cell 4, line 2)."""
+    if line is None:
+        return ""
+    where = trace.scenario.where(line)
+    if where.startswith("cell "):
+        cell, _, in_cell = where[5:].partition(", line ")
+        return f"{cell}:{in_cell}"
+    return str(line)
+
+
 def step_table(trace: Trace) -> str:
     """The whole trace as a table, one line per step."""
-    rows: list[tuple[str, ...]] = [("step", "line", "kind", "what", "values")]
+    notebook = bool(trace.scenario.notebook_cells)
+    rows: list[tuple[str, ...]] = [
+        ("step", "cell:line" if notebook else "line", "kind", "what", "values")
+    ]
     known: dict[str, VariableState] = {}  # each variable's state so far
     for s in trace.steps:
         detail = step_detail(trace, s)
@@ -184,7 +202,8 @@ def step_table(trace: Trace) -> str:
                 known.pop(name, None)
             else:
                 known[name] = state
-        cells = (str(step_number(s.index)), str(s.line or ""), s.kind, step_what(trace, s), detail)
+        at = notebook_where(trace, s.line)
+        cells = (str(step_number(s.index)), at, s.kind, step_what(trace, s), detail)
         rows.append(tuple(visible(c, one_line=True) for c in cells))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
@@ -194,6 +213,9 @@ def step_table(trace: Trace) -> str:
     out = [title, "=" * len(title)]
     if "walls" in trace.limits:  # a run in the worker says which walls held it
         out.append("walls: " + visible(walls_summary(trace.limits["walls"]), one_line=True))
+    for loop in trace.loops:  # a long loop: which rounds are steps, which are summarised
+        where = trace.scenario.where(loop.line)
+        out.append(f"loop at {where} ({visible(loop.text, one_line=True)}): {loop.detail_text()}")
     out += [ln.rstrip() for ln in lines]
     if trace.error:
         out.append("")
@@ -207,7 +229,8 @@ def error_line(trace: Trace, where: str = "") -> str:
     e = trace.error
     if e is None:
         return ""
-    line = f"line {e.line}" if e.line else ""  # a crash or a hard limit may have none
+    # a crash or a hard limit may have none; a notebook's says "cell 4, line 2"
+    line = trace.scenario.where(e.line) if e.line else ""
     if where:
         prefix = visible(where, one_line=True) + (f", {line}" if line else "")
     else:

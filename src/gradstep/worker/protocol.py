@@ -28,7 +28,7 @@ protocol descriptor (its original stdout):
 
    Every prefix of this stream is a consistent trace: a step only refers to
    nodes and passes sent before it.
-5. ``{"end": {"error", "variables", "limits", "stats"}}``: the run is over; the
+5. ``{"end": {"error", "variables", "limits", "stats", "loops"}}``: the run is over; the
    trace is complete.
 
 A run that was refused before it ran sends ``end`` (with its error) and perhaps
@@ -54,6 +54,7 @@ from gradstep.trace.io import step_document
 from gradstep.trace.model import (
     BackwardPass,
     GraphNode,
+    LoopRounds,
     ScenarioInfo,
     Step,
     Trace,
@@ -133,6 +134,7 @@ class TraceStream:
                     "variables": trace.variables,
                     "limits": trace.limits,
                     "stats": trace.stats,
+                    "loops": trace.loops,
                 }
             }
         )
@@ -194,6 +196,7 @@ class TraceAssembler:
             }
             trace.limits.update(end.get("limits") or {})
             trace.stats.update(end.get("stats") or {})
+            trace.loops = [LoopRounds.from_dict(x) for x in end.get("loops") or ()]
             if trace.error is not None and not (trace.steps and trace.steps[-1].kind == "error"):
                 end_with_error(trace, trace.error)  # refused before the recorder ran
             self.ended = True

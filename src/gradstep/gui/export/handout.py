@@ -217,6 +217,11 @@ def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
         f"{len(trace.passes)} backward pass{'es' if len(trace.passes) != 1 else ''}.*",
         "",
     )
+    for loop in trace.loops:  # a long loop's later rounds are summarised: say which are not
+        doc.add(
+            f"*The loop `{loop.text}` ({trace.scenario.where(loop.line)}): {loop.detail_text()}.*",
+            "",
+        )
     cells = _cells(trace)
     by_cell = _steps_by_cell(trace, cells)
     for i, cell in enumerate(cells):
