@@ -1,6 +1,7 @@
 """Real course material through gradstep: which files run, in which mode, at what cost.
 
     python benchmarks/material.py [--dir DIR] [--only NAME,NAME] [--no-plain] [--markdown]
+    python benchmarks/material.py --budget [--only NAME,NAME]
 
 For each file listed in ``tests/material/manifest.toml`` (public autograd
 tutorials, lecture notebooks and docs, unchanged; see that folder's README for
@@ -17,6 +18,12 @@ where the files live), one row:
   trusted run), with its line in the code as gradstep ran it;
 - ``steps``, ``s`` (wall time of the whole command) and ``MB`` (trace size) for
   the trusted and the restricted run.
+
+``--budget``: the long-loop tutorials only (2,000 rounds; ``dynamic_net`` 30,000):
+the file's body timed as plain Python (torch on one thread, as in the worker)
+against the restricted recording of it (the trace's ``record_seconds``), with the
+trace's size, its steps and how many rounds were summarised (issue 11's budget:
+at most 2× the plain time and 10 MB).
 
 Each run happens in a scratch copy of the material folder with the file's folder
 as the current directory, so a file that reads ``names.txt`` finds it and one
@@ -122,6 +129,72 @@ def plain_run(path: Path, *, timeout: float = 120.0, env=None) -> Run:
     return Run("raised", seconds, error=lines[-1] if lines else f"exit {p.returncode}")
 
 
+#: the long-loop tutorials of issue 11's budget: recorded in at most twice the plain run's
+#: time, into at most 10 MB (2,000 rounds each; dynamic_net 30,000)
+BUDGET_FILES = (
+    "pt_polynomial_tensor.py",
+    "pt_polynomial_autograd.py",
+    "pt_polynomial_custom_function.py",
+    "pt_polynomial_nn.py",
+    "pt_polynomial_optim.py",
+    "pt_polynomial_module.py",
+    "pt_polynomial_numpy.py",
+    "pt_dynamic_net.py",
+)
+
+#: the file's body timed as plain Python, torch on one thread as in the worker
+_BODY = (
+    "import runpy, sys, time, torch\n"
+    "torch.set_num_threads(1)\n"
+    "t = time.perf_counter()\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+    "print(time.perf_counter() - t, file=sys.stderr)\n"
+)
+
+
+def plain_body_seconds(path: Path, env=None) -> float:
+    p = subprocess.run(
+        [sys.executable, "-c", _BODY, path.name],
+        cwd=path.parent,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    return float(p.stderr.decode().strip().splitlines()[-1])
+
+
+def budget(src: Path, tmp: Path, only: list[str] | None) -> list[tuple[str, ...]]:
+    """Per long-loop tutorial: the plain body's seconds, then the restricted recording's
+    (the worker's ``record_seconds``), their ratio, trace MB, steps, rounds summarised."""
+    rows = []
+    env = dict(os.environ, OMP_NUM_THREADS="1", GRADSTEP_TIMEOUT="600")
+    work = tmp / "budget"
+    shutil.copytree(src, work)
+    for name in BUDGET_FILES:
+        if only and not any(w in name for w in only):
+            continue
+        path = work / name
+        plain = plain_body_seconds(path, env)
+        run = gradstep_trace(path, trusted=False, timeout=900, env=env)
+        recorded = float(run.trace.get("stats", {}).get("record_seconds", float("nan")))
+        summarised = run.trace.get("stats", {}).get("summarised_rounds", 0)
+        rows.append(
+            (
+                name,
+                run.status,
+                f"{plain:.2f}",
+                f"{recorded:.2f}",
+                f"{recorded / plain:.2f}×",
+                f"{run.mb:.1f}",
+                str(run.steps),
+                f"{summarised:,}",
+            )
+        )
+        print(f"  {name}: {rows[-1][2]} s plain, {rows[-1][3]} s recorded", file=sys.stderr)
+    return rows
+
+
 def _cell(text: str, width: int = 90) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -134,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-plain", action="store_true", help="skip the plain-Python column")
     ap.add_argument("--plain-timeout", type=float, default=120.0)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument(
+        "--budget",
+        action="store_true",
+        help="only the long-loop budget: plain body vs recording time, trace MB",
+    )
     args = ap.parse_args(argv)
     src = material_dir(args.dir)
     if src is None or not src.is_dir():
@@ -143,6 +221,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.budget:
+        only = [w.strip() for w in args.only.split(",")] if args.only else None
+        with tempfile.TemporaryDirectory(prefix="gradstep-budget-") as tmp:
+            rows = budget(src, Path(tmp), only)
+        header = (
+            "file",
+            "restricted",
+            "plain s",
+            "recorded s",
+            "ratio",
+            "MB",
+            "steps",
+            "summarised",
+        )
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return 0
     entries = manifest()
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]

@@ -68,23 +68,16 @@ PLAIN_FAILS = {
 }
 
 #: files that run plainly but not recorded, even trusted and with a generous time limit
-TRUSTED_NEEDS = {
-    "pt_dynamic_net.py": "30,000 training rounds pass the 200,000-step limit: needs long loops "
-    "recorded within budget (issue 11)",
-}
+TRUSTED_NEEDS: dict[str, str] = {}
 
 #: files whose run takes minutes even as plain Python: not run by the tests at all
 TOO_LONG = {
-    "makemore/makemore_part4_backprop.ipynb": "needs matplotlib (issue 11 makes it a worker "
-    "dependency) and trains 200,000 steps with a per-element Python loop in cell 22 (minutes "
-    "even plainly): needs long loops recorded within budget",
+    "makemore/makemore_part4_backprop.ipynb": "trains 200,000 steps with a per-element Python "
+    "loop in cell 22: minutes even as plain Python, and it reads names.txt with open()",
 }
 
 #: files that run trusted but not restricted today, and why
-RESTRICTED_NEEDS = {
-    "pt_dynamic_net.py": "its 30,000 training rounds pass the 200,000-step limit: needs long "
-    "loops recorded within budget (issue 11)",
-}
+RESTRICTED_NEEDS: dict[str, str] = {}
 
 #: run trusted they write a file; restricted, that stays refused whatever else is widened
 WRITES_FILES = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import importlib
 import io
 import sys
 from collections.abc import Iterator, Sequence
@@ -57,10 +58,11 @@ class FigureCapture:
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """``plt.show`` captures while the scenario runs (if pyplot is loaded, or loads)."""
-        pyplot: Any = sys.modules.get("matplotlib.pyplot")
-        if pyplot is None:
+        if "matplotlib.pyplot" not in sys.modules:
             yield
             return
+        # a spare worker's prewarm thread may still be importing it: this waits for it
+        pyplot: Any = importlib.import_module("matplotlib.pyplot")
         real_show = pyplot.show
         # figures open before the run are someone else's (a test, an in-process caller)
         self._foreign = {id(f) for _, f in _open_figures()}
