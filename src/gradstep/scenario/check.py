@@ -369,11 +369,14 @@ def refused_attribute_reason(name: str) -> str | None:
     Shared with the sandbox's module proxies, so both layers refuse the same names.
     """
     if is_dunder(name):
-        return f"'.{name}' is not allowed: double-underscore attributes reach Python internals"
+        return (
+            f"'.{name}' is not allowed: double-underscore attributes reach Python internals; "
+            + TRUST_HINT
+        )
     if name.startswith("_"):
         return (
             f"'.{name}' is not allowed: names starting with an underscore are "
-            "PyTorch and Python internals"
+            f"PyTorch and Python internals; {TRUST_HINT}"
         )
     if name in FRAME_ATTRIBUTES:
         return f"'.{name}' is not allowed: it reaches the interpreter's frames and code"
@@ -637,7 +640,7 @@ class _Checker(ast.NodeVisitor):
             self.refuse(
                 node,
                 f"the built-in '{name}' is not available in a scenario: it reaches files, "
-                "the interpreter or attributes by name",
+                f"the interpreter or attributes by name; {TRUST_HINT}",
             )
         elif name == "type" and "type" not in self.bound:
             # a bare 'type' is only reachable here when it is not the one-argument call below
