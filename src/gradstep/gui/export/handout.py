@@ -62,6 +62,7 @@ class _Image:
     step: int | None = None  # a graph image of this step
     kind: Literal["graph", "tangent", "flow", "passes", "figure"] = "graph"
     figure: int = 0  # which of the step's matplotlib figures (kind "figure")
+    size: tuple[int, int] = (0, 0)  # a figure's pixels
 
 
 @dataclass
@@ -172,7 +173,14 @@ def _figures(doc: _Doc, step: Step) -> None:
         if figure.png:
             name = f"step_{number:03d}_figure_{j + 1}.png"
             doc.image(
-                _Image(name, figure.title or f"figure {figure.number}", step.index, "figure", j)
+                _Image(
+                    name,
+                    figure.title or f"figure {figure.number}",
+                    step.index,
+                    "figure",
+                    j,
+                    (figure.width, figure.height),
+                )
             )
         else:
             doc.add(f"*{figure_note(figure)}*", "")
@@ -272,7 +280,18 @@ def _section_height(book: Book, view: Any, rest: list[tuple[str, Any]]) -> float
         return book.height
     view.session.go_to(images[0].step)
     need = book.graph_height(layout_figure(view, caption=False, legend=False))
-    return need + sum(book.plot_height(i.kind) for i in images[1:]) + words
+    return need + sum(_image_height(book, i) for i in images[1:]) + words
+
+
+def _image_height(book: Book, img: _Image) -> float:
+    """How tall an image below a step's graph is on the page: a plot, or a matplotlib
+    figure drawn as :func:`_bitmap` places it."""
+    if img.kind != "figure":
+        return book.plot_height(img.kind)
+    width, height = img.size
+    return height * min(
+        1.0, book.width / max(width, 1), _FIGURE_MOST * book.height / max(height, 1)
+    )
 
 
 def _offscreen(widget: QWidget, width: int, height: int) -> None:
@@ -366,7 +385,11 @@ def _bitmap(book: Book, picture: QImage) -> None:
     def paint(painter: QPainter) -> None:
         painter.drawImage(QPointF(0, 0), picture)
 
-    book._figure(picture.width(), picture.height(), paint, 0.6, 1.0)  # noqa: SLF001
+    book._figure(picture.width(), picture.height(), paint, _FIGURE_MOST, 1.0)  # noqa: SLF001
+
+
+#: a matplotlib figure takes at most this share of a PDF page's height
+_FIGURE_MOST = 0.6
 
 
 # ------------------------------------------------------------------ writing
