@@ -301,3 +301,17 @@ def test_legends_and_notes_are_outside_the_data(qtbot, sin_of_square) -> None:
         assert not any(n.intersects(b) for n in notes for b in boxes), p.objectName()
     assert not [i for i in node.scene().items() if isinstance(i, pg.TextItem)]  # not on the curve
     assert "slope = local derivative" in node.annotation
+
+
+def test_a_plot_after_wide_panels_fits_the_pane_again(qtbot, sin_of_square) -> None:
+    plot = NodePlot()
+    qtbot.addWidget(plot)
+    plot.resize(460, 200)
+    plot.show()
+    trace = _hand_trace()
+    plot.show_record(trace, trace.passes[0].nodes[0])  # four panels: wider than the pane
+    qtbot.wait(20)
+    assert plot.ci.size().width() > plot.viewport().width()
+    plot.show_record(sin_of_square, _record(sin_of_square, "SinBackward0"))
+    qtbot.wait(20)
+    assert plot.ci.size().width() == plot.viewport().width()  # not cut off on the right

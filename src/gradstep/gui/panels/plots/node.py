@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, QSizeF
 from PySide6.QtWidgets import QWidget
 
 from gradstep.graph.model import short_op
@@ -43,6 +43,9 @@ class NodePlot(ThemedLayout):
 
     def _reset(self) -> None:
         self.clear()
+        # the layout grows to fit what it held (four heatmaps) and does not shrink back by
+        # itself: the next plot would be drawn wider than the pane, its right side cut off
+        self.ci.resize(QSizeF(self.viewport().size()))
         self.tangent, self.tangent_items, self.point_item = None, [], None
         self.annotation, self.panels, self.items = "", [], []
 
