@@ -140,7 +140,7 @@ def test_figures_are_drawn_restricted_in_a_sealed_worker(tmp_path: Path) -> None
 
     path = tmp_path / "lesson.py"
     path.write_text(LESSON)
-    with WorkerPool() as pool:
+    with WorkerPool(prestart=False) as pool:  # no retire thread outlives the test
         trace = pool.run(path).trace
     assert trace.error is None, trace.error
     assert trace.stats.get("guard") == "sealed"

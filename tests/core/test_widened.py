@@ -118,7 +118,7 @@ LESSONS = {
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[WorkerPool]:
-    with WorkerPool() as p:
+    with WorkerPool(prestart=False) as p:  # no retire thread outlives the module
         yield p
 
 
