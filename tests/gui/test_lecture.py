@@ -223,6 +223,7 @@ def test_the_graph_fits_its_pane_on_open_resize_and_direction(qtbot, window, sce
         )
 
     assert fitted()
+    assert not graph.minimap.isVisible()  # all in view: no map over it
     before = graph.transform().m11()
     window.resize(window.width() + 300, window.height() + 200)  # a larger pane: larger graph
     qtbot.waitUntil(lambda: graph.transform().m11() != before, timeout=3000)

@@ -43,7 +43,7 @@ class Fitter(QObject):
         """The whole graph as large as the pane allows (up to the theme's largest zoom);
         ``readable``: never smaller than ``READABLE``, centred on the current node then."""
         view = self.view
-        rect = view.drawn_bounds().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        rect = whole_rect(view)
         if rect.isEmpty():
             return
         scale = min(whole_scale(view, rect), view.theme.max_fit_scale)
@@ -59,7 +59,7 @@ class Fitter(QObject):
         """The Fit Graph command: the whole graph while it stays legible; else the region
         around the current node at a legible zoom — and, asked again there, the whole."""
         view = self.view
-        rect = view.drawn_bounds().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        rect = whole_rect(view)
         if rect.isEmpty():
             return
         scale = min(whole_scale(view, rect), view.theme.max_fit_scale)
@@ -95,6 +95,19 @@ class Fitter(QObject):
         if kind == QEvent.Type.Wheel or (kind == QEvent.Type.MouseMove and _dragging(event)):
             self.fitted = False  # the user's own view: kept as they left it
         return False
+
+
+def whole_rect(view: Any) -> QRectF:
+    """What "the whole graph" is: the nodes drawn at this step with a margin — and, when
+    nothing is hidden, as much of the scene as the overview map counts as whole (it shows
+    itself otherwise, over a graph that is all in view)."""
+    rect: QRectF = view.drawn_bounds().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+    if rect.isEmpty():
+        return rect
+    hidden = view.session is not None and view.session.state().hidden_nodes
+    if not hidden:
+        rect = rect.united(QRectF(view.sceneRect()).adjusted(30, 30, -30, -30))
+    return rect
 
 
 def whole_scale(view: QGraphicsView, rect: QRectF) -> float:
