@@ -99,14 +99,15 @@ class Fitter(QObject):
 
 def whole_rect(view: Any) -> QRectF:
     """What "the whole graph" is: the nodes drawn at this step with a margin — and, when
-    nothing is hidden, as much of the scene as the overview map counts as whole (it shows
-    itself otherwise, over a graph that is all in view)."""
+    nothing is hidden, the whole scene: with no slack left to scroll, following the current
+    node does not nudge the view off an edge (the overview map then showed itself over a
+    graph all in view)."""
     rect: QRectF = view.drawn_bounds().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
     if rect.isEmpty():
         return rect
     hidden = view.session is not None and view.session.state().hidden_nodes
     if not hidden:
-        rect = rect.united(QRectF(view.sceneRect()).adjusted(30, 30, -30, -30))
+        rect = rect.united(QRectF(view.sceneRect()))
     return rect
 
 
