@@ -30,7 +30,7 @@ from gradstep.collection import collection_paused
 from gradstep.trace.errors import ErrorKind, error_trace
 from gradstep.trace.model import ScenarioInfo, Trace, TraceError
 from gradstep.worker.limits import Limits
-from gradstep.worker.protocol import ProtocolError, TraceAssembler
+from gradstep.worker.protocol import TraceAssembler
 from gradstep.worker.register import Register
 
 #: signals that mean the worker crashed (rather than was stopped)
@@ -172,11 +172,11 @@ class _Reader(threading.Thread):
                     assembler.feed(message)
                     if "clock" in message:
                         self.clock_at = time.monotonic()
-        except (orjson.JSONDecodeError, ProtocolError, KeyError, TypeError, ValueError) as e:
-            self.failure = f"{type(e).__name__}: {e}"
-            self.worker.kill()
         except OSError as e:
             self.failure = f"{type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001 - the stream is untrusted data: any shape at all
+            self.failure = f"{type(e).__name__}: {e}"
+            self.worker.kill()
 
 
 def _describe_exit(code: int | None, stopped: bool = False) -> str:

@@ -156,6 +156,10 @@ class TraceAssembler:
         self.path = path
         self.trace: Trace | None = None
         self.ended = False
+        #: the walls as the worker said before the scenario's first line ran (with the
+        #: clock); from then on the scenario's code may hold the protocol descriptor
+        self.walls: Any = None
+        self.started = False
 
     def _trace(self) -> Trace:
         if self.trace is None:  # no scenario message (a refusal): the path is all there is
@@ -166,6 +170,8 @@ class TraceAssembler:
     def feed(self, message: dict[str, Any]) -> None:
         if not isinstance(message, dict):
             raise ProtocolError(f"not a message: {type(message).__name__}")
+        if self.started:
+            self._check_after_start(message)
         if "scenario" in message:
             self.trace = Trace(scenario=ScenarioInfo.from_dict(message["scenario"]))
         trace = self._trace()
@@ -200,6 +206,21 @@ class TraceAssembler:
             if trace.error is not None and not (trace.steps and trace.steps[-1].kind == "error"):
                 end_with_error(trace, trace.error)  # refused before the recorder ran
             self.ended = True
+        if "clock" in message:
+            self.started = True
+            self.walls = trace.limits.get("walls")
+
+    def _check_after_start(self, message: dict[str, Any]) -> None:
+        """Once the scenario runs, its code may write to the protocol descriptor (a hole
+        in the Python layer is enough): what was said before it ran stays as said. A
+        second scenario would replace the title and source, a second clock restart the
+        caller's hard kill (a run without end), other walls claim what did not hold."""
+        if "scenario" in message or "clock" in message:
+            raise ProtocolError("the scenario or the clock was sent again while it ran")
+        end = message.get("end")
+        for limits in (message.get("limits"), end.get("limits") if end else None):
+            if limits and limits.get("walls", self.walls) != self.walls:
+                raise ProtocolError("the walls changed while the scenario ran")
 
     def cut_short(self, error: TraceError, limits: dict[str, Any]) -> Trace:
         """The trace of a run whose stream stopped before its end: every step received,
