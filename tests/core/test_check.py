@@ -204,8 +204,8 @@ def test_refusal_names_file_line_and_what_is_allowed() -> None:
         "torch.utils.data), numpy, matplotlib.pyplot and the standard library's pure "
         "computation (math, cmath, random, statistics, numbers, fractions, decimal, itertools, "
         "operator, functools, collections, collections.abc, heapq, bisect, copy, dataclasses, "
-        "enum, typing, abc, string, textwrap, re, pprint, time, datetime, __future__); if you "
-        "trust the file, open it with --trust to run it as ordinary Python"
+        "typing, abc, string, textwrap, re, pprint, time, datetime, __future__); if you trust "
+        "the file, open it with --trust to run it as ordinary Python"
     )
     assert isinstance(error, Exception)
 

@@ -34,8 +34,15 @@ from gradstep.trace.model import StepFigure
 MAX_FIGURE_BYTES = 300_000
 #: All figures of one trace at most.
 MAX_TOTAL_BYTES = 3_000_000
+#: A figure's pixels at most, whatever its size in inches: it is drawn at a lower
+#: resolution to fit (a 6.4×4.8 inch plot at 100 dpi is 0.3 million). An 80×80 inch
+#: figure drew 33 million pixels in 10 s, which the window then decoded whole; one of
+#: 700×700 inches ran the worker into its memory limit while it was drawn.
+MAX_FIGURE_PIXELS = 4_000_000
 #: Resolutions tried in turn until a figure fits.
 _DPIS = (100, 72, 50)
+#: Below this resolution a figure is left out rather than drawn as a smudge.
+_MIN_DPI = 10
 
 
 class FigureCapture:
@@ -121,8 +128,19 @@ class FigureCapture:
                 height,
                 f"the trace already holds {MAX_TOTAL_BYTES // 1000:,} KB of figures",
             )
+        inches = figure.get_size_inches()
+        most = (MAX_FIGURE_PIXELS / max(float(inches[0] * inches[1]), 1e-9)) ** 0.5
+        if most < _MIN_DPI:
+            return self._omit(
+                number,
+                title,
+                width,
+                height,
+                f"at {inches[0]:g}×{inches[1]:g} inches it would take over "
+                f"{MAX_FIGURE_PIXELS // 1_000_000} million pixels even at {_MIN_DPI} dpi",
+            )
         png = b""
-        for dpi in _DPIS:
+        for dpi in sorted({min(d, most) for d in _DPIS}, reverse=True):
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=dpi)
             png = buffer.getvalue()

@@ -133,6 +133,9 @@ _MODULE_REASONS: dict[str, str] = {
         "it is a library beyond torch, numpy and matplotlib, which the restricted language "
         "does not review",
     ),
+    # Enum('E', names) makes a class from names given at run time, dunder names included
+    # (__array_interface__: numpy then views any address in the worker's memory)
+    "enum": "its Enum('E', names) makes classes from names given at run time",
 }  # fmt: skip
 
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.

@@ -21,7 +21,11 @@ names are the module's public, non-module names minus the doors listed here:
   ``DataLoader`` that refuses ``num_workers > 0`` (worker processes) up front;
 - the standard library modules of :data:`STDLIB_DENIED`, minus the few
   names that read attributes or evaluate code by a string
-  (``operator.attrgetter``, ``typing.get_type_hints``, ``functools.wraps``...).
+  (``operator.attrgetter``, ``string.Formatter``, ``typing.get_type_hints``,
+  ``functools.singledispatch``, ``functools.wraps``...) or make a class from
+  a dict built at run time (``abc.ABCMeta``; ``enum`` is refused whole), whose
+  dunders the static check never sees (``__array_interface__`` lets numpy view
+  any address: ``tests/core/test_attack_widened.py``).
 
 What stays refused is refused by the static check before anything runs, with
 the reason and ``--trust`` (see :mod:`gradstep.scenario.check`). None of this
@@ -38,14 +42,25 @@ STDLIB_DENIED: dict[str, frozenset[str]] = {
     "cmath": frozenset(),
     "random": frozenset(),
     "statistics": frozenset(),
-    "numbers": frozenset(),
+    # ABCMeta(name, bases, dict) makes a class from a dict built at run time (see ABCMeta)
+    "numbers": frozenset({"ABCMeta"}),
     "fractions": frozenset(),
     "decimal": frozenset(),
     "itertools": frozenset(),
     # attrgetter/methodcaller read attributes by a string; the walk of names sees no string
     "operator": frozenset({"attrgetter", "methodcaller"}),
     # wraps/update_wrapper copy attributes named by the caller (``assigned=("__globals__",)``)
-    "functools": frozenset({"wraps", "update_wrapper", "WRAPPER_ASSIGNMENTS", "WRAPPER_UPDATES"}),
+    # singledispatch's register(fn) evaluates fn's annotation strings (typing.get_type_hints)
+    "functools": frozenset(
+        {
+            "wraps",
+            "update_wrapper",
+            "WRAPPER_ASSIGNMENTS",
+            "WRAPPER_UPDATES",
+            "singledispatch",
+            "singledispatchmethod",
+        }
+    ),
     "collections": frozenset(),
     "collections.abc": frozenset(),
     "heapq": frozenset(),
@@ -53,11 +68,11 @@ STDLIB_DENIED: dict[str, frozenset[str]] = {
     "copy": frozenset(),
     # make_dataclass builds a class from names and types given at run time
     "dataclasses": frozenset({"make_dataclass"}),
-    "enum": frozenset(),
     # get_type_hints and ForwardRef evaluate annotation strings
-    "typing": frozenset({"get_type_hints", "ForwardRef"}),
-    "abc": frozenset({"get_cache_token"}),
-    "string": frozenset(),
+    "typing": frozenset({"get_type_hints", "ForwardRef", "ABCMeta", "NamedTupleMeta"}),
+    "abc": frozenset({"get_cache_token", "ABCMeta"}),
+    # Formatter().get_field and vformat walk attributes named by a string ("{0.__class__}")
+    "string": frozenset({"Formatter"}),
     "textwrap": frozenset(),
     "re": frozenset(),
     "pprint": frozenset(),
@@ -81,7 +96,7 @@ PYPLOT_DENIED: frozenset[str] = frozenset(
     {
         "savefig", "imsave", "imread", "switch_backend", "install_repl_displayhook",
         "uninstall_repl_displayhook", "new_figure_manager", "get_current_fig_manager",
-        "ginput", "waitforbuttonpress", "connect", "disconnect", "figimage",
+        "ginput", "waitforbuttonpress", "connect", "disconnect", "figimage", "Enum",
     }
 )  # fmt: skip
 
@@ -167,10 +182,18 @@ REASONS: dict[str, str] = {
     "use": "it switches to another backend, which imports a module by name",
     "switch_backend": "it switches to another backend, which imports a module by name",
     "attrgetter": "it reads attributes named by a string",
+    "Formatter": "it reads attributes named by a string ('{0.__class__}' in get_field and vformat)",
     "methodcaller": "it calls methods named by a string",
     "wraps": "it copies attributes named by the caller",
     "update_wrapper": "it copies attributes named by the caller",
     "get_type_hints": "it evaluates annotation strings as code",
+    "singledispatch": "its register() evaluates annotation strings as code",
+    "singledispatchmethod": "its register() evaluates annotation strings as code",
     "ForwardRef": "it evaluates a string as code",
     "make_dataclass": "it builds a class from names given at run time",
+    # a class whose dunders come from a dict the check cannot see: __array_interface__
+    # then made numpy view any address in the worker's memory (id() gives them)
+    "ABCMeta": "it makes a class from a dict built at run time, dunder names included",
+    "NamedTupleMeta": "it makes a class from a dict built at run time, dunder names included",
+    "Enum": "Enum('E', names) makes a class from names given at run time, dunder names included",
 }
