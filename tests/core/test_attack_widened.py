@@ -270,3 +270,35 @@ def test_no_class_is_made_from_a_dict_of_dunders(pool, tmp_path, door):
     assert result.error is not None and result.error.kind == "refused", result.error
     assert door.partition(".")[0] in result.error.message
     assert "run time" in result.error.message
+
+
+def test_a_schedulers_state_puts_no_dunder_on_it(pool, tmp_path):
+    """``load_state_dict`` copies its dict into the scheduler's ``__dict__``: a literal
+    dunder key there was the same door as above, with nothing the static check refuses."""
+    code = RAW_MEMORY.format(
+        get="import torch",
+        make="sched = torch.optim.lr_scheduler.StepLR(torch.optim.SGD([torch.zeros(1)]), 1)\n"
+        "sched.load_state_dict({'__array_interface__': view})\nthing = sched",
+    )
+    result = run_restricted(pool, tmp_path, code)
+    assert "in-the-worker-s-memory" not in dumps(result.trace)
+    assert result.error is not None and result.error.line == 7, result.error
+    assert "'__array_interface__' cannot be a key" in result.error.message
+    lambdas = RAW_MEMORY.format(
+        get="import torch",
+        make="sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([torch.zeros(1)]), "
+        "[lambda e: 1.0])\nsched.load_state_dict({'lr_lambdas': [{'__array_interface__': "
+        "view}]})\nthing = sched.lr_lambdas[0]",
+    )
+    result = run_restricted(pool, tmp_path, lambdas)
+    assert result.error is not None and result.error.line == 7, result.error
+    assert "'__array_interface__' cannot be a key" in result.error.message
+    # a state dict as torch writes it still loads
+    ordinary = """
+    import torch
+    sched = torch.optim.lr_scheduler.StepLR(torch.optim.SGD([torch.zeros(1)]), 1)
+    sched.load_state_dict(sched.state_dict())
+    print(sched.get_last_lr())
+    """
+    result = run_restricted(pool, tmp_path, ordinary)
+    assert result.error is None, result.error

@@ -33,7 +33,7 @@ from torch.optim import lr_scheduler
 from torch.utils import data
 
 from gradstep.scenario.audit import restricted_now
-from gradstep.scenario.check import refused_attribute_reason
+from gradstep.scenario.check import is_dunder, refused_attribute_reason
 
 _torch_key_to_attr = nn.ParameterDict._key_to_attr
 
@@ -54,8 +54,49 @@ def _key_to_attr(self: nn.ParameterDict, key: str) -> str:
 
 
 def install() -> None:
-    """Harden torch's ParameterDict for restricted runs in this process (idempotent)."""
+    """Harden torch's ParameterDict and the schedulers' ``load_state_dict`` for restricted
+    runs in this process (idempotent)."""
     nn.ParameterDict._key_to_attr = _key_to_attr  # type: ignore[method-assign]
+    for cls in list(vars(lr_scheduler).values()):
+        load = vars(cls).get("load_state_dict") if isinstance(cls, type) else None
+        if load is not None and not getattr(load, "gradstep_checked", False):
+            cls.load_state_dict = _checked_load(load)
+
+
+def _checked_load(load: Any) -> Any:
+    """A scheduler's ``load_state_dict`` that takes no dunder key in a restricted run.
+
+    torch's copies the dict into the instance's ``__dict__`` (and each ``lr_lambdas``
+    entry's): a key computed or written as a literal (``{"__array_interface__": ...}``)
+    then becomes an attribute the static check never saw, and numpy reads that one on
+    the instance and views whatever address it names.
+    """
+
+    def load_state_dict(self: Any, state_dict: Any) -> Any:
+        if restricted_now():
+            _refuse_dunder_keys(state_dict, depth=0)
+        return load(self, state_dict)
+
+    load_state_dict.__doc__ = load.__doc__
+    load_state_dict.__qualname__ = load.__qualname__
+    load_state_dict.gradstep_checked = True  # type: ignore[attr-defined]
+    return load_state_dict
+
+
+def _refuse_dunder_keys(value: Any, depth: int) -> None:
+    if depth > 4:  # a scheduler's state is two levels deep
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and is_dunder(key):
+                raise KeyError(
+                    f"{key!r} cannot be a key of a scheduler's state in a restricted "
+                    "scenario: it would become an attribute of Python internals"
+                )
+            _refuse_dunder_keys(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_dunder_keys(item, depth + 1)
 
 
 def _checked_functions(value: Any) -> list[Any]:
