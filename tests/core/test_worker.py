@@ -340,3 +340,27 @@ def test_the_streamed_trace_is_the_trace(pool):
     assert len(result.trace.steps) == 58
     assert a.split('"stats"')[0] == b.split('"stats"')[0]
     assert result.trace.variables["x"].value == pytest.approx(3 * 0.8**5)
+
+
+def test_a_pool_asked_for_two_spares_keeps_two_and_takes_a_ready_one(tmp_path):
+    """What-if changes come seconds apart: the second must not wait for torch to import."""
+    f = write(
+        tmp_path, "import torch\nx = torch.tensor(2.0, requires_grad=True)\n(x * x).backward()\n"
+    )
+
+    def spares(pool, n):
+        end = time.monotonic() + 30
+        while len(pool._spares) < n and time.monotonic() < end:
+            time.sleep(0.01)
+        return {w.proc.pid for w in pool._spares}
+
+    with WorkerPool() as pool:
+        pool.keep_spares(2)
+        assert pool.run(f, trusted=True).trace.variables["x"].grad == 4.0
+        before = spares(pool, 2)
+        assert len(before) == 2
+        for w in pool._spares:
+            assert w.wait_ready(60)
+        assert pool.run(f, trusted=True).trace.variables["x"].grad == 4.0
+        after = spares(pool, 2)
+        assert len(after) == 2 and len(before & after) == 1  # one used, one replaced

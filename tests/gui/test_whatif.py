@@ -20,6 +20,13 @@ x_next = x.detach() - lr * x.grad
 '''
 
 
+@pytest.fixture(autouse=True)
+def _one_spare_again(worker_pool):
+    """The panel has the shared pool keep two spares; the other tests' windows need one."""
+    yield
+    worker_pool._wanted = 1
+
+
 @pytest.fixture
 def lesson(tmp_path: Path) -> Path:
     path = tmp_path / "whatif.py"
@@ -59,6 +66,7 @@ def test_a_slider_release_reruns_with_the_value_and_keeps_the_place(qtbot, windo
     assert dict(window.graph.drawing.layout.positions) == positions  # ...and layout
     assert lesson.read_bytes() == before  # the file is untouched
     assert window.loader.overrides == {"x@4": "5.0"}
+    assert window.loader.pool._wanted == 2  # a second change will find a warm worker
     assert row.field.text() == "5.0" and row.label.font().bold() and row.write.isEnabled()
     assert "Running with x = 5.0" in panel.status.text()
 

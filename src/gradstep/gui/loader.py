@@ -78,6 +78,11 @@ class ScenarioLoader(QObject):
         self._debounce.timeout.connect(self._check_changed)
 
     @property
+    def pool(self) -> Any:
+        """The ``WorkerPool`` runs go to (None until the loader's thread has made it)."""
+        return self._pool
+
+    @property
     def busy(self) -> bool:
         return self._busy
 

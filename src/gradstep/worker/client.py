@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -98,6 +99,15 @@ class _Worker:
         line = _readline_with_timeout(self.proc, timeout)
         self.ready = bool(line) and b'"ready"' in line
         return self.ready
+
+    def poll_ready(self) -> bool:
+        """Ready, without waiting: the worker's first line has arrived (or had)."""
+        if self.ready:
+            return True
+        stream = self.proc.stdout
+        if stream is None or not select.select([stream], [], [], 0)[0]:
+            return False
+        return self.wait_ready(1.0)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -199,11 +209,13 @@ def _at(line: int | None) -> str:
 
 
 class WorkerPool:
-    """Keeps one spare worker started ahead of need; a new one replaces each used one."""
+    """Keeps a spare worker started ahead of need (two once ``keep_spares(2)`` asked: the
+    What-if panel, whose changes come seconds apart); a new one replaces each used one."""
 
     def __init__(self, *, prestart: bool = True) -> None:
         self._lock = threading.Lock()
-        self._spare: _Worker | None = None
+        self._spares: list[_Worker] = []  # oldest first
+        self._wanted = 1 if prestart else 0
         self._closed = False
         self._current: _Worker | None = None
         #: set while a request is with a worker (after it was ready and took the request)
@@ -212,16 +224,30 @@ class WorkerPool:
         #: used worker and starts the next spare; a one-off pool (the CLI's) ends it first
         self._keeps_spare = prestart
         if prestart:
-            self._spare = _Worker()
+            self._spares.append(_Worker())
+
+    @property
+    def _spare(self) -> _Worker | None:
+        """The spare the next run takes if none is ready yet (the oldest)."""
+        return self._spares[0] if self._spares else None
+
+    def keep_spares(self, count: int) -> None:
+        """Keep ``count`` spares from the next run on: a run right after another then finds
+        one ready instead of waiting seconds for torch to import in the replacement."""
+        with self._lock:
+            self._wanted = max(self._wanted, count)
 
     def _take(self) -> _Worker:
         with self._lock:
-            worker = self._spare
-            if worker is None or worker.proc.poll() is not None:
-                if worker is not None:
-                    worker.close()
+            for dead in [w for w in self._spares if w.proc.poll() is not None]:
+                self._spares.remove(dead)
+                dead.close()
+            ready = [w for w in self._spares if w.poll_ready()]
+            worker = ready[0] if ready else self._spare
+            if worker is None:
                 worker = _Worker(spare=False)
-            self._spare = None
+            else:
+                self._spares.remove(worker)
             self._current = worker
             return worker
 
@@ -229,8 +255,8 @@ class WorkerPool:
         # started after the run, not during it: on two cores a spare importing torch
         # would compete with the run it is meant to speed up
         with self._lock:
-            if self._spare is None and not self._closed:
-                self._spare = _Worker()
+            while len(self._spares) < self._wanted and not self._closed:
+                self._spares.append(_Worker())
 
     def run(
         self,
@@ -304,11 +330,11 @@ class WorkerPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._spare is not None:
-                self._spare.close()
+            for spare in self._spares:
+                spare.close()
             if self._current is not None:
                 self._current.kill()  # its run closes it
-            self._spare = None
+            self._spares = []
             self._current = None
 
     def __enter__(self) -> WorkerPool:

@@ -283,6 +283,9 @@ class WhatIfPanel(QWidget):
         else:
             overrides[key] = repr(value)
         self.status.setText(f"Running with {key.partition('@')[0]} = {_text(value)}…")
+        pool = getattr(self.loader, "pool", None)
+        if pool is not None and hasattr(pool, "keep_spares"):
+            pool.keep_spares(2)  # the next change may come right after this one
         self.rerun()
 
     def reset_all(self) -> None:
