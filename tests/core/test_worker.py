@@ -364,3 +364,6 @@ def test_a_pool_asked_for_two_spares_keeps_two_and_takes_a_ready_one(tmp_path):
         assert pool.run(f, trusted=True).trace.variables["x"].grad == 4.0
         after = spares(pool, 2)
         assert len(after) == 2 and len(before & after) == 1  # one used, one replaced
+        extra = pool._spares[-1]
+        pool.keep_spares(1)  # the panel closed: the newer spare ends now
+        assert len(pool._spares) == 1 and extra.proc.wait(10) is not None

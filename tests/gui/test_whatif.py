@@ -24,7 +24,7 @@ x_next = x.detach() - lr * x.grad
 def _one_spare_again(worker_pool):
     """The panel has the shared pool keep two spares; the other tests' windows need one."""
     yield
-    worker_pool._wanted = 1
+    worker_pool.keep_spares(1)
 
 
 @pytest.fixture
@@ -69,6 +69,11 @@ def test_a_slider_release_reruns_with_the_value_and_keeps_the_place(qtbot, windo
     assert window.loader.pool._wanted == 2  # a second change will find a warm worker
     assert row.field.text() == "5.0" and row.label.font().bold() and row.write.isEnabled()
     assert "Running with x = 5.0" in panel.status.text()
+    dock = panel.parentWidget()
+    dock.raise_()
+    qtbot.waitUntil(panel.isVisible)
+    dock.close()  # closing the panel gives the second spare's memory back
+    assert window.loader.pool._wanted == 1 and len(window.loader.pool._spares) <= 1
 
 
 def test_a_typed_value_and_reset(qtbot, window, lesson):

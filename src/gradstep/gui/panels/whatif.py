@@ -208,6 +208,13 @@ class WhatIfPanel(QWidget):
         session.trace_changed.connect(self._on_trace)
         self._on_trace()
 
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        """The panel closed: back to one spare worker (the second is for changes in a row)."""
+        pool = getattr(self.loader, "pool", None)
+        if pool is not None and hasattr(pool, "keep_spares"):
+            pool.keep_spares(1)
+        super().hideEvent(event)
+
     def _on_trace(self) -> None:
         """A run arrived: the literals as they ran (the file's, or what-if values)."""
         if self.session is None:
