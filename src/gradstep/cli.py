@@ -188,6 +188,11 @@ def _handout_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default="node",
         help="one image per step or per backward node",
     )
+    p_handout.add_argument(
+        "--exercise",
+        action="store_true",
+        help="blanks (?) where quiz mode hides gradients, and an answer page at the end",
+    )
     _add_run_options(p_handout)
     _add_set_option(p_handout)
 

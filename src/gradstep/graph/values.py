@@ -10,12 +10,14 @@ not received its gradient yet says ``grad …``.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from gradstep.session import Session, StepState
 from gradstep.trace.chainrule import show_number, value_label
 from gradstep.trace.chainrule.numbers import flatten
 from gradstep.trace.model import NodeRecord, is_summary
+from gradstep.trace.quiz import HIDDEN
 
 #: the widest value or gradient written in a node (longer: its shape, ``4×3``)
 VALUE_CHARS = 14
@@ -23,8 +25,9 @@ VALUE_CHARS = 14
 WIDEST = "data -0.5195 | grad -0.7571"
 
 
-def node_values(session: Session, st: StepState) -> dict[str, str]:
-    """node id -> ``data 6.7 | grad 6.692`` for every node with something to show at ``st``."""
+def node_values(session: Session, st: StepState, hidden: Collection[str] = ()) -> dict[str, str]:
+    """node id -> ``data 6.7 | grad 6.692`` for every node with something to show at ``st``;
+    a node in ``hidden`` shows ``grad ?`` (quiz mode: its new ``.grad`` is to be predicted)."""
     bound: dict[str, Any] = {}
     for state in st.variables.values():
         if state is not None and state.node is not None:
@@ -40,6 +43,7 @@ def node_values(session: Session, st: StepState) -> dict[str, str]:
         if var is not None:
             parts.append(f"data {_short(var.value)}")
         grad = _grad(node.kind, var, records.get(nid), st.node_status.get(nid))
+        grad = HIDDEN if grad and nid in hidden else grad
         if grad:
             parts.append(f"grad {grad}")
         if parts:

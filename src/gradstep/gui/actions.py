@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from gradstep.gui.quiz import QUIZ_SPECS
+
 Key = QKeySequence.StandardKey
 
 # object name, text, shortcuts, checkable, tip
@@ -183,6 +185,7 @@ _SPECS: list[tuple[str, str, tuple[str | Key, ...], bool, str]] = [
         "The node's plot as a third pane in presentation mode (P)",
     ),
     ("action_escape", "Leave Presentation / Unpin", ("Esc",), False, ""),
+    *QUIZ_SPECS,  # predict, then reveal (gui/quiz.py)
     ("action_theme_system", "&System", (), True, ""),
     ("action_theme_light", "&Light", (), True, ""),
     ("action_theme_dark", "&Dark", (), True, ""),

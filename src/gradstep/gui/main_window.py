@@ -45,6 +45,7 @@ from gradstep.gui.panels.timeline import Timeline
 from gradstep.gui.panels.variables import VariablesView
 from gradstep.gui.panels.whatif import WhatIfPanel
 from gradstep.gui.presentation import Presentation
+from gradstep.gui.quiz import QuizControl
 from gradstep.gui.settings import (
     is_trusted,
     remember_recent,
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         )
         self.player.by_node = a.step_by_node.isChecked()
         connect_window(self)
+        self.quiz = QuizControl(self)  # View ▸ Quiz Mode: predict, then reveal
         self.graph.setFocus()  # not the search field: → steps from the start
 
     # -------------------------------------------------------------- public

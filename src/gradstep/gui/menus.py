@@ -66,6 +66,9 @@ def _view_entries(a: Actions) -> Entries:
         a.presentation_mode,
         a.presentation_plot,
         a.reset_layout,
+        None,
+        a.quiz_mode,
+        a.quiz_reveal,
     )
 
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from gradstep.gui.graph.items import EdgeItem, NodeItem
 from gradstep.gui.theme import LIGHT, LegendEntry, Theme
 from gradstep.plotting.labels import LOCAL, step_caption
+from gradstep.trace.quiz import NONE
 
 __all__ = [
     "Caption",
@@ -109,7 +110,9 @@ def default_caption(source: Any) -> list[str]:
     session = getattr(source, "session", None)
     if session is None or not session.trace.steps:
         return []
-    return step_caption(session.trace, session.trace.steps[session.index])
+    labels = getattr(source, "labels", None)  # a GraphView: its quiz's blanks, if any
+    blanks = labels.blanks(session.state()) if labels is not None else NONE
+    return step_caption(session.trace, session.trace.steps[session.index], blanks)
 
 
 # ------------------------------------------------------------------- layout

@@ -39,6 +39,7 @@ from gradstep.gui.theme import LIGHT, Theme
 from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
+from gradstep.trace.quiz import NONE, answers, exercise_blanks
 from gradstep.trace.text import figure_note, step_number
 
 __all__ = [
@@ -186,11 +187,12 @@ def _figures(doc: _Doc, step: Step) -> None:
             doc.add(f"*{figure_note(figure)}*", "")
 
 
-def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
+def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per, exercise: bool = False) -> None:
     where = f" (line {step.line})" if step.line is not None else ""
     number = step_number(step.index)  # numbered as in the window, from 1
+    printed = step.output.strip() if not exercise else ""  # an exercise's print: an answer
     if not _wanted(step, per):
-        detail = f" → `{step.output.strip().splitlines()[0]}`" if step.output.strip() else ""
+        detail = f" → `{printed.splitlines()[0]}`" if printed else ""
         doc.bullet(f"- step {number}{where}: {step.text}{detail}")
         _figures(doc, step)
         return
@@ -198,21 +200,23 @@ def _step_section(doc: _Doc, trace: Trace, step: Step, per: Per) -> None:
     doc.image(_Image(f"step_{number:03d}.png", f"graph at step {number}", step.index))
     rec = trace.record_for(step)
     if rec is not None and step.kind in ("compute", "accumulate"):
-        for line in chain_lines(trace, step):
+        blanks = exercise_blanks(trace, step.index) if exercise else NONE
+        for line in chain_lines(trace, step, blanks=blanks):
             doc.add(f"Chain rule: `{line}`", "")
         if rec.formula and step.kind == "compute":
             doc.add(f"Local derivative: {rec.formula}", "")
-        if step.kind == "compute" and tangent_plot(trace, rec) is not None:
+        if step.kind == "compute" and not exercise and tangent_plot(trace, rec) is not None:
             doc.image(
                 _Image(f"step_{number:03d}_slope.png", "derivative = slope", step.index, "tangent")
             )
-    if step.output.strip():
+    if printed:
         doc.add("```text", step.output.rstrip(), "```", "")
     _figures(doc, step)
 
 
-def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
-    """The handout's Markdown and the images it refers to (not rendered yet)."""
+def build_markdown(trace: Trace, per: Per = "node", exercise: bool = False) -> _Doc:
+    """The handout's Markdown and the images it refers to (not rendered yet); ``exercise``:
+    the gradients a quiz hides are "?" on every page, with an answer page at the end."""
     doc = _Doc()
     info = trace.scenario
     title = info.title or Path(info.path).stem or "gradstep scenario"
@@ -230,6 +234,12 @@ def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
             f"*The loop `{loop.text}` ({trace.scenario.where(loop.line)}): {loop.detail_text()}.*",
             "",
         )
+    if exercise:
+        doc.add(
+            "*Exercise: predict each `?` (the gradients each node sends back, and each "
+            "leaf's new `.grad`); the answers are on the last page.*",
+            "",
+        )
     cells = _cells(trace)
     by_cell = _steps_by_cell(trace, cells)
     for i, cell in enumerate(cells):
@@ -240,13 +250,16 @@ def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
         if not _only_docstring(text):
             doc.add("```python", text, "```", "")
         for step in by_cell.get(i, []):
-            _step_section(doc, trace, step, per)
+            _step_section(doc, trace, step, per, exercise)
     for step in by_cell.get(-1, []):
-        _step_section(doc, trace, step, per)
+        _step_section(doc, trace, step, per, exercise)
     if trace.error is not None:
         e = trace.error
         at = f" at line {e.line}" if e.line is not None else ""
         doc.add(f"> **The scenario stopped{at}:** {e.type}: {e.message}", "")
+    if exercise:  # the plots across passes would give the answers away
+        _answer_page(doc, trace)
+        return doc
     flow = gradient_flow(trace)
     series = pass_series(trace)
     if (flow is not None and len(flow.params) >= 2) or len(series.passes) >= 2:
@@ -262,6 +275,17 @@ def build_markdown(trace: Trace, per: Per = "node") -> _Doc:
         doc.add("The loss and each leaf's `.grad` after every backward pass.", "")
         doc.image(_Image("passes.png", "across passes", kind="passes"))
     return doc
+
+
+def _answer_page(doc: _Doc, trace: Trace) -> None:
+    """Each blank's value, as the app shows it, in step order."""
+    doc.section("## Answers")
+    rows = answers(trace)
+    if not rows:
+        doc.add("No backward step: nothing to predict.", "")
+    for a in rows:
+        doc.bullet(f"- step {a.step}: {a.node} → {a.target}: `{a.value}`")
+    doc.add("")
 
 
 # ---------------------------------------------------------------- rendering
@@ -309,6 +333,7 @@ def _render(
     scale: float,
     progress: Progress | None,
     book: Book | None = None,
+    exercise: bool = False,
 ) -> None:
     """Each image as a PNG under ``folder``; with a ``book``, the PDF too, in the same pass.
 
@@ -319,6 +344,8 @@ def _render(
     from gradstep.gui.panels.plots import GradientFlowPlot, NodePlot, PassSeriesPlot
 
     view = graph_view_for(trace, 0, theme=theme)
+    if exercise:  # the edge labels and captions a quiz hides are "?" on every page
+        view.labels.blanks = lambda st: exercise_blanks(trace, st.index)
     node_plot: NodePlot | None = None
     total, done = len(doc.images), 0
     parts = doc.parts() if book is not None else [("image", i) for i in doc.images]
@@ -402,6 +429,7 @@ def write_handout(
     theme: Theme | None = None,
     scale: float = 2.0,
     progress: Progress | None = None,
+    exercise: bool = False,
 ) -> Path:
     """Write the handout folder (``handout.md``, ``images/``, optionally ``handout.pdf``).
 
@@ -419,7 +447,7 @@ def write_handout(
     if not target.parent.is_dir():
         raise HandoutError(f"folder {target.parent} does not exist")
     theme = theme or LIGHT
-    doc = build_markdown(trace, per)
+    doc = build_markdown(trace, per, exercise)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         os.chmod(tmp, file_mode(target, 0o777))  # mkdtemp makes it private; a handout is not
@@ -429,7 +457,7 @@ def write_handout(
             title = trace.scenario.title or Path(trace.scenario.path).stem
             book = Book(tmp / PDF, title)
         try:
-            _render(trace, doc, tmp / IMAGES, theme, scale, progress, book)
+            _render(trace, doc, tmp / IMAGES, theme, scale, progress, book, exercise)
         finally:
             if book is not None:
                 book.close()

@@ -219,7 +219,7 @@ def handout_command(args: argparse.Namespace) -> int:
     from gradstep.gui.export.handout import write_handout
 
     try:
-        out = write_handout(trace, args.output, per=args.per, pdf=args.pdf)
+        out = write_handout(trace, args.output, per=args.per, pdf=args.pdf, exercise=args.exercise)
     except HandoutError as e:
         say(str(e))
         return 2

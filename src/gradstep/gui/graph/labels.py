@@ -11,7 +11,7 @@ step to step.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPolygonF
@@ -23,6 +23,7 @@ from gradstep.graph.values import edge_text
 from gradstep.gui.graph.items import EdgeItem, EdgeLabel, NodeItem
 from gradstep.gui.theme import Theme
 from gradstep.session import StepState
+from gradstep.trace.quiz import HIDDEN, NONE, Blanks
 
 MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the current node
 #: where along an edge its label may go (fractions of its length), best first
@@ -45,6 +46,7 @@ class EdgeLabels:
     def __init__(self) -> None:
         self.items: list[EdgeLabel] = []
         self._middle: dict[EdgeKey, QPointF | None] = {}  # filled as labels are shown
+        self.blanks: Callable[[StepState], Blanks] = lambda st: NONE  # quiz mode's "?"
 
     def reset(self) -> None:
         """A new scene: its labels are made as they are needed."""
@@ -72,8 +74,9 @@ class EdgeLabels:
             scene.addItem(label)
             self.items.append(label)
         placed: list[QRectF] = []
+        hidden = self.blanks(st).edges
         for label, key in zip(self.items, keys):
-            text = edge_text(grads[key])
+            text = HIDDEN if key in hidden else edge_text(grads[key])
             middle = self._middle[key]
             assert middle is not None  # keys with a point only
             cut = text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "…"

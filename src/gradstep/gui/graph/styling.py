@@ -46,7 +46,7 @@ class StepStyles:
                 edge.set_visual(d.edge_state(key, new, active))
         view.labels.show(new, view.scene(), view.theme, d, view.edge_items)
         if view.show_values:
-            show_values(view.node_items, view.session, new)
+            show_values(view.node_items, view.session, new, view.labels.blanks(new).grads)
         self.shown = new
         current = view.item_of(d.drawn(new.current_node))
         if view.follow and current is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -19,6 +20,7 @@ from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_line
 from gradstep.trace.chainrule import node_label, rule_as_of
 from gradstep.trace.chainrule.view import constant_label
 from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
+from gradstep.trace.quiz import HIDDEN, NONE, Blanks, blank_rule
 from gradstep.trace.text import step_label, step_number
 
 _NOW = {
@@ -46,6 +48,7 @@ class Inspector(QWidget, FollowsSession):
         self.session: Session | None = None
         self.pinned: str | None = None
         self.shown_node: str | None = None
+        self.blanks: Callable[[StepState], Blanks] = lambda st: NONE  # quiz mode's "?"
         self._banner = QLabel()
         self._follow = QPushButton("Follow current step")
         self._browser = QTextBrowser()
@@ -285,6 +288,8 @@ class Inspector(QWidget, FollowsSession):
         index = self.session.index if self.session is not None else 0
         try:
             rule = rule_as_of(trace, bpass.index, bpass.nodes.index(rec), index)
+            if self.blanks(self.session.state(index)).node == rec.node:  # type: ignore[union-attr]
+                rule = blank_rule(rule)
         except Exception:  # noqa: BLE001 - a trace of an unexpected form: its raw numbers
             return self._raw_record_html(rec)
         out = [rule_html(rule, self.theme, self._width_in_chars())]
@@ -318,7 +323,8 @@ class Inspector(QWidget, FollowsSession):
             return ""
         out = [f"<p><b>{escape(name or '')}</b> = {self._t(var.value)}</p>"]
         if node.kind == "leaf":
-            out.append(f"<p>{escape(name or '')}.grad = {self._t(var.grad)}</p>")
+            grad = HIDDEN if node.id in self.blanks(st).grads else self._t(var.grad)
+            out.append(f"<p>{escape(name or '')}.grad = {grad}</p>")
         elif var.retains_grad or var.grad is not None:
             out.append(
                 f"<p>{escape(name or '')}.grad (kept by retain_grad()) = {self._t(var.grad)}</p>"
