@@ -59,6 +59,8 @@ def test_quiz_hides_the_new_gradients_until_revealed(qtbot, window):
     assert downstream(window.inspector) == "0.9988"
     a.quiz_mode.setChecked(True)  # what Q does
     assert downstream(window.inspector) == "?"
+    # the node plot's note has the product: it waits for the reveal
+    assert window.plots.isVisible() and window.plots.node_plot.tangent is None
     assert labels(window) == ["813.4", "?"]  # the loss's gradient came before: shown
     caption = default_caption(window.graph)  # figures: the same chain-rule line
     assert [ln for ln in caption if "→ z" in ln][0].endswith("0.001228 = ?")
@@ -79,6 +81,7 @@ def test_quiz_hides_the_new_gradients_until_revealed(qtbot, window):
     assert labels(window) == ["813.4", "?"]
     a.quiz_reveal.trigger()
     assert float(downstream(window.inspector)) == pytest.approx(oracle["z"], rel=1e-3)
+    assert window.plots.node_plot.tangent is not None
     assert labels(window)[0] == "0.9988" and float("0.9988") == pytest.approx(oracle["z"], 1e-3)
     # stepping on hides the next one: the addition's two gradients
     window.session.go_to(sigmoid + 3)

@@ -2,7 +2,8 @@
 
 The rule of what is hidden at a step is Qt-free (:mod:`gradstep.trace.quiz`);
 this connects it to the two actions and gives the graph's edge labels, its
-values in nodes, the inspector and exported figures the same ``blanks``.
+values in nodes, the inspector and exported figures the same ``blanks``; the
+node plot, whose note has the answer, says "press R" instead.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class QuizControl(QObject):
         self.reveal_action.triggered.connect(self.reveal)
         window.graph.labels.blanks = self.blanks
         window.inspector.blanks = self.blanks
+        window.plots.hidden = self._hides_plot
         window.trace_ready.connect(self._new_trace)
 
     def blanks(self, st: StepState) -> Blanks:
@@ -49,6 +51,11 @@ class QuizControl(QObject):
         if session is None:
             return NONE
         return self.quiz.blanks(session.trace, st.index)
+
+    def _hides_plot(self, record: Any) -> bool:
+        """The node plot of the node whose answers are hidden: its note has them."""
+        session = self.window.session
+        return session is not None and self.blanks(session.state()).node == record.node
 
     def set_on(self, on: bool) -> None:
         self.quiz.on = on
@@ -77,3 +84,5 @@ class QuizControl(QObject):
             return
         w.graph.styles.restyle_all()
         w.inspector.show_step(w.session.index)
+        w.plots.set_trace(w.session.trace)  # forgets the plot shown: drawn again, or hidden
+        w._update_plots()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTabWidget, QWidget
 
@@ -22,6 +24,7 @@ class PlotsPanel(QTabWidget):
         # the record drawn, and what of it was known at the step (see ``known_at``)
         self._shown: tuple[NodeRecord | None, tuple[bool, bool] | None] = (None, None)
         self._step: int | None = None
+        self.hidden: Callable[[NodeRecord], bool] = lambda rec: False  # quiz mode (gui/quiz)
         self.node_plot = NodePlot(theme)
         self.flow_plot = GradientFlowPlot(theme)
         self.pass_plot = PassSeriesPlot(theme)
@@ -96,6 +99,10 @@ class PlotsPanel(QTabWidget):
         variables: dict[str, VariableState] | None,
         step: int | None = None,
     ) -> None:
+        if record is not None and self.hidden(record):  # its note would give the answer
+            self._shown = (None, None)
+            self.node_plot.clear_plot("Quiz: predict the “?”, then press R to reveal")
+            return
         known = known_at(record, step) if record is not None else None
         if record is not None and self._shown[0] is record and self._shown[1] == known:
             return  # drawing a plot costs milliseconds: not again for the same picture
