@@ -37,6 +37,12 @@ def labels(window) -> list[str]:
     return sorted(label.text for label in window.graph.labels.visible())
 
 
+def grad_cell(window, name: str) -> str:
+    table = window.variables
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == name)
+    return table.item(row, 2).text()
+
+
 def downstream(inspector) -> str:
     """The downstream gradient of the sigmoid's chain-rule line in the inspector, however
     the panel's width lays the line out (one row, two blocks, or stacked)."""
@@ -72,10 +78,12 @@ def test_quiz_hides_the_new_gradients_until_revealed(qtbot, window):
     w = trace.steps[acc_w].node
     assert window.graph.item_of(w).values.endswith("grad ?")
     assert "w.grad = ?" in window.inspector.toPlainText()
+    assert grad_cell(window, "w") == "?" and grad_cell(window, "b") != "?"  # b's came before
     a.quiz_reveal.trigger()  # what R does
     grad_w = float(window.inspector.toPlainText().split("w.grad = ")[1].split()[0])
     assert grad_w == pytest.approx(oracle["w"], rel=1e-3)
     assert "grad ?" not in window.graph.item_of(w).values
+    assert float(grad_cell(window, "w")) == pytest.approx(oracle["w"], rel=1e-3)
     # back to the sigmoid: not revealed yet, still "?"; revealing shows torch's number
     window.session.go_to(sigmoid)
     assert labels(window) == ["813.4", "?"]

@@ -2,7 +2,8 @@
 
 The rule of what is hidden at a step is Qt-free (:mod:`gradstep.trace.quiz`);
 this connects it to the two actions and gives the graph's edge labels, its
-values in nodes, the inspector and exported figures the same ``blanks``; the
+values in nodes, the inspector, the variables' table and exported figures the
+same ``blanks``; the
 node plot, whose note has the answer, says "press R" instead.
 """
 
@@ -43,6 +44,7 @@ class QuizControl(QObject):
         self.reveal_action.triggered.connect(self.reveal)
         window.graph.labels.blanks = self.blanks
         window.inspector.blanks = self.blanks
+        window.variables.blanks = self.blanks
         window.plots.hidden = self._hides_plot
         window.trace_ready.connect(self._new_trace)
 
@@ -84,5 +86,7 @@ class QuizControl(QObject):
             return
         w.graph.styles.restyle_all()
         w.inspector.show_step(w.session.index)
+        w.variables.set_theme(w.variables.theme)  # forgets the rows shown: all written again
+        w.variables.show_step(w.session.index)
         w.plots.set_trace(w.session.trace)  # forgets the plot shown: drawn again, or hidden
         w._update_plots()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
@@ -15,9 +17,10 @@ from PySide6.QtWidgets import (
 from gradstep.gui.panels.hand_checks import HandChecks
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
-from gradstep.session import Selection, Session
+from gradstep.session import Selection, Session, StepState
 from gradstep.trace.blocks import shape_text
 from gradstep.trace.model import VariableState
+from gradstep.trace.quiz import HIDDEN, NONE, Blanks
 from gradstep.trace.text import format_value
 
 MAX_COLUMN = 280  # px; the tooltip has the rest
@@ -66,6 +69,7 @@ class VariablesView(QTableWidget, FollowsSession):
         self._shown: dict[str, VariableState] = {}  # name -> the state its row shows
         self._highlighted: set[str] = set()  # rows in bold colour: changed at the last step
         self.checks = HandChecks()  # dL_dw = ∂loss/∂w ✓: hand-computed derivatives judged
+        self.blanks: Callable[[StepState], Blanks] = lambda st: NONE  # quiz mode's "?"
         self.set_theme(theme)
         self.selection = selection if selection is not None else Selection()
         self.selection.changed.connect(self.select_node)
@@ -93,6 +97,7 @@ class VariablesView(QTableWidget, FollowsSession):
         if self.session is None:
             return
         variables = self.session.state(k).variables
+        hidden = self.blanks(self.session.state(k)).grads  # a leaf's new .grad, in a quiz
         names = list(variables)
         full = names != self._names
         if full:
@@ -108,7 +113,9 @@ class VariablesView(QTableWidget, FollowsSession):
             var = variables[name]
             if self._shown.get(name) is var and name not in was_highlighted:
                 continue  # the same state as shown, in plain type: nothing to do
-            values = cells(var)
+            values = (
+                cells(var) if var.node not in hidden else (cells(var)[0], HIDDEN, *cells(var)[2:])
+            )
             before = self._rows.get(name)
             self._nodes[name] = var.node
             self._shown[name] = var
