@@ -48,6 +48,11 @@ class Palette:
     module_border: str = "#6f62a8"
     nonfinite: str = "#d7263d"
     active_edge_width: float = 3.0
+    # a status written as text on the background (the inspector's "computes … in this
+    # step"): the fills above are for shapes, these read at 4.5:1 or better (WCAG AA)
+    current_text: str = "#b03f00"
+    received_text: str = "#8a5a00"
+    done_text: str = "#1f6f30"
 
     def colours(self) -> dict[str, str]:
         """Every colour by field name (``"done_fill": "#c9efd2"``), for a style sheet."""
@@ -118,4 +123,7 @@ DARK = Palette(
     module_fill="#2e2a45",
     module_border="#a99bf0",
     nonfinite="#ff4d5e",
+    current_text="#ff8a3d",
+    received_text="#f5c542",
+    done_text="#51cf66",
 )

@@ -118,15 +118,9 @@ def _plot_pairs(window):
                     )
 
 
-LIGHT_INSPECTOR = pytest.mark.xfail(
-    strict=True,
-    reason="the inspector writes 'computes … in this step' in theme.current: 3.7:1 on white",
-)
-
-
 @pytest.mark.parametrize(
     ("before", "theme"),
-    [("light", "dark"), pytest.param("dark", "light", marks=LIGHT_INSPECTOR)],
+    [("light", "dark"), ("dark", "light")],
 )
 def test_theme_text_is_readable_in_every_panel(
     qtbot, window, scenario: Path, before, theme

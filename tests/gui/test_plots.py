@@ -12,6 +12,7 @@ import torch
 
 from gradstep.gui.panels.plots import GradientFlowPlot, NodePlot, PassSeriesPlot, PlotsPanel
 from gradstep.session import Session
+from gradstep.trace.chainrule.numbers import show_number
 from gradstep.trace.model import (
     BackwardPass,
     GraphNode,
@@ -62,7 +63,7 @@ def test_tangent_slope_is_the_local_derivative(qtbot, sin_of_square, op, fn, x0)
     # the incoming and outgoing gradients are written on the plot
     rec = _record(sin_of_square, op)
     incoming, outgoing = rec.grad_outputs[0], rec.grad_inputs[0]
-    assert f"incoming ∂L/∂y = {format_number(incoming)}" in plot.annotation
+    assert f"incoming ∂L/∂y = {show_number(incoming)}" in plot.annotation
     # incoming × slope = outgoing, with figures that multiply out on a calculator
     product = plot.annotation.split("outgoing ∂L/∂x = ")[1].splitlines()[0]
     a, rest = product.split(" × ")
@@ -71,7 +72,9 @@ def test_tangent_slope_is_the_local_derivative(qtbot, sin_of_square, op, fn, x0)
     assert float(c) == pytest.approx(outgoing, rel=5e-4)
     decimals = len(c.split(".")[1]) if "." in c else 0
     assert abs(float(a) * float(b) - float(c)) <= 0.5 * 10.0**-decimals + 1e-12, product
-    assert f"slope = local derivative = {format_number(float(slope))}" in plot.annotation
+    # significant figures, not fixed decimals: the slope reads as it does in the product
+    assert f"slope = local derivative = {show_number(float(slope))}" in plot.annotation
+    assert f"× {show_number(float(slope))} =" in plot.annotation
 
 
 def _hand_trace() -> Trace:

@@ -276,9 +276,9 @@ class Inspector(QWidget, FollowsSession):
             "earlier": "values from the last backward pass",
         }.get(status, "")
         colour = {
-            "current": self.theme.current,
-            "done": self.theme.done,
-            "received": self.theme.received,
+            "current": self.theme.current_text,
+            "done": self.theme.done_text,
+            "received": self.theme.received_text,
         }.get(status, self.theme.muted_text)
         return f" — <b style='color:{colour}'>{escape(text)}</b>" if text else ""
 

@@ -17,6 +17,7 @@ from gradstep.gui.theme import Theme, readable_on
 from gradstep.plotting import product_text, tangent_plot, to_array
 from gradstep.plotting.functions import TangentPlot
 from gradstep.plotting.values import Array
+from gradstep.trace.chainrule.numbers import show_number
 from gradstep.trace.model import NodeRecord, Trace, VariableState
 
 MAX_CELL_VALUES = 36  # a heatmap of at most this many cells (6×6) has its values written in
@@ -124,9 +125,9 @@ class NodePlot(ThemedLayout):
         t = self.theme
         x0, y0, slope = float(p.x0[0]), float(p.y0[0]), float(p.slope[0])
         lines = [
-            f"x₀ = {fmt(x0)},  f(x₀) = {fmt(y0)}",
-            f"slope = local derivative = {fmt(slope)}",
-            f"incoming ∂L/∂y = {fmt(p.incoming[0]) if p.incoming is not None else '…'}",
+            f"x₀ = {show_number(x0)},  f(x₀) = {show_number(y0)}",
+            f"slope = local derivative = {show_number(slope)}",
+            f"incoming ∂L/∂y = {show_number(p.incoming[0]) if p.incoming is not None else '…'}",
         ]
         if p.outgoing is not None and p.incoming is not None:
             lines.append(f"outgoing ∂L/∂x = {product_text(p.incoming[0], slope, p.outgoing[0])}")
