@@ -131,12 +131,12 @@ def _export_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.add_argument("--all", action="store_true", help="one image per step")
     p_export.add_argument(
         "--format",
-        choices=("png", "svg", "pdf", "html", "gif", "apng"),
+        choices=("png", "svg", "pdf", "html", "gif", "apng", "mp4"),
         default="png",
-        help="html: an interactive page of every step; gif/apng: an animated pass",
+        help="html: an interactive page of every step; gif/apng/mp4: an animated pass",
     )
     p_export.add_argument(
-        "--animate", action="store_true", help="animate a backward pass (gif or apng)"
+        "--animate", action="store_true", help="animate a backward pass (gif, apng or mp4)"
     )
     p_export.add_argument(
         "--pass", dest="pass_number", type=int, metavar="K", help="the pass to animate (from 1)"
@@ -254,7 +254,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         from gradstep.page.command import export_page
 
         return export_page(args, record)
-    if args.animate or args.format in ("gif", "apng"):
+    if args.animate or args.format in ("gif", "apng", "mp4"):
         from gradstep.gui.export.animate import animate_command
 
         return animate_command(args)

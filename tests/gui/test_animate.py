@@ -106,7 +106,7 @@ def test_bad_pass_size_and_format_are_clear_errors(tmp_path, recorded, capsys):
     assert main([*base, "--size", "wide"]) == 2
     assert "--size wide: give WIDTHxHEIGHT" in capsys.readouterr().err
     assert main([*base, "--format", "svg"]) == 2
-    assert "--animate writes gif or apng, not svg" in capsys.readouterr().err
+    assert "--animate writes gif, apng or mp4, not svg" in capsys.readouterr().err
     assert main([*base, "--fps", "0"]) == 2
     assert list(tmp_path.iterdir()) == []
 
@@ -116,3 +116,34 @@ def test_a_scenario_without_a_pass_has_nothing_to_animate(tmp_path, capsys):
     f.write_text("import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\n")
     assert main(["export", str(f), "--animate", "-o", str(tmp_path / "a.gif")]) == 2
     assert "runs no backward pass" in capsys.readouterr().err
+
+
+def test_mp4_of_lesson_05s_pass_plays_as_a_video_of_its_frames(tmp_path, recorded):
+    """An MP4 an ordinary decoder (ffmpeg) reads back: the slide size, H.264 frames, and as
+    long as the GIF of the same pass (each frame held for its time at one frame rate)."""
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    out = tmp_path / "pass.mp4"
+    assert main(["export", str(LESSON_05), "--animate", "--fps", "6", "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data[4:8] == b"ftyp"  # an MP4 container
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    assert tuple(meta["size"]) == (1280, 720)
+    assert meta["codec"].startswith("h264")
+    frames = [np.frombuffer(f, np.uint8).reshape(720, 1280, 3) for f in reader]
+    trace = trace_of(LESSON_05)
+    gif = animate.pass_frames(trace, animate.pass_steps(trace, 1), (1280, 720), 6)
+    shown = sum(f.ms for f in gif) / 1000
+    assert len(frames) / meta["fps"] == pytest.approx(shown, rel=0.05)
+    # frames that differ: the gradient moves through the pass
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1
+
+
+def test_mp4_without_its_encoder_says_what_to_install(tmp_path, recorded, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if not installed
+    out = tmp_path / "pass.mp4"
+    assert main(["export", str(LESSON_05), "--animate", "-o", str(out)]) == 2
+    assert "pip install 'gradstep[mp4]'" in capsys.readouterr().err
+    assert not out.exists()

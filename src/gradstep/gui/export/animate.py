@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ from gradstep.gui.graph.items import EdgeLabel
 from gradstep.trace.model import Trace
 from gradstep.trace.text import format_value
 
-FORMATS = ("gif", "apng")
+FORMATS = ("gif", "apng", "mp4")
+MP4_MOST_FPS = 30  # frames a second an MP4 is written at, at most
 FLOW_FRAMES = 6  # frames of a gradient flowing along its edges, before the step is held
 HOLD_SECONDS = 1.0  # how long each step stays on screen
 MOST_FRAMES = 5000
@@ -206,7 +208,9 @@ def _pil(image: QImage) -> Image.Image:
 
 def encode(frames: list[Frame], fmt: str, colours: Sequence[str] = ()) -> bytes:
     """GIF (one palette for all frames, no dithering: flat colours stay flat) or APNG
-    (lossless), looping forever."""
+    (lossless), looping forever; or MP4 (H.264, for slides and video players)."""
+    if fmt == "mp4":
+        return encode_mp4(frames)
     buffer = io.BytesIO()
     images = [f.image for f in frames]
     durations = [f.ms for f in frames]
@@ -221,6 +225,45 @@ def encode(frames: list[Frame], fmt: str, colours: Sequence[str] = ()) -> bytes:
             buffer, "PNG", save_all=True, append_images=images[1:], duration=durations, loop=0
         )
     return buffer.getvalue()
+
+
+def mp4_encoder() -> Any:
+    """imageio-ffmpeg (a pip wheel that carries its own ffmpeg), or a message saying how to
+    get it."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise AnimationError(
+            "MP4 needs an encoder: pip install 'gradstep[mp4]' (imageio-ffmpeg), "
+            "or write gif or apng"
+        ) from None
+    return imageio_ffmpeg
+
+
+def encode_mp4(frames: list[Frame]) -> bytes:
+    """H.264 in MP4. A video has one frame rate, so each frame is repeated for as long as
+    it is shown."""
+    imageio_ffmpeg = mp4_encoder()
+    if not frames:
+        raise AnimationError("an MP4 needs at least one frame")
+    shortest = min(f.ms for f in frames)
+    fps = max(1, min(MP4_MOST_FPS, round(1000 / max(1, shortest))))
+    w, h = frames[0].image.size
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pass.mp4"
+        # even sides (yuv420p needs them); no rescaling to a 16-pixel grid
+        writer = imageio_ffmpeg.write_frames(
+            str(path), (w, h), fps=fps, macro_block_size=2, ffmpeg_log_level="error"
+        )
+        writer.send(None)  # the generator starts ffmpeg
+        try:
+            for f in frames:
+                data = f.image.convert("RGB").tobytes()
+                for _ in range(max(1, round(f.ms * fps / 1000))):
+                    writer.send(data)
+        finally:
+            writer.close()
+        return path.read_bytes()
 
 
 def _palette(images: list[Image.Image], colours: list[str], most: int = 12) -> Image.Image:
@@ -245,11 +288,11 @@ def _format_and_path(args: argparse.Namespace, pass_number: int) -> tuple[str, P
     fmt = args.format
     out = Path(args.output) if args.output else None
     if fmt in ("svg", "pdf", "html"):
-        raise AnimationError(f"--animate writes gif or apng, not {fmt}")
+        raise AnimationError(f"--animate writes gif, apng or mp4, not {fmt}")
     if fmt == "png":  # the default: the file name decides, else GIF
         suffix = out.suffix.lower() if out is not None else ""
-        fmt = "apng" if suffix in (".png", ".apng") else "gif"
-    ext = "gif" if fmt == "gif" else "png"
+        fmt = {".png": "apng", ".apng": "apng", ".mp4": "mp4"}.get(suffix, "gif")
+    ext = {"gif": "gif", "apng": "png", "mp4": "mp4"}[fmt]
     stem = Path(args.file).stem
     if out is None:
         return fmt, Path(f"{stem}-pass{pass_number}.{ext}")
@@ -259,7 +302,7 @@ def _format_and_path(args: argparse.Namespace, pass_number: int) -> tuple[str, P
 
 
 def animate_command(args: argparse.Namespace) -> int:
-    """``gradstep export FILE --animate [--pass K] [--format gif|apng] [--fps N] [--size WxH]``."""
+    """``gradstep export FILE --animate [--pass K] [--format gif|apng|mp4] [--fps N] [--size WxH]``."""
     try:
         size = parse_size(args.size)
         if not 0 < args.fps <= 60:
@@ -277,6 +320,8 @@ def animate_command(args: argparse.Namespace) -> int:
         steps = pass_steps(trace, args.pass_number)
         number = 1 if args.pass_number is None else args.pass_number
         fmt, path = _format_and_path(args, number)
+        if fmt == "mp4":
+            mp4_encoder()  # says what to install, before any frame is drawn
         if frame_count(trace, steps) > MOST_FRAMES:
             raise AnimationError(
                 f"pass {number} would take {frame_count(trace, steps):,} frames "
