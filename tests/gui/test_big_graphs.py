@@ -359,3 +359,18 @@ def test_fit_graph_on_a_big_graph_frames_a_readable_region_then_the_whole(
     action(window, "action_fit").trigger()  # again: the whole graph
     seen = graph.mapToScene(graph.viewport().rect()).boundingRect()
     assert graph.transform().m11() < LEGIBLE and seen.contains(graph.drawn_bounds())
+
+
+def test_overview_map_stays_small_in_a_small_pane(qtbot, window, stack) -> None:
+    """At 2× scaling the graph pane is a few hundred logical pixels: the overview must not
+    hide a third of the graph it is there to navigate."""
+    open_and_wait(qtbot, window, stack)
+    graph = window.graph
+    minimap = graph.minimap
+    big = minimap.size()
+    graph.resize(420, 300)
+    qtbot.wait(50)
+    vp = graph.viewport().size()
+    assert minimap.width() <= 0.3 * vp.width() + 4
+    assert minimap.height() <= 0.3 * vp.height() + 4
+    assert minimap.height() < big.height()  # drawn again, smaller

@@ -13,6 +13,7 @@ from gradstep.gui.theme import Theme
 
 LONG, SHORT = 240, 150  # the overview's sides, the long one along the graph's longer side
 MIN_FILL = 0.4  # a very long graph is stretched across to at least this share of the box
+PANE_SHARE = 0.28  # the overview covers at most this share of the pane's width and height
 MARGIN = 10
 REFRESH_MS = 400  # after a step, the colours of the overview are redrawn this much later
 
@@ -50,7 +51,7 @@ class Minimap(QWidget):
             self.place()
             return
         tall = source.height() >= source.width()
-        box = QSize(SHORT, LONG) if tall else QSize(LONG, SHORT)
+        box = self._box(tall)
         s = min(box.width() / source.width(), box.height() / source.height())
         self._sx = max(s, MIN_FILL * box.width() / source.width()) if tall else s
         self._sy = s if tall else max(s, MIN_FILL * box.height() / source.height())
@@ -86,6 +87,16 @@ class Minimap(QWidget):
         self.place()
         self.update()
 
+    def _box(self, tall: bool) -> QSize:
+        """The overview's box: LONG × SHORT, but never more than PANE_SHARE of a small pane
+        (at 2× scaling a 240 px map hid a third of the graph it was there to navigate)."""
+        vp = self.view.viewport().size()
+        long_side, short_side = LONG, SHORT
+        w_cap = max(48, int(PANE_SHARE * vp.width()))
+        h_cap = max(48, int(PANE_SHARE * vp.height()))
+        w, h = (short_side, long_side) if tall else (long_side, short_side)
+        return QSize(min(w, w_cap), min(h, h_cap))
+
     def schedule(self) -> None:
         """Redraw the colours a little later (stepping quickly redraws once)."""
         if self.isVisible():
@@ -96,6 +107,10 @@ class Minimap(QWidget):
         """Bottom right of the view; shown only when the graph does not fit in it."""
         if self._image is None or not self.wanted:
             self.hide()
+            return
+        box = self._box(self._source.height() >= self._source.width())
+        if self._image.width() > box.width() + 1 or self._image.height() > box.height() + 1:
+            self.render_scene()  # the pane shrank under the map: draw it again, smaller
             return
         size = self._image.size() + QSize(2, 2)
         self.resize(size)
