@@ -413,7 +413,7 @@ def find_refusals(
 ) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
     tree = parse_scenario(source, filename)
-    checker = _Checker(filename, _bound_names(tree), members, _rebound_names(tree))
+    checker = _Checker(filename, _bound_names(tree), members, _bound_names(tree, imports=False))
     try:
         checker.visit(tree)
     except RecursionError:
@@ -492,8 +492,9 @@ _LINE_BREAKS = re.compile("\r\n|\r|\n")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _bound_names(tree: ast.AST) -> frozenset[str]:
-    """Names the scenario binds itself anywhere (variables, parameters, defs, imports)."""
+def _bound_names(tree: ast.AST, *, imports: bool = True) -> frozenset[str]:
+    """Names the scenario binds itself anywhere (variables, parameters, defs, and with
+    ``imports`` the names its imports bind)."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
@@ -502,23 +503,8 @@ def _bound_names(tree: ast.AST) -> frozenset[str]:
             names.add(node.name)
         elif isinstance(node, ast.arg):
             names.add(node.arg)
-        elif isinstance(node, ast.alias):
+        elif imports and isinstance(node, ast.alias):
             names.add(node.asname or node.name.partition(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-    return frozenset(names)
-
-
-def _rebound_names(tree: ast.AST) -> frozenset[str]:
-    """Names bound by something other than an import (an assignment, a def, a loop)."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             names.add(node.name)
     return frozenset(names)
