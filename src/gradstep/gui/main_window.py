@@ -196,23 +196,32 @@ class MainWindow(QMainWindow):
         self.status.setText(f"Running {Path(path).name}{' (trusted)' if self.trusted else ''}…")
         self.loader.load(path, trusted=self.trusted, reload=reload)
 
-    def _loaded(self, result: LoadResult) -> None:
+    def _show_trace(self, result: LoadResult, *, keep_place: bool, breakpoints: bool) -> None:
+        """Put ``result``'s trace on screen in every panel; ``keep_place``: stay at the
+        matching step (a reload of the same file); ``breakpoints``: restore the file's."""
         trace = result.trace
         self._shown_path = result.path
         self.plots.set_trace(trace)
         if self.session is None:
             self._start_session(trace)
         else:
-            same_file = self.session.trace.scenario.path == trace.scenario.path
-            self.session.set_trace(trace, keep_place=same_file)
+            self.session.set_trace(trace, keep_place=keep_place)
         # breakpoints follow their nodes through a reload, found again from what is kept
         # for the file (not from the trace on screen: a reload that stopped early would
         # lose those past its error)
+        keys = saved_breakpoints(self.settings, trace.scenario.path) if breakpoints else []
         self._restoring_breakpoints = True
         try:
-            self.breakpoints.restore(trace, saved_breakpoints(self.settings, trace.scenario.path))
+            self.breakpoints.restore(trace, keys)
         finally:
             self._restoring_breakpoints = False
+
+    def _loaded(self, result: LoadResult) -> None:
+        trace = result.trace
+        same_file = self.session is not None and (
+            self.session.trace.scenario.path == trace.scenario.path
+        )
+        self._show_trace(result, keep_place=same_file, breakpoints=True)
         if trace.error is not None:
             self.message.show_message(
                 f"{result.message} — the scenario stopped there (its last step).", error=False
@@ -266,17 +275,7 @@ class MainWindow(QMainWindow):
     def _not_run(self, result: LoadResult) -> None:
         """Show what there is of a file that did not run: its code, notes and error."""
         trace = result.trace
-        self._shown_path = result.path
-        self.plots.set_trace(trace)
-        if self.session is None:
-            self._start_session(trace)
-        else:
-            self.session.set_trace(trace)
-        self._restoring_breakpoints = True
-        try:
-            self.breakpoints.restore(trace, [])  # none on a graph that is not there
-        finally:
-            self._restoring_breakpoints = False
+        self._show_trace(result, keep_place=False, breakpoints=False)  # there is no graph
         self.graph.set_marks({})
         title = trace.scenario.title or Path(result.path).name
         self.setWindowTitle(f"{title} — not run — gradstep")
