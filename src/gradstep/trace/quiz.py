@@ -15,8 +15,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from gradstep.trace.chainrule import ChainRule, chain_rule, node_label
-from gradstep.trace.chainrule.progress import _INCOMING, _RELATIONS
-from gradstep.trace.chainrule.terms import ChainLine, Term
+from gradstep.trace.chainrule.progress import masked, results_start
+from gradstep.trace.chainrule.terms import ChainLine
 from gradstep.trace.model import Trace
 from gradstep.trace.text import step_number
 
@@ -112,15 +112,7 @@ class Quiz:
 def blank_line(line: ChainLine, *, incoming: bool = False) -> ChainLine:
     """``line`` with its results (after the last ``=``/``≈``/``→``) as "?", and with
     ``incoming`` what came in too; it then claims no arithmetic."""
-    last = max((i for i, t in enumerate(line.terms) if t in _RELATIONS), default=-1)
-    terms: list[Term | str] = []
-    for i, t in enumerate(line.terms):
-        if isinstance(t, Term) and (i > last or (incoming and t.label in _INCOMING)):
-            t = Term(t.label, None, HIDDEN)
-        elif t == "≈":
-            t = "="  # the numbers that would make it approximate are hidden
-        terms.append(t)
-    return ChainLine(line.formula, terms, line.target, line.note)
+    return masked(line, HIDDEN, incoming=incoming)
 
 
 def blank_rule(rule: ChainRule, *, incoming: bool = False) -> ChainRule:
@@ -186,5 +178,5 @@ def answers(trace: Trace) -> list[Answer]:
 
 
 def _result(line: ChainLine) -> str:
-    last = max((i for i, t in enumerate(line.terms) if t in _RELATIONS), default=-1)
-    return " ".join(t if isinstance(t, str) else t.text() for t in line.terms[last + 1 :])
+    terms = line.terms[results_start(line) :]
+    return " ".join(t if isinstance(t, str) else t.text() for t in terms)

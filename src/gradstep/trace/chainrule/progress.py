@@ -15,9 +15,9 @@ from gradstep.trace.chainrule.terms import ChainLine, Operand, Term
 from gradstep.trace.model import Trace
 
 #: the symbols after which a line states its result
-_RELATIONS = ("=", "≈", "→")
+RELATIONS = ("=", "≈", "→")
 #: the labels of the terms that hold what the node received
-_INCOMING = ("upstream", "incoming")
+INCOMING = ("upstream", "incoming")
 
 
 def rule_as_of(trace: Trace, pass_index: int, index: int, k: int) -> ChainRule:
@@ -59,12 +59,23 @@ def arrived_line(parts: list[Contribution], k: int, nr: int = 0) -> ChainLine:
 def pending(line: ChainLine, *, hide_incoming: bool) -> ChainLine:
     """``line`` with its results (after the last ``=``/``≈``/``→``) shown as "…", and what
     came in too when it has not arrived; it then claims no arithmetic."""
-    last = max((i for i, t in enumerate(line.terms) if t in _RELATIONS), default=-1)
+    return masked(line, "…", incoming=hide_incoming)
+
+
+def results_start(line: ChainLine) -> int:
+    """The index of ``line``'s first result term: the one after its last relation (0: none)."""
+    return 1 + max((i for i, t in enumerate(line.terms) if t in RELATIONS), default=-1)
+
+
+def masked(line: ChainLine, mark: str, *, incoming: bool) -> ChainLine:
+    """``line`` with its results written as ``mark``, and with ``incoming`` what the node
+    received too; an ``≈`` becomes ``=``, since the numbers that made it approximate are gone."""
+    start = results_start(line)
     terms: list[Term | str] = []
     for i, t in enumerate(line.terms):
-        if isinstance(t, Term) and (i > last or (hide_incoming and t.label in _INCOMING)):
-            t = Term(t.label, None, "…")
+        if isinstance(t, Term) and (i >= start or (incoming and t.label in INCOMING)):
+            t = Term(t.label, None, mark)
         elif t == "≈":
-            t = "="  # an approximation is claimed by the numbers, which are not there yet
+            t = "="
         terms.append(t)
     return ChainLine(line.formula, terms, line.target, line.note)
