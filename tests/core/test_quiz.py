@@ -4,7 +4,6 @@ without Qt; PyTorch is the oracle for every answer."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from gradstep.plotting.labels import chain_lines
 from gradstep.record.run import record_scenario
@@ -13,6 +12,7 @@ from gradstep.scenario.loader import load_scenario
 from gradstep.session import Session
 from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.quiz import HIDDEN, Quiz, answers, blanks_at, exercise_blanks
+from oracles import torch_lesson05
 
 LESSONS = {p.name[:2]: p for p in bundled_scenarios()}
 
@@ -20,19 +20,6 @@ LESSONS = {p.name[:2]: p for p in bundled_scenarios()}
 @pytest.fixture(scope="module")
 def lesson05():
     return record_scenario(load_scenario(LESSONS["05"]), trusted=True)
-
-
-def torch_lesson05() -> dict[str, float]:
-    """Lesson 05's gradients by PyTorch itself: each node's outgoing gradient."""
-    x, y = torch.tensor(6.7), torch.tensor(0.0)
-    w = torch.tensor(1.0, requires_grad=True)
-    b = torch.tensor(0.0, requires_grad=True)
-    wx = w * x
-    z = wx + b
-    y_pred = torch.sigmoid(z)
-    loss = torch.nn.functional.binary_cross_entropy(y_pred, y)
-    g = torch.autograd.grad(loss, [y_pred, z, wx, w, b])
-    return {k: v.item() for k, v in zip(["y_pred", "z", "w * x", "w", "b"], g)}
 
 
 def test_a_compute_step_hides_its_outgoing_gradients_and_an_accumulate_step_the_grad(lesson05):

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 from gui_helpers import open_and_wait
 
 from gradstep.gui.export.figure import default_caption
@@ -16,20 +15,9 @@ from gradstep.gui.export.handout import write_handout
 from gradstep.record.run import record_scenario
 from gradstep.resources import bundled_scenarios
 from gradstep.scenario.loader import load_scenario
+from oracles import torch_lesson05
 
 LESSON_05 = next(p for p in bundled_scenarios() if p.name.startswith("05_"))
-
-
-def torch_lesson05() -> dict[str, float]:
-    x, y = torch.tensor(6.7), torch.tensor(0.0)
-    w = torch.tensor(1.0, requires_grad=True)
-    b = torch.tensor(0.0, requires_grad=True)
-    wx = w * x
-    z = wx + b
-    y_pred = torch.sigmoid(z)
-    loss = torch.nn.functional.binary_cross_entropy(y_pred, y)
-    g = torch.autograd.grad(loss, [y_pred, z, w, b])
-    return {k: v.item() for k, v in zip(["y_pred", "z", "w", "b"], g)}
 
 
 def labels(window) -> list[str]:
