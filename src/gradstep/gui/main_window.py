@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
 )
 
 from gradstep.graph.collapse import is_box
-from gradstep.graph.drawing import nonfinite_marks
-from gradstep.gui import collector
 from gradstep.gui.actions import Actions
 from gradstep.gui.docks import (
     add_docks,
@@ -33,7 +31,7 @@ from gradstep.gui.docks import (
 from gradstep.gui.export.commands import ExportCommands
 from gradstep.gui.graph.search import SearchBar
 from gradstep.gui.graph.view import GraphView
-from gradstep.gui.loader import LoadResult, ScenarioLoader
+from gradstep.gui.loader import ScenarioLoader
 from gradstep.gui.menus import build_menus
 from gradstep.gui.panels.code import CodeView
 from gradstep.gui.panels.figures import FiguresPanel
@@ -46,13 +44,8 @@ from gradstep.gui.panels.variables import VariablesView
 from gradstep.gui.panels.whatif import WhatIfPanel
 from gradstep.gui.presentation import Presentation
 from gradstep.gui.quiz import QuizControl
-from gradstep.gui.settings import (
-    is_trusted,
-    remember_recent,
-    save_breakpoints,
-    saved_breakpoints,
-    set_trusted,
-)
+from gradstep.gui.settings import is_trusted, set_trusted
+from gradstep.gui.shown_file import ShownFile
 from gradstep.gui.stepping import (
     Breakpoints,
     Player,
@@ -92,15 +85,12 @@ class MainWindow(QMainWindow):
         self.theme_mode = str(self.settings.value("view/theme", "system"))
         self.theme: Theme = choose_theme(self.theme_mode)
         self.session: Session | None = None
-        self._shown_path: str | None = None  # the file whose trace is on screen
         self.trusted = False
         self.setWindowTitle("gradstep")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.actions_ = a = Actions(self)
         self.breakpoints = Breakpoints()
-        self._restoring_breakpoints = False
-        self.breakpoints.changed.connect(self._breakpoints_changed)
         self.player = Player(self.breakpoints)
         self.loader = ScenarioLoader(self, pool=pool)
         # the node chosen in any panel; the panels that show it subscribe to it
@@ -156,6 +146,7 @@ class MainWindow(QMainWindow):
             self.settings.value("view/step_by_node", "false") in (True, "true")
         )
         self.player.by_node = a.step_by_node.isChecked()
+        self.shown = ShownFile(self)  # the loader's results on screen, breakpoints per file
         connect_window(self)
         self.quiz = QuizControl(self)  # View ▸ Quiz Mode: predict, then reveal
         self.graph.setFocus()  # not the search field: → steps from the start
@@ -195,90 +186,6 @@ class MainWindow(QMainWindow):
         self.actions_.trust_file.setChecked(self.trusted)
         self.status.setText(f"Running {Path(path).name}{' (trusted)' if self.trusted else ''}…")
         self.loader.load(path, trusted=self.trusted, reload=reload)
-
-    def _show_trace(self, result: LoadResult, *, keep_place: bool, breakpoints: bool) -> None:
-        """Put ``result``'s trace on screen in every panel; ``keep_place``: stay at the
-        matching step (a reload of the same file); ``breakpoints``: restore the file's."""
-        trace = result.trace
-        self._shown_path = result.path
-        self.plots.set_trace(trace)
-        if self.session is None:
-            self._start_session(trace)
-        else:
-            self.session.set_trace(trace, keep_place=keep_place)
-        # breakpoints follow their nodes through a reload, found again from what is kept
-        # for the file (not from the trace on screen: a reload that stopped early would
-        # lose those past its error)
-        keys = saved_breakpoints(self.settings, trace.scenario.path) if breakpoints else []
-        self._restoring_breakpoints = True
-        try:
-            self.breakpoints.restore(trace, keys)
-        finally:
-            self._restoring_breakpoints = False
-
-    def _loaded(self, result: LoadResult) -> None:
-        trace = result.trace
-        same_file = self.session is not None and (
-            self.session.trace.scenario.path == trace.scenario.path
-        )
-        self._show_trace(result, keep_place=same_file, breakpoints=True)
-        if trace.error is not None:
-            self.message.show_message(
-                f"{result.message} — the scenario stopped there (its last step).", error=False
-            )
-        else:
-            self.message.clear()
-        self.graph.set_marks(nonfinite_marks(trace))
-        remember_recent(self.settings, result.path)
-        title = trace.scenario.title or Path(result.path).name
-        self.setWindowTitle(f"{title} — gradstep")
-        self._step_changed(self.session.index if self.session is not None else 0)
-        QTimer.singleShot(0, lambda: collector.settle(trace))  # once it is on screen
-        self.trace_ready.emit()
-
-    def _breakpoints_changed(self) -> None:
-        """Kept per file in the settings, so they are there when the file is opened again."""
-        if self._restoring_breakpoints or self.session is None:
-            return
-        path = self.session.trace.scenario.path
-        saved = saved_breakpoints(self.settings, path)
-        save_breakpoints(self.settings, path, self.breakpoints.keys(self.session.trace, saved))
-
-    def _start_session(self, trace: Trace) -> None:
-        self.session = Session(trace)
-        for panel in self.panels:
-            if panel is not self.plots:
-                panel.set_session(self.session)
-        self.session.step_changed.connect(self._step_changed)
-        self.player.session = self.session
-
-    def _failed(self, result: LoadResult) -> None:
-        err = result.trace.error
-        refused = err is not None and err.kind == "refused" and not result.trusted
-        self.message.show_message(result.message, error=True, offer_trust=refused)
-        # the last good trace stays for a reload of its own file; another file's failure
-        # replaces the window's content (a mixed window would show one file's code with
-        # another's graph, notes and title)
-        other = self.session is None or self._shown_path != result.path
-        if other:
-            self._not_run(result)
-        self.code.set_source(result.trace.scenario.source)
-        self.code.set_error(err.line if err else None, f"{err.type}: {err.message}" if err else "")
-        name = Path(result.path).name
-        self.status.setText(
-            f"{name} did not run — see the message above"
-            if other
-            else f"{name} did not run — the last good trace stays on screen"
-        )
-        self.load_failed.emit(result.message)
-
-    def _not_run(self, result: LoadResult) -> None:
-        """Show what there is of a file that did not run: its code, notes and error."""
-        trace = result.trace
-        self._show_trace(result, keep_place=False, breakpoints=False)  # there is no graph
-        self.graph.set_marks({})
-        title = trace.scenario.title or Path(result.path).name
-        self.setWindowTitle(f"{title} — not run — gradstep")
 
     # ------------------------------------------------------------ stepping
     def _step_changed(self, k: int) -> None:
