@@ -202,8 +202,8 @@ class Session:
         out: dict[str, VariableState] = {}
         for name, (idx, vals) in self._changes.items():
             i = bisect_right(idx, k) - 1
-            if i >= 0 and vals[i] is not None:
-                out[name] = vals[i]  # type: ignore[assignment]
+            if i >= 0 and (value := vals[i]) is not None:
+                out[name] = value
         return out
 
     def visible_at(self, k: int) -> frozenset[str]:

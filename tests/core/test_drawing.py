@@ -6,7 +6,7 @@ import networkx as nx
 
 from gradstep.graph.collapse import box_id, collapse, module_tree
 from gradstep.graph.drawing import Drawing, box_lines, box_status, search
-from gradstep.session import StepState
+from gradstep.session import NodeStatus, StepState
 from gradstep.trace.model import Step
 
 
@@ -29,7 +29,7 @@ def drawing(closed: set[str]) -> Drawing:
     return Drawing(g, tree, collapse(g, tree, closed), frozenset(closed))
 
 
-def state(k: int, current: str | None, status: dict[str, str], grads=()) -> StepState:
+def state(k: int, current: str | None, status: dict[str, NodeStatus], grads=()) -> StepState:
     return StepState(
         index=k,
         step=Step(k, "compute", None, ""),
@@ -38,7 +38,7 @@ def state(k: int, current: str | None, status: dict[str, str], grads=()) -> Step
         current_node=current,
         current_record=None,
         pass_index=0,
-        node_status=status,  # type: ignore[arg-type]
+        node_status=status,
         edge_grads={e: 1.0 for e in grads},
     )
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QDropEvent, QFontDatabase
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
+from gradstep.gui.main_window import LAYOUT_VERSION
 from gradstep.gui.settings import recent_files
 from gradstep.resources import bundled_scenarios
 from gradstep.trace.text import format_value
@@ -90,6 +91,25 @@ def test_layout_is_remembered(qtbot, tmp_path: Path, worker_pool) -> None:
     assert not second.findChild(QDockWidget, "dock_variables").isVisible()
     assert second.findChild(QDockWidget, "dock_inspector").isVisible()
     second.close()
+
+
+def test_a_layout_that_is_not_saved_bytes_gives_the_default(qtbot, tmp_path: Path, worker_pool):
+    """A settings file edited by hand (or by another program) with text where the window's
+    geometry and dock state were: the window opens as at first launch, every panel shown."""
+    from gradstep.gui import MainWindow
+    from gradstep.gui.settings import saved_bytes
+
+    settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    settings.setValue("window/geometry", "not a geometry")
+    settings.setValue("window/state", 12)
+    assert saved_bytes(settings, "window/geometry").isEmpty()
+    window = MainWindow(settings, pool=worker_pool)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.first_launch
+    assert window.findChild(QDockWidget, "dock_variables").isVisible()
+    window.close()  # saves real bytes, which come back as they were written
+    assert saved_bytes(settings, "window/state") == window.saveState(LAYOUT_VERSION)
 
 
 def test_step_with_actions(qtbot, window, scenario: Path) -> None:

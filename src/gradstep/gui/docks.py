@@ -7,6 +7,8 @@ from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
 
+from gradstep.gui.panels.message_bar import MessageBar
+
 TITLES = {
     "graph_view": "Graph",
     "notes": "Notes",
@@ -145,7 +147,7 @@ def default_sizes(window: QMainWindow, d: dict[str, QDockWidget]) -> None:
     window.resizeDocks([d[n] for n in right], [int(height * s) for s in shares], v)
 
 
-def add_message_bar(window: QMainWindow, bar: QWidget) -> QToolBar:
+def add_message_bar(window: QMainWindow, bar: MessageBar) -> QToolBar:
     """A full-width row above the docks for ``bar``, shown only while it has a message."""
     host = QToolBar("Messages", window)
     host.setObjectName("toolbar_messages")
@@ -154,7 +156,7 @@ def add_message_bar(window: QMainWindow, bar: QWidget) -> QToolBar:
     host.addWidget(bar)
     window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, host)
-    bar.host = host  # type: ignore[attr-defined]
+    bar.host = host
     host.setVisible(False)
     return host
 

@@ -44,7 +44,7 @@ from gradstep.gui.panels.variables import VariablesView
 from gradstep.gui.panels.whatif import WhatIfPanel
 from gradstep.gui.presentation import Presentation
 from gradstep.gui.quiz import QuizControl
-from gradstep.gui.settings import is_trusted, set_trusted
+from gradstep.gui.settings import is_trusted, saved_bytes, set_trusted
 from gradstep.gui.shown_file import ShownFile
 from gradstep.gui.stepping import (
     Breakpoints,
@@ -118,10 +118,8 @@ class MainWindow(QMainWindow):
         self.panels += [self.variables, self.whatif]
         self.panels += [self.timeline, self.plots, FiguresPanel(self.theme)]
         fit_to_screen(self, 1500, 950)
-        # QSettings gives back the QByteArray it was given (typed as object)
-        self.first_launch = not self.restoreGeometry(
-            self.settings.value("window/geometry", b"")  # type: ignore[arg-type]
-        )
+        geometry = saved_bytes(self.settings, "window/geometry")
+        self.first_launch = not self.restoreGeometry(geometry)
         room = free_area(self)
         self.docks = add_docks(self, self.panels, layout_kind(room.size() if room else self.size()))
         self.presentation = Presentation(
@@ -134,9 +132,9 @@ class MainWindow(QMainWindow):
             settle=self._presentation_settled,
         )
         self.apply_theme()
-        state = self.settings.value("window/state", b"")
+        state = saved_bytes(self.settings, "window/state")
         # the default proportions are set again at the first show, at the real size
-        self._default_layout = not self.restoreState(state, LAYOUT_VERSION)  # type: ignore[arg-type]
+        self._default_layout = not self.restoreState(state, LAYOUT_VERSION)
         keep_on_screen(self)
         a.direction_lr.setChecked(self.settings.value("view/direction", "TB") == "LR")
         self.graph.set_direction("LR" if a.direction_lr.isChecked() else "TB")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QFont, QFontMetrics
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -50,8 +50,8 @@ class Strip(QToolBar):
         metrics = QFontMetrics(self.label.font())
         self.label.setText(metrics.elidedText(self.text, Qt.TextElideMode.ElideRight, width))
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)  # type: ignore[arg-type]
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
         self._fit()
 
 
@@ -157,9 +157,9 @@ class Presentation:
         self.strip.set_font(font)
 
     def _shown_docks(self) -> list[QDockWidget]:
-        wanted = self.plot is not None and self.plot_action is not None
-        with_plot = wanted and self.plot_action.isChecked()  # type: ignore[union-attr]
-        return [*self.keep, self.plot] if with_plot else list(self.keep)  # type: ignore[list-item]
+        if self.plot is not None and self.plot_action is not None and self.plot_action.isChecked():
+            return [*self.keep, self.plot]
+        return list(self.keep)
 
     def _place_plot(self) -> None:
         """The plot under the inspector, its own pane (not a tab behind it)."""

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 RECENT_KEY = "files/recent"
 TRUSTED_KEY = "files/trusted"  # files the user chose to run unrestricted
 MAX_RECENT = 10
+
+
+def saved_bytes(settings: QSettings, key: str) -> QByteArray:
+    """A saved window geometry or dock state: the QByteArray it was stored as (empty when
+    there is none, or when a settings file holds something else there)."""
+    value = settings.value(key, QByteArray())
+    return value if isinstance(value, QByteArray) else QByteArray()
 
 
 def recent_files(settings: QSettings) -> list[str]:

@@ -85,8 +85,6 @@ def graph_view_for(
     view.follow = False
     view.show_values = values
     view.direction = direction
-    # the view holds it weakly through a signal: kept alive with the view
-    view._export_breakpoints = breakpoints  # type: ignore[attr-defined]
     session = Session(trace)
     view.set_session(session)
     session.go_to(len(trace.steps) - 1 if step is None else step)

@@ -98,6 +98,12 @@ class Inspector(QWidget, FollowsSession):
         return self._browser.toHtml()
 
     # ---------------------------------------------------------------- view
+    @property
+    def _shown(self) -> Session:
+        """The session, for the content methods: they run only from ``show_step``, with one."""
+        assert self.session is not None
+        return self.session
+
     def _on_trace(self) -> None:
         assert self.session is not None
         if self.pinned is not None and self.pinned not in self.session.trace.nodes:
@@ -131,7 +137,7 @@ class Inspector(QWidget, FollowsSession):
 
     # ------------------------------------------------------------- content
     def _step_html(self, st: StepState) -> str:
-        trace = self.session.trace  # type: ignore[union-attr]
+        trace = self._shown.trace
         step = st.step
         count = len(trace.steps)
         out = [f"<h3>{step_label(st.index, count)}: {escape(step.text)}</h3>"]
@@ -140,7 +146,7 @@ class Inspector(QWidget, FollowsSession):
             out.append(
                 f"<p style='color:{self.theme.error_text}'><b>{escape(e.type)}</b>: {escape(e.message)}</p>"
             )
-        bpass = self.session.pass_at(st.index)  # type: ignore[union-attr]
+        bpass = self._shown.pass_at(st.index)
         if bpass is not None:
             out.append(self._pass_html(bpass))
         out.append(self._changes_html(st))
@@ -196,7 +202,7 @@ class Inspector(QWidget, FollowsSession):
         return "".join(out)
 
     def _node_html(self, nid: str, st: StepState) -> str:
-        trace = self.session.trace  # type: ignore[union-attr]
+        trace = self._shown.trace
         node = trace.nodes[nid]
         rec, bpass, status = self._record(nid, st)
         label = node_label(trace, nid)
@@ -222,7 +228,7 @@ class Inspector(QWidget, FollowsSession):
 
     def _constant_html(self, drawn: str) -> str:
         """A constant input: what it is, which node takes it, and that no gradient flows to it."""
-        trace = self.session.trace  # type: ignore[union-attr]
+        trace = self._shown.trace
         consumer, slot = constant_consumer(drawn)
         node = trace.nodes.get(consumer)
         if node is None or slot >= len(node.constants):
@@ -265,7 +271,7 @@ class Inspector(QWidget, FollowsSession):
 
     def _status_html(self, status: str, rec: NodeRecord | None) -> str:
         text = {
-            "current": _NOW.get(self.session.trace.steps[self.session.index].kind, "in this step"),  # type: ignore[union-attr]
+            "current": _NOW.get(self._shown.trace.steps[self._shown.index].kind, "in this step"),
             "pending": (
                 f"waiting: receives its gradient at step {step_number(rec.receive_step)}"
                 if rec and rec.receive_step is not None
@@ -284,11 +290,11 @@ class Inspector(QWidget, FollowsSession):
 
     def _record_html(self, rec: NodeRecord, bpass: BackwardPass) -> str:
         """The node's chain rule as far as the pass has got at this step (see ``chain_html``)."""
-        trace = self.session.trace  # type: ignore[union-attr]
-        index = self.session.index if self.session is not None else 0
+        trace = self._shown.trace
+        index = self._shown.index
         try:
             rule = rule_as_of(trace, bpass.index, bpass.nodes.index(rec), index)
-            if self.blanks(self.session.state(index)).node == rec.node:  # type: ignore[union-attr]
+            if self.blanks(self._shown.state(index)).node == rec.node:
                 rule = blank_rule(rule)
         except Exception:  # noqa: BLE001 - a trace of an unexpected form: its raw numbers
             return self._raw_record_html(rec)
@@ -338,7 +344,7 @@ class Inspector(QWidget, FollowsSession):
         return "".join(out)
 
     def _source_line(self, line: int) -> str:
-        lines = self.session.trace.scenario.source.split("\n")  # type: ignore[union-attr]
+        lines = self._shown.trace.scenario.source.split("\n")
         code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
         return (
             f"<p style='color:{self.theme.muted_text}'>line {line}: "

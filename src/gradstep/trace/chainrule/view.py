@@ -26,9 +26,9 @@ def node_label(trace: Trace, node_id: str | None) -> str:
     if node.expr:
         return node.expr
     if node.op in ("TBackward0", "TransposeBackward0", "PermuteBackward0") and node.inputs:
-        inner = node.inputs[0][0]
-        if inner is not None and inner in trace.nodes and trace.nodes[inner].name:
-            return trace.nodes[inner].name + _SUPERSCRIPT_T  # type: ignore[operator]
+        inner = trace.nodes.get(node.inputs[0][0] or "")
+        if inner is not None and inner.name:
+            return inner.name + _SUPERSCRIPT_T
     if node.module:  # made inside a module's forward: "Tanh in model.1"
         return f"{_GENERATED.sub('', node.op)} in {node.module}"
     return node.op
