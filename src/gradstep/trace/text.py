@@ -216,6 +216,8 @@ def step_table(trace: Trace) -> str:
     for loop in trace.loops:  # a long loop: which rounds are steps, which are summarised
         where = trace.scenario.where(loop.line)
         out.append(f"loop at {where} ({visible(loop.text, one_line=True)}): {loop.detail_text()}")
+    for note in trace.stats.get("notes", []):  # what the run did that no step shows
+        out.append("note: " + visible(str(note), one_line=True))
     out += [ln.rstrip() for ln in lines]
     if trace.error:
         out.append("")
