@@ -35,7 +35,7 @@ REFUSED: list[tuple[str, int, str]] = [
     ("import torch.utils.cpp_extension as ce", 1, "'torch.utils.cpp_extension'"),
     ("import torch.hub", 1, "'torch.hub'"),
     ("from torch import hub", 1, "importing 'hub' from torch"),
-    ("from torch import save", 1, "importing 'save' from torch"),
+    ("from torch import storage", 1, "importing 'storage' from torch"),
     ("from torch import _C", 1, "importing '_C' from torch"),
     ("from torch import utils", 1, "importing 'utils' from torch"),
     ("from torch import *", 1, "'from torch import *' is not allowed"),
@@ -46,7 +46,10 @@ REFUSED: list[tuple[str, int, str]] = [
     ("try:\n    import socket\nexcept ImportError:\n    pass", 2, "'socket'"),
     ("import torch\nif torch.cuda.is_available():\n    import ctypes", 3, "'ctypes'"),
     # reflective and I/O built-ins
-    ('open("/etc/passwd")', 1, "the built-in 'open' is not available"),
+    # open() is the folder's: a literal path that leaves any folder is refused up front
+    ('open("/etc/passwd")', 1, "open('/etc/passwd'): a restricted scenario may use only the files"),
+    ("x = open('../secret.txt').read()", 1, "'../secret.txt' is outside it"),
+    ("open('data/../../x', 'w')", 1, "open('data/../../x')"),
     ("x = 1\neval('1 + 1')", 2, "'eval'"),
     ("exec('import os')", 1, "'exec'"),
     ("compile('1', 'f', 'eval')", 1, "'compile'"),
@@ -63,8 +66,8 @@ REFUSED: list[tuple[str, int, str]] = [
     ("help()", 1, "'help'"),
     ("exit()", 1, "'exit'"),
     ("quit()", 1, "'quit'"),
-    ("f = open", 1, "'open'"),
-    ("ｏｐｅｎ('x')", 1, "'open'"),  # identifiers are NFKC-normalised: fullwidth letters too
+    ("ｅｖａｌ('x')", 1, "'eval'"),  # identifiers are NFKC-normalised: fullwidth letters too
+    ("ｏｐｅｎ('/etc/passwd')", 1, "open('/etc/passwd')"),
     ("__import__('os')", 1, "the name '__import__' is not allowed"),
     ("T = type('T', (), {})", 1, "'type' may only be called with one argument"),
     ("t = type", 1, "'type' may only be called with one argument"),
@@ -128,9 +131,13 @@ REFUSED: list[tuple[str, int, str]] = [
     ('x = 1\nf"{x.__class__}"', 2, "'.__class__'"),
     ('x = 1\nf"{x:{x.__class__}}"', 2, "'.__class__'"),
     # torch and numpy escape hatches, by attribute name wherever they appear
-    ("import torch\ntorch.save(torch.ones(1), 'p')", 2, "'.save' is not allowed in a scenario"),
-    ("import torch\nm = torch.load('p')", 2, "'.load'"),
-    ("import torch\nt = torch\nt.save(1, 'p')", 3, "'.save'"),
+    # torch.save and np.load go through the scenario's folder (scenario.savers): the same
+    # names on anything but the module itself stay refused
+    ("import torch\nt = torch\nt.save(1, 'p')", 3, "'.save' is not allowed in a scenario"),
+    ("import torch\nm = torch.ones(1)\nm.load('p')", 3, "'.load' is not allowed in a scenario"),
+    ("import numpy as np\nn = np\nn.load('p')", 3, "'.load'"),
+    ("import numpy as np\nnp.savez('p', a=1)", 2, "'.savez'"),
+    ("from numpy import fromfile", 1, "importing 'fromfile' from numpy"),
     ("import torch\n[torch][0].save(1, 'p')", 2, "'.save'"),
     (
         "import torch\ntorch.ones(2).numpy().tofile('p')",
@@ -216,7 +223,7 @@ def test_an_attribute_is_located_at_its_name() -> None:
 
 
 def test_every_refusal_is_found_in_source_order() -> None:
-    problems = find_refusals("import os\nx = 1\nopen('f')\ny = x.__class__\n", "a.py")
+    problems = find_refusals("import os\nx = 1\nopen('/f')\ny = x.__class__\n", "a.py")
     assert [p.line for p in problems] == [1, 3, 4]
 
 
@@ -306,6 +313,14 @@ ACCEPTED: list[str] = [
     "import torch\ndevice = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
     "model = torch.nn.Linear(1, 1).to(device)\nmodel.eval()\nmodel.train()\n"
     "for name, param in model.named_parameters():\n    print(name, param.shape)\n",
+    # files beside the scenario and the run's scratch (scenario.folder, scenario.savers)
+    "words = open('names.txt', 'r').read().splitlines()\nwith open('data/x.csv') as f:\n"
+    "    rows = f.readlines()\nout = open('log.txt', 'w')\nprint('hi', file=out)\n",
+    "import torch\nfrom torch import save, load\nm = torch.nn.Linear(2, 2)\n"
+    "torch.save(m.state_dict(), 'model.pth')\nm.load_state_dict(torch.load('model.pth', "
+    "weights_only=True))\nsave(m.state_dict(), 'm2.pth')\nload('m2.pth')\n",
+    "import numpy as np\nnp.save('a.npy', np.ones(3))\na = np.load('a.npy')\n"
+    "np.savetxt('a.txt', a)\nb = np.loadtxt('a.txt')\nc = np.genfromtxt('a.txt')\n",
 ]
 
 
@@ -392,7 +407,7 @@ def test_mutated_scenarios_are_accepted_or_refused(source: str) -> None:
 
 def test_every_refused_construct_is_reported_at_once() -> None:
     """A file with four problems is refused once, with all four and their lines."""
-    source = "import torch\nimport os\nx = torch.ones(1)\nopen('f')\ny = x.__class__\nimport os\n"
+    source = "import torch\nimport os\nx = torch.ones(1)\nopen('/f')\ny = x.__class__\nimport os\n"
     with pytest.raises(ScenarioRefused) as info:
         check_source(source, "lesson.py")
     err = info.value
@@ -400,7 +415,7 @@ def test_every_refused_construct_is_reported_at_once() -> None:
     rows = err.details().split("\n")
     assert rows[0] == err.message and "'os'" in err.message
     assert rows[1] == "3 more refused constructs:"
-    assert rows[2].startswith("line 4: the built-in 'open'")
+    assert rows[2].startswith("line 4: open('/f'): a restricted scenario may use only the files")
     assert rows[3].startswith("line 5: '.__class__'")
     assert rows[4].startswith("line 6: importing 'os'")
     assert len(rows) == 5

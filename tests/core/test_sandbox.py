@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import torch
 
-from gradstep.scenario import sandbox
+from gradstep.scenario import libraries, sandbox
 from gradstep.scenario.check import check_source, refused_attribute_reason
 from gradstep.scenario.errors import ScenarioRefused
 from gradstep.scenario.sandbox import (
@@ -134,8 +134,9 @@ ATTACKS = [
         PermissionError,
     ),
     # reflective built-ins
-    Attack("open for writing", 'open("{mark}", "w").write("x")', 1, NameError),
-    Attack("fullwidth open", 'ｏｐｅｎ("{mark}", "w").write("x")', 1, NameError),
+    # open() is the scenario folder's: a path outside it is refused (scenario.folder)
+    Attack("open for writing", 'open("{mark}", "w").write("x")', 1, PermissionError),
+    Attack("fullwidth open", 'ｏｐｅｎ("{mark}", "w").write("x")', 1, PermissionError),
     Attack("eval", "eval(\"__import__('os').system('touch {mark}')\")", 1, NameError),
     Attack("exec", "exec(\"import os; os.system('touch {mark}')\")", 1, NameError),
     Attack("compile", "code = compile('1', 'x', 'eval')", 1, NameError),
@@ -147,13 +148,16 @@ ATTACKS = [
     ),
     Attack("vars", "import torch\nvars(torch)", 2, NameError),
     Attack("globals", 'globals()["__builtins__"]', 1, NameError),
-    Attack("__builtins__ dict", '__builtins__["open"]("{mark}", "w")', 1, KeyError),
+    Attack("__builtins__ dict", '__builtins__["open"]("{mark}", "w")', 1, PermissionError),
     Attack("three-argument type", 'T = type("T", (), {{"x": 1}})', 1, TypeError),
     Attack("help", "help()", 1, NameError),
     Attack("breakpoint", "breakpoint()", 1, NameError),
     Attack("input", "secret = input()", 1, NameError),
     Attack(
-        "shadowed then deleted", 'if False:\n    open = None\nopen("{mark}", "w")', None, NameError
+        "shadowed then deleted",
+        'if False:\n    open = None\nopen("{mark}", "w")',
+        None,
+        PermissionError,
     ),
     Attack("sys without import", 'sys.modules["os"].system("touch {mark}")', None, NameError),
     # dunder walks to the builtins and to os
@@ -218,7 +222,7 @@ ATTACKS = [
         "decorator",
         f"@{B}.exec\n@lambda f: \"open('{{mark}}', 'w').write('x')\"\ndef payload():\n    pass",
         1,
-        NameError,
+        PermissionError,
     ),
     Attack(
         "class body",
@@ -251,20 +255,21 @@ ATTACKS = [
     Attack("format_map", 'leak = "{{p.__self__}}".format_map({{"p": print}})', 1, HARMLESS),
     Attack("f-string walk", 'leak = f"{{().__class__.__base__.__subclasses__()}}"', 1, HARMLESS),
     # torch's escape hatches
-    Attack("torch.save", 'import torch\ntorch.save(torch.ones(1), "{mark}")', 2, AttributeError),
+    # torch.save/load go through the scenario's folder (scenario.savers): outside it, refused
+    Attack("torch.save", 'import torch\ntorch.save(torch.ones(1), "{mark}")', 2, PermissionError),
     Attack(
         "alias then save",
         'import torch\nt = torch\nt.save(torch.ones(1), "{mark}")',
         3,
-        AttributeError,
+        PermissionError,
     ),
     Attack(
         "list then save",
         'import torch\n[torch][0].save(torch.ones(1), "{mark}")',
         2,
-        AttributeError,
+        PermissionError,
     ),
-    Attack("torch.load", 'import torch\nm = torch.load("{victim}")', 2, AttributeError),
+    Attack("torch.load", 'import torch\nm = torch.load("{victim}")', 2, PermissionError),
     Attack(
         "numpy tofile",
         'import torch\ntorch.ones(2).numpy().tofile("{mark}")',
@@ -742,14 +747,16 @@ def test_proxy_refusals_name_the_attribute() -> None:
     torch_proxy = restricted_module("torch")
     with pytest.raises(
         AttributeError,
-        match=r"^torch\.save is not available in a restricted scenario: it reads or writes files; "
-        "if you trust the file, open it with --trust",
+        match=r"^torch\.frombuffer is not available in a restricted scenario: it views foreign "
+        "memory; if you trust the file, open it with --trust",
     ):
-        torch_proxy.save  # noqa: B018
+        torch_proxy.frombuffer  # noqa: B018
     with pytest.raises(AttributeError, match="module 'torch' has no attribute 'tensr'"):
         torch_proxy.tensr  # noqa: B018
     assert repr(torch_proxy) == "<restricted module 'torch'>"
-    assert "tensor" in dir(torch_proxy) and "save" not in dir(torch_proxy)
+    assert "tensor" in dir(torch_proxy) and "frombuffer" not in dir(torch_proxy)
+    # the file doors a scenario may call are the folder's (scenario.savers), not torch's
+    assert torch_proxy.save is not torch.save and torch_proxy.save.__name__ == "save"
 
 
 def test_proxies_look_attributes_up_at_access_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -797,7 +804,8 @@ def test_allow_lists_hold_no_modules_and_no_refused_names(path: str) -> None:
     children = sandbox._CHILDREN.get(path, {})
     names = allowed_names(path)
     assert names, path
-    for name in names - set(children):
+    doors = libraries.FOLDER_DOORS.get(path, frozenset())
+    for name in names - set(children) - doors:
         assert refused_attribute_reason(name) is None, name
         assert not isinstance(getattr(module, name), types.ModuleType), name
 
@@ -814,16 +822,15 @@ def test_teaching_names_are_allowed() -> None:
         "no_grad",
         "manual_seed",
     } <= torch_names
-    assert {"save", "load", "from_file", "frombuffer", "hub", "ops", "jit"}.isdisjoint(torch_names)
+    assert {"from_file", "frombuffer", "hub", "ops", "jit"}.isdisjoint(torch_names)
+    assert {"save", "load"} <= torch_names  # through the scenario's folder (scenario.savers)
     assert {"from_numpy", "set_default_device", "set_default_dtype"} <= torch_names
     assert allowed_names("torch.utils") == {"data"}
     assert {"Dataset", "TensorDataset", "DataLoader", "random_split"} <= allowed_names(
         "torch.utils.data"
     )
     assert {"array", "linspace", "random", "sin", "ndarray"} <= allowed_names("numpy")
-    assert {"save", "load", "memmap", "fromfile", "ctypeslib", "lib"}.isdisjoint(
-        allowed_names("numpy")
-    )
+    assert {"savez", "memmap", "fromfile", "ctypeslib", "lib"}.isdisjoint(allowed_names("numpy"))
     assert {"plot", "show", "subplots", "figure"} <= allowed_names("matplotlib.pyplot")
     assert {"savefig", "imsave", "imread", "switch_backend"}.isdisjoint(
         allowed_names("matplotlib.pyplot")
@@ -986,8 +993,9 @@ def test_restricted_globals_are_fresh_and_curated() -> None:
     builtins_ = first["__builtins__"]
     for name in ("print", "range", "len", "super", "isinstance", "__build_class__", "RuntimeError"):
         assert name in builtins_
-    for name in ("open", "eval", "exec", "compile", "getattr", "vars", "globals", "input", "help"):
+    for name in ("eval", "exec", "compile", "getattr", "vars", "globals", "input", "help"):
         assert name not in builtins_
+    assert builtins_["open"] is not open  # the scenario folder's (scenario.folder)
     assert first["__name__"] == "__main__"
     assert builtins_["type"](3) is int
     with pytest.raises(TypeError, match=r"^type\(\) takes 1 positional argument but 3"):

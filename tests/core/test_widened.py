@@ -197,14 +197,14 @@ def test_setting_num_workers_later_is_refused_when_iterated(pool: WorkerPool, tm
 def test_refusals_come_up_front_all_at_once_with_the_trust_hint(pool: WorkerPool, tmp_path: Path):
     path = tmp_path / "lesson.py"
     path.write_text(
-        "import numpy as np\nimport torch\nx = np.zeros(3)\nnp.save('x.npy', x)\n"
+        "import numpy as np\nimport torch\nx = np.zeros(3)\nnp.savez('x.npz', x)\n"
         "f = np.lib.format\nimport socket\n"
     )
     trace = pool.run(path).trace
     assert trace.error is not None and trace.error.kind == "refused"
     assert len(trace.steps) == 1  # nothing ran
     message = trace.error.message
-    assert "'.save'" in message and "numpy.lib" in message and "'socket'" in message
+    assert "'.savez'" in message and "numpy.lib" in message and "'socket'" in message
     assert message.count("--trust") >= 3
 
 

@@ -12,7 +12,7 @@ import torch
 from gradstep.record.deadline import Deadline
 from gradstep.record.limits import MAX_STEPS
 from gradstep.record.recorder import Recorder
-from gradstep.scenario import check
+from gradstep.scenario import check, folder
 from gradstep.scenario.audit import prepare_library
 from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
 from gradstep.scenario.loader import Scenario
@@ -61,6 +61,7 @@ def record_scenario(
         # on the Agg canvas, before any guard: the figures are captured (record.figures)
         prepare_library("matplotlib.pyplot")
     guard: contextlib.AbstractContextManager[Any]
+    scenario_folder: folder.ScenarioFolder | None = None
     if trusted:
         namespace: dict[str, Any] = {
             "__name__": "__main__",
@@ -71,10 +72,11 @@ def record_scenario(
     else:
         from gradstep.scenario import sandbox
 
-        namespace = sandbox.restricted_globals(scenario.path)
+        scenario_folder = folder.ScenarioFolder(scenario.path)
+        namespace = sandbox.restricted_globals(scenario.path, scenario_folder)
         if seal:
-            sandbox.seal()
-        guard = sandbox.guarded()
+            sandbox.seal(scenario_folder.readable())
+        guard = sandbox.guarded(scenario_folder.readable())
     recorder = Recorder(scenario, namespace, max_steps=max_steps, sink=sink, deadline=deadline)
     grad_enabled = torch.is_grad_enabled()
     try:
@@ -87,7 +89,16 @@ def record_scenario(
         end_with_error(trace, TraceError("RecorderError", message, line, "crash"))
     finally:
         torch.set_grad_enabled(grad_enabled)
+    if scenario_folder is not None and scenario_folder.scratch:
+        trace.stats["scratch"] = dict(scenario_folder.written())
+        _note(trace, scenario_folder.note())
     trace.stats["trusted"] = trusted
     if seal and not trusted:
         trace.stats["guard"] = "sealed"  # the audit guard stays on until the process ends
     return trace
+
+
+def _note(trace: Trace, note: str | None) -> None:
+    """A sentence for whoever reads the trace (``gradstep trace`` prints the notes)."""
+    if note:
+        trace.stats.setdefault("notes", []).append(note)

@@ -10,10 +10,12 @@ ordinary language (assignments, functions, classes, loops, ``with``,
 - given the sandbox's allow-lists (``members``, as a restricted run passes
   them), names of those modules that the run would refuse (``np.lib``,
   ``plt.ginput``): up front, with the rest, rather than mid-run;
-- the reflective and I/O built-ins (``open``, ``eval``, ``getattr``,
-  ``vars``, ``input``, ...) unless the scenario binds the name itself (a
-  variable called ``input`` is common in PyTorch code and harmless: the
-  restricted built-ins do not have it, see :mod:`gradstep.scenario.sandbox`);
+- the reflective and I/O built-ins (``eval``, ``getattr``, ``vars``,
+  ``input``, ...) unless the scenario binds the name itself (a variable
+  called ``input`` is common in PyTorch code and harmless: the restricted
+  built-ins do not have it, see :mod:`gradstep.scenario.sandbox`); ``open``
+  is the scenario folder's (:mod:`gradstep.scenario.folder`), and a literal
+  path that leaves that folder (``open("../secret")``) is refused here;
 - every name or attribute that starts with an underscore, except
   ``__name__`` read as a value (``type(x).__name__``) and
   ``super().__init__(...)``-style calls;
@@ -24,7 +26,9 @@ ordinary language (assignments, functions, classes, loops, ``with``,
   attributes by a string the tree cannot see;
 - the escape hatches of torch and numpy by attribute name, wherever they
   appear (:data:`ESCAPE_ATTRIBUTES`), so that aliasing (``t = torch;
-  t.save``) does not help;
+  t.save``) does not help; only the file doors that go through the scenario's
+  folder, called on the module itself (``torch.save``, ``np.load``: see
+  :data:`gradstep.scenario.libraries.FOLDER_DOORS`), pass;
 - syntax outside :data:`ALLOWED_NODES`, the node types teaching code needs:
   ``async``, ``await``, ``match`` (its class patterns read attributes by
   name) and ``except*`` only widen the surface, and syntax that later Python
@@ -79,8 +83,8 @@ import string
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 
-from gradstep.scenario import libraries
-from gradstep.scenario.errors import ScenarioRefused, ScenarioSyntaxError
+from gradstep.scenario import folder, libraries
+from gradstep.scenario.errors import TRUST_HINT, ScenarioRefused, ScenarioSyntaxError
 
 #: torch's teaching parts a scenario may import.
 TORCH_IMPORTS: tuple[str, ...] = (
@@ -107,8 +111,6 @@ ALLOWED_MODULES_TEXT = (
     "library's pure computation (" + ", ".join(m for m in libraries.STDLIB_DENIED) + ")"
 )
 
-#: How to run a file that needs what stays refused: said with every refusal.
-TRUST_HINT = "if you trust the file, open it with --trust to run it as ordinary Python"
 
 #: Modules refused with a reason of their own (the rest: "not one teaching code needs").
 _MODULE_REASONS: dict[str, str] = {
@@ -141,7 +143,6 @@ _MODULE_REASONS: dict[str, str] = {
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.
 DANGEROUS_BUILTINS: frozenset[str] = frozenset(
     {
-        "open",
         "eval",
         "exec",
         "compile",
@@ -606,7 +607,7 @@ class _Checker(ast.NodeVisitor):
                 )
                 continue
             reason = refused_attribute_reason(alias.name)
-            if reason and not _is_nn_utils(module, alias.name):
+            if reason and not _is_nn_utils(module, alias.name) and not _is_door(module, alias.name):
                 self.refuse(
                     node, f"importing '{alias.name}' from {module} is not allowed: {reason}"
                 )
@@ -637,6 +638,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        self._check_literal_path(node)
         if isinstance(func, ast.Name) and func.id == "type" and "type" not in self.bound:
             if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
                 self.refuse(node, "'type' may only be called with one argument, as in type(x)")
@@ -646,6 +648,29 @@ class _Checker(ast.NodeVisitor):
                 self.visit(keyword)
             return
         self.generic_visit(node)
+
+    def _check_literal_path(self, node: ast.Call) -> None:
+        """``open('../secret')``, ``torch.save(m, '/tmp/x')``: a path written out that leaves
+        the scenario's folder is refused now, with the rest (the run would refuse it)."""
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "open" and "open" not in self.bound:
+            call, index = "open", 0
+        elif isinstance(func, ast.Attribute) and _is_door(self._module_of(func.value), func.attr):
+            module = self._module_of(func.value)
+            call, index = (
+                f"{module}.{func.attr}",
+                1 if func.attr == "save" and module == "torch" else 0,
+            )
+        else:
+            return
+        given = node.args[index] if len(node.args) > index else None
+        for keyword in node.keywords:
+            if keyword.arg in ("file", "f", "fname"):
+                given = keyword.value
+        if isinstance(given, ast.Constant) and isinstance(given.value, str):
+            why = folder.literal_path_refusal(given.value, self.filename, call)
+            if why:
+                self.refuse(node, why)
 
     def visit_Global(self, node: ast.Global) -> None:
         for name in node.names:
@@ -713,6 +738,8 @@ class _Checker(ast.NodeVisitor):
             pass  # nn.utils: the sandbox exposes only its gradient-clipping helpers
         else:
             reason = refused_attribute_reason(name)
+            if reason and _is_door(self._module_of(node.value), name):
+                reason = None  # torch.save, np.load: through the scenario's folder
             if reason:
                 self.refuse(node, reason)
             elif isinstance(node.ctx, ast.Load):
@@ -743,6 +770,11 @@ def import_message(module: str) -> str:
         f"importing '{module}' is not allowed: {why}; a restricted scenario may import "
         f"{ALLOWED_MODULES_TEXT}; {TRUST_HINT}"
     )
+
+
+def _is_door(module: str | None, name: str) -> bool:
+    """``torch.save``, ``np.load``...: a file door of the module, through the scenario's folder."""
+    return module is not None and name in libraries.FOLDER_DOORS.get(module, ())
 
 
 def _is_nn_utils(module: str, name: str) -> bool:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+#: How to run a file that needs what stays refused: said with every refusal.
+TRUST_HINT = "if you trust the file, open it with --trust to run it as ordinary Python"
+
 #: further refusals listed by ``ScenarioRefused.details`` before "... and N more"
 MORE_SHOWN = 12
 

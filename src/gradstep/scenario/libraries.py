@@ -7,12 +7,14 @@ allow-listing proxy (:class:`gradstep.scenario.sandbox.RestrictedModule`) whose
 names are the module's public, non-module names minus the doors listed here:
 
 - numpy: everything but its file, process and foreign-code doors
-  (:data:`NUMPY_DENIED`: ``save``/``load``/``savez``/``savetxt``/``loadtxt``/
-  ``genfromtxt``/``fromfile``/``fromregex``/``memmap``/``DataSource``,
+  (:data:`NUMPY_DENIED`: ``savez``/``fromfile``/``fromregex``/``memmap``/``DataSource``,
   ``ctypeslib``, ``lib`` (``lib.format.open_memmap``, ``lib.npyio``),
   ``f2py``, ``testing``, ``rec`` (``rec.fromfile``), ``frombuffer``/``from_dlpack``
   (foreign memory)); ``numpy.random``, ``numpy.linalg``, ``numpy.fft`` and
-  ``numpy.polynomial`` whole;
+  ``numpy.polynomial`` whole; its ``save``/``load``/``savetxt``/``loadtxt``/
+  ``genfromtxt``, like ``torch.save``/``torch.load``, go through the scenario's
+  folder and the run's scratch in memory (:data:`FOLDER_DOORS`,
+  :mod:`gradstep.scenario.savers`);
 - matplotlib: ``pyplot`` (with ``cm`` and ``style``) and ``rcParams``, drawing
   on the worker's Agg canvas; gradstep captures the figures, so the doors to
   files (``savefig``, ``imsave``, ``imread``) and to other backends
@@ -85,11 +87,19 @@ STDLIB_DENIED: dict[str, frozenset[str]] = {
 #: numpy's doors to files, processes and foreign code (module attributes).
 NUMPY_DENIED: frozenset[str] = frozenset(
     {
-        "save", "savez", "savez_compressed", "load", "loadtxt", "savetxt", "genfromtxt",
-        "fromfile", "fromregex", "memmap", "DataSource", "frombuffer", "from_dlpack",
+        "savez", "savez_compressed", "fromfile", "fromregex", "memmap", "DataSource", "frombuffer", "from_dlpack",
         "show_config", "show_runtime", "info", "get_include", "setbufsize",
     }
 )  # fmt: skip
+
+#: The file doors that a restricted scenario may call on the module itself (``torch.save``,
+#: ``np.load``, ``from torch import save``): they take paths in the scenario's folder and
+#: write to the run's scratch in memory (:mod:`gradstep.scenario.savers`). The same names
+#: on anything else stay refused by the static check (``t = torch; t.save``).
+FOLDER_DOORS: dict[str, frozenset[str]] = {
+    "torch": frozenset({"save", "load"}),
+    "numpy": frozenset({"save", "load", "savetxt", "loadtxt", "genfromtxt"}),
+}
 
 #: matplotlib.pyplot's doors to files, other backends and waiting on a window.
 PYPLOT_DENIED: frozenset[str] = frozenset(
@@ -167,6 +177,11 @@ IMPORTS: tuple[str, ...] = (
 #: Why a door stays shut, by name: said by the static check with the suggestion of --trust.
 REASONS: dict[str, str] = {
     **{n: "it reads or writes files" for n in NUMPY_DENIED - {"frombuffer", "from_dlpack"}},
+    **dict.fromkeys(
+        set().union(*FOLDER_DOORS.values()),
+        "it reads or writes files; only torch.save/torch.load and numpy's save/load/savetxt/"
+        "loadtxt/genfromtxt, called on the module itself, use the scenario's folder",
+    ),
     "frombuffer": "it views foreign memory",
     "lib": "it holds numpy's file formats and memory maps (lib.format, lib.npyio)",
     "ctypeslib": "it loads native code",

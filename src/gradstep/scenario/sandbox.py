@@ -4,8 +4,10 @@
 stops what it cannot see, when the scenario runs:
 
 - :func:`restricted_globals` gives the scenario curated built-ins (no
-  ``open``, ``eval``, ``getattr``, ``vars``, ...; ``type`` takes one argument
-  and never hands out a metaclass) and an ``__import__`` that grants only the
+  ``eval``, ``getattr``, ``vars``, ...; ``type`` takes one argument and never
+  hands out a metaclass; ``open`` is the scenario folder's, which reads beside
+  the scenario and writes to the run's scratch in memory,
+  :mod:`gradstep.scenario.folder`) and an ``__import__`` that grants only the
   allowed modules, each as a :class:`RestrictedModule`: a proxy that exposes
   an allow-list of names (ATen's public functions minus the file and
   raw-memory ones, dtypes, ``nn`` layers, ``F`` functions, optimisers, ...)
@@ -17,7 +19,8 @@ stops what it cannot see, when the scenario runs:
   :func:`seal`) refuses processes, sockets, file writes and foreign reads.
 
 What it cannot see: native code raises no audit events. ``torch.save``
-writes through a C++ zip writer, ``torch.from_file(..., shared=True)`` and
+writes through a C++ zip writer (the scenario's ``torch.save`` is
+:mod:`gradstep.scenario.savers`', which hands torch an in-memory file), ``torch.from_file(..., shared=True)`` and
 ``UntypedStorage.from_file`` create and map files, ``share_memory_()`` makes
 shared-memory files, all without an ``open`` event (numpy's ``tofile`` and
 ``save`` do raise one). Those are kept out by name: the static check refuses
@@ -42,7 +45,7 @@ from typing import Any, cast
 
 import torch
 
-from gradstep.scenario import hardened, libraries
+from gradstep.scenario import folder, hardened, libraries, savers
 from gradstep.scenario.audit import (
     SCENARIO_MARK,
     guarded,
@@ -55,12 +58,8 @@ from gradstep.scenario.audit import (
     prewarm_in_background,
     seal,
 )
-from gradstep.scenario.check import (
-    ALLOWED_MODULES,
-    TRUST_HINT,
-    import_message,
-    refused_attribute_reason,
-)
+from gradstep.scenario.check import ALLOWED_MODULES, import_message, refused_attribute_reason
+from gradstep.scenario.errors import TRUST_HINT
 
 hardened.install()
 
@@ -241,6 +240,7 @@ def allowed_names(path: str) -> frozenset[str]:
         names = rule(_real_module(path)) if rule else set(_EXPLICIT.get(path, ()))
         # both layers refuse the same names: an allow-list rule never re-admits torch.save
         names = {n for n in names if refused_attribute_reason(n) is None}
+        names |= libraries.FOLDER_DOORS.get(path, frozenset())  # through the folder (savers)
         cached = frozenset(names | set(_CHILDREN.get(path, {})))
         _allowed_cache[path] = cached
     return cached
@@ -276,7 +276,7 @@ class RestrictedModule:
             return restricted_module(child)
         module = _real_module(path)
         if name in allowed_names(path):
-            safer = hardened.REPLACEMENTS.get((path, name))
+            safer = hardened.REPLACEMENTS.get((path, name)) or savers.REPLACEMENTS.get((path, name))
             if safer is not None:
                 return safer
             return getattr(module, name)  # looked up now: patches made during a run are seen
@@ -333,7 +333,7 @@ def restricted_module(path: str) -> RestrictedModule:
 
 _SAFE_BUILTINS = (
     "print", "range", "len", "abs", "min", "max", "sum", "round", "float", "int", "bool", "str",
-    "complex", "list", "tuple", "dict", "set", "frozenset", "zip", "enumerate", "map", "filter",
+    "complex", "bytes", "bytearray", "list", "tuple", "dict", "set", "frozenset", "zip", "enumerate", "map", "filter",
     "sorted", "reversed", "any", "all", "isinstance", "issubclass", "hasattr", "super",
     "staticmethod", "classmethod", "property", "slice", "repr", "ascii", "format", "divmod",
     "pow", "iter", "next", "hash", "id", "callable", "chr", "ord", "bin", "oct", "hex", "object",
@@ -344,6 +344,9 @@ _SAFE_BUILTINS = (
     "NameError", "NotImplementedError", "OverflowError", "PermissionError", "RecursionError",
     "RuntimeError", "StopIteration", "TypeError", "UnboundLocalError", "ValueError",
     "ZeroDivisionError", "Warning", "UserWarning", "DeprecationWarning", "RuntimeWarning",
+    # what reading and writing files in the scenario's folder raise (scenario.folder)
+    "OSError", "IOError", "FileNotFoundError", "FileExistsError", "IsADirectoryError",
+    "NotADirectoryError", "EOFError", "UnicodeError", "UnicodeDecodeError", "UnicodeEncodeError",
 )  # fmt: skip
 
 
@@ -401,17 +404,47 @@ def _type_of(obj: object, /) -> type:
 _type_of.__name__ = _type_of.__qualname__ = "type"
 
 
-def restricted_globals(filename: str) -> dict[str, Any]:
+def restricted_globals(
+    filename: str, scenario_folder: folder.ScenarioFolder | None = None
+) -> dict[str, Any]:
     """A fresh namespace for ``exec`` of a restricted scenario.
 
     ``filename`` mirrors :func:`trusted_globals`; the scenario is not told its
-    path (``__file__`` is refused: paths lead to files).
+    path (``__file__`` is refused: paths lead to files). Its ``open`` and the
+    library doors (``torch.save``...) use ``scenario_folder``, by default the
+    folder of ``filename`` if that is a file (:mod:`gradstep.scenario.folder`),
+    which becomes the current one.
     """
+    if scenario_folder is None:
+        scenario_folder = folder.ScenarioFolder(filename)
+    folder.use(scenario_folder)
     safe: dict[Any, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTINS}
+    safe["open"] = _folder_open(scenario_folder)
     safe["__import__"] = _restricted_import
     safe["type"] = _type_of
     safe[SCENARIO_MARK] = True  # lets the audit hook tell scenario frames apart
     return {"__builtins__": safe, "__name__": "__main__", "__doc__": None}
+
+
+def _folder_open(scenario_folder: folder.ScenarioFolder) -> Callable[..., Any]:
+    """The scenario's ``open``: a plain function (no bound method to walk from)."""
+
+    def open(  # noqa: A001 - the scenario's built-in of that name
+        file: Any,
+        mode: str = "r",
+        buffering: int = -1,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        closefd: bool = True,
+        opener: Any = None,
+    ) -> Any:
+        return scenario_folder.open(
+            file, mode, buffering, encoding, errors, newline, closefd, opener
+        )
+
+    open.__doc__ = "open(file, mode='r', ...): a file in the scenario's folder, or its scratch"
+    return open
 
 
 def trusted_globals(filename: str) -> dict[str, Any]:

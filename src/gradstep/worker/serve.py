@@ -23,6 +23,7 @@ from gradstep.record.deadline import Deadline, LimitExceeded
 from gradstep.record.run import record_scenario
 from gradstep.scenario import sandbox
 from gradstep.scenario.errors import ScenarioRefused
+from gradstep.scenario.folder import ScenarioFolder
 from gradstep.scenario.loader import Scenario, load_scenario, scenario_from_source
 from gradstep.scenario.overrides import scenario_with
 from gradstep.trace.model import Trace
@@ -112,7 +113,11 @@ def _raise_walls(request: dict[str, Any], scenario: Scenario, stream: TraceStrea
     seconds = time.perf_counter() - started
     python_layer = not trusted and walls.python_layer_on()
     if python_layer:
-        sandbox.seal()  # after the walls (raising them takes calls it refuses), before the clock
+        # the scenario's folder stays readable, as the walls let it (scenario.folder)
+        path = None if "source" in request else request.get("path")
+        readable = ScenarioFolder(path).readable()
+        # after the walls (raising them takes calls it refuses), before the clock
+        sandbox.seal(readable)
     # said even if the run dies; the caller's own clock for this run starts now too
     stream.send({"limits": {"walls": report}, "clock": True})
     return _Walls(report, seconds, python_layer)

@@ -39,12 +39,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import pwd
 import resource
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
+
+from gradstep.scenario.folder import SHARED_DIRS, homes, scenario_read_path, too_broad
 
 # Coverage: what raises a wall runs only in the worker it confines (``no cover`` below); the
 # tests check it there, by its effects (tests/core/test_walls.py).
@@ -273,34 +274,8 @@ _SYSTEM_READS = (
 )
 
 #: Folders whose tree holds other people's or the user's other files: never a read root.
-_SHARED_DIRS = ("/", "/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/Users")
-
-
-def _homes() -> set[str]:
-    homes = set()
-    for home in (os.environ.get("HOME"), _passwd_home()):
-        if home:
-            homes.add(os.path.realpath(home))
-    return homes
-
-
-def _passwd_home() -> str | None:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        return None
-
-
-def too_broad(folder: str, homes: Iterable[str] | None = None) -> bool:
-    """Whether granting ``folder`` would grant the user's other files: a home,
-    an ancestor of one, the root, or a shared temporary folder."""
-    folder = os.path.realpath(folder)
-    if folder in _SHARED_DIRS:
-        return True
-    for home in _homes() if homes is None else homes:
-        if folder == home or home.startswith(folder.rstrip("/") + "/"):
-            return True
-    return False
+_SHARED_DIRS = SHARED_DIRS
+_homes = homes
 
 
 def readable_paths(scenario_path: str | None) -> list[str]:
@@ -318,7 +293,7 @@ def readable_paths(scenario_path: str | None) -> list[str]:
 
 
 def _fixed_read_paths() -> list[str]:
-    homes = _homes()
+    home_folders = _homes()
     cwd = os.path.realpath(os.getcwd())
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     candidates += [p for p in sys.path if p and os.path.realpath(p) != cwd]
@@ -328,18 +303,14 @@ def _fixed_read_paths() -> list[str]:
     seen: dict[str, None] = {}
     for path in candidates:
         real = os.path.realpath(path)
-        if os.path.exists(real) and not (os.path.isdir(real) and too_broad(real, homes)):
+        if os.path.exists(real) and not (os.path.isdir(real) and too_broad(real, home_folders)):
             seen.setdefault(real, None)
     return list(seen)
 
 
-def _scenario_read_path(scenario_path: str | None) -> str | None:
-    """The scenario's folder, or the file alone when the folder is too broad."""
-    if not scenario_path or not os.path.exists(scenario_path):
-        return None
-    real = os.path.realpath(scenario_path)
-    folder = os.path.dirname(real)
-    return real if too_broad(folder) else folder
+#: The scenario's folder, or the file alone when the folder is too broad (the rule the
+#: scenario's own ``open`` follows too: :mod:`gradstep.scenario.folder`).
+_scenario_read_path = scenario_read_path
 
 
 def _allow_reading(ruleset: Any, path: str) -> None:
