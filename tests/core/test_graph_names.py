@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradstep.graph import collapse as cl
-from gradstep.graph.drawing import Drawing, node_lines, short_expr
+from gradstep.graph.drawing import Drawing, node_lines
 from gradstep.graph.model import build_graph, constant_consumer, is_constant
 from gradstep.page import page_html
 from gradstep.record.run import record_scenario
@@ -20,6 +20,8 @@ from gradstep.scenario.loader import load_scenario, scenario_from_source
 from gradstep.session import Session
 from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.model import Trace
+from gradstep.trace.shorten import short_expr
+from gradstep.trace.text import step_what
 
 SCENARIOS = Path(__file__).parents[2] / "resources" / "scenarios"
 
@@ -148,3 +150,27 @@ def test_each_node_holds_its_value_and_gradient_as_the_pass_reaches_it(logistic)
     start = session.state(bpass.first_step)
     assert node_values(session, start)[names["z"]].endswith("grad …")  # not received yet
     assert node_values(session, start)[names["w"]] == "data 1 | grad None"
+
+
+def test_step_texts_title_a_node_as_the_graph_does(logistic) -> None:
+    """The timeline, the status bar and the handout's headings (``step_what``) name an op
+    node as its graph node is titled: ``MulBackward0 (w * x) computes …``, ``AddBackward0
+    (z) computes …``; a leaf's step and a statement keep their text."""
+    g = build_graph(logistic)
+    seen = set()
+    for step in logistic.steps:
+        what = step_what(logistic, step, where=False)
+        node = logistic.nodes.get(step.node or "")
+        if node is None or node.kind == "leaf" or step.kind == "tensor_hook":
+            assert what == step.text
+            continue
+        title, op = node_lines(g.nodes[node.id])
+        assert op == node.op and what.startswith(f"{op} ({title}) "), (what, title)
+        assert what.count(f"{op} (") == 1  # titled once, whether the recorder did or not
+        seen.add(title)
+        if node.name is None:  # the table of ``gradstep trace`` says where it was made too
+            assert step_what(logistic, step) == what.replace(
+                f"({title})", f"({title}, line {node.line})"
+            )
+    assert {"w * x", "z"} <= seen
+    assert any("…" in t for t in seen)  # a long expression, cut as in its node

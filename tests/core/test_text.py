@@ -31,7 +31,7 @@ def test_the_step_table_numbers_steps_from_one_to_their_count() -> None:
     numbers = [int(row.split()[0]) for row in rows]
     assert numbers == list(range(1, len(trace.steps) + 1))
     assert rows[0].split()[-2:] == ["import", "math"]  # index 0 in the trace is step 1
-    assert "SinBackward0 computes" in rows[10]  # index 10: the golden figure's step, "Step 11"
+    assert "SinBackward0 (z) computes" in rows[10]  # index 10: the golden figure's step, "Step 11"
 
 
 def test_statement_rows_say_what_changed() -> None:

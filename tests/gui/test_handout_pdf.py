@@ -21,6 +21,7 @@ from gradstep.gui.export.book import Book, _cut
 from gradstep.gui.export.handout import write_handout
 from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Trace
+from gradstep.trace.text import step_what
 
 GOLDEN = Path(__file__).parent / "golden"  # the trace of resources/scenarios/02_sin_of_square.py
 ROOT = Path(__file__).parents[2]
@@ -90,7 +91,8 @@ def test_each_step_has_a_page_with_its_graph_as_text_and_its_chain_rule(pdf, tra
     assert _page_count(pdf.read_bytes()) == len(pages)
     assert pages[0].startswith("z = sin(x²) at x = 4: the chain rule")
     for step, page in zip(shown, pages[1:]):
-        heading = f"Step {step.index + 1} (line {step.line}): {step.text}"
+        # its node titled as in the graph under it: "SinBackward0 (z) computes …"
+        heading = f"Step {step.index + 1} (line {step.line}): {step_what(trace, step, where=False)}"
         assert page.startswith(" ".join(heading.split())), (heading, page[:120])
         # the graph's labels are text in the PDF: node names and their ops
         for label in ("x", "y", "z", "leaf", "PowBackward0", "SinBackward0"):

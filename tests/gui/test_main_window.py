@@ -173,6 +173,31 @@ def test_every_panel_numbers_steps_from_one(qtbot, window, scenario: Path) -> No
     assert f"receives its gradient at step {receive + 1}" in window.inspector.toPlainText()
 
 
+def test_the_timeline_and_status_bar_title_a_node_as_the_graph_does(qtbot, window) -> None:
+    """Lesson 05's product node reads "w * x" over MulBackward0 in the graph: its steps in
+    the timeline (row and tooltip) and the status bar say ``MulBackward0 (w * x) …``."""
+    lesson = next(p for p in bundled_scenarios() if p.name.startswith("05_"))
+    open_and_wait(qtbot, window, lesson)
+    trace = window.trace
+    mul = next(n for n in trace.nodes.values() if n.op == "MulBackward0")
+    drawn = window.graph.drawing.lines[mul.id]
+    assert drawn == ("w * x", "MulBackward0")
+    compute = next(s for s in trace.steps if s.node == mul.id and s.kind == "compute")
+    assert compute.text.startswith("MulBackward0 computes")  # as recorded: no title
+    window.session.go_to(compute.index)
+    said = "MulBackward0 (w * x) computes upstream × local = downstream"
+    assert window.status.text().endswith(f" — {said}")
+    model = window.timeline.model
+    assert model.index(compute.index, 0).data().endswith(said)
+    assert said in model.index(compute.index, 0).data(Qt.ItemDataRole.ToolTipRole)
+    add = next(s for s in trace.steps if s.kind == "compute" and "AddBackward0" in s.text)
+    assert (
+        model.index(add.index, 0)
+        .data()
+        .endswith("AddBackward0 (z) computes upstream × local = downstream")
+    )
+
+
 def _displayed(text: str) -> list[tuple[float, float]]:
     """Every number in ``text`` with half its last digit's place (its display precision)."""
     out = []

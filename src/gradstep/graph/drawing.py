@@ -22,6 +22,7 @@ from gradstep.graph.collapse import CollapsedGraph, ModuleTree, is_box
 from gradstep.plotting import first_nonfinite
 from gradstep.session import StepState
 from gradstep.trace.model import Trace, is_summary
+from gradstep.trace.shorten import short_expr
 
 EdgeKey = tuple[str, str, Any]
 
@@ -136,10 +137,6 @@ class Drawing:
         return (d for d in self.view.graph if is_box(d))
 
 
-#: an unnamed op's expression is shortened to this many characters in its node
-EXPR_CHARS = 30
-
-
 def node_lines(data: Mapping[str, Any]) -> tuple[str, str]:
     """(title, subtitle) of a drawn node from its graph data: the variable name over the
     grad_fn; an unnamed op's source expression over it (``w * x`` / ``MulBackward0``); a
@@ -158,60 +155,6 @@ def node_lines(data: Mapping[str, Any]) -> tuple[str, str]:
     if expr:
         return (short_expr(str(expr)), op)
     return (op, "")
-
-
-def short_expr(expr: str, max_chars: int = EXPR_CHARS) -> str:
-    """``expr`` when short, else with its deepest parts written "…":
-    ``target * torch.log(prediction) + (1 - target) * torch.log(1 - prediction)`` ->
-    ``target * … + … * …``."""
-    if len(expr) <= max_chars:
-        return expr
-    import ast
-    import re
-
-    expr = re.sub(r"\b(torch\.nn\.functional|torch|F)\.", "", expr)  # log(p), not torch.log(p)
-    if len(expr) <= max_chars:
-        return expr
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        return expr[: max_chars - 1] + "…"
-    best = "…"
-    for depth in range(1, 8):
-        text = ast.unparse(_cut_below(tree.body, depth))
-        if len(text) > max_chars:
-            break
-        best = text
-    return best if best != "…" else expr[: max_chars - 1] + "…"
-
-
-def _cut_below(node: Any, depth: int) -> Any:
-    """A copy of ``node`` with operations more than ``depth`` levels down written "…"
-    (names, numbers and attributes stay: they are short)."""
-    import ast
-
-    simple = (ast.Name, ast.Constant, ast.Attribute)
-    if isinstance(node, simple):
-        return node
-    if depth <= 0:
-        return ast.Name(id="…")
-    node = copy_node(node)
-    for field_name, value in ast.iter_fields(node):
-        if isinstance(value, ast.expr) and field_name != "func":
-            setattr(node, field_name, _cut_below(value, depth - 1))
-        elif isinstance(value, list):
-            setattr(
-                node,
-                field_name,
-                [_cut_below(v, depth - 1) if isinstance(v, ast.expr) else v for v in value],
-            )
-    return node
-
-
-def copy_node(node: Any) -> Any:
-    import copy
-
-    return copy.copy(node)
 
 
 def box_status(members: list[str], status: Mapping[str, str]) -> str:

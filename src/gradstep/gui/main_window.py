@@ -54,7 +54,7 @@ from gradstep.gui.theme import Theme, choose_theme
 from gradstep.gui.wiring import connect_window
 from gradstep.session import Selection, Session
 from gradstep.trace.model import Trace
-from gradstep.trace.text import step_label
+from gradstep.trace.text import step_label, step_what
 
 SCENARIO_SUFFIXES = (".py", ".ipynb")
 #: the version of the dock layout saved in the settings: a layout saved by an older gradstep
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
             return
         step = self.session.state(k).step
         label = step_label(k, self.session.step_count)
-        self.status.setText(f"{label} — {step.text}")
+        self.status.setText(f"{label} — {step_what(self.session.trace, step, where=False)}")
         lines = self.session.trace.scenario.source.splitlines()
         code = lines[step.line - 1].strip() if step.line and step.line <= len(lines) else ""
         self.presentation.say(f"{label}   ·   line {step.line}:  {code}" if code else label)

@@ -16,6 +16,7 @@ from typing import Any
 from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.clean import visible
 from gradstep.trace.model import NodeRecord, Step, StepFigure, Trace, VariableState, is_summary
+from gradstep.trace.shorten import short_expr
 
 
 def step_number(index: int) -> int:
@@ -93,16 +94,20 @@ def step_detail(trace: Trace, step: Step) -> str:
     return taught_chain_line(trace, step) or chain_rule_line(rec)
 
 
-def step_what(trace: Trace, step: Step) -> str:
-    """The step's text, with an unnamed node's source expression and line after its op,
-    so that two ``MulBackward0`` steps read ``MulBackward0 (w * x, line 3)`` and
-    ``MulBackward0 (b * 2, line 4)``."""
+def step_what(trace: Trace, step: Step, *, where: bool = True) -> str:
+    """The step's text with its op node titled as the graph titles it, after the op: its
+    variable (``AddBackward0 (z) computes …``) or an unnamed op's source expression
+    (``MulBackward0 (w * x) computes …``), so that two ``MulBackward0`` steps read apart.
+    With ``where``, an unnamed node's line too when it was made on another line than the
+    step's (``MulBackward0 (w * x, line 3)``)."""
     node = trace.nodes.get(step.node) if step.node is not None else None
-    if node is None or node.name or node.op not in step.text:
+    if node is None or node.kind == "leaf" or node.op not in step.text:
         return step.text
-    # where it was made, when that is not the line of the pass (the step's own line)
-    where = f"line {node.line}" if node.line is not None and node.line != step.line else ""
-    said = ", ".join(part for part in (node.expr, where) if part)
+    if f"{node.op} (" in step.text:  # already titled by the recorder: "AddBackward0 (z)"
+        return step.text
+    title = node.name or (short_expr(node.expr) if node.expr else "")
+    made = where and not node.name and node.line is not None and node.line != step.line
+    said = ", ".join(part for part in (title, f"line {node.line}" if made else "") if part)
     return step.text.replace(node.op, f"{node.op} ({said})", 1) if said else step.text
 
 

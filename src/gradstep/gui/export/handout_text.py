@@ -19,7 +19,7 @@ from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
 from gradstep.trace.quiz import NONE, answers, exercise_blanks
-from gradstep.trace.text import figure_note, step_number
+from gradstep.trace.text import figure_note, step_number, step_what
 
 IMAGES = "images"
 Per = Literal["step", "node"]
@@ -163,12 +163,13 @@ def _step_section(
     where = f" (line {step.line})" if step.line is not None else ""
     number = step_number(step.index)  # numbered as in the window, from 1
     printed = step.output.strip() if not exercise else ""  # an exercise's print: an answer
+    what = step_what(trace, step, where=False)  # its node titled as in the graph below
     if not _wanted(step, per):
         detail = f" → `{printed.splitlines()[0]}`" if printed else ""
-        doc.bullet(f"- step {number}{where}: {step.text}{detail}")
+        doc.bullet(f"- step {number}{where}: {what}{detail}")
         _figures(doc, step)
         return
-    doc.section(f"### Step {number}{where}: {step.text}")
+    doc.section(f"### Step {number}{where}: {what}")
     doc.image(Image(f"step_{number:03d}.png", f"graph at step {number}", step.index))
     rec = trace.record_for(step)
     if rec is not None and step.kind in ("compute", "accumulate"):

@@ -22,7 +22,7 @@ from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
 from gradstep.trace.model import Trace
-from gradstep.trace.text import step_detail, step_number
+from gradstep.trace.text import step_detail, step_number, step_what
 
 _INDENT = {
     "receive": 2,
@@ -56,7 +56,8 @@ class StepListModel(QAbstractListModel):
             return None
         step = self.trace.steps[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{step_number(step.index):>4}   {'   ' * _INDENT.get(step.kind, 0)}{step.text}"
+            what = step_what(self.trace, step, where=False)  # its node titled as in the graph
+            return f"{step_number(step.index):>4}   {'   ' * _INDENT.get(step.kind, 0)}{what}"
         if role == Qt.ItemDataRole.ForegroundRole:
             if step.kind == "error":
                 return QColor(self.theme.error_text)
@@ -70,7 +71,8 @@ class StepListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             detail = step_detail(self.trace, step) or step.output.strip()
             line = f"line {step.line}: " if step.line else ""
-            return f"{line}{step.text}" + (f"\n{detail}" if detail else "")
+            what = step_what(self.trace, step, where=False)
+            return f"{line}{what}" + (f"\n{detail}" if detail else "")
         return None
 
 
