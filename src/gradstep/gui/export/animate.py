@@ -27,8 +27,8 @@ from gradstep.gui.export import headless
 from gradstep.gui.export.figure import MARGIN, graph_view_for, layout_figure, paint_figure
 from gradstep.gui.export.files import ExportError, atomic_write_bytes
 from gradstep.gui.graph.items import EdgeLabel
+from gradstep.gui.graph.labels import label_text
 from gradstep.trace.model import Trace
-from gradstep.trace.text import format_value
 
 FORMATS = ("gif", "apng", "mp4")
 MP4_MOST_FPS = 30  # frames a second an MP4 is written at, at most
@@ -151,8 +151,7 @@ def _flows_now(view: Any) -> list[tuple[Any, str, Any]]:
         edge = view._edges.get(d) if d is not None else None  # noqa: SLF001 - the drawn edge
         if edge is None or not edge.isVisible() or key not in st.edge_grads:
             continue
-        text = format_value(st.edge_grads[key], max_items=3)
-        text = text if len(text) <= 32 else text[:30] + "…"
+        text = label_text(st.edge_grads[key])  # as the label it lands on: 813.4, not 813.3619
         area = edge.path.boundingRect().adjusted(-40, -20, 40, 20)
         label = next(
             (lb for lb in labels if lb.text == text and area.contains(lb.scenePos())), None

@@ -31,6 +31,13 @@ LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.16, 0.84)
 MAX_CHARS = 32  # a longer value is cut, with an ellipsis (the inspector shows it whole)
 
 
+def label_text(value: object) -> str:
+    """A gradient as its edge label writes it: significant figures as in the chain rule
+    (``813.4``), a big tensor as shape and norm, cut at ``MAX_CHARS``."""
+    text = edge_text(value)
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "…"
+
+
 def label_point(edge: EdgeItem) -> QPointF | None:
     """Where the gradient along ``edge`` is written: its middle; None for a box's merged edge,
     which carries many gradients."""
@@ -76,11 +83,10 @@ class EdgeLabels:
         placed: list[QRectF] = []
         hidden = self.blanks(st).edges
         for label, key in zip(self.items, keys):
-            text = HIDDEN if key in hidden else edge_text(grads[key])
+            text = HIDDEN if key in hidden else label_text(grads[key])
             middle = self._middle[key]
             assert middle is not None  # keys with a point only
-            cut = text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "…"
-            label.set_text(cut, middle)
+            label.set_text(text, middle)
             label.setPos(_free_spot(label, middle, edges.get(key), placed, scene))
             placed.append(label.sceneBoundingRect())
             label.setVisible(True)
