@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from gradstep.graph import collapse as cl
 from gradstep.graph.drawing import Drawing, node_lines
@@ -39,7 +40,9 @@ def test_named_constants_are_small_grey_inputs_with_their_value(logistic) -> Non
     g = build_graph(logistic)
     constants = {d: data for d, data in g.nodes(data=True) if data["kind"] == "constant"}
     labels = {node_lines(data)[0] for data in constants.values()}
-    assert {"x = 6.7", "y = 0"} <= labels, labels
+    # inside binary_cross_entropy_loss(prediction, target) the label y is named as the
+    # function's code names it, beside its node "target * log(prediction)"
+    assert {"x = 6.7", "target = 0"} <= labels and "y = 0" not in labels, labels
     for d, data in constants.items():
         consumer, slot = constant_consumer(d)
         assert list(g.successors(d)) == [consumer]
@@ -50,6 +53,8 @@ def test_named_constants_are_small_grey_inputs_with_their_value(logistic) -> Non
         assert data["step"] == node.step  # drawn when its consumer is
     mul = next(c for c in constants if node_lines(constants[c])[0] == "x = 6.7")
     assert logistic.nodes[constant_consumer(mul)[0]].expr == "w * x"
+    inner = next(c for c in constants if node_lines(constants[c])[0] == "target = 0")
+    assert logistic.nodes[constant_consumer(inner)[0]].expr.startswith("target * ")
     assert build_graph(logistic, constants=False).number_of_nodes() == len(logistic.nodes)
 
 
@@ -174,3 +179,29 @@ def test_step_texts_title_a_node_as_the_graph_does(logistic) -> None:
             )
     assert {"w * x", "z"} <= seen
     assert any("…" in t for t in seen)  # a long expression, cut as in its node
+
+
+def test_a_constant_is_named_as_the_code_where_it_is_used_names_it() -> None:
+    """The same tensor is ``y`` at the top and ``target`` inside the function: each node's
+    constant takes the name its own line uses, and the value torch saved."""
+    source = (
+        "import torch\n"
+        "y = torch.tensor(3.0)\n"
+        "w = torch.tensor(2.0, requires_grad=True)\n"
+        "def scaled(p, target):\n"
+        "    return target * p\n"
+        "a = scaled(w, y)\n"
+        "b = w * y\n"
+        "(a + b).backward()\n"
+    )
+    trace = record_scenario(scenario_from_source(source), trusted=True)
+    g = build_graph(trace)
+    named = {
+        trace.nodes[constant_consumer(d)[0]].expr: node_lines(data)[0]
+        for d, data in g.nodes(data=True)
+        if data["kind"] == "constant"
+    }
+    assert named == {"target * p": "target = 3", "w * y": "y = 3"}
+    y, w = torch.tensor(3.0), torch.tensor(2.0, requires_grad=True)
+    (y * w + w * y).backward()
+    assert trace.variables["w"].grad == pytest.approx(w.grad.item())  # torch, the oracle

@@ -12,8 +12,9 @@ node's input rules a candidate out. Nothing runs per op while the scenario
 runs: this reads the AST once per statement, when the nodes are registered.
 
 A constant input (``x = 6.7`` in ``w * x``, a tensor that needs no gradient)
-is named by its operand in the source, or by the variable bound to the very
-tensor the node saved.
+is named by its operand in the source (inside a function, the name the function
+uses), or, when the operand is an expression or unknown, by the variable bound to
+the very tensor the node saved.
 """
 
 from __future__ import annotations
@@ -317,12 +318,14 @@ def _constants(
             continue
         const: dict[str, Any] = {}
         value = _saved(node, saved_keys[i]) if i < len(saved_keys) and saved_keys[i] else None
+        operand = operands[i] if i < len(operands) else None
         if isinstance(value, torch.Tensor):
-            name = tensor_names.get(oid(value))
+            # the name the code uses where the node is made (inside a function, its
+            # parameter ``target``), not the script's variable bound to the same tensor
+            name = operand.id if isinstance(operand, ast.Name) else tensor_names.get(oid(value))
             if name is not None:
                 const["name"] = name
             const["value"] = encode(value, CONSTANT_NUMEL, stats=False)
-        operand = operands[i] if i < len(operands) else None
         if operand is not None:
             if isinstance(operand, ast.Constant) and isinstance(operand.value, (int, float)):
                 const.setdefault("value", operand.value)
