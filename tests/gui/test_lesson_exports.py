@@ -73,6 +73,58 @@ def test_export_animation_writes_the_chosen_pass(qtbot, window, answered, tmp_pa
     assert "Animation saved" in window.status.text()
 
 
+def test_export_animation_as_mp4_when_its_encoder_is_installed(
+    qtbot, window, answered, tmp_path, monkeypatch
+):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    from gradstep.gui.export.lesson_exports import AnimationDialog
+
+    open_and_wait(qtbot, window, LESSON_05)
+
+    def choose(dialog: AnimationDialog) -> int:
+        mp4 = dialog.format_box.findData("mp4")
+        assert dialog.format_box.model().item(mp4).isEnabled()
+        assert dialog.mp4_note.isHidden()  # nothing to install
+        dialog.format_box.setCurrentIndex(mp4)
+        dialog.size_box.setCurrentText("960x540")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(AnimationDialog, "exec", choose)
+    window.actions_.export_animation.trigger()
+    ((_, suggested),) = answered
+    assert suggested.endswith("05_logistic_regression_bce-pass1.mp4")
+    out = tmp_path / "exports" / "out.mp4"  # the format's suffix added to the name typed
+    assert out.read_bytes()[4:8] == b"ftyp"  # an MP4 container
+    meta = next(imageio_ffmpeg.read_frames(str(out)))
+    assert tuple(meta["size"]) == (960, 540) and meta["codec"].startswith("h264")
+    assert "Animation saved" in window.status.text()
+
+
+def test_without_the_encoder_the_dialog_says_what_to_install(
+    qtbot, window, answered, tmp_path, monkeypatch
+):
+    import sys
+
+    from gradstep.gui.export.lesson_exports import AnimationDialog
+
+    open_and_wait(qtbot, window, LESSON_05)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if not installed
+    seen = []
+
+    def look(dialog: AnimationDialog) -> int:
+        item = dialog.format_box.model().item(dialog.format_box.findData("mp4"))
+        seen.append((item.isEnabled(), item.text(), dialog.mp4_note))
+        assert not dialog.mp4_note.isHidden()
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(AnimationDialog, "exec", look)
+    window.actions_.export_animation.trigger()
+    ((enabled, text, note),) = seen
+    assert not enabled and text == "MP4 video (not installed)"
+    assert "pip install 'gradstep[mp4]'" in note.text()
+    assert answered == [] and not any((tmp_path / "exports").iterdir())
+
+
 def test_a_cancelled_animation_writes_nothing(qtbot, window, answered, tmp_path, monkeypatch):
     from gradstep.gui.export.lesson_exports import AnimationDialog
 

@@ -226,17 +226,31 @@ def encode(frames: list[Frame], fmt: str, colours: Sequence[str] = ()) -> bytes:
     return buffer.getvalue()
 
 
+#: what to install for MP4 (the ``mp4`` extra: imageio-ffmpeg)
+MP4_INSTALL = "pip install 'gradstep[mp4]'"
+
+
 def mp4_encoder() -> Any:
     """imageio-ffmpeg (a pip wheel that carries its own ffmpeg), or a message saying how to
     get it."""
     try:
         import imageio_ffmpeg
-    except ImportError:
+
+        imageio_ffmpeg.get_ffmpeg_exe()  # a wheel for another platform has no ffmpeg in it
+    except (ImportError, RuntimeError):
         raise AnimationError(
-            "MP4 needs an encoder: pip install 'gradstep[mp4]' (imageio-ffmpeg), "
-            "or write gif or apng"
+            f"MP4 needs an encoder: {MP4_INSTALL} (imageio-ffmpeg), or write gif or apng"
         ) from None
     return imageio_ffmpeg
+
+
+def mp4_available() -> bool:
+    """Whether MP4 can be written here (the encoder is installed and has its ffmpeg)."""
+    try:
+        mp4_encoder()
+    except AnimationError:
+        return False
+    return True
 
 
 def encode_mp4(frames: list[Frame]) -> bytes:

@@ -2,8 +2,10 @@
 and ``--animate`` write, from the window, for the trace on screen.
 
 The page opens at the step the window shows. The animation asks which pass, in
-which format, at what rate and size (a small dialog), then where. Both are
-written completely or not at all, and never replace a file without asking.
+which format, at what rate and size (a small dialog), then where; MP4 is offered
+when its encoder is installed, and the dialog says what to install when it is
+not. Both are written completely or not at all, and never replace a file
+without asking.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -21,17 +23,41 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QLabel,
     QMessageBox,
     QSpinBox,
     QWidget,
 )
 
+from gradstep.gui.export.animate import (
+    MOST_FRAMES,
+    MP4_INSTALL,
+    AnimationError,
+    encode,
+    frame_count,
+    mp4_available,
+    parse_size,
+    pass_frames,
+    pass_steps,
+    theme_colours,
+)
 from gradstep.gui.export.dialogs import confirm_replace
 from gradstep.gui.export.files import ExportError, atomic_write_bytes
 from gradstep.trace.model import Trace
 
 SIZES = ("1280x720", "1920x1080", "960x540")  # 16:9 slides
-ANIMATION_FILTERS = {"gif": "Animated GIF (*.gif)", "apng": "Animated PNG (*.png *.apng)"}
+ANIMATION_FILTERS = {
+    "gif": "Animated GIF (*.gif)",
+    "apng": "Animated PNG (*.png *.apng)",
+    "mp4": "MP4 video (*.mp4)",
+}
+#: each format's file name suffixes, the first one added to a name without any
+SUFFIXES = {
+    "gif": (".gif",),
+    "apng": (".png", ".apng"),
+    "mp4": (".mp4",),
+    "html": (".html", ".htm"),
+}
 
 
 def _ask_save(
@@ -44,13 +70,12 @@ def _ask_save(
         return None
     path = Path(chosen)
     fmt = next((f for f, name in filters.items() if name == selected), next(iter(filters)))
-    suffixes = {"gif": (".gif",), "apng": (".png", ".apng"), "html": (".html", ".htm")}
-    if path.suffix.lower() not in suffixes[fmt]:
-        by_suffix = [f for f in filters if path.suffix.lower() in suffixes[f]]
+    if path.suffix.lower() not in SUFFIXES[fmt]:
+        by_suffix = [f for f in filters if path.suffix.lower() in SUFFIXES[f]]
         if by_suffix:
             fmt = by_suffix[0]
         else:
-            path = path.with_name(path.name + suffixes[fmt][0])
+            path = path.with_name(path.name + SUFFIXES[fmt][0])
             if not confirm_replace(parent, path):  # the dialog asked about the name as typed
                 return None
     return path, fmt
@@ -88,9 +113,12 @@ class AnimationOptions:
 
 
 class AnimationDialog(QDialog):
-    """Which pass, format, frame rate and size."""
+    """Which pass, format, frame rate and size; ``mp4``: whether MP4 can be written here
+    (else it is listed greyed out, with what to install)."""
 
-    def __init__(self, parent: QWidget | None, passes: int, current: int = 1) -> None:
+    def __init__(
+        self, parent: QWidget | None, passes: int, current: int = 1, *, mp4: bool = True
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("animation_dialog")
         self.setWindowTitle("Export animation")
@@ -102,6 +130,16 @@ class AnimationDialog(QDialog):
         self.format_box = QComboBox()
         for fmt, name in ANIMATION_FILTERS.items():
             self.format_box.addItem(name.partition(" (")[0], fmt)
+        self.mp4_note = QLabel(f"MP4 needs its encoder: <code>{MP4_INSTALL}</code>")
+        self.mp4_note.setObjectName("mp4_note")
+        self.mp4_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if not mp4:
+            model = self.format_box.model()
+            assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
+            item = model.item(self.format_box.findData("mp4"))
+            item.setEnabled(False)
+            item.setText("MP4 video (not installed)")
+            item.setToolTip(f"MP4 needs imageio-ffmpeg: {MP4_INSTALL}")
         self.fps_box = QDoubleSpinBox()
         self.fps_box.setRange(0.5, 60.0)
         self.fps_box.setValue(AnimationOptions.fps)
@@ -110,6 +148,8 @@ class AnimationDialog(QDialog):
         self.size_box.addItems(list(SIZES))
         form.addRow("Backward pass", self.pass_box)
         form.addRow("Format", self.format_box)
+        form.addRow("", self.mp4_note)
+        form.setRowVisible(self.mp4_note, not mp4)  # said only when MP4 cannot be written
         form.addRow("Frame rate", self.fps_box)
         form.addRow("Size", self.size_box)
         buttons = QDialogButtonBox(
@@ -131,28 +171,17 @@ class AnimationDialog(QDialog):
 def save_animation_dialog(
     parent: QWidget | None, trace: Trace, current_pass: int, *, directory: str | os.PathLike[str]
 ) -> Path | None:
-    """Export Animation…: a backward pass as an animated GIF or APNG, as ``--animate``."""
-    from gradstep.gui.export.animate import (
-        MOST_FRAMES,
-        AnimationError,
-        encode,
-        frame_count,
-        parse_size,
-        pass_frames,
-        pass_steps,
-        theme_colours,
-    )
-
+    """Export Animation…: a backward pass as an animated GIF or APNG, or an MP4 video, as
+    ``--animate``."""
     if not trace.passes:
         QMessageBox.information(parent, "Nothing to animate", "This scenario has no backward pass.")
         return None
-    dialog = AnimationDialog(parent, len(trace.passes), current_pass)
+    dialog = AnimationDialog(parent, len(trace.passes), current_pass, mp4=mp4_available())
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     options = dialog.options()
     stem = Path(trace.scenario.path).stem or "lesson"
-    ext = "gif" if options.fmt == "gif" else "png"
-    suggested = Path(directory) / f"{stem}-pass{options.pass_number}.{ext}"
+    suggested = Path(directory) / f"{stem}-pass{options.pass_number}{SUFFIXES[options.fmt][0]}"
     answer = _ask_save(
         parent, "Export animation", suggested, {options.fmt: ANIMATION_FILTERS[options.fmt]}
     )
