@@ -97,6 +97,15 @@ def test_the_exercise_handout_has_blanks_and_an_answer_page(qtbot, tmp_path: Pat
     assert len(chain) == 7 and all("?" in ln for ln in chain)
     for value in ("813.4", "0.9988", "6.692"):  # no answer in the exercise itself
         assert all(value not in ln for ln in chain)
+    # nor in its notes: the summary's "w.grad = 6.6918 and b.grad = 0.9988" (torch's
+    # numbers) are blanks, while the data they are computed from stay
+    # (the sigmoid's local derivative is written at its output ŷ = 0.9988, which in this
+    # lesson equals ∂L/∂z = ŷ − y: what the class computes from, not an answer)
+    words = "\n".join(ln for ln in body.splitlines() if not ln.startswith("Local derivative"))
+    for value in (oracle["w"], oracle["b"], oracle["y_pred"]):
+        assert f"{value:.4f}" not in words and f"{value:.4g}" not in words
+    assert "w.grad = ? and" in body and "b.grad = ?," in body
+    assert "(x = 6.7, label y = 0)" in body
     assert "```text" not in body  # printed output would give the gradients away
     assert "slope" not in body and "gradient_flow" not in body
     found = dict(re.findall(r"→ (.+?): `([^`]+)`", answers))

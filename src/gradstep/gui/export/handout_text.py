@@ -19,6 +19,7 @@ from gradstep.plotting import gradient_flow, pass_series, tangent_plot
 from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
 from gradstep.trace.quiz import NONE, answers, exercise_blanks
+from gradstep.trace.spoilers import Spoilers
 from gradstep.trace.text import figure_note, step_number, step_what
 
 IMAGES = "images"
@@ -192,10 +193,12 @@ def build_markdown(trace: Trace, per: Per = "node", exercise: bool = False) -> D
     the gradients a quiz hides are "?" on every page, with an answer page at the end."""
     doc = Document()
     info = trace.scenario
+    # an exercise's notes keep their words, not the numbers that are its answers
+    notes = Spoilers(trace).hide if exercise else str
     title = info.title or Path(info.path).stem or "gradstep scenario"
-    doc.add(f"# {title}", "")
+    doc.add(f"# {notes(title)}", "")
     if info.summary:
-        doc.add(info.summary.strip(), "")
+        doc.add(notes(info.summary.strip()), "")
     name = Path(info.path).name
     doc.add(
         f"*A walk through `{name}` with gradstep: {len(trace.steps)} steps, "
@@ -210,7 +213,8 @@ def build_markdown(trace: Trace, per: Per = "node", exercise: bool = False) -> D
     if exercise:
         doc.add(
             "*Exercise: predict each `?` (the gradients each node sends back, and each "
-            "leaf's new `.grad`); the answers are on the last page.*",
+            "leaf's new `.grad`; in the notes, the numbers that would give them away); "
+            "the answers are on the last page.*",
             "",
         )
     cells = _cells(trace)
@@ -218,7 +222,7 @@ def build_markdown(trace: Trace, per: Per = "node", exercise: bool = False) -> D
     for i, cell in enumerate(cells):
         text = cell["text"].rstrip()
         if cell.get("kind") == "markdown":
-            doc.add(text, "")
+            doc.add(notes(text), "")
             continue
         if not _only_docstring(text):
             doc.add("```python", text, "```", "")
