@@ -94,6 +94,35 @@ def test_a_typed_value_and_reset(qtbot, window, lesson):
     assert not row.write.isEnabled()
 
 
+def test_the_code_view_shows_the_file_with_the_what_if_value_marked(qtbot, window, lesson):
+    """What runs has x = 5.0; the code panel shows the file's line (3.0), that literal
+    marked, and says what it runs with after the line and in a tooltip over it."""
+    from PySide6.QtGui import QTextCursor
+
+    open_and_wait(qtbot, window, lesson)
+    code, row = window.code, window.whatif.row("x")
+    assert code.marks == [] and code.toPlainText() == window.trace.scenario.source
+    release(qtbot, window, row, row.range.position(5.0))
+    assert "torch.tensor(5.0," in window.trace.scenario.source  # what ran
+    assert code.toPlainText() == window.trace.scenario.source.replace("5.0,", "3.0,")
+    assert code.toPlainText() == lesson.read_text(encoding="utf-8")  # the file, as it is
+    (mark,) = code.marks
+    assert (mark.line, mark.name, mark.ran, mark.file_text) == (4, "x", "5.0", "3.0")
+    line = code.document().findBlockByNumber(3).text()
+    assert line[mark.start : mark.end] == "3.0"
+    marked = [s for s in code.extraSelections() if s.cursor.selectedText() == "3.0"]
+    assert len(marked) == 1  # highlighted: just the literal, not the whole line
+    cursor = QTextCursor(code.document().findBlockByNumber(3))
+    cursor.setPosition(cursor.position() + mark.start + 1)
+    assert code.mark_at(cursor) is mark
+    assert "runs as 5.0 (the file says 3.0)" in mark.tip()
+    window.session.go_to(3)  # the current line is x's line: the literal stays marked
+    assert code.marks == [mark]
+    with qtbot.waitSignal(window.trace_ready, timeout=30_000):
+        window.whatif.reset.click()
+    assert code.marks == [] and code.toPlainText() == lesson.read_text(encoding="utf-8")
+
+
 def test_write_value_to_file_changes_only_that_literal(qtbot, window, lesson):
     open_and_wait(qtbot, window, lesson)
     row = window.whatif.row("x")

@@ -74,6 +74,7 @@ def connect_window(w: Any) -> None:
     w.search.left.connect(w.graph.setFocus)
     w.selection.changed.connect(w._selected)
     w.code.line_clicked.connect(w._go_to_line)
+    w.whatif.changed.connect(w.code.set_changes)  # the file's text, what-if values marked
     w.docks["plots"].visibilityChanged.connect(lambda on: on and w._update_plots())
     w._plots_due.timeout.connect(w._update_plots)
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: w.apply_theme())

@@ -1,99 +1,84 @@
-"""The code panel: the scenario's source, the current step's line, the error's line."""
+"""The code panel: the scenario's source, the current step's line, the error's line.
+
+With what-if values (the What If panel) the scenario runs a rewritten source, but the
+panel shows the file as it is: each literal that runs with another value keeps the
+file's text, marked, with the value it runs with after its line and in a tooltip.
+"""
 
 from __future__ import annotations
 
-import keyword
-import re
-from typing import Any
+from dataclasses import dataclass
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QHelpEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QResizeEvent,
-    QSyntaxHighlighter,
     QTextCharFormat,
     QTextCursor,
     QTextFormat,
 )
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QToolTip, QWidget
 
+from gradstep.gui.panels.highlight import PythonHighlighter
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
+from gradstep.scenario.overrides import Literal
 from gradstep.session import Session
 
-_RULES = [
-    (re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b"), "keyword"),
-    (re.compile(r"\b(True|False|None|torch|nn|F|math)\b"), "builtin"),
-    (re.compile(r"\b\d+(\.\d*)?([eE][-+]?\d+)?\b"), "number"),
-    (re.compile(r"(\"[^\"\n]*\"|'[^'\n]*')"), "string"),
-    (re.compile(r"#[^\n]*"), "comment"),
-]
+
+@dataclass(frozen=True)
+class ChangedLiteral:
+    """A literal that ran with a what-if value: where its text is in the source that ran
+    (with the value it ran with), and how the file writes it."""
+
+    literal: Literal
+    file_text: str
 
 
-class PythonHighlighter(QSyntaxHighlighter):
-    """Keywords, numbers, strings and comments; enough to read a scenario."""
+@dataclass(frozen=True)
+class _Mark:
+    """A changed literal as the panel shows it: its line, columns of the file's text."""
 
-    def __init__(self, document: Any, theme: Theme) -> None:
-        super().__init__(document)
-        self.set_theme(theme)
+    line: int
+    start: int
+    end: int
+    name: str
+    ran: str  # the value it runs with, as written in the source that ran
+    file_text: str
 
-    def set_theme(self, theme: Theme) -> None:
-        colours = (
-            {
-                "keyword": "#ff9e64",
-                "builtin": "#7dcfff",
-                "number": "#e0af68",
-                "string": "#9ece6a",
-                "comment": "#8b93a1",
-            }
-            if theme.dark
-            else {
-                "keyword": "#a626a4",
-                "builtin": "#0b61a4",
-                "number": "#986801",
-                "string": "#2b7a0b",
-                "comment": "#6a737d",
-            }
+    def tip(self) -> str:
+        return (
+            f"What if: {self.name} runs as {self.ran} (the file says {self.file_text}). "
+            "Write in the What If panel puts it in the file; Reset all goes back."
         )
-        self.formats = {}
-        for name, colour in colours.items():
-            fmt = QTextCharFormat()
-            fmt.setForeground(QColor(colour))
-            if name == "keyword":
-                fmt.setFontWeight(QFont.Weight.Bold)
-            if name == "comment":
-                fmt.setFontItalic(True)
-            self.formats[name] = fmt
-        self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
-        start = 0
-        if self.previousBlockState() == 1:  # inside a triple-quoted string
-            end = text.find('"""')
-            if end < 0:
-                self.setFormat(0, len(text), self.formats["string"])
-                self.setCurrentBlockState(1)
-                return
-            self.setFormat(0, end + 3, self.formats["string"])
-            start = end + 3
-        self.setCurrentBlockState(0)
-        rest = text[start:]
-        opened = rest.find('"""')
-        if opened >= 0 and rest.find('"""', opened + 3) < 0:  # a docstring opens here
-            self._rules(rest[:opened], start)
-            self.setFormat(start + opened, len(rest) - opened, self.formats["string"])
-            self.setCurrentBlockState(1)
-            return
-        self._rules(rest, start)
 
-    def _rules(self, text: str, offset: int) -> None:
-        for pattern, name in _RULES:
-            for m in pattern.finditer(text):
-                self.setFormat(offset + m.start(), m.end() - m.start(), self.formats[name])
+def file_view(source: str, changes: list[ChangedLiteral]) -> tuple[str, list[_Mark]]:
+    """``source`` (what ran) with each changed literal's text put back as the file writes
+    it, and where each one now is."""
+    lines = source.split("\n")
+    marks: list[_Mark] = []
+    by_line: dict[int, list[ChangedLiteral]] = {}
+    for c in changes:
+        if 0 < c.literal.at <= len(lines):
+            by_line.setdefault(c.literal.at, []).append(c)
+    for at, here in by_line.items():
+        raw, out, done = lines[at - 1].encode("utf-8"), "", 0
+        for c in sorted(here, key=lambda c: c.literal.start):  # left to right: columns add up
+            lit = c.literal
+            out += raw[done : lit.start].decode("utf-8", errors="replace")
+            marks.append(
+                _Mark(at, len(out), len(out) + len(c.file_text), lit.name, lit.text, c.file_text)
+            )
+            out += c.file_text
+            done = lit.end
+        lines[at - 1] = out + raw[done:].decode("utf-8", errors="replace")
+    return "\n".join(lines), sorted(marks, key=lambda m: (m.line, m.start))
 
 
 class _Gutter(QWidget):
@@ -124,6 +109,8 @@ class CodeView(QPlainTextEdit, FollowsSession):
         self.error_line: int | None = None
         self.error_text = ""
         self._source: str | None = None
+        self._ran: str | None = None  # the source that ran (what-if values in it)
+        self.marks: list[_Mark] = []  # literals that run with a what-if value
         self._gutter = _Gutter(self)
         self._highlighter = PythonHighlighter(self.document(), theme)
         self.set_theme(theme)
@@ -140,6 +127,22 @@ class CodeView(QPlainTextEdit, FollowsSession):
         self.show_step(self.session.index)
 
     def set_source(self, source: str) -> None:
+        """Show ``source``, the source that ran (a run's what-if values are marked again
+        by ``set_changes`` once the What If panel has seen the run)."""
+        self._ran = source
+        self.marks = []
+        self._show_text(source)
+
+    def set_changes(self, changes: list[ChangedLiteral]) -> None:
+        """The literals of the source that ran with what-if values: shown as the file
+        writes them, marked (none: the source as it ran, which is then the file's)."""
+        if self._ran is None:
+            return
+        text, self.marks = file_view(self._ran, changes)
+        self._show_text(text)
+        self._decorate()
+
+    def _show_text(self, source: str) -> None:
         if source != self._source:
             scroll = self.verticalScrollBar().value()
             self._source = source
@@ -184,6 +187,20 @@ class CodeView(QPlainTextEdit, FollowsSession):
             sel.format.setBackground(QColor(colour))
             sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
             sel.cursor = QTextCursor(self.document().findBlockByNumber(line - 1))
+            selections.append(sel)
+        for mark in self.marks:  # the file's text of a literal that runs with another value
+            block = self.document().findBlockByNumber(mark.line - 1)
+            if not block.isValid() or mark.end > len(block.text()):
+                continue
+            sel = QTextEdit.ExtraSelection()
+            sel.format.setBackground(QColor(self.theme.current_fill))  # apart from the line
+            sel.format.setForeground(QColor(self.theme.current_text))
+            sel.format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            sel.format.setUnderlineColor(QColor(self.theme.current))
+            cursor = QTextCursor(block)
+            cursor.setPosition(block.position() + mark.start)
+            cursor.setPosition(block.position() + mark.end, QTextCursor.MoveMode.KeepAnchor)
+            sel.cursor = cursor
             selections.append(sel)
         self.setExtraSelections(selections)
         self.viewport().update()
@@ -241,30 +258,55 @@ class CodeView(QPlainTextEdit, FollowsSession):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
-        if not self.error_line or not self.error_text:
-            return
-        block = self.document().findBlockByNumber(self.error_line - 1)
+        notes: dict[int, tuple[str, str]] = {}  # line -> (text after it, colour)
+        for mark in self.marks:
+            said = notes.get(mark.line, ("◀ what if:", ""))[0]
+            notes[mark.line] = (f"{said} {mark.name} = {mark.ran}", self.theme.current_text)
+        if self.error_line and self.error_text:
+            notes[self.error_line] = ("◀ " + self.error_text, self.theme.error_text)
+        if notes:
+            painter = QPainter(self.viewport())
+            try:
+                for line, (text, colour) in notes.items():
+                    self._note_after(painter, line, text, colour)
+            finally:
+                painter.end()
+
+    def _note_after(self, painter: QPainter, line: int, text: str, colour: str) -> None:
+        """``text`` in italics after ``line``'s code (an error; a what-if value)."""
+        block = self.document().findBlockByNumber(line - 1)
         if not block.isValid() or not block.isVisible():
             return
         geom = self.blockBoundingGeometry(block).translated(self.contentOffset())
+        if geom.bottom() < 0 or geom.top() > self.viewport().height():
+            return
         x = (
             self.fontMetrics().horizontalAdvance(block.text())
             + 30
             - self.horizontalScrollBar().value()
         )
-        painter = QPainter(self.viewport())
-        painter.setPen(QColor(self.theme.error_text))
+        painter.setPen(QColor(colour))
         font = QFont(self.font())
         font.setItalic(True)
         painter.setFont(font)
         painter.drawText(
-            x,
-            int(geom.top()),
-            4000,
-            int(geom.height()),
-            Qt.AlignmentFlag.AlignVCenter,
-            "◀ " + self.error_text,
+            x, int(geom.top()), 4000, int(geom.height()), Qt.AlignmentFlag.AlignVCenter, text
         )
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        """A tooltip over a marked literal says what it runs with."""
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            mark = self.mark_at(self.cursorForPosition(event.pos()))
+            if mark is not None:
+                QToolTip.showText(event.globalPos(), mark.tip(), self.viewport())
+                return True
+            QToolTip.hideText()
+        return super().viewportEvent(event)
+
+    def mark_at(self, cursor: QTextCursor) -> _Mark | None:
+        """The marked literal at ``cursor``'s place (its ends included), if any."""
+        line, column = cursor.blockNumber() + 1, cursor.positionInBlock()
+        return next((m for m in self.marks if m.line == line and m.start <= column <= m.end), None)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         super().mouseReleaseEvent(event)

@@ -4,7 +4,9 @@ Changing one (releasing the slider, or Enter in the field) runs the scenario
 again in the warm worker with that value (``ScenarioLoader.overrides``, see
 :mod:`gradstep.scenario.overrides`) through the window's reload, which keeps
 the layout, the step and the selection, so every number on screen updates.
-The file is not touched until "Write" (:mod:`gradstep.scenario.writeback`).
+The file is not touched until "Write" (:mod:`gradstep.scenario.writeback`); the
+code panel shows the file's text with the literals that run otherwise marked
+(``changed``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradstep.gui.panels.code import ChangedLiteral
 from gradstep.gui.theme import Theme
 from gradstep.scenario.errors import ScenarioRefused
 from gradstep.scenario.overrides import Literal, Number, find_literals, parse_value
@@ -160,6 +163,9 @@ class WhatIfPanel(QWidget):
     (its ``overrides`` are what the next run uses) and ``rerun`` runs the file again
     keeping the place (the window's ``reload``)."""
 
+    #: after each run: the literals that ran with what-if values ([ChangedLiteral])
+    changed = Signal(list)
+
     def __init__(
         self, theme: Theme, loader: Any, rerun: Callable[[], None], parent: QWidget | None = None
     ) -> None:
@@ -171,6 +177,7 @@ class WhatIfPanel(QWidget):
         self._rows: dict[str, _Row] = {}
         self._literals: dict[str, Literal] = {}
         self._bases: dict[str, Number] = {}  # the file's values, by key
+        self._base_texts: dict[str, str] = {}  # and how the file writes them
         self._path: str | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
@@ -224,22 +231,32 @@ class WhatIfPanel(QWidget):
         literals = {lit.key: lit for lit in find_literals(trace.scenario.source)}
         if trace.scenario.path != self._path or set(literals) != set(self._literals):
             if trace.scenario.path != self._path:
-                self._bases = {}
+                self._bases, self._base_texts = {}, {}
             self._path = trace.scenario.path
             for key, lit in literals.items():
                 if key not in overrides:
-                    self._bases[key] = lit.value
+                    self._bases[key], self._base_texts[key] = lit.value, lit.text
             self._rebuild(literals)
         else:
             for key, lit in literals.items():
                 if key not in overrides:
-                    self._bases[key] = lit.value
+                    self._bases[key], self._base_texts[key] = lit.value, lit.text
                 row = self._rows.get(key)
                 if row is not None:
                     row.base = self._bases.get(key, lit.value)
                     row.show(lit.value)
         self._literals = literals
         self._say_what_runs(overrides)
+        self.changed.emit(self.changes())
+
+    def changes(self) -> list[ChangedLiteral]:
+        """The literals of the run on screen whose value is a what-if one, not the file's."""
+        overrides: dict[str, str] = getattr(self.loader, "overrides", {})
+        return [
+            ChangedLiteral(lit, self._base_texts[key])
+            for key, lit in self._literals.items()
+            if key in overrides and key in self._base_texts and lit.text != self._base_texts[key]
+        ]
 
     def _rebuild(self, literals: dict[str, Literal]) -> None:
         while self.grid.count():
@@ -313,8 +330,9 @@ class WhatIfPanel(QWidget):
             message = e.message if isinstance(e, ScenarioRefused) else str(e)
             self.status.setText(f"Not written: {message}")
             return
-        self._bases[key] = literal.value
+        self._bases[key], self._base_texts[key] = literal.value, literal.text
         self.loader.overrides.pop(key, None)
+        self.changed.emit(self.changes())  # the file now says what runs
         row = self._rows.get(key)
         if row is not None:
             row.base = literal.value
