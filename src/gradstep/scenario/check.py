@@ -16,9 +16,23 @@ ordinary language (assignments, functions, classes, loops, ``with``,
   built-ins do not have it, see :mod:`gradstep.scenario.sandbox`); ``open``
   is the scenario folder's (:mod:`gradstep.scenario.folder`), and a literal
   path that leaves that folder (``open("../secret")``) is refused here;
-- every name or attribute that starts with an underscore, except
-  ``__name__`` read as a value (``type(x).__name__``) and
-  ``super().__init__(...)``-style calls;
+- every double-underscore name or attribute, except ``__name__`` read as a
+  value (``type(x).__name__``) and ``super().__init__(...)``-style calls;
+- every single-underscore attribute (``t._version``, ``torch._C``,
+  ``x.grad_fn._saved_self``: the libraries' internals) except those the
+  scenario defines itself (see :func:`own_underscore_attributes`: a
+  micrograd-style ``Value`` keeps ``self._prev`` and ``self._backward``).
+  The check reads names, not types, so it cannot tell ``v._prev`` on the
+  scenario's object from the same name on a tensor; such a name is
+  therefore let through only when it is no underscore name of the allowed
+  libraries' modules and objects (``internals``, as a restricted run passes
+  :func:`gradstep.scenario.internals.library_internal`): defining
+  ``self._version`` or ``_C = 1`` unlocks neither ``t._version`` nor
+  ``torch._C`` (the module proxies refuse the latter at run time as well:
+  they never hand out an underscore name). Without ``internals`` every
+  single-underscore attribute is refused. Underscore local names and
+  parameters (``_children``, ``def _backward():``) are plain variables and
+  pass;
 - attribute names that reach frames, code, tracebacks or globals without an
   underscore (``gi_frame``, ``f_back``, ``tb_frame``, ...);
 - ``str.format``/``format_map`` unless the receiver is a literal whose fields
@@ -380,7 +394,8 @@ def refused_attribute_reason(name: str) -> str | None:
     if name.startswith("_"):
         return (
             f"'.{name}' is not allowed: names starting with an underscore are "
-            f"PyTorch and Python internals; {TRUST_HINT}"
+            f"PyTorch and Python internals (a scenario may use those it defines itself); "
+            f"{TRUST_HINT}"
         )
     if name in FRAME_ATTRIBUTES:
         return f"'.{name}' is not allowed: it reaches the interpreter's frames and code"
@@ -392,17 +407,27 @@ def refused_attribute_reason(name: str) -> str | None:
     return None
 
 
+#: Where a name is an underscore attribute of the allowed libraries' modules or objects
+#: (``"torch.Tensor"``), or None (:func:`gradstep.scenario.internals.library_internal`).
+Internals = Callable[[str], str | None]
+
 #: What a module proxy offers, for the check of ``alias.name`` before the run: given a
 #: module path and an attribute, the child module's path, ``""`` for an allowed name, or
 #: the reason the name is refused (``gradstep.scenario.sandbox.member``).
 Members = Callable[[str, str], tuple[str, str]]
 
 
-def check_source(source: str, filename: str, members: Members | None = None) -> None:
+def check_source(
+    source: str,
+    filename: str,
+    members: Members | None = None,
+    internals: Internals | None = None,
+) -> None:
     """Refuse the scenario with its first problem (the others in its ``more``), or return
     None when it may run. ``members``: also refuse, up front, names of the imported
-    modules that the run would refuse."""
-    problems = find_refusals(source, filename, members)
+    modules that the run would refuse. ``internals``: let the scenario use the
+    single-underscore attributes it defines that no library object has."""
+    problems = find_refusals(source, filename, members, internals)
     if problems:
         first = problems[0]
         first.more = tuple(problems[1:])
@@ -410,11 +435,17 @@ def check_source(source: str, filename: str, members: Members | None = None) -> 
 
 
 def find_refusals(
-    source: str, filename: str, members: Members | None = None
+    source: str,
+    filename: str,
+    members: Members | None = None,
+    internals: Internals | None = None,
 ) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
     tree = parse_scenario(source, filename)
     checker = _Checker(filename, _bound_names(tree), members, _bound_names(tree, imports=False))
+    if internals is not None:
+        checker.own = own_underscore_attributes(tree)
+        checker.internals = internals
     try:
         checker.visit(tree)
     except RecursionError:
@@ -511,6 +542,26 @@ def _bound_names(tree: ast.AST, *, imports: bool = True) -> frozenset[str]:
     return frozenset(names)
 
 
+def own_underscore_attributes(tree: ast.AST) -> frozenset[str]:
+    """The single-underscore attribute names a scenario defines: assigned (or augmented,
+    or deleted) as an attribute anywhere (``self._prev = ...``, ``out._backward = f``),
+    or bound in a class body (``def _helper(self)``, ``_cache = {}``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.attr)
+        elif isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.FunctionDef):
+                    names.add(stmt.name)
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+                if isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+                    targets = [stmt.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    # one underscore only: '__x' is mangled to '_Class__x' and dunders are Python's
+    return frozenset(n for n in names if n.startswith("_") and not n.startswith("__"))
+
+
 #: exceptions a scenario may not catch: the recorder stops a scenario with a BaseException
 UNCATCHABLE = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit"})
 
@@ -531,6 +582,8 @@ class _Checker(ast.NodeVisitor):
         self.members = members
         self.rebound = rebound  # names also bound otherwise than by an import: not followed
         self.modules: dict[str, str] = {}  # name -> the module an import bound it to
+        self.own: frozenset[str] = frozenset()  # the underscore attributes it defines
+        self.internals: Internals | None = None
 
     def refuse(self, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 1)
@@ -740,6 +793,8 @@ class _Checker(ast.NodeVisitor):
             reason = refused_attribute_reason(name)
             if reason and _is_door(self._module_of(node.value), name):
                 reason = None  # torch.save, np.load: through the scenario's folder
+            if reason and name in self.own:
+                reason = self._own_attribute_reason(name)
             if reason:
                 self.refuse(node, reason)
             elif isinstance(node.ctx, ast.Load):
@@ -747,6 +802,19 @@ class _Checker(ast.NodeVisitor):
                 if module is not None:
                     self._check_member(node, module, name)
         self.generic_visit(node)
+
+    def _own_attribute_reason(self, name: str) -> str | None:
+        """Why a single-underscore attribute the scenario defines is still refused: a
+        library object has one of that name, which the check could not tell apart."""
+        assert self.internals is not None
+        owner = self.internals(name)
+        if owner is None:
+            return None
+        return (
+            f"'.{name}' is not allowed: the scenario defines an attribute of that name, but "
+            f"{owner} has an internal one too, and the check reads names, not types; "
+            f"rename the scenario's attribute (say '{name.lstrip('_')}_'); {TRUST_HINT}"
+        )
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         for key in _string_constants(node.slice):
