@@ -50,10 +50,12 @@ def record_scenario(
     """
     try:
         if not trusted:
-            from gradstep.scenario import sandbox
+            from gradstep.scenario import internals, sandbox
 
             # names of the imported modules that the run would refuse are refused now, too
-            check.check_source(scenario.source, scenario.path, sandbox.member)
+            check.check_source(
+                scenario.source, scenario.path, sandbox.member, internals.library_internal
+            )
         tree = check.parse_scenario(scenario.source, scenario.path)
     except ScenarioRefused as e:
         return refused_trace(scenario, e)
