@@ -254,7 +254,10 @@ MAKERS = {
         "import numbers",
         "thing = numbers.ABCMeta('X', (), {'__array_interface__': view})()",
     ),
-    "enum": ("import enum", "thing = enum.Enum('E', [('__array_interface__', view), ('A', 1)]).A"),
+    "enum.EnumType": (
+        "import enum",
+        "thing = enum.EnumType('X', (enum.Enum,), {'__array_interface__': view, 'A': 1}).A",
+    ),
     "matplotlib.pyplot.Enum": (
         "import matplotlib.pyplot as plt",
         "thing = plt.Enum('E', [('__array_interface__', view), ('A', 1)]).A",
@@ -270,6 +273,41 @@ def test_no_class_is_made_from_a_dict_of_dunders(pool, tmp_path, door):
     assert result.error is not None and result.error.kind == "refused", result.error
     assert door.partition(".")[0] in result.error.message
     assert "run time" in result.error.message
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        "thing = enum.Enum('E', [('__array_interface__', view), ('A', 1)]).A",
+        "thing = enum.IntFlag('E', {'__array_interface__': view, 'A': 1}).A",
+        "thing = enum.Enum('E', (pair for pair in [('A', 1), ('__array_interface__', view)])).A",
+        "class Empty(enum.Enum):\n    pass\nthing = Empty('E', [('__array_interface__', view), "
+        "('A', 1)]).A",
+    ],
+)
+def test_enums_functional_api_takes_no_dunder_name(pool, tmp_path, make):
+    """``enum`` is allowed (``class Color(Enum)`` is teaching code); a class made from
+    member names given at run time gets no dunder among them, in any form enum takes."""
+    result = run_restricted(pool, tmp_path, RAW_MEMORY.format(get="import enum", make=make))
+    assert "in-the-worker-s-memory" not in dumps(result.trace)
+    error = result.error
+    assert error is not None and error.type == "ValueError", error
+    assert "'__array_interface__' cannot be an enum member name" in error.message
+    assert error.line == 6 + make.count("\n"), error
+
+
+def test_an_enum_class_and_its_functional_api_run_restricted(pool, tmp_path):
+    code = """
+    from enum import Enum, IntEnum, auto
+    class Color(Enum):
+        RED = auto()
+        GREEN = auto()
+    Size = IntEnum("Size", "S M L")
+    print(Color.RED.name, Color(2).name, [c.name for c in Color], Size.M + 1, Size["L"].value)
+    """
+    result = run_restricted(pool, tmp_path, code)
+    assert result.error is None, result.error
+    assert "".join(s.output for s in result.trace.steps) == "RED GREEN ['RED', 'GREEN'] 3 3\n"
 
 
 def test_a_schedulers_state_puts_no_dunder_on_it(pool, tmp_path):

@@ -208,10 +208,11 @@ def test_refusal_names_file_line_and_what_is_allowed() -> None:
     assert str(error) == (
         "lesson.py, line 7: importing 'os' is not allowed: it reads or writes files, or "
         "fetches data; a restricted scenario may import torch (its teaching parts, "
-        "torch.utils.data), numpy, matplotlib.pyplot and the standard library's pure "
-        "computation (math, cmath, random, statistics, numbers, fractions, decimal, itertools, "
-        "operator, functools, collections, collections.abc, heapq, bisect, copy, dataclasses, "
-        "typing, abc, string, textwrap, re, pprint, time, datetime, __future__); if you trust "
+        "torch.utils.data), numpy, matplotlib.pyplot, graphviz (to build graphs) and the "
+        "standard library's pure computation (math, cmath, random, statistics, numbers, "
+        "fractions, decimal, itertools, operator, functools, collections, collections.abc, "
+        "heapq, bisect, copy, dataclasses, typing, abc, string, textwrap, re, pprint, time, "
+        "datetime, enum, __future__); if you trust "
         "the file, open it with --trust to run it as ordinary Python"
     )
     assert isinstance(error, Exception)

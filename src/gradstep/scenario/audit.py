@@ -400,14 +400,26 @@ def prepare_library(name: str) -> None:
         matplotlib = importlib.import_module("matplotlib")
         matplotlib.use("Agg", force=True)
         importlib.import_module("matplotlib.pyplot")
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        top = name.partition(".")[0]
+        if top not in libraries.OPTIONAL or e.name != top:
+            raise
+        # as plain Python would fail at the import, saying what to do about it
+        raise ModuleNotFoundError(f"{top} is not installed: pip install {top}", name=top) from None
 
 
 def import_libraries(source: str | None) -> None:
     """Import, unguarded, the library modules a scenario may import: the standard
     library's and numpy's (a few ms, most already loaded by torch), ``torch.utils.data``,
     and matplotlib when ``source`` names it (or ``source`` is None: a spare worker)."""
+    for name in libraries.LAZY_IMPORTS:
+        if name not in sys.modules:
+            importlib.import_module(name)
     for name in libraries.IMPORTS:
+        if name in libraries.OPTIONAL:
+            continue  # imported with the sandbox when installed (gradstep.scenario.graphs)
         if name.startswith("matplotlib"):
             if source is None or _USES_MATPLOTLIB.search(source):
                 prepare_library(name)

@@ -121,8 +121,10 @@ TORCH_IMPORTS: tuple[str, ...] = (
 ALLOWED_IMPORTS: tuple[str, ...] = TORCH_IMPORTS + libraries.IMPORTS
 ALLOWED_MODULES: frozenset[str] = frozenset(ALLOWED_IMPORTS)
 ALLOWED_MODULES_TEXT = (
-    "torch (its teaching parts, torch.utils.data), numpy, matplotlib.pyplot and the standard "
-    "library's pure computation (" + ", ".join(m for m in libraries.STDLIB_DENIED) + ")"
+    "torch (its teaching parts, torch.utils.data), numpy, matplotlib.pyplot, graphviz (to build "
+    "graphs) and the standard library's pure computation ("
+    + ", ".join(m for m in libraries.STDLIB_DENIED)
+    + ")"
 )
 
 
@@ -145,13 +147,10 @@ _MODULE_REASONS: dict[str, str] = {
         "it reaches the interpreter's internals or native code",
     ),
     **dict.fromkeys(
-        ("scipy", "sklearn", "pandas", "sympy", "jax", "tensorflow", "micrograd", "graphviz"),
+        ("scipy", "sklearn", "pandas", "sympy", "jax", "tensorflow", "micrograd"),
         "it is a library beyond torch, numpy and matplotlib, which the restricted language "
         "does not review",
     ),
-    # Enum('E', names) makes a class from names given at run time, dunder names included
-    # (__array_interface__: numpy then views any address in the worker's memory)
-    "enum": "its Enum('E', names) makes classes from names given at run time",
 }  # fmt: skip
 
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.

@@ -21,13 +21,20 @@ names are the module's public, non-module names minus the doors listed here:
   (``use``, ``switch_backend``, which import a module by name) stay shut;
 - ``torch.utils.data`` in-process: datasets, samplers, ``random_split`` and a
   ``DataLoader`` that refuses ``num_workers > 0`` (worker processes) up front;
+- graphviz, when installed (:data:`OPTIONAL`): ``Digraph`` and ``Graph`` to
+  build graphs (pure Python), whose ``render``/``view``/``pipe``/``save``/
+  ``unflatten`` (they run the Graphviz programs or write files) raise at their
+  line (:mod:`gradstep.scenario.graphs`); not installed, the import fails at
+  its line saying ``pip install graphviz``, as in plain Python;
 - the standard library modules of :data:`STDLIB_DENIED`, minus the few
   names that read attributes or evaluate code by a string
   (``operator.attrgetter``, ``string.Formatter``, ``typing.get_type_hints``,
   ``functools.singledispatch``, ``functools.wraps``...) or make a class from
-  a dict built at run time (``abc.ABCMeta``; ``enum`` is refused whole), whose
+  a dict built at run time (``abc.ABCMeta``, ``enum.EnumType``), whose
   dunders the static check never sees (``__array_interface__`` lets numpy view
-  any address: ``tests/core/test_attack_widened.py``).
+  any address: ``tests/core/test_attack_widened.py``); ``enum``'s functional
+  API refuses dunder member names while a restricted scenario runs
+  (:mod:`gradstep.scenario.enums`).
 
 What stays refused is refused by the static check before anything runs, with
 the reason and ``--trust`` (see :mod:`gradstep.scenario.check`). None of this
@@ -81,8 +88,27 @@ STDLIB_DENIED: dict[str, frozenset[str]] = {
     # clock_settime and tzset change the process's clock and time zone
     "time": frozenset({"clock_settime", "clock_settime_ns", "tzset", "pthread_getcpuclockid"}),
     "datetime": frozenset(),
+    # EnumType(name, bases, dict) makes a class from a dict built at run time; the global_*
+    # helpers write into the scenario's module; Enum('E', names) is checked (scenario.enums)
+    "enum": frozenset(
+        {
+            "EnumType",
+            "EnumMeta",
+            "global_enum",
+            "global_enum_repr",
+            "global_flag_repr",
+            "global_str",
+        }
+    ),
     "__future__": frozenset(),
 }
+
+#: Standard-library modules that allowed modules' C code imports on first use through
+#: the calling frame's ``__import__``, which is the scenario's: ``datetime.strptime`` and
+#: ``time.strptime`` import ``_strptime``. Imported before the run and let through the
+#: sandbox's ``__import__`` (as an empty proxy: the C code takes the module from
+#: ``sys.modules``); a scenario's own ``import _strptime`` stays refused by the check.
+LAZY_IMPORTS: frozenset[str] = frozenset({"_strptime"})
 
 #: numpy's doors to files, processes and foreign code (module attributes).
 NUMPY_DENIED: frozenset[str] = frozenset(
@@ -125,6 +151,12 @@ DATA_NAMES: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
+#: What a scenario may read on ``graphviz`` (the classes are handed out hardened).
+GRAPHVIZ_NAMES: frozenset[str] = frozenset({"Digraph", "Graph", "escape", "nohtml"})
+
+#: Libraries a scenario may import when they are installed (not dependencies of gradstep).
+OPTIONAL: tuple[str, ...] = ("graphviz",)
+
 #: Which attribute of which library module is itself a proxied module.
 CHILDREN: dict[str, dict[str, str]] = {
     "collections": {"abc": "collections.abc"},
@@ -146,6 +178,7 @@ EXPLICIT: dict[str, frozenset[str]] = {
     "matplotlib.style": frozenset({"use", "context", "available"}),
     "torch.utils": frozenset(),
     "torch.utils.data": DATA_NAMES,
+    "graphviz": GRAPHVIZ_NAMES,
 }
 
 #: Module attributes denied by path (the rest of a library module's public names pass).
@@ -171,6 +204,7 @@ IMPORTS: tuple[str, ...] = (
     "matplotlib.pyplot",
     "matplotlib.cm",
     "torch.utils.data",
+    *OPTIONAL,
     *STDLIB_DENIED,
 )
 
@@ -209,6 +243,17 @@ REASONS: dict[str, str] = {
     # a class whose dunders come from a dict the check cannot see: __array_interface__
     # then made numpy view any address in the worker's memory (id() gives them)
     "ABCMeta": "it makes a class from a dict built at run time, dunder names included",
+    "EnumType": "it makes a class from a dict built at run time, dunder names included",
+    "EnumMeta": "it makes a class from a dict built at run time, dunder names included",
     "NamedTupleMeta": "it makes a class from a dict built at run time, dunder names included",
+    "render": "it runs the Graphviz program and writes a file",
+    "view": "it runs the Graphviz program and opens a viewer",
+    "pipe": "it runs the Graphviz program",
+    "pipe_string": "it runs the Graphviz program",
+    "pipe_lines": "it runs the Graphviz program",
+    "pipe_lines_string": "it runs the Graphviz program",
+    "unflatten": "it runs Graphviz's unflatten program",
+    "Source": "its render() and view() run the Graphviz program and write files",
+    "set_jupyter_format": "it changes how Jupyter renders graphs (the dot program)",
     "Enum": "Enum('E', names) makes a class from names given at run time, dunder names included",
 }

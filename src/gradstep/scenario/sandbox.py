@@ -45,7 +45,7 @@ from typing import Any, cast
 
 import torch
 
-from gradstep.scenario import folder, hardened, libraries, savers
+from gradstep.scenario import enums, folder, graphs, hardened, libraries, savers
 from gradstep.scenario.audit import (
     SCENARIO_MARK,
     guarded,
@@ -62,6 +62,8 @@ from gradstep.scenario.check import ALLOWED_MODULES, import_message, refused_att
 from gradstep.scenario.errors import TRUST_HINT
 
 hardened.install()
+graphs.install()  # graphviz's Digraph and Graph, built but never rendered
+enums.install()  # Enum('E', names) takes no dunder name in a restricted run
 
 __all__ = [
     "RestrictedModule",
@@ -369,13 +371,14 @@ def _restricted_import(
     that called it, which here is the scenario's; it then takes the module from
     ``sys.modules`` and ignores what this returns. So other ``torch.*`` and
     ``numpy.*`` names are imported for real but handed back as a proxy that
-    exposes nothing.
+    exposes nothing; so is ``_strptime``, which ``datetime.strptime`` and
+    ``time.strptime`` import the same way (``libraries.LAZY_IMPORTS``).
     """
     if level:
         raise ImportError("relative imports are not allowed in a restricted scenario")
     top = name.partition(".")[0]
     if name not in ALLOWED_MODULES:
-        if top not in _NATIVE_IMPORTERS:
+        if top not in _NATIVE_IMPORTERS and name not in libraries.LAZY_IMPORTS:
             raise ImportError(import_message(name))
         importlib.import_module(name)
     elif name not in sys.modules:
