@@ -1,14 +1,33 @@
 """The scenario's own words as its steps show them: prints, warnings, echoed expressions,
-exception messages."""
+exception messages.
+
+Which expression statements show their value is what the file's author sees in
+their own tools (:func:`shown_expressions`):
+
+- in a notebook, and in a ``.py`` file split into ``# %%`` cells (which VS Code,
+  Spyder and PyCharm run cell by cell like Jupyter), the last statement of each
+  code cell, when it is an expression that is not silenced with a ``;``, as
+  Jupyter shows it; a ``print(...)`` there shows its own output and no ``None``;
+- in a ``.py`` file without cells, nothing: it runs as a script, and
+  ``plt.plot(xs, ys)`` or ``loss.item()`` written as a statement prints nothing.
+
+A value whose repr names a memory address (``[<matplotlib.lines.Line2D object at
+0x7f…>]``, a graphviz ``Digraph``) is never shown: it says nothing to a student,
+and would make two recordings of the same file differ (a figure is shown as the
+figure, :mod:`gradstep.record.figures`).
+"""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from gradstep.scenario.loader import cell_marker_lines
 from gradstep.trace.clean import storable
 
 #: the longest message a step keeps from an exception (a scenario may raise a huge one)
@@ -35,18 +54,50 @@ def message_of(error: BaseException) -> str:
     return storable(text)
 
 
-def echo(value: Any) -> str | None:
-    """What a REPL would print for an expression statement; nothing for bare object reprs.
+#: an object's default repr (``<torch._C.Generator object at 0x7f…>``), alone or in a list
+_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
-    ``<torch._C.Generator object at 0x…>`` says nothing to a student and would
-    make two recordings of the same file differ.
-    """
+
+def echo(value: Any) -> str | None:
+    """What Jupyter would show for a cell's last expression; nothing for None or for a
+    repr that names a memory address (see the module docstring)."""
     if value is None:
         return None
     text = repr(value)
-    if text.startswith("<") and " at 0x" in text:
+    if _ADDRESS.search(text):
         return None
     return text
+
+
+def shown_expressions(source: str) -> frozenset[tuple[int, int]]:
+    """Where (line, column) the top-level expression statements whose value a step shows
+    start: the last statement of each ``# %%`` cell when it is an unsilenced expression;
+    none in a file without cells (see the module docstring)."""
+    markers = cell_marker_lines(source)
+    if not markers:
+        return frozenset()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    lines = source.split("\n")
+    last: dict[int, ast.stmt] = {}  # cell (its marker's index) -> its last statement
+    for stmt in tree.body:
+        cell = sum(1 for m in markers if m < stmt.lineno)
+        last[cell] = stmt
+    shown = set()
+    for stmt in last.values():
+        if isinstance(stmt, ast.Expr) and not _silenced(stmt, lines):
+            shown.add((stmt.lineno, stmt.col_offset))
+    return frozenset(shown)
+
+
+def _silenced(stmt: ast.stmt, lines: list[str]) -> bool:
+    """Whether a ``;`` follows the statement (``plt.plot(xs, ys);``), as IPython reads it."""
+    if stmt.end_lineno is None or stmt.end_col_offset is None:
+        return False
+    rest = lines[stmt.end_lineno - 1].encode()[stmt.end_col_offset :].decode(errors="replace")
+    return rest.lstrip().startswith(";")
 
 
 @contextlib.contextmanager

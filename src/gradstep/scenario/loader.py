@@ -16,6 +16,7 @@ code (lines that are not comments) is shown as the code cell it is.
 from __future__ import annotations
 
 import ast
+import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,14 @@ def source_lines(text: str) -> list[str]:
 
 
 _CELL_MARKER = re.compile(r"^#\s*%%(.*)$")
+
+
+def cell_marker_lines(source: str) -> list[int]:
+    """The lines (1-based) of the ``# %%`` cell markers of a scenario's source (every
+    notebook has them: :func:`notebook_to_percent` writes one per cell)."""
+    return [n for n, line in enumerate(source.split("\n"), start=1) if _CELL_MARKER.match(line)]
+
+
 _MARKDOWN_TAG = re.compile(r"\[\s*markdown\s*\]|\[\s*md\s*\]", re.IGNORECASE)
 
 
@@ -197,15 +206,53 @@ def _uncomment(line: str) -> str:
 
 
 def _title_and_summary(tree: ast.Module | None, cells: list[Cell], path: str) -> tuple[str, str]:
+    """The module docstring's first line and the rest; else the notes that open the file
+    (its markdown cells before the first code cell, or its first markdown cell): their first
+    heading and the text after it, or their first line of text; HTML is no title (a
+    notebook may open with a ``<table>`` banner), its tags are dropped. Else the file name."""
     doc = ast.get_docstring(tree) if tree is not None else None
     if doc:
         first, _, rest = doc.strip().partition("\n")
         return first.strip().rstrip("."), rest.strip()
-    for cell in cells:
-        if cell.kind == "markdown":
-            first, _, rest = cell.text.strip().partition("\n")
-            return first.lstrip("#").strip(), rest.strip()
+    notes = [_without_html(c.text) for c in _opening_notes(cells)]
+    for note in notes:
+        lines = note.split("\n")
+        for k, line in enumerate(lines):
+            heading = _HEADING.match(line)
+            if heading:
+                return heading.group(1).strip(), "\n".join(lines[k + 1 :]).strip()
+    for note in notes:
+        first, _, rest = note.strip().partition("\n")
+        if first.strip():
+            return first.strip(), rest.strip()
     return Path(path).stem.replace("_", " "), ""
+
+
+def _opening_notes(cells: list[Cell]) -> list[Cell]:
+    """The markdown cells before the first code cell, or the first markdown cell."""
+    opening = []
+    for cell in cells:
+        if cell.kind != "markdown":
+            break
+        opening.append(cell)
+    return opening or [c for c in cells if c.kind == "markdown"][:1]
+
+
+#: a Markdown heading line (``# Title``, ``### Part 2``; a lone ``#`` is no heading)
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(\S.*?)\s*#*\s*$")
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _without_html(text: str) -> str:
+    """Markdown text with its HTML tags dropped and entities read (``&amp;`` -> ``&``);
+    the lines that held only tags are gone."""
+    if "<" not in text and "&" not in text:
+        return text
+    lines = [html.unescape(_TAG.sub("", line)).strip() for line in text.split("\n")]
+    kept = [
+        line for line, raw in zip(lines, text.split("\n"), strict=True) if line or not raw.strip()
+    ]
+    return "\n".join(kept).strip()
 
 
 def notebook_to_percent(text: str, path: str) -> str:

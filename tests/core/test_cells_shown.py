@@ -1,0 +1,162 @@
+"""What a file's cells show as their author's own tools do: the value of a cell's last
+expression (as Jupyter, and VS Code or Spyder on ``# %%`` cells), nothing for a script's
+expression statements; and a notebook's title from its first heading, not its HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gradstep.record.output import echo, shown_expressions
+from gradstep.record.run import record_scenario
+from gradstep.scenario.loader import load_scenario, scenario_from_source
+
+
+def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
+    document = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": kind, "metadata": {}, "source": text, "id": f"c{i}"}
+            | ({"outputs": [], "execution_count": None} if kind == "code" else {})
+            for i, (kind, text) in enumerate(cells)
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _outputs(path: Path) -> list[tuple[str, str]]:
+    """(statement text, output) of each step that printed, from a restricted run."""
+    trace = record_scenario(load_scenario(path))
+    assert trace.error is None, trace.error
+    return [(s.text, s.output) for s in trace.steps if s.output]
+
+
+CELLS = [
+    ("markdown", "# Values"),
+    ("code", "import torch\nx = torch.tensor([1.0, 2.0])\nx * 2\nx.sum()"),  # last: shown
+    ("code", "y = x + 1\ny.tolist();"),  # silenced with ';'
+    ("code", "print('printed')"),  # None: its print only
+    ("code", "z = x.max()\nz.item()  # the maximum"),
+    ("code", "n = 3"),  # no expression at all
+    ("code", "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])"),  # an address: not shown
+    ("code", "x.tolist(); x.sum().item()"),
+]
+
+
+def test_a_notebook_shows_each_cells_last_expression_as_jupyter(tmp_path: Path) -> None:
+    shown = _outputs(_notebook(tmp_path / "lesson.ipynb", CELLS))
+    assert shown == [
+        ("x.sum()", "tensor(3.)\n"),
+        ("print('printed')", "printed\n"),
+        ("z.item()", "2.0\n"),
+        ("x.sum().item()", "3.0\n"),
+    ]
+
+
+def test_a_percent_file_shows_each_cells_last_expression_too(tmp_path: Path) -> None:
+    text = "\n".join(
+        ("# %% [markdown]\n# " + src) if kind == "markdown" else f"# %%\n{src}"
+        for kind, src in CELLS
+    )
+    path = tmp_path / "lesson.py"
+    path.write_text(text + "\n")
+    assert _outputs(path) == [
+        ("x.sum()", "tensor(3.)\n"),
+        ("print('printed')", "printed\n"),
+        ("z.item()", "2.0\n"),
+        ("x.sum().item()", "3.0\n"),
+    ]
+
+
+def test_a_script_shows_no_expression_statements(tmp_path: Path) -> None:
+    """Run as a script, ``x.sum()`` on a line of its own prints nothing; prints do."""
+    path = tmp_path / "lesson.py"
+    path.write_text("import torch\nx = torch.ones(2)\nx * 2\nprint('p')\nx.sum()\n")
+    assert _outputs(path) == [("print('p')", "p\n")]
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("# %%\na = 1\na", {(3, 0)}),
+        ("# %%\na = 1\na\n# %%\nb = 2\nb;  # silent\n", {(3, 0)}),
+        ("# %%\na = 1; a\n", {(2, 7)}),
+        ("# %%\n(1 +\n 2)\n# %% [markdown]\n# text\n# %%\n", {(2, 0)}),
+        ("# %%\nif True:\n    a = 1\n", set()),
+        ("a = 1\na\n", set()),  # no cells: a script
+        ("# %%\ns = 'é'; s ; \n", set()),  # byte offsets past non-ASCII text
+    ],
+)
+def test_shown_expressions(source: str, shown: set[tuple[int, int]]) -> None:
+    assert shown_expressions(source) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, None),
+        (3, "3"),
+        ([1, 2], "[1, 2]"),
+        (object(), None),
+        ([object()], None),
+        ("<b> at 0x</b>", "'<b> at 0x</b>'"),
+    ],
+)
+def test_echo(value: object, text: str | None) -> None:
+    assert echo(value) == text
+
+
+# ----------------------------------------------------------------------------- titles
+
+
+def test_a_notebook_opening_with_an_html_banner_takes_its_heading_as_title(tmp_path) -> None:
+    path = _notebook(
+        tmp_path / "lesson.ipynb",
+        [
+            (
+                "markdown",
+                '<table style="width:100%">\n<tr><td>Supplementary code</td></tr>\n</table>',
+            ),
+            ("markdown", "# Appendix A: Introduction to PyTorch (Part 1)\nThe basics."),
+            ("code", "import torch"),
+            ("markdown", "## A.1 What is PyTorch"),
+        ],
+    )
+    scenario = load_scenario(path)
+    assert scenario.title == "Appendix A: Introduction to PyTorch (Part 1)"
+    assert scenario.summary == "The basics."
+
+
+@pytest.mark.parametrize(
+    ("notes", "title", "summary"),
+    [
+        (["# Title\nsummary"], "Title", "summary"),
+        (["### Part 2 ###"], "Part 2", ""),
+        (["Plain words first\nthen more"], "Plain words first", "then more"),
+        (['<p align="center"><b>Bold &amp; plain</b></p>\nnext'], "Bold & plain", "next"),
+        (["<img src='x.png'>", "intro text"], "intro text", ""),
+        (["<div></div>"], "lesson", ""),  # nothing but tags: the file's name
+        (["#hashtag is no heading", "# Heading"], "Heading", ""),
+    ],
+)
+def test_the_title_is_the_opening_notes_first_heading_or_text(
+    notes: list[str], title: str, summary: str
+) -> None:
+    source = "".join(
+        "# %% [markdown]\n" + "".join(f"# {line}\n" for line in n.split("\n")) for n in notes
+    )
+    scenario = scenario_from_source(
+        source + "# %%\nx = 1\n# %% [markdown]\n# ## Later\n", "lesson.py"
+    )
+    assert (scenario.title, scenario.summary) == (title, summary)
+
+
+def test_a_heading_after_the_first_code_cell_is_no_title() -> None:
+    source = "# %%\nx = 1\n# %% [markdown]\n# Words\n# %% [markdown]\n# # Later heading\n"
+    assert scenario_from_source(source, "my_lesson.py").title == "Words"
