@@ -24,7 +24,13 @@ from gradstep.record.deadline import LimitExceeded
 from gradstep.record.encode import oid
 from gradstep.record.failures import as_reported
 from gradstep.record.graph import NameTable, sequence_length
-from gradstep.record.output import captured_output, echo, first_line, flush_warnings
+from gradstep.record.output import (
+    captured_output,
+    echo,
+    first_line,
+    flush_warnings,
+    shown_expressions,
+)
 from gradstep.record.snapshots import Snapshots
 from gradstep.record.source import SourceText
 from gradstep.trace.clean import storable
@@ -57,6 +63,8 @@ class Statements:
         self._builder = builder
         self._snapshots = snapshots
         self._source = SourceText(builder.scenario.source)
+        # the expression statements whose value is shown: a cell's last, as Jupyter
+        self._shown = shown_expressions(builder.scenario.source)
         # the statement whose step is still to be made, and where its output starts
         self._open: _Open | None = None
         self._out = io.StringIO()
@@ -197,7 +205,8 @@ class Statements:
         try:
             if isinstance(stmt, ast.Expr):
                 code = compile(ast.Expression(stmt.value), builder.filename, "eval")
-                shown = echo(eval(code, builder.ns))
+                value = eval(code, builder.ns)
+                shown = echo(value) if (stmt.lineno, stmt.col_offset) in self._shown else None
                 if shown is not None:
                     print(shown)
             else:
