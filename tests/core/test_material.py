@@ -64,7 +64,6 @@ PLAIN_FAILS = {
     "Function, which torch 2.x refuses even in a plain run",
     "micrograd_test_engine.py": "imports micrograd (not installed here); run as a script it "
     "only defines test functions",
-    "micrograd_lecture_second_half_roughly.ipynb": "imports graphviz (not installed here)",
 }
 
 #: files that run plainly but not recorded, even trusted and with a generous time limit
@@ -279,3 +278,53 @@ def test_restricted_refuses_only_the_file_writes(file: str, tmp_path_factory) ->
     ]
     assert "--trust" in lines[0]
     assert not (path.parent / written).exists()
+
+
+def test_the_micrograd_lecture_runs_restricted_with_pytorchs_numbers(tmp_path_factory) -> None:
+    """Karpathy's micrograd lecture, unchanged and restricted: its own ``Value`` class
+    (``self._prev``, ``self._backward``, ``self._op``), graphviz's ``Digraph`` in
+    ``draw_dot`` (built, not rendered), numpy, matplotlib and ``random``. Its PyTorch
+    check's leaves hold PyTorch's ``.grad``, and everything it prints (the PyTorch
+    gradients, the 20 training losses of its micrograd MLP) is what the plain run prints."""
+    file = "micrograd_lecture_second_half_roughly.ipynb"
+    path = _workdir(tmp_path_factory, file)
+    trace = _trace(path, trusted=False)
+    assert trace["error"] is None, f"{file}: {trace['error']}"
+    leaves = _leaves(trace)
+    assert sorted(leaves) == ["b", "w1", "w2", "x1", "x2"]
+    assert assert_grads_match(file, trace, _plain(file, tuple(leaves), str(path))) == 5
+    plain = subprocess.run(
+        [sys.executable, str(MATERIAL_TESTS / "plain_run.py"), path.name],
+        cwd=path.parent,
+        capture_output=True,
+        env=_env(),
+        timeout=600,
+        check=True,
+        text=True,
+    )
+    printed = "".join(s["output"] for s in trace["steps"] if s["text"].startswith("print("))
+    got, want = printed.splitlines(), plain.stdout.splitlines()
+    assert [line.split()[0] for line in got] == [line.split()[0] for line in want]
+    assert len(got) == 30 and got[-1].startswith("19 ")  # 10 lines, then 20 losses
+    # Value._prev is a set of objects, iterated in address order: the order in which
+    # backward adds up the gradients, and so the last bits of the losses, differ from one
+    # plain run to the next: printed numbers are compared to 1e-12 (PyTorch's gradients
+    # bit for bit above).
+    for a, b in zip(got, want, strict=True):
+        assert [_approx(t) for t in a.split()] == [_number_or_text(t) for t in b.split()], (a, b)
+    # a cell's last expression is shown as Jupyter shows it; the plot's Line2D list is not
+    shown = {s["text"]: s["output"] for s in trace["steps"] if s["output"]}
+    assert shown["f(3.0)"] == "20.0\n"
+    assert "plt.plot(xs, ys)" not in shown and "draw_dot(o)" not in shown
+
+
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _approx(text: str) -> object:
+    value = _number_or_text(text)
+    return value if isinstance(value, str) else pytest.approx(value, rel=1e-12)
