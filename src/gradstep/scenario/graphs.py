@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradstep.scenario import hardened
-from gradstep.scenario.check import TRUST_HINT
+from gradstep.scenario.errors import TRUST_HINT
 
 #: the methods of graphviz's graphs that run the Graphviz programs or write files
 DOORS: dict[str, str] = {
