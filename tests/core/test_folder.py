@@ -177,7 +177,7 @@ def test_a_scenario_in_a_folder_with_the_users_other_files_reads_nothing_from_di
     assert ScenarioFolder(str(lesson)).readable() == ()
     trace = run(lesson, "open('notes.txt', 'w').write('mine')\nprint(open('notes.txt').read())\n")
     assert trace.error is None, trace.error
-    assert outputs(trace) == "4\nmine\n"  # write()'s return value, echoed as in a notebook
+    assert outputs(trace) == "mine\n"  # write()'s return value: a script shows no expression value
     trace = run(lesson, "data = open('names.txt').read()\n")
     error = trace.error
     assert error is not None and error.type == "PermissionError"
@@ -208,7 +208,8 @@ def test_writes_go_to_the_scratch_and_are_read_back_the_disk_unchanged(lesson: P
         "print(list(open('bin.dat', 'rb').read()))\n",
     )
     assert trace.error is None, trace.error
-    assert outputs(trace) == "6\n['one', 'two', 'three']\n12\noverwritten\n3\n1\n[9, 2, 3]\n"
+    # (a script's expression statements, the write() counts, show nothing)
+    assert outputs(trace) == "['one', 'two', 'three']\noverwritten\n[9, 2, 3]\n"
     assert snapshot(lesson.parent) == before | {"lesson.py": lesson.read_bytes()}
     assert trace.stats["scratch"] == {"log.txt": 14, "names.txt": 12, "bin.dat": 3}
     note = "log.txt (14 bytes), names.txt (12 bytes), bin.dat (3 bytes) were written to the run's"
@@ -242,7 +243,7 @@ def test_the_scratch_is_bounded(lesson: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_a_scratch_file_left_open_is_kept_when_it_is_released(lesson: Path) -> None:
     trace = run(lesson, "open('t.txt', 'w').write('kept')\nprint(open('t.txt').read())\n")
     assert trace.error is None, trace.error
-    assert outputs(trace) == "4\nkept\n"
+    assert outputs(trace) == "kept\n"
 
 
 # ---------------------------------------------------------------- torch.save, torch.load
