@@ -18,9 +18,11 @@ from __future__ import annotations
 import ast
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gradstep.scenario import gallery, rst
 from gradstep.scenario.check import parse_scenario
 from gradstep.scenario.errors import ScenarioRefused
 from gradstep.scenario.files import read_scenario_bytes
@@ -110,8 +112,16 @@ def scenario_from_source(source: str, path: str = "<scenario>") -> Scenario:
         source = "\n".join(source_lines(source))
     tree = _parse(source)
     doc_end = _docstring_end(tree)
-    cells = split_cells(source, skip_to=doc_end)
-    title, summary = _title_and_summary(tree, cells, path)
+    headings = rst.Headings()  # one ranking of heading styles for the file's rst notes
+    doc = _rst_docstring(tree, headings)
+    statements = [(s.lineno, s.end_lineno or s.lineno) for s in tree.body] if tree else []
+    cells = split_cells(source, skip_to=doc_end, statements=statements, headings=headings)
+    if doc is None:
+        title, summary = _title_and_summary(tree, cells, path)
+    else:
+        title, summary = doc.title, doc.summary
+        if doc.rest:  # the docstring's text after the summary: the first note
+            cells.insert(0, Cell("markdown", doc.rest, doc.rest_line))
     scenario = Scenario(path=path, source=source, title=title, summary=summary, cells=cells)
     if path.lower().endswith(".ipynb"):  # errors and steps say "cell 4, line 2" as Jupyter
         scenario.notebook_cells = [
@@ -138,14 +148,42 @@ def _docstring_end(tree: ast.Module | None) -> int:
     return tree.body[0].end_lineno or 0
 
 
-def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
-    """Cells of a percent-format file; a file without markers is one code cell.
+def _rst_docstring(tree: ast.Module | None, headings: rst.Headings) -> rst.Docstring | None:
+    """The module docstring read as reStructuredText when it has an rst title (as
+    sphinx-gallery files do), its lines numbered as in the source; None otherwise."""
+    doc = ast.get_docstring(tree) if tree is not None else None
+    if not doc or not rst.has_title(doc):
+        return None
+    parsed = rst.docstring(doc, headings)
+    first = tree.body[0] if tree is not None else None
+    if parsed is not None and isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        raw = str(first.value.value).split("\n")  # get_docstring dropped its leading blank lines
+        blank = next((i for i, line in enumerate(raw) if line.strip()), 0)
+        parsed.rest_line += first.lineno + blank - 1
+    return parsed
+
+
+def split_cells(
+    source: str,
+    *,
+    skip_to: int = 0,
+    statements: Sequence[tuple[int, int]] = (),
+    headings: rst.Headings | None = None,
+) -> list[Cell]:
+    """Cells of a percent-format file, or of a sphinx-gallery file (see
+    :mod:`gradstep.scenario.gallery`); a file with neither is one code cell.
 
     Lines up to ``skip_to`` (the module docstring) belong to no cell. Blank
     lines around a cell's text are trimmed and ``line`` is the first line of
     what is left, so that it points at the cell's first code or note line.
+    ``statements``: the top-level statements' (first, last) lines, where no
+    sphinx-gallery text block can start.
     """
     lines = source.split("\n")
+    if not any(_CELL_MARKER.match(line) for line in lines):
+        blocks = gallery.text_blocks(lines, statements, after=skip_to)
+        if blocks:
+            return _gallery_cells(lines, blocks, skip_to, headings or rst.Headings())
     cells: list[Cell] = []
     kind = "code"
     body: list[tuple[int, str]] = []  # (line number, text)
@@ -175,6 +213,35 @@ def split_cells(source: str, *, skip_to: int = 0) -> list[Cell]:
         else:
             body.append((i, line))
     flush()
+    return cells
+
+
+def _gallery_cells(
+    lines: list[str], blocks: list[tuple[int, int]], skip_to: int, headings: rst.Headings
+) -> list[Cell]:
+    """Code between the text blocks, and each block's rst as a Markdown note."""
+    cells: list[Cell] = []
+
+    def add(kind: str, first: int, texts: list[str]) -> None:
+        rows = [(n, t) for n, t in enumerate(texts, start=first) if n > skip_to]
+        while rows and not rows[0][1].strip():
+            rows.pop(0)
+        while rows and not rows[-1][1].strip():
+            rows.pop()
+        if not rows:
+            return
+        text = "\n".join(t for _, t in rows)
+        if kind == "markdown":
+            text = rst.to_markdown(text, headings)
+        if text.strip():
+            cells.append(Cell(kind, text, rows[0][0]))
+
+    done = 0  # the last line placed in a cell
+    for header, end in blocks:
+        add("code", done + 1, lines[done : header - 1])
+        add("markdown", header + 1, gallery.block_text(lines[header:end]))
+        done = end
+    add("code", done + 1, lines[done:])
     return cells
 
 
