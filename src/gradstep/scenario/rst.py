@@ -20,7 +20,6 @@ a level-2 heading even though the block is converted on its own.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,22 +166,34 @@ def _is_byline(paragraph: Any) -> bool:
 
 
 def _parse(text: str) -> Any:
-    from docutils.frontend import get_default_settings
     from docutils.parsers.rst import Parser
     from docutils.utils import new_document
 
     _register_sphinx_names(text)
-    parser = Parser()
-    settings = get_default_settings(Parser)
-    settings.report_level = 5  # nothing printed
-    settings.halt_level = 5  # nothing raised: a bad construct becomes a system_message node
-    settings.warning_stream = io.StringIO()
-    settings.file_insertion_enabled = False  # .. include::, :file: options
-    settings.raw_enabled = False  # .. raw:: (and its :file:/:url:)
-    settings.syntax_highlight = "none"  # a literal block stays one text node
-    document = new_document("<notes>", settings)
-    parser.parse(text, document)
+    document = new_document("<notes>", _settings().copy())
+    Parser().parse(text, document)
     return document
+
+
+_SETTINGS: Any = None
+
+
+def _settings() -> Any:
+    """docutils' settings for notes, made once (building them is most of a short parse)."""
+    global _SETTINGS
+    if _SETTINGS is None:
+        from docutils.frontend import get_default_settings
+        from docutils.parsers.rst import Parser
+
+        settings = get_default_settings(Parser)
+        settings.report_level = 5  # nothing printed
+        settings.halt_level = 5  # nothing raised: a bad construct becomes a system_message
+        settings.warning_stream = False  # no output at all
+        settings.file_insertion_enabled = False  # .. include::, :file: options
+        settings.raw_enabled = False  # .. raw:: (and its :file:/:url:)
+        settings.syntax_highlight = "none"  # a literal block stays one text node
+        _SETTINGS = settings
+    return _SETTINGS
 
 
 _registered: set[str] = set()
