@@ -21,6 +21,7 @@ from typing import Any, Literal
 import torch
 
 from gradstep.collection import collection_paused
+from gradstep.record.aside import aside
 from gradstep.record.building import TraceBuilder
 from gradstep.record.encode import LARGE_PASS_EXACT_NUMEL, LARGE_PASS_NODES, Encoder
 from gradstep.record.events import add_event_steps
@@ -154,22 +155,25 @@ class BackwardPasses:
             root_nodes = []  # not tensors: let the engine say what is wrong
         if not root_nodes:
             return run()  # the engine raises its own error ("does not require grad")
-        started = self._start(kind, root_nodes)
-        members = set(started.nodes)
-        retaining = {
-            name: t
-            for name, t in started.names.tensors.items()
-            if not t.is_leaf and t.retains_grad and t.grad_fn in members
-        }
-        hooks = self._hooks(started)
+        with aside():  # the recorder's reading, not under the scenario's torch modes
+            started = self._start(kind, root_nodes)
+            members = set(started.nodes)
+            retaining = {
+                name: t
+                for name, t in started.names.tensors.items()
+                if not t.is_leaf and t.retains_grad and t.grad_fn in members
+            }
+            hooks = self._hooks(started)
         self._builder.in_pass = True
         try:
             result = run()
         finally:
             self._builder.in_pass = False
-            self._finish(started, hooks, retaining)
+            with aside():
+                self._finish(started, hooks, retaining)
         if kind == "grad":
-            started.bpass.results = self._encoded_results(result)
+            with aside():
+                started.bpass.results = self._encoded_results(result)
         if self._builder.freeze:
             gc.freeze()
         return result

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import torch
 
+from gradstep.record.aside import aside
 from gradstep.record.derivatives import (
     PASS_BUDGET,
     elementwise_cost,
@@ -69,7 +70,8 @@ def _guarded(fn: Callable[..., None], errors: list[str]) -> Callable[..., None]:
 
     def hook(*args: Any) -> None:
         try:
-            fn(*args)
+            with aside():  # the recorder's reading, not under the scenario's torch modes
+                fn(*args)
         except Exception as e:  # noqa: BLE001 - reported in the trace's stats instead
             errors.append(f"{type(e).__name__}: {e}")
 
