@@ -213,6 +213,8 @@ class BackwardPasses:
             index=index, line=line, kind=kind, roots=root_ids, nodes=[], root_name=root_name
         )
         trace.passes.append(bpass)
+        if builder.loop_round:  # which round of a long loop it belongs to (record.rounds)
+            builder.pass_rounds.append([index, builder.loop_round])
         if builder.sink is not None:  # the pass as it starts: a crash inside keeps it
             fresh = set(new_ids)
             nodes_renamed = [g for g in renamed if g.id not in fresh]

@@ -61,6 +61,8 @@ class TraceBuilder:
         self.line: int | None = None  # the top-level or nested statement last started
         self.in_pass = False  # inside a recorded backward pass
         self.summarising = False  # in a long loop's summarised rounds: no steps, no passes
+        self.loop_round = 0  # the round of a top-level loop running (0: none)
+        self.pass_rounds: list[list[int]] = []  # [pass index, loop round] of passes in loops
         self.freeze = False  # what the recorder keeps is frozen for the collector after a pass
         self.holding = False  # a pass's steps are sent with the pass, once it is complete
         # backward calls made by torch functions (gradcheck), by (line, function): said on

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from gradstep.record import rounds
 from gradstep.record.backward import BackwardPasses
 from gradstep.record.building import TraceBuilder
 from gradstep.record.deadline import Deadline, LimitExceeded
@@ -65,6 +66,9 @@ class Recorder:
         self._statements = Statements(self._builder, self._snapshots)
         self._passes = BackwardPasses(self._builder, self._snapshots, jacobians=jacobians)
         namespace[STEP] = self._statements.nested
+        namespace[rounds.ROUNDS] = self._statements.rounds
+        namespace[rounds.ROUND] = self._statements.next_round
+        namespace[rounds.DETAILED] = True
 
     @property
     def trace(self) -> Trace:
@@ -135,7 +139,9 @@ class Recorder:
             forget_layouts()
             # the namespace holds our method and we hold the namespace: without this
             # cycle everything the scenario made is freed when the caller lets go
-            builder.ns.pop(STEP, None)
+            for name in (STEP, rounds.ROUNDS, rounds.ROUND, rounds.DETAILED):
+                builder.ns.pop(name, None)
+            builder.provenance.release()
 
 
 def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:

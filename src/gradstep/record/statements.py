@@ -13,12 +13,14 @@ from __future__ import annotations
 import ast
 import io
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from gradstep.collection import collection_paused
 from gradstep.record import rounds
+from gradstep.record.aside import aside
 from gradstep.record.building import TraceBuilder
 from gradstep.record.deadline import LimitExceeded
 from gradstep.record.encode import oid
@@ -75,9 +77,10 @@ class Statements:
         self._names: tuple[tuple[Any, ...], NameTable] | None = None
         # a top-level loop's rounds: which one runs, and the summarised ones (record.rounds)
         self._loop: rounds.LoopSeries | None = None
-        self._round = 1
+        self._round = 0
         self._stretch = 0  # the first round of the stretch being summarised
         self._stretch_out = 0  # where its output starts
+        self._by_round = False  # after a stretch, steps say which round they are in
 
     def run(self, stmt: ast.stmt) -> bool:
         """Run one top-level statement and make its steps; False when the scenario must stop."""
@@ -88,25 +91,26 @@ class Statements:
         self._runs = {stmt.lineno: 1}
         self._open = _Open(stmt.lineno, text, 0, top=True)
         self._builder.provenance.statement(stmt.lineno)
-        is_loop = isinstance(stmt, ast.For | ast.While)
-        self._loop = (
-            rounds.LoopSeries(stmt.lineno, self._source.line(stmt.lineno)) if is_loop else None
-        )
-        self._round = 1
+        self._loop = None
+        if isinstance(stmt, ast.For | ast.While):
+            self._loop = rounds.LoopSeries(stmt, self._source.line(stmt.lineno))
+        self._round, self._by_round = 0, False
+        self._builder.pass_rounds = []
         with captured_output(self._out) as self._caught:
-            error = self._execute(stmt)
-            if self._builder.summarising:  # the loop ended in a summarised stretch
-                self._end_stretch(self._round - 1 if error is None else self._round)
+            error = self._within_time_limit(self._execute(stmt))
+            self._rounds_over(error)
+            self._builder.loop_round = 0
             if error is None:  # a cell's last statement: what it left open is shown now
                 self._builder.figures.statement_ran(stmt.lineno)
-        if self._loop is not None and self._loop.record.summarised:
+        if self._loop is not None and self._loop.record.summarised_count:
             self._loop.record.full_rounds = rounds.FULL_ROUNDS
+            self._loop.record.passes = self._builder.pass_rounds
             self._builder.trace.loops.append(self._loop.record)
             stats = self._builder.trace.stats
-            stats["summarised_rounds"] = stats.get("summarised_rounds", 0) + len(
-                self._loop.record.summarised
+            stats["summarised_rounds"] = (
+                stats.get("summarised_rounds", 0) + self._loop.record.summarised_count
             )
-        error = self._within_time_limit(error)
+        error = self._where_in_the_loop(error)
         limit = self._close_statement(stmt, text, first_step)
         error = error or limit  # the first error is the one to report
         if error is not None:
@@ -116,24 +120,15 @@ class Statements:
 
     def nested(self, line: int) -> None:
         """Called by the scenario before a statement nested in a top-level block (and
-        after each round of a loop, for its header)."""
+        after each detailed round of a loop, for its header)."""
         builder = self._builder
         builder.deadline.check()  # past the time limit, no statement starts
-        if builder.summarising:  # a summarised round: as fast as the plain loop
-            runs = self._runs
-            runs[line] = runs.get(line, 0) + 1  # the next detailed round says "· 100th time"
-            if self._loop is not None and line == self._loop.record.line:
-                self._round_done()
-                if not builder.summarising:  # a detailed round comes: stepped from its header
-                    builder.provenance.line(line)
-                    builder.line = line
-                    self._open = self._opened_nested(line)
-            return
         builder.provenance.line(line)
-        if self._loop is not None and line == self._loop.record.line and not builder.in_pass:
-            self._round_done()
-            if builder.summarising:
-                return
+        if builder.summarising:  # a loop's ``else`` after summarised rounds: they are over
+            self._rounds_over(None)
+            builder.line = line
+            self._open = self._opened_nested(line)
+            return
         if builder.in_pass or self._open is None:
             return
         if self._nested_left <= 0:
@@ -148,31 +143,73 @@ class Statements:
         builder.line = line
         self._open = self._opened_nested(line)
 
-    def _round_done(self) -> None:
-        """A round of the top-level loop has ended (its header runs again): the next one
-        is recorded in full or summarised (see :mod:`gradstep.record.rounds`)."""
+    def rounds(self, iterable: Any, line: int) -> Iterator[Any]:
+        """A top-level ``for`` loop's iterator (see ``rounds.two_bodies``): each item
+        begins a round."""
+        next_round = self.next_round
+        for item in iterable:
+            next_round(line)
+            yield item
+
+    def next_round(self, line: int) -> bool:
+        """A round of the top-level loop begins (its header has fetched what it needs): the
+        one that ended leaves its row if it was summarised, and this one is recorded in full
+        or summarised (see :mod:`gradstep.record.rounds`). True, for a ``while``'s test."""
+        builder, loop = self._builder, self._loop
+        builder.deadline.check()
+        ended = self._round
+        self._round = builder.loop_round = upcoming = ended + 1
+        full = rounds.detailed(upcoming)
+        if builder.summarising:
+            if not full:
+                with aside():
+                    loop.add(ended, builder.ns)  # type: ignore[union-attr]
+                return True
+            with aside():
+                loop.add(ended, builder.ns)  # type: ignore[union-attr]
+            self._end_stretch(ended)
+            # the detailed round is stepped from its header, which is about to bind
+            builder.provenance.line(line)
+            builder.line = line
+            self._runs = {}
+            self._open = self._opened_nested(line)
+        elif not full:
+            self._start_stretch(upcoming)
+            return True
+        elif self._by_round:
+            self._runs = {line: 1}  # counted within the round (see _opened_nested)
+        loop.detailed_round(upcoming)  # type: ignore[union-attr]
+        return True
+
+    def _start_stretch(self, first: int) -> None:
+        """Summarised rounds begin with round ``first``: the previous round's last step is
+        made, the loop runs its plain body, the recorder's marks elsewhere go quiet."""
         builder, loop = self._builder, self._loop
         assert loop is not None
-        ended = self._round
-        if builder.summarising:
-            loop.add(ended, builder.ns)
-        self._round = upcoming = ended + 1
-        full = rounds.detailed(upcoming)
-        if builder.summarising and full:
-            self._end_stretch(ended)
-        elif not builder.summarising and not full:
-            try:
-                self._close_open()  # the round's last statement, as usual
-            except LimitExceeded:
-                raise
-            except Exception as e:  # noqa: BLE001 - the recorder's trouble
-                builder.note_recording_error(loop.record.line, e)
-            self._open = None
+        try:
+            self._close_open()  # the previous round's last statement (or its header)
+        except LimitExceeded:
+            raise
+        except Exception as e:  # noqa: BLE001 - the recorder's trouble
+            builder.note_recording_error(loop.record.line, e)
+        self._open = None
+        with aside():
             loop.choose(builder.ns)
-            self._stretch, self._stretch_out = upcoming, self._out.tell()
-            builder.summarising = True
-        if full:
-            loop.detailed_round(upcoming)
+        self._stretch, self._stretch_out = first, self._out.tell()
+        loop.stretch_begins()
+        builder.summarising = True
+        builder.ns[rounds.DETAILED] = False
+        builder.provenance.pause(loop.record.line)
+
+    def _rounds_over(self, error: BaseException | None) -> None:
+        """The loop has ended (or stopped, with ``error``) in a summarised stretch: its last
+        round's row, if it ran to its end, and the stretch's step."""
+        if not self._builder.summarising:
+            return
+        if error is None:
+            with aside():
+                self._loop.add(self._round, self._builder.ns)  # type: ignore[union-attr]
+        self._end_stretch(self._round)
 
     def _end_stretch(self, last: int) -> None:
         """One step for the summarised rounds since ``_stretch``: what they left (their
@@ -180,10 +217,14 @@ class Statements:
         builder, loop = self._builder, self._loop
         assert loop is not None
         builder.summarising = False
+        builder.ns[rounds.DETAILED] = True
+        builder.provenance.resume()
+        self._by_round = True
         if last < self._stretch:
             return
-        with collection_paused(), torch.inference_mode(False), torch.enable_grad():
+        with collection_paused(), torch.inference_mode(False), torch.enable_grad(), aside():
             names = NameTable(builder.ns)
+            new_ids = self._capture_forward(names)  # the graph the last round left
             deltas = self._snapshots.deltas(names)
         self._names = None  # read afresh by the next step
         flush_warnings(self._caught, self._out)
@@ -194,10 +235,24 @@ class Statements:
                 kind="statement",
                 line=loop.record.line,
                 text=rounds.stretch_text(loop, self._stretch, last),
+                new_nodes=new_ids,
                 variables=deltas,
                 output=output,
             )
         )
+
+    def _where_in_the_loop(self, error: BaseException | None) -> BaseException | None:
+        """A time limit hit inside a long loop says in which round, in words a user reads."""
+        if not (isinstance(error, LimitExceeded) and error.limit == "time"):
+            return error
+        if self._loop is None or self._round < 1 or "in round" in str(error):
+            return error
+        record = self._loop.record
+        where = (
+            f"{error}, in round {self._round:,} of `{record.text}` (line {record.line}); "
+            "the steps before it are kept"
+        )
+        return LimitExceeded("time", where).with_traceback(error.__traceback__)
 
     def _execute(self, stmt: ast.stmt) -> BaseException | None:
         """Run ``stmt`` in the scenario's namespace; what stopped it, if anything."""
@@ -210,7 +265,12 @@ class Statements:
                 if shown is not None:
                     print(shown)
             else:
+                plain = (
+                    rounds.plain_copy(stmt.body) if isinstance(stmt, ast.For | ast.While) else []
+                )
                 marked = builder.provenance.instrument(stmt)
+                if isinstance(marked, ast.For | ast.While):
+                    marked = rounds.two_bodies(marked, plain)
                 code = compile(ast.Module([marked], type_ignores=[]), builder.filename, "exec")
                 exec(code, builder.ns)
         except BaseException as e:  # noqa: BLE001 - raise BaseException(...), SystemExit, limits
@@ -247,7 +307,15 @@ class Statements:
     def _opened_nested(self, line: int) -> _Open:
         runs = self._runs[line] = self._runs.get(line, 0) + 1
         text = self._source.line(line)
-        if runs > 1:  # a loop's later rounds: which one this is
+        if self._by_round and self._loop is not None and line in self._loop.lines:
+            # a round's statement after summarised rounds: which round
+            round_ = self._round
+            if line == self._loop.record.line and runs > 1:
+                round_ += 1  # the header, at a round's end, fetches the next one's
+            text = f"{text}  · round {round_:,}"
+            if runs > 1 and line != self._loop.record.line:
+                text += f", {_ordinal(runs)} time"
+        elif runs > 1:  # a loop's later rounds: which one this is
             text = f"{text}  · {_ordinal(runs)} time"
         opened = _Open(line, text, self._out.tell())
         if self._nested_left == 0:  # shown even when the passes showed all it changed
@@ -262,7 +330,7 @@ class Statements:
             return False
         self._open = None
         # inside the scenario's own blocks: not under its no_grad() or inference_mode()
-        with collection_paused(), torch.inference_mode(False), torch.enable_grad():
+        with collection_paused(), torch.inference_mode(False), torch.enable_grad(), aside():
             names = self._names_now(fresh=opened.top)
             new_ids = self._capture_forward(names)
             deltas = self._snapshots.deltas(names)

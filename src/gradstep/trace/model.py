@@ -333,8 +333,10 @@ class TraceError:
 class LoopRounds:
     """A long top-level loop whose later rounds were summarised (see ``record.rounds``):
     rounds 1 to ``full_rounds`` and those in ``detailed`` are in full detail (steps,
-    passes); each round in ``summarised`` left one row of ``values``, a value per name
-    in ``names`` (a number, a list for a small tensor, None where it was no tensor)."""
+    passes); ``summarised_count`` rounds were summarised, and each round in
+    ``summarised`` left one row of ``values``, a value per name in ``names`` (a number, a
+    list for a small tensor, None where it was no tensor). Up to 20,000 rows that is
+    every summarised round; a longer loop keeps every 2nd, 4th … round's row."""
 
     line: int
     text: str  # the loop's header, as written
@@ -343,6 +345,8 @@ class LoopRounds:
     summarised: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     values: list[list[Any]] = field(default_factory=list)
+    summarised_count: int = 0  # rounds summarised (traces before it: len(summarised))
+    passes: list[list[int]] = field(default_factory=list)  # [pass index, round] of detailed ones
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoopRounds:
@@ -354,6 +358,8 @@ class LoopRounds:
             summarised=[int(r) for r in d.get("summarised", [])],
             names=[str(n) for n in d.get("names", [])],
             values=[list(row) for row in d.get("values", [])],
+            summarised_count=int(d.get("summarised_count", len(d.get("summarised", [])))),
+            passes=[[int(p), int(r)] for p, r in d.get("passes", [])],
         )
 
     def detail_text(self) -> str:
@@ -363,7 +369,7 @@ class LoopRounds:
         if len(later) > 6:
             later = [*later[:3], "…", *later[-2:]]
         rounds = ", ".join(shown + later)
-        n = len(self.summarised)
+        n = max(self.summarised_count, len(self.summarised))
         what = f" ({', '.join(self.names)} each round)" if self.names else ""
         return f"rounds {rounds} in full detail; {n:,} summarised{what}"
 
