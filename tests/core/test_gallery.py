@@ -188,3 +188,37 @@ def test_an_rst_title_underline_is_no_part_of_the_summary() -> None:
     s = scenario_from_source('"""\nAutograd\n========\n\nText\n"""\nx = 1\n', "a.py")
     assert (s.title, s.summary) == ("Autograd", "Text")
     assert [c.kind for c in s.cells] == ["code"]
+
+
+def test_the_lesson_page_shows_the_notes_as_text_and_tables() -> None:
+    from gradstep.page import page_data, page_html
+    from gradstep.page.render import notes_html
+
+    source = textwrap.dedent(
+        f'''\
+        """
+        Leaves
+        ======
+
+        Which tensors keep ``.grad``.
+        """
+
+        {BAR}
+        # .. list-table::
+        #    :header-rows: 1
+        #
+        #    * - tensor
+        #      - ``.grad``
+        #    * - leaf
+        #      - kept
+
+        import torch
+        x = torch.ones(2, requires_grad=True)
+        x.sum().backward()
+        '''
+    )
+    trace = record_scenario(scenario_from_source(source, "leaves.py"), trusted=True)
+    notes, _ = notes_html(page_data(trace))
+    assert "<th><code>.grad</code></th>" in notes and "<td>kept</td>" in notes
+    assert "list-table" not in notes and "``" not in notes
+    assert "Which tensors keep <code>.grad</code>." in page_html(trace)  # the summary

@@ -19,7 +19,8 @@ from gradstep import __version__
 from gradstep.page.build import EDGE_STATES, NODE_STATES, PageData, PageNode, edge_path
 from gradstep.palette import LIGHT
 
-_MD = MarkdownIt("commonmark", {"html": False})
+# tables too: a tutorial's rst list-table reaches the notes as a Markdown table
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def _asset(name: str) -> str:
