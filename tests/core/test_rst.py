@@ -193,12 +193,14 @@ After.
         ".. |sub| replace:: text\n\nUse |sub| and |missing|.",
         "Term\n  definition\n\n:field: value\n\n[1]_\n\n.. [1] A footnote.",
         "Line one\n\n----------\n\nLine two",  # a transition is no rule: that marks a note's end
+        "\n\n".join(" " * i + "x" for i in range(0, 400, 2)),  # quotes nested 200 deep
+        "a long line " + "word " * 5000,  # past docutils' line length limit
     ],
 )
 def test_odd_rst_never_raises_and_keeps_its_words(text: str) -> None:
     out = md(text)
     assert isinstance(out, str) and "\n---\n" not in out
-    for word in ("definition", "footnote", "Line two", "worse"):
+    for word in ("definition", "footnote", "Line two", "worse", "a long line"):
         if word in text:
             assert word in out
 
@@ -207,3 +209,8 @@ def test_math_text() -> None:
     assert math_text("\\mathbf{y} = \\mathbf{x} \\mathbf{W}^T") == "y = xW^T"
     assert math_text("R^N \\to R^M") == "R^N → R^M"
     assert math_text("\\frac{") == "\\frac{"  # what it cannot read stays as written
+
+
+def test_a_file_of_thousands_of_texts_has_the_rest_shown_as_written() -> None:
+    headings = Headings(texts_left=2)
+    assert [md("``a``", headings) for _ in range(3)] == ["`a`", "`a`", "``a``"]

@@ -71,9 +71,13 @@ _DIRECTIVE_NAME = re.compile(r"^\s*\.\.\s+([\w:+.-]+)\s*::", re.MULTILINE)
 
 @dataclass
 class Headings:
-    """The adornment styles met so far in one file, in order: a style's heading level."""
+    """What one file's notes share: the adornment styles met so far, in order (a style's
+    heading level), and how many more texts docutils may read. A tutorial has tens of
+    text blocks; each costs about a millisecond, so a file made of many thousands (it
+    is read before any time limit applies) has the rest shown as written."""
 
     styles: list[str] = field(default_factory=list)
+    texts_left: int = 2000
 
     def level(self, style: str) -> int:
         if style not in self.styles:
@@ -138,7 +142,11 @@ def docstring(text: str, headings: Headings) -> Docstring | None:
 
 
 def to_markdown(text: str, headings: Headings) -> str:
-    """An rst text as Markdown; the text itself (as a literal block) if docutils fails."""
+    """An rst text as Markdown; the text itself if docutils fails or the file's budget of
+    texts is spent."""
+    headings.texts_left -= 1
+    if headings.texts_left < 0:
+        return text
     try:
         return _Markdown(text, headings).blocks(list(_parse(text).children))
     except Exception:
@@ -169,6 +177,8 @@ def _parse(text: str) -> Any:
     from docutils.parsers.rst import Parser
     from docutils.utils import new_document
 
+    if max(map(len, text.split("\n")), default=0) > _LINE_LENGTH_LIMIT:
+        raise ValueError("a line too long for docutils")  # it would drop the line
     _register_sphinx_names(text)
     document = new_document("<notes>", _settings().copy())
     Parser().parse(text, document)
@@ -176,6 +186,9 @@ def _parse(text: str) -> Any:
 
 
 _SETTINGS: Any = None
+#: docutils' own bound on a line (its guard against slow inline parsing): a longer line
+#: is dropped with an error, so such a text is shown as written instead
+_LINE_LENGTH_LIMIT = 10_000
 
 
 def _settings() -> Any:
@@ -192,6 +205,7 @@ def _settings() -> Any:
         settings.file_insertion_enabled = False  # .. include::, :file: options
         settings.raw_enabled = False  # .. raw:: (and its :file:/:url:)
         settings.syntax_highlight = "none"  # a literal block stays one text node
+        settings.line_length_limit = _LINE_LENGTH_LIMIT
         _SETTINGS = settings
     return _SETTINGS
 
