@@ -208,6 +208,10 @@ def test_odd_rst_never_raises_and_keeps_its_words(text: str) -> None:
 def test_math_text() -> None:
     assert math_text("\\mathbf{y} = \\mathbf{x} \\mathbf{W}^T") == "y = xW^T"
     assert math_text("R^N \\to R^M") == "R^N → R^M"
+    chain = "\\frac{\\partial L}{\\partial y}\\frac{\\partial y}{\\partial x}"
+    assert math_text(chain) == "∂L/∂y · ∂y/∂x"
+    row = "\\left(\\begin{array}{cc}\\frac{a}{b} & \\frac{c}{d}\\end{array}\\right)"
+    assert "·" not in math_text(row)
     assert math_text("\\frac{") == "\\frac{"  # what it cannot read stays as written
 
 

@@ -521,7 +521,8 @@ def math_text(latex: str) -> str:
     """LaTeX as Unicode text, as far as it goes: ``\\frac{\\partial L}{\\partial x}`` →
     ``∂L/∂x``, ``\\vec{x}`` → ``x⃗``; the LaTeX itself where pylatexenc gives up."""
     try:
-        text = _latex_converter().latex_to_text(_PLAIN_MACROS.sub("", latex))
+        latex = _dot_products(_PLAIN_MACROS.sub("", latex))
+        text = _latex_converter().latex_to_text(latex)
     except Exception:
         return latex.strip()
     if "%s" in text:  # a macro without its arguments (``\\frac{``): pylatexenc's template
@@ -535,6 +536,20 @@ _converter: Any = None
 #: font macros whose letters pylatexenc writes as mathematical alphanumerics (𝐱), which
 #: many fonts lack: the letters are kept plain
 _PLAIN_MACROS = re.compile(r"\\(?:mathbf|boldsymbol|bm|mathsf|mathrm|mathit|operatorname)\b")
+
+
+#: a fraction right after a group: a product, written with a dot (∂L/∂y · ∂y/∂x), since
+#: pylatexenc's a/b signs would run together (∂L/∂y∂y/∂x)
+_ADJACENT_FRACTIONS = re.compile(r"\}\s*(?=\\[dt]?frac(?![A-Za-z]))")
+#: ...but not after an environment's name or column spec (``\\begin{array}{cc}\\frac``)
+_ENVIRONMENT_OPEN = re.compile(r"\\(?:begin|end)\{[^{}]*$|\\begin\{[^{}]*\}\{[^{}]*$")
+
+
+def _dot_products(latex: str) -> str:
+    def dot(m: re.Match[str]) -> str:
+        return m.group(0) if _ENVIRONMENT_OPEN.search(latex[: m.start()]) else "} · "
+
+    return _ADJACENT_FRACTIONS.sub(dot, latex)
 
 
 def _latex_converter() -> Any:
