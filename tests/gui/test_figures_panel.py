@@ -8,6 +8,7 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QLabel
 
+from forged import bomb
 from gradstep.gui.export.handout import write_handout
 from gradstep.gui.panels.figures import FiguresPanel
 from gradstep.gui.theme import LIGHT
@@ -94,3 +95,45 @@ def test_the_handout_carries_the_figure_at_its_step(qtbot, trace, tmp_path) -> N
 def test_the_window_has_a_figures_dock(window) -> None:
     assert "figures" in window.docks
     assert window.docks["figures"].windowTitle() == "Figures"
+
+
+def test_a_figure_whose_png_claims_too_many_pixels_is_a_message_not_decoded(
+    qtbot, trace, tmp_path, monkeypatch
+) -> None:
+    """A trace file whose figure claims 100,000×100,000 pixels in its PNG header: the panel
+    and the handout say why it is not shown, and nothing hands it to Qt's decoder."""
+    import base64
+    import json
+
+    from PySide6.QtGui import QPixmap
+
+    from gradstep.gui.panels import figures as figures_module
+    from gradstep.trace.io import dumps, loads
+
+    d = json.loads(dumps(trace))
+    drawn = next(i for i, s in enumerate(d["steps"]) if s.get("figures"))
+    d["steps"][drawn]["figures"][0]["png"] = base64.b64encode(bomb()).decode("ascii")
+    opened = loads(json.dumps(d))
+    decoded: list[bytes] = []
+
+    class Watched(QPixmap):
+        def loadFromData(self, data, *args):  # noqa: ANN001, N802 - Qt's name
+            decoded.append(bytes(data))
+            return super().loadFromData(data, *args)
+
+    monkeypatch.setattr(figures_module, "QPixmap", Watched)
+    panel = FiguresPanel(LIGHT)
+    qtbot.addWidget(panel)
+    session = Session(opened)
+    panel.set_session(session)
+    session.go_to(drawn)
+    qtbot.waitUntil(lambda: panel.shown_step == drawn)
+    (label,) = panel.findChildren(QLabel, "figure_image")
+    assert decoded == [] and label.pixmap().isNull()
+    assert label.text() == (
+        "not shown: its PNG claims 100,000×100,000 pixels, and a figure has at most 4 million"
+    )
+    out = write_handout(opened, tmp_path / "handout", per="node", pdf=True)
+    md = (out / "handout.md").read_text()
+    assert '*[figure 1 "loss": not shown: its PNG claims 100,000×100,000 pixels' in md
+    assert not any("figure" in p.name for p in (out / "images").iterdir())

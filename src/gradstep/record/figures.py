@@ -28,17 +28,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gradstep.trace.figure_bounds import MAX_FIGURE_PIXELS  # the cap a loaded trace is held to
 from gradstep.trace.model import StepFigure
 
 #: A figure's PNG at most (a 6.4×4.8 inch plot at 100 dpi is 20–60 KB).
 MAX_FIGURE_BYTES = 300_000
 #: All figures of one trace at most.
 MAX_TOTAL_BYTES = 3_000_000
-#: A figure's pixels at most, whatever its size in inches: it is drawn at a lower
-#: resolution to fit (a 6.4×4.8 inch plot at 100 dpi is 0.3 million). An 80×80 inch
-#: figure drew 33 million pixels in 10 s, which the window then decoded whole; one of
-#: 700×700 inches ran the worker into its memory limit while it was drawn.
-MAX_FIGURE_PIXELS = 4_000_000
 #: Resolutions tried in turn until a figure fits.
 _DPIS = (100, 72, 50)
 #: Below this resolution a figure is left out rather than drawn as a smudge.

@@ -12,6 +12,8 @@ import bisect
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
+from gradstep.trace.figure_bounds import figure_refusal
+
 FORMAT = "gradstep.trace"
 VERSION = 1
 
@@ -216,13 +218,18 @@ class StepFigure:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StepFigure:
+        """From a trace's data (a JSON file, the worker): a PNG whose header claims more
+        pixels than a figure has, or that is no PNG, is kept as why it is not shown."""
+        png, omitted = str(d.get("png", "")), str(d.get("omitted", ""))
+        if png and (why := figure_refusal(png)) is not None:
+            png, omitted = "", why
         return cls(
             number=int(d.get("number", 0)),
             title=str(d.get("title", "")),
             width=int(d.get("width", 0)),
             height=int(d.get("height", 0)),
-            png=str(d.get("png", "")),
-            omitted=str(d.get("omitted", "")),
+            png=png,
+            omitted=omitted,
         )
 
     def png_bytes(self) -> bytes:
