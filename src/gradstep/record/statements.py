@@ -82,10 +82,12 @@ class Statements:
         self._stretch_out = 0  # where its output starts
         self._by_round = False  # after a stretch, steps say which round they are in
 
-    def run(self, stmt: ast.stmt) -> bool:
-        """Run one top-level statement and make its steps; False when the scenario must stop."""
+    def run(self, stmt: ast.stmt, text: str | None = None) -> bool:
+        """Run one top-level statement and make its steps; False when the scenario must stop.
+        ``text``: what its step says, for a statement that is not in the source (a test
+        function's call, see :mod:`gradstep.record.pytest_style`)."""
         first_step = len(self._builder.trace.steps)
-        text = self._source.segment(stmt)
+        text = self._source.segment(stmt) if text is None else text
         self._out = io.StringIO()
         self._nested_left = MAX_NESTED_STEPS
         self._runs = {stmt.lineno: 1}
