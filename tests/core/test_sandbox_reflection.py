@@ -420,7 +420,7 @@ def test_a_failure_of_the_recorder_itself_ends_in_an_error_step(
 ) -> None:
     from gradstep.record.recorder import Recorder
 
-    def broken(self: Recorder, tree: Any) -> Any:
+    def broken(self: Recorder, tree: Any, then: Any = None) -> Any:
         self._builder.add_step(Step(0, "statement", 1, "x"))
         raise RuntimeError("a bug of ours")
 

@@ -19,7 +19,7 @@ import ast
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gradstep.record import rounds
@@ -34,6 +34,9 @@ from gradstep.record.snapshots import Snapshots
 from gradstep.record.statements import Statements
 from gradstep.scenario.loader import Scenario
 from gradstep.trace.model import Trace
+
+#: Statements to run after the scenario's own, given the trace so far, each with its text.
+Then = Callable[[Trace], list[tuple[ast.stmt, str]]]
 
 
 class Recorder:
@@ -78,14 +81,19 @@ class Recorder:
         """Every backward call of the scenario's is recorded while this lasts."""
         return self._passes.patched_autograd()
 
-    def run(self, tree: ast.Module) -> Trace:
-        """Run the scenario's statements in order, until the end or the first error."""
+    def run(self, tree: ast.Module, then: Then | None = None) -> Trace:
+        """Run the scenario's statements in order, until the end or the first error; then,
+        if it ended well, the statements ``then`` gives for the trace so far, each with the
+        text of its step (a file's test functions: :mod:`gradstep.record.pytest_style`)."""
         started = time.perf_counter()
         body = _without_docstring(tree.body)
         figures = self._builder.figures
         figures.statements = [stmt.lineno for stmt in body]
         with self._frozen_after_passes(), figures.active():
             self._run_statements(body)
+            if then is not None and self.trace.error is None:
+                calls = then(self.trace)
+                self._run_statements([c for c, _ in calls], [t for _, t in calls])
         self._end()
         stats = self.trace.stats
         if figures.count:
@@ -94,15 +102,15 @@ class Recorder:
         stats["nodes"] = len(self.trace.nodes)
         return self.trace
 
-    def _run_statements(self, body: list[ast.stmt]) -> None:
+    def _run_statements(self, body: list[ast.stmt], texts: list[str] | None = None) -> None:
         builder = self._builder
         deadline = builder.deadline
         try:
             with builder.provenance.active():
-                for stmt in body:
+                for i, stmt in enumerate(body):
                     deadline.check()  # no statement starts after the time limit
                     builder.line = stmt.lineno
-                    if not self._statements.run(stmt):
+                    if not self._statements.run(stmt, texts[i] if texts else None):
                         break
                 deadline.check()
         except LimitExceeded as e:  # hit while the recorder itself was busy

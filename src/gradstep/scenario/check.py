@@ -6,7 +6,10 @@ ordinary language (assignments, functions, classes, loops, ``with``,
 
 - imports other than torch's teaching parts, numpy, matplotlib and the
   standard library's pure computation (:data:`ALLOWED_MODULES`, see
-  :mod:`gradstep.scenario.libraries`), relative imports and ``import *``;
+  :mod:`gradstep.scenario.libraries`) and the scenario's own modules in its
+  folder (``siblings``, whose refused constructs are reported with the
+  scenario's, see :mod:`gradstep.scenario.siblings`), relative imports and
+  ``import *``;
 - given the sandbox's allow-lists (``members``, as a restricted run passes
   them), names of those modules that the run would refuse (``np.lib``,
   ``plt.ginput``): up front, with the rest, rather than mid-run;
@@ -416,17 +419,27 @@ Internals = Callable[[str], str | None]
 Members = Callable[[str, str], tuple[str, str]]
 
 
+#: The scenario's own modules, for the check of its imports: given a module name, ``None``
+#: when it is no module in the scenario's folder, else the refused constructs of its files
+#: (each message naming the file and line; ``gradstep.scenario.siblings``).
+Siblings = Callable[[str], "list[ScenarioRefused] | None"]
+
+
 def check_source(
     source: str,
     filename: str,
     members: Members | None = None,
     internals: Internals | None = None,
+    *,
+    siblings: Siblings | None = None,
 ) -> None:
     """Refuse the scenario with its first problem (the others in its ``more``), or return
     None when it may run. ``members``: also refuse, up front, names of the imported
     modules that the run would refuse. ``internals``: let the scenario use the
-    single-underscore attributes it defines that no library object has."""
-    problems = find_refusals(source, filename, members, internals)
+    single-underscore attributes it defines that no library object has. ``siblings``:
+    imports of the scenario's own modules pass, and their refused constructs are the
+    scenario's, at the import."""
+    problems = find_refusals(source, filename, members, internals, siblings=siblings)
     if problems:
         first = problems[0]
         first.more = tuple(problems[1:])
@@ -438,6 +451,8 @@ def find_refusals(
     filename: str,
     members: Members | None = None,
     internals: Internals | None = None,
+    *,
+    siblings: Siblings | None = None,
 ) -> list[ScenarioRefused]:
     """Every refused construct, in source order; a syntax error is the only item if any."""
     tree = parse_scenario(source, filename)
@@ -445,6 +460,7 @@ def find_refusals(
     if internals is not None:
         checker.own = own_underscore_attributes(tree)
         checker.internals = internals
+    checker.siblings = siblings
     try:
         checker.visit(tree)
     except RecursionError:
@@ -583,6 +599,9 @@ class _Checker(ast.NodeVisitor):
         self.modules: dict[str, str] = {}  # name -> the module an import bound it to
         self.own: frozenset[str] = frozenset()  # the underscore attributes it defines
         self.internals: Internals | None = None
+        self.siblings: Siblings | None = None  # the scenario's own modules (see Siblings)
+        self.sibling_names: set[str] = set()  # names an import bound to one of them
+        self._reported: set[str] = set()  # a sibling's refusals, said once
 
     def refuse(self, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 1)
@@ -603,9 +622,24 @@ class _Checker(ast.NodeVisitor):
         super().generic_visit(node)
 
     # ---------------------------------------------------------------- imports
+    def _sibling(self, node: ast.AST, module: str) -> bool:
+        """Whether ``module`` is one of the scenario's own modules; its refusals are
+        reported here, at the import."""
+        found = self.siblings(module) if self.siblings is not None else None
+        if found is None:
+            return False
+        for problem in found:
+            if problem.message not in self._reported:
+                self._reported.add(problem.message)
+                self.refuse(node, problem.message)
+        return True
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            if alias.name not in ALLOWED_MODULES:
+            if alias.name not in ALLOWED_MODULES and self._sibling(node, alias.name):
+                self._check_binding(node, alias.asname)
+                self.sibling_names.add(alias.asname or alias.name.partition(".")[0])
+            elif alias.name not in ALLOWED_MODULES:
                 self.refuse(node, import_message(alias.name))
             elif alias.asname:
                 self._bind_module(alias.asname, alias.name)
@@ -629,6 +663,17 @@ class _Checker(ast.NodeVisitor):
                 return child or None
         return None
 
+    def _of_sibling(self, node: ast.expr) -> bool:
+        """Whether an expression is one of the scenario's own modules or a name of one
+        (``helpers``, ``pkg.ops``): its attributes are its own, run restricted."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return (
+            isinstance(node, ast.Name)
+            and node.id in self.sibling_names
+            and node.id not in self.rebound
+        )
+
     def _check_member(self, node: ast.AST, module: str, name: str) -> str:
         """Refuse ``module.name`` now if the run would; returns the child module or ''."""
         if self.members is None:
@@ -650,6 +695,16 @@ class _Checker(ast.NodeVisitor):
             )
             return
         if module not in ALLOWED_MODULES:
+            if self._sibling(node, module):
+                for alias in node.names:
+                    if alias.name == "*":
+                        self.refuse(
+                            node,
+                            f"'from {module} import *' is not allowed; import the names you use",
+                        )
+                    self._check_binding(node, alias.asname or alias.name)
+                    self.sibling_names.add(alias.asname or alias.name)
+                return
             self.refuse(node, import_message(module))
             return
         for alias in node.names:
@@ -794,6 +849,8 @@ class _Checker(ast.NodeVisitor):
                 reason = None  # torch.save, np.load: through the scenario's folder
             if reason and name in self.own:
                 reason = self._own_attribute_reason(name)
+            if reason and self._of_sibling(node.value) and _is_escape_name(name):
+                reason = None  # pkg.ops: a name of the scenario's own module, not torch's
             if reason:
                 self.refuse(node, reason)
             elif isinstance(node.ctx, ast.Load):
@@ -837,6 +894,11 @@ def import_message(module: str) -> str:
         f"importing '{module}' is not allowed: {why}; a restricted scenario may import "
         f"{ALLOWED_MODULES_TEXT}; {TRUST_HINT}"
     )
+
+
+def _is_escape_name(name: str) -> bool:
+    """Refused only as one of torch's or numpy's escape hatches, wherever it appears."""
+    return name in ESCAPE_ATTRIBUTES or (name.endswith("Storage") and not name.startswith("_"))
 
 
 def _is_door(module: str | None, name: str) -> bool:

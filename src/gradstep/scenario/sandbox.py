@@ -58,8 +58,15 @@ from gradstep.scenario.audit import (
     prewarm_in_background,
     seal,
 )
-from gradstep.scenario.check import ALLOWED_MODULES, import_message, refused_attribute_reason
-from gradstep.scenario.errors import TRUST_HINT
+from gradstep.scenario.check import (
+    ALLOWED_MODULES,
+    Siblings,
+    find_refusals,
+    import_message,
+    refused_attribute_reason,
+)
+from gradstep.scenario.errors import TRUST_HINT, ScenarioRefused
+from gradstep.scenario.siblings import SiblingModules
 
 hardened.install()
 graphs.install()  # graphviz's Digraph and Graph, built but never rendered
@@ -408,7 +415,9 @@ _type_of.__name__ = _type_of.__qualname__ = "type"
 
 
 def restricted_globals(
-    filename: str, scenario_folder: folder.ScenarioFolder | None = None
+    filename: str,
+    scenario_folder: folder.ScenarioFolder | None = None,
+    modules: SiblingModules | None = None,
 ) -> dict[str, Any]:
     """A fresh namespace for ``exec`` of a restricted scenario.
 
@@ -416,17 +425,67 @@ def restricted_globals(
     path (``__file__`` is refused: paths lead to files). Its ``open`` and the
     library doors (``torch.save``...) use ``scenario_folder``, by default the
     folder of ``filename`` if that is a file (:mod:`gradstep.scenario.folder`),
-    which becomes the current one.
+    which becomes the current one. Its ``__import__`` also loads the modules in
+    that folder, ``modules`` (:mod:`gradstep.scenario.siblings`), each in
+    restricted globals like these.
     """
     if scenario_folder is None:
         scenario_folder = folder.ScenarioFolder(filename)
     folder.use(scenario_folder)
+    if modules is None:
+        modules = SiblingModules(scenario_folder, check_file)
+    return _namespace(scenario_folder, modules, "__main__")
+
+
+def check_file(source: str, path: str, siblings: Siblings) -> list[ScenarioRefused]:
+    """The static check of one of the scenario's files with the proxies' allow-lists (a
+    restricted run adds the libraries' internal names: ``record.run``)."""
+    return find_refusals(source, path, member, siblings=siblings)
+
+
+def _namespace(
+    scenario_folder: folder.ScenarioFolder, modules: SiblingModules, name: str
+) -> dict[str, Any]:
     safe: dict[Any, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTINS}
     safe["open"] = _folder_open(scenario_folder)
-    safe["__import__"] = _restricted_import
+    safe["__import__"] = _importer(modules)
     safe["type"] = _type_of
     safe[SCENARIO_MARK] = True  # lets the audit hook tell scenario frames apart
-    return {"__builtins__": safe, "__name__": "__main__", "__doc__": None}
+    return {"__builtins__": safe, "__name__": name, "__doc__": None}
+
+
+def _importer(modules: SiblingModules) -> Callable[..., Any]:
+    """The scenario's ``__import__``: the allowed modules as proxies
+    (:func:`_restricted_import`), else one of its own modules, run restricted."""
+
+    def run(path: str, source: str, module: types.ModuleType) -> None:
+        namespace = vars(module)
+        namespace.update(_namespace(modules.folder, modules, module.__name__))
+        exec(compile(source, path, "exec", dont_inherit=True), namespace)
+
+    def __import__(  # noqa: N807 - the built-in's name
+        name: str,
+        globals: dict[str, Any] | None = None,  # noqa: A002
+        locals: dict[str, Any] | None = None,  # noqa: A002
+        fromlist: Iterable[str] | None = (),
+        level: int = 0,
+    ) -> Any:
+        top = name.partition(".")[0]
+        if (
+            not level
+            and name not in ALLOWED_MODULES
+            and top not in _NATIVE_IMPORTERS
+            and modules.files(name) is not None
+        ):
+            module = modules.load(name, run)
+            if fromlist:
+                for item in fromlist:
+                    modules.submodule(module, name, item, run)
+                return module
+            return modules.loaded[top]
+        return _restricted_import(name, globals, locals, fromlist, level)
+
+    return __import__
 
 
 def _folder_open(scenario_folder: folder.ScenarioFolder) -> Callable[..., Any]:
