@@ -1,10 +1,15 @@
 """Run one course file as plain Python and dump the ``.grad`` of named tensors.
 
     python tests/material/plain_run.py FILE [--names NAMES.json --out OUT.json]
+                                            [--until-cell N]
 
 The oracle for the material tests: the file runs unchanged (a notebook's code
 cells in order, as gradstep's loader converts them, IPython magics commented
-out), in the current directory, with one thread like gradstep's worker. With
+out), in the current directory, with its own folder first on ``sys.path`` as
+``python FILE`` has it (micrograd's checks import the ``micrograd/`` package
+beside them), with one thread like gradstep's worker. ``--until-cell N``: a
+notebook's cells before cell N only (cells counted from 1 as Jupyter and
+gradstep's ``cell N, line M`` count them, markdown ones included). With
 ``--names`` (a JSON list of variable names as a gradstep trace spells them:
 ``w``, ``params[0]``, ``model.0.weight``), each is looked up in the final
 namespace and its ``.grad`` written to OUT as ``{"name": {"shape": [...],
@@ -63,13 +68,19 @@ def main() -> int:
     ap.add_argument("file")
     ap.add_argument("--names")
     ap.add_argument("--out")
+    ap.add_argument("--until-cell", type=int)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     path = os.path.abspath(args.file)
+    sys.path.insert(0, os.path.dirname(path))  # as `python FILE` does
     if path.endswith(".ipynb"):
         from gradstep.scenario.loader import load_scenario
 
-        source = load_scenario(path).source
+        scenario = load_scenario(path)
+        source = scenario.source
+        if args.until_cell:  # the lines before that cell's marker
+            marker = scenario.notebook_cells[args.until_cell - 1]
+            source = "\n".join(source.split("\n")[: marker - 1]) + "\n"
     else:
         with open(path, encoding="utf-8-sig") as f:
             source = f.read()
