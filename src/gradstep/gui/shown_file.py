@@ -14,6 +14,7 @@ from gradstep.gui.loader import LoadResult
 from gradstep.gui.settings import remember_recent, save_breakpoints, saved_breakpoints
 from gradstep.session import Session
 from gradstep.trace.model import Trace
+from gradstep.trace.text import run_notes
 
 
 class ShownFile:
@@ -38,6 +39,8 @@ class ShownFile:
             w.message.show_message(
                 f"{result.message} — the scenario stopped there (its last step).", error=False
             )
+        elif about := about_the_run(trace):
+            w.message.show_message(about, error=False)
         else:
             w.message.clear()
         w.graph.set_marks(nonfinite_marks(trace))
@@ -112,3 +115,13 @@ class ShownFile:
         path = w.session.trace.scenario.path
         saved = saved_breakpoints(w.settings, path)
         save_breakpoints(w.settings, path, w.breakpoints.keys(w.session.trace, saved))
+
+
+def about_the_run(trace: Trace) -> str:
+    """What a user should know of a run that its steps do not show: which rounds of a long
+    loop are summarised, what went to the run's scratch, which test functions ran."""
+    lines = [
+        f"{loop.text} ({trace.scenario.where(loop.line)}): {loop.detail_text()}."
+        for loop in trace.loops
+    ]
+    return "\n".join(lines + run_notes(trace))

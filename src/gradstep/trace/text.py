@@ -221,13 +221,19 @@ def step_table(trace: Trace) -> str:
     for loop in trace.loops:  # a long loop: which rounds are steps, which are summarised
         where = trace.scenario.where(loop.line)
         out.append(f"loop at {where} ({visible(loop.text, one_line=True)}): {loop.detail_text()}")
-    for note in trace.stats.get("notes", []):  # what the run did that no step shows
-        out.append("note: " + visible(str(note), one_line=True))
+    out += ["note: " + visible(note, one_line=True) for note in run_notes(trace)]
     out += [ln.rstrip() for ln in lines]
     if trace.error:
         out.append("")
         out.append(error_line(trace))
     return "\n".join(out) + "\n"
+
+
+def run_notes(trace: Trace) -> list[str]:
+    """What the run did that no step shows (a scratch file written, test functions run):
+    the trace's ``stats["notes"]``, each a sentence; the window, the handout and
+    ``gradstep trace`` all say them."""
+    return [str(note) for note in trace.stats.get("notes", []) if str(note).strip()]
 
 
 def error_line(trace: Trace, where: str = "") -> str:

@@ -106,6 +106,8 @@ def _raise_walls(request: dict[str, Any], scenario: Scenario, stream: TraceStrea
     """The OS walls (:mod:`gradstep.worker.walls`), up from here to the end of this process;
     the sealed audit guard on top for a restricted run. Then the caller's clock starts."""
     trusted = bool(request.get("trusted"))
+    if "source" not in request:
+        _enter_folder(request.get("path"))
     if not trusted:
         sandbox.prepare_for(scenario.source)  # before the clock starts
     started = time.perf_counter()
@@ -121,6 +123,19 @@ def _raise_walls(request: dict[str, Any], scenario: Scenario, stream: TraceStrea
     # said even if the run dies; the caller's own clock for this run starts now too
     stream.send({"limits": {"walls": report}, "clock": True})
     return _Walls(report, seconds, python_layer)
+
+
+def _enter_folder(path: str | None) -> None:
+    """Run in the scenario's own folder, as Jupyter runs a notebook in its own: a trusted
+    run's ``open('names.txt')`` reads the file beside it, and what it writes lands there,
+    not wherever the app was started. (A restricted run resolves its paths against that
+    folder anyway: scenario.folder.)"""
+    if not path:
+        return
+    try:
+        os.chdir(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        pass  # a folder gone since the request was sent: the run reports the file itself
 
 
 def _record(
