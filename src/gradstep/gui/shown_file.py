@@ -62,7 +62,11 @@ class ShownFile:
         if other:
             self._not_run(result)
         w.code.set_source(result.trace.scenario.source)
-        w.code.set_error(err.line if err else None, f"{err.type}: {err.message}" if err else "")
+        w.code.set_error(
+            err.line if err else None,
+            f"{err.type}: {err.message}" if err else "",
+            result.trace.scenario.notebook_cells,
+        )
         name = Path(result.path).name
         w.status.setText(
             f"{name} did not run — see the message above"

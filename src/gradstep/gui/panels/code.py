@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QHelpEvent,
     QMouseEvent,
     QPainter,
@@ -29,6 +30,7 @@ from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.scenario.overrides import Literal
 from gradstep.session import Session
+from gradstep.trace.refusals import refusal_list
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class CodeView(QPlainTextEdit, FollowsSession):
         self.current_line: int | None = None
         self.error_line: int | None = None
         self.error_text = ""
+        #: each refused line's own reason: the error's line, and the further refused
+        #: constructs that the check reports with it
+        self.refused: dict[int, str] = {}
         self._source: str | None = None
         self._ran: str | None = None  # the source that ran (what-if values in it)
         self.marks: list[_Mark] = []  # literals that run with a what-if value
@@ -122,7 +127,11 @@ class CodeView(QPlainTextEdit, FollowsSession):
         assert self.session is not None
         self.set_source(self.session.trace.scenario.source)
         err = self.session.trace.error
-        self.set_error(err.line if err else None, f"{err.type}: {err.message}" if err else "")
+        self.set_error(
+            err.line if err else None,
+            f"{err.type}: {err.message}" if err else "",
+            self.session.trace.scenario.notebook_cells,
+        )
         self.current_line = None  # a new trace: show its current line again
         self.show_step(self.session.index)
 
@@ -150,9 +159,21 @@ class CodeView(QPlainTextEdit, FollowsSession):
             self.verticalScrollBar().setValue(scroll)
             self._decorate()
 
-    def set_error(self, line: int | None, text: str = "") -> None:
-        """Mark ``line`` as where the scenario failed (None clears it)."""
+    def set_error(
+        self, line: int | None, text: str = "", notebook_cells: list[int] | None = None
+    ) -> None:
+        """Mark ``line`` as where the scenario failed (None clears it). A refusal's text
+        that lists further refused constructs marks each of their lines with its own
+        reason (``notebook_cells``: to find a notebook's ``cell 4, line 2``)."""
         self.error_line, self.error_text = line, text
+        self.refused = {}
+        if line:
+            listed = refusal_list(text, notebook_cells)
+            self.refused[line] = listed.reason
+            for row in listed.rows:
+                for at in row.lines:
+                    said = self.refused.get(at)
+                    self.refused[at] = f"{said}; {row.reason}" if said else row.reason
         self._decorate()
         if line:
             self._scroll_to(line)
@@ -179,7 +200,7 @@ class CodeView(QPlainTextEdit, FollowsSession):
         selections = []
         for line, colour in (
             (self.current_line, self.theme.current_line),
-            (self.error_line, self.theme.error_line),
+            *((at, self.theme.error_line) for at in self.refused),
         ):
             if not line or line > self.blockCount():
                 continue
@@ -245,10 +266,10 @@ class CodeView(QPlainTextEdit, FollowsSession):
         height = self.fontMetrics().height()
         while block.isValid() and top <= event.rect().bottom():
             number = block.blockNumber() + 1
-            colour = self.theme.error_text if number == self.error_line else self.theme.muted_text
+            colour = self.theme.error_text if number in self.refused else self.theme.muted_text
             painter.setPen(QColor(colour))
             font = QFont(self.font())
-            font.setBold(number in (self.current_line, self.error_line))
+            font.setBold(number == self.current_line or number in self.refused)
             painter.setFont(font)
             painter.drawText(
                 0, top, self._gutter.width() - 6, height, Qt.AlignmentFlag.AlignRight, str(number)
@@ -262,8 +283,9 @@ class CodeView(QPlainTextEdit, FollowsSession):
         for mark in self.marks:
             said = notes.get(mark.line, ("◀ what if:", ""))[0]
             notes[mark.line] = (f"{said} {mark.name} = {mark.ran}", self.theme.current_text)
-        if self.error_line and self.error_text:
-            notes[self.error_line] = ("◀ " + self.error_text, self.theme.error_text)
+        for line, reason in self.refused.items():
+            if reason:
+                notes[line] = (self.note(line), self.theme.error_text)
         if notes:
             painter = QPainter(self.viewport())
             try:
@@ -271,6 +293,25 @@ class CodeView(QPlainTextEdit, FollowsSession):
                     self._note_after(painter, line, text, colour)
             finally:
                 painter.end()
+
+    def note(self, line: int) -> str:
+        """What the panel writes after a refused (or failed) line: ``◀`` and its own reason,
+        on one line, elided to the room the panel has (the tooltip has it in full)."""
+        text = "◀ " + " ".join(self.refused.get(line, "").split())
+        block = self.document().findBlockByNumber(line - 1)
+        room = self.viewport().width() - self._note_x(block.text()) - 8
+        return self._note_metrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 120))
+
+    def _note_x(self, code: str) -> int:
+        return self.fontMetrics().horizontalAdvance(code) + 30 - self.horizontalScrollBar().value()
+
+    def _note_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setItalic(True)
+        return font
+
+    def _note_metrics(self) -> QFontMetrics:
+        return QFontMetrics(self._note_font())
 
     def _note_after(self, painter: QPainter, line: int, text: str, colour: str) -> None:
         """``text`` in italics after ``line``'s code (an error; a what-if value)."""
@@ -280,25 +321,26 @@ class CodeView(QPlainTextEdit, FollowsSession):
         geom = self.blockBoundingGeometry(block).translated(self.contentOffset())
         if geom.bottom() < 0 or geom.top() > self.viewport().height():
             return
-        x = (
-            self.fontMetrics().horizontalAdvance(block.text())
-            + 30
-            - self.horizontalScrollBar().value()
-        )
         painter.setPen(QColor(colour))
-        font = QFont(self.font())
-        font.setItalic(True)
-        painter.setFont(font)
+        painter.setFont(self._note_font())
         painter.drawText(
-            x, int(geom.top()), 4000, int(geom.height()), Qt.AlignmentFlag.AlignVCenter, text
+            self._note_x(block.text()),
+            int(geom.top()),
+            4000,
+            int(geom.height()),
+            Qt.AlignmentFlag.AlignVCenter,
+            text,
         )
 
     def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        """A tooltip over a marked literal says what it runs with."""
+        """A tooltip over a marked literal says what it runs with; over a refused line, its
+        reason in full."""
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
-            mark = self.mark_at(self.cursorForPosition(event.pos()))
-            if mark is not None:
-                QToolTip.showText(event.globalPos(), mark.tip(), self.viewport())
+            cursor = self.cursorForPosition(event.pos())
+            mark = self.mark_at(cursor)
+            tip = mark.tip() if mark is not None else self.refused.get(cursor.blockNumber() + 1)
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self.viewport())
                 return True
             QToolTip.hideText()
         return super().viewportEvent(event)
