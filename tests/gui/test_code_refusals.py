@@ -85,3 +85,14 @@ def test_refusal_list_reads_plain_and_notebook_rows() -> None:
     assert [(r.lines, r.reason) for r in nb.rows] == [((13, 21), "why"), ((), "... and 1 more")]
     assert refusal_list("no list\nat all").reason == "no list\nat all"
 
+
+def test_the_inspector_lists_the_refused_constructs(qtbot, window, tmp_path: Path) -> None:
+    _refuse(qtbot, window, tmp_path)
+    text = window.inspector.toPlainText()
+    lines = [line.strip() for line in text.split("\n")]
+    # the reason, the head, then line 4 on a line of its own (not one flattened paragraph)
+    reason = next(i for i, line in enumerate(lines) if line.startswith("ScenarioRefused:"))
+    assert "1 more refused construct" not in lines[reason]
+    head = lines.index("1 more refused construct:")
+    assert head > reason
+    assert lines[head + 1].startswith("line 4: the built-in 'globals' is not available")

@@ -19,8 +19,9 @@ from gradstep.session import Selection, Session, StepState
 from gradstep.trace.blocks import columns, shape_text, side_by_side, tensor_lines
 from gradstep.trace.chainrule import node_label, rule_as_of
 from gradstep.trace.chainrule.view import constant_label
-from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord
+from gradstep.trace.model import BackwardPass, GraphNode, NodeRecord, TraceError
 from gradstep.trace.quiz import HIDDEN, NONE, Blanks, blank_rule
+from gradstep.trace.refusals import refusal_list
 from gradstep.trace.text import step_label, step_number
 
 _NOW = {
@@ -142,10 +143,7 @@ class Inspector(QWidget, FollowsSession):
         count = len(trace.steps)
         out = [f"<h3>{step_label(st.index, count)}: {escape(step.text)}</h3>"]
         if step.kind == "error" and trace.error is not None:
-            e = trace.error
-            out.append(
-                f"<p style='color:{self.theme.error_text}'><b>{escape(e.type)}</b>: {escape(e.message)}</p>"
-            )
+            out.append(self._error_html(trace.error, trace.scenario.notebook_cells))
         bpass = self._shown.pass_at(st.index)
         if bpass is not None:
             out.append(self._pass_html(bpass))
@@ -156,6 +154,24 @@ class Inspector(QWidget, FollowsSession):
             )
         if step.line:
             out.append(self._source_line(step.line))
+        return "".join(out)
+
+    def _error_html(self, error: TraceError, notebook_cells: list[int]) -> str:
+        """The error's type and reason; a refusal's further refused constructs as the list
+        they are, each with its line (the check reports them all at once)."""
+        listed = refusal_list(error.message, notebook_cells)
+        colour = self.theme.error_text
+        reason = escape(listed.reason).replace("\n", "<br>")
+        out = [f"<p style='color:{colour}'><b>{escape(error.type)}</b>: {reason}</p>"]
+        if listed.rows:
+            rows = "".join(
+                f"<li><b>{escape(r.where)}</b>: {escape(r.reason)}</li>"
+                if r.where
+                else f"<li>{escape(r.reason)}</li>"
+                for r in listed.rows
+            )
+            out.append(f"<p style='color:{colour}'>{escape(listed.head)}</p>")
+            out.append(f"<ul style='color:{colour}'>{rows}</ul>")
         return "".join(out)
 
     def _changes_html(self, st: StepState) -> str:
