@@ -53,9 +53,13 @@ REFUSED: list[tuple[str, int, str]] = [
     ("x = 1\neval('1 + 1')", 2, "'eval'"),
     ("exec('import os')", 1, "'exec'"),
     ("compile('1', 'f', 'eval')", 1, "'compile'"),
-    ("import torch\ngetattr(torch, 'save')", 2, "'getattr'"),
-    ("setattr(object, 'x', 1)", 1, "'setattr'"),
-    ("delattr(object, 'x')", 1, "'delattr'"),
+    # a name written out is checked as the attribute would be (scenario.reflect: computed ones)
+    ("import torch\ngetattr(torch, '_C')", 2, "getattr(..., '_C') is not allowed: '._C'"),
+    ("class X: pass\nsetattr(X(), '__class__', X)", 2, "setattr(..., '__class__')"),
+    ("import torch\nt = torch.ones(1)\ngetattr(t, 'storage')()", 3, "getattr(..., 'storage')"),
+    ("delattr(object, 'f_back')", 1, "delattr(..., 'f_back') is not allowed"),
+    ("getattr('{0.__class__}', 'format')", 1, "getattr(..., 'format')"),
+    ("import numpy as np\ngetattr(np, 'ctypeslib')", 2, "'ctypeslib'"),
     ("import torch\nvars(torch)", 2, "'vars'"),
     ("globals()", 1, "'globals'"),
     ("locals()", 1, "'locals'"),
@@ -165,7 +169,19 @@ REFUSED: list[tuple[str, int, str]] = [
     ("import torch\ntorch.distributed.init_process_group()", 2, "'.distributed'"),
     ("import torch\ntorch.multiprocessing.Process()", 2, "'.multiprocessing'"),
     ("import torch\ntorch.backends.cudnn.deterministic = True", 2, "'.backends'"),
-    ("import torch\ntorch.autograd.profiler.profile()", 2, "'.profiler'"),
+    (
+        "import torch\nwith torch.autograd.profiler.profile() as p:\n    pass\np.export_chrome_trace('t')",
+        4,
+        "'.export_chrome_trace' is not allowed in a scenario: it writes a trace file",
+    ),
+    ("from torch.profiler import tensorboard_trace_handler", 1, "writes trace files"),
+    ("from torch.utils.benchmark import Timer", 1, "Timer runs code given as strings"),
+    ("globals()['x']", 1, "the scenario's whole namespace"),
+    (
+        "from matplotlib.animation import FuncAnimation as F\nF(1, 2).to_html5_video()",
+        2,
+        "runs ffmpeg",
+    ),
     ("import torch\ntorch.set_default_tensor_type('os.system')", 2, "'.set_default_tensor_type'"),
     ("import torch\ntorch.FloatStorage", 2, "'.FloatStorage'"),
     ("import torch\ntorch.os.system('ls')", 2, "'.os'"),
@@ -208,7 +224,8 @@ def test_refusal_names_file_line_and_what_is_allowed() -> None:
     assert str(error) == (
         "lesson.py, line 7: importing 'os' is not allowed: it reads or writes files, or "
         "fetches data; a restricted scenario may import torch (its teaching parts, "
-        "torch.utils.data), numpy, matplotlib.pyplot, graphviz (to build graphs) and the "
+        "torch.utils.data), numpy, matplotlib (pyplot and its plotting modules, "
+        "mpl_toolkits.mplot3d), graphviz (to build graphs) and the "
         "standard library's pure computation (math, cmath, random, statistics, numbers, "
         "fractions, decimal, itertools, operator, functools, collections, collections.abc, "
         "heapq, bisect, copy, dataclasses, typing, abc, string, textwrap, re, pprint, time, "

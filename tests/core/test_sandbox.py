@@ -140,11 +140,39 @@ ATTACKS = [
     Attack("eval", "eval(\"__import__('os').system('touch {mark}')\")", 1, NameError),
     Attack("exec", "exec(\"import os; os.system('touch {mark}')\")", 1, NameError),
     Attack("compile", "code = compile('1', 'x', 'eval')", 1, NameError),
+    # getattr/setattr/delattr check a computed name when they run (scenario.reflect); on a
+    # module proxy, getattr gives what the proxy gives: torch.save is the folder's door
     Attack(
         "getattr by string",
         'import torch\ngetattr(torch, "sa" + "ve")(torch.ones(1), "{mark}")',
-        2,
-        NameError,
+        None,
+        PermissionError,
+    ),
+    Attack(
+        "getattr of a computed dunder",
+        'import torch\ng = getattr(torch.nn.functional.relu, "__" + "globals__")\n'
+        'g["os"].system("touch {mark}")',
+        None,
+        PermissionError,
+    ),
+    Attack(
+        "setattr of a computed dunder",
+        'class X:\n    pass\nsetattr(X(), "__" + "class__", X)',
+        None,
+        PermissionError,
+    ),
+    Attack(
+        "getattr of a computed internal",
+        'import torch\nv = getattr(torch.ones(1), "_" + "version")',
+        None,
+        PermissionError,
+    ),
+    Attack("getattr of torch._C", 'import torch\ngetattr(torch, "_C")', 2, AttributeError),
+    Attack(
+        "getattr of a computed format",
+        'f = getattr("{{0.__init__.__globals__}}", "for" + "mat")',
+        None,
+        PermissionError,
     ),
     Attack("vars", "import torch\nvars(torch)", 2, NameError),
     Attack("globals", 'globals()["__builtins__"]', 1, NameError),
@@ -993,8 +1021,10 @@ def test_restricted_globals_are_fresh_and_curated() -> None:
     builtins_ = first["__builtins__"]
     for name in ("print", "range", "len", "super", "isinstance", "__build_class__", "RuntimeError"):
         assert name in builtins_
-    for name in ("eval", "exec", "compile", "getattr", "vars", "globals", "input", "help"):
+    for name in ("eval", "exec", "compile", "vars", "globals", "input", "help"):
         assert name not in builtins_
+    for name in ("getattr", "setattr", "delattr"):  # names checked at run time (scenario.reflect)
+        assert builtins_[name] is not getattr(builtins, name)
     assert builtins_["open"] is not open  # the scenario folder's (scenario.folder)
     assert first["__name__"] == "__main__"
     assert builtins_["type"](3) is int

@@ -384,19 +384,23 @@ def prewarm_in_background() -> None:
 #: imports it on first call) and ``torch.func``'s transforms (``grad``, ``jacrev``,
 #: ``hessian`` ask it whether they are being compiled). Checked against torch 2.13's
 #: sources: the other users of that wrapper (``torch.compile``, ``torch.utils.checkpoint``,
-#: ``torch.library``, distributed) are refused by the static check.
-_NEEDS_PREWARM = re.compile(r"\b(?:optim|func)\b")
+#: ``torch.library``, distributed) are refused by the static check. ``torch.profiler.profile``
+#: imports it on entering; ``functorch`` is torch.func by its old name.
+_NEEDS_PREWARM = re.compile(r"\b(?:optim|func|functorch|profiler)\b")
 
 
 #: A scenario that draws: matplotlib (~1 s, ~180 modules, a font cache read from the
 #: user's cache folder) is imported before the guard goes on, with the Agg canvas.
-_USES_MATPLOTLIB = re.compile(r"\bmatplotlib\b")
+_USES_MATPLOTLIB = re.compile(r"\b(?:matplotlib|mpl_toolkits)\b")
 
 
 def prepare_library(name: str) -> None:
     """Import an allowed library module ``name`` the way a scenario run needs it:
     matplotlib on the Agg canvas (the worker has no display; gradstep captures figures)."""
-    if name.partition(".")[0] == "matplotlib" and "matplotlib.pyplot" not in sys.modules:
+    if (
+        name.partition(".")[0] in ("matplotlib", "mpl_toolkits")
+        and "matplotlib.pyplot" not in sys.modules
+    ):
         matplotlib = importlib.import_module("matplotlib")
         matplotlib.use("Agg", force=True)
         importlib.import_module("matplotlib.pyplot")
@@ -417,10 +421,10 @@ def import_libraries(source: str | None) -> None:
     for name in libraries.LAZY_IMPORTS:
         if name not in sys.modules:
             importlib.import_module(name)
-    for name in libraries.IMPORTS:
+    for name in (*libraries.IMPORTS, *libraries.TORCH_LAZY):
         if name in libraries.OPTIONAL:
             continue  # imported with the sandbox when installed (gradstep.scenario.graphs)
-        if name.startswith("matplotlib"):
+        if name.startswith(("matplotlib", "mpl_toolkits")):
             if source is None or _USES_MATPLOTLIB.search(source):
                 prepare_library(name)
         elif name not in sys.modules:

@@ -13,12 +13,16 @@ ordinary language (assignments, functions, classes, loops, ``with``,
 - given the sandbox's allow-lists (``members``, as a restricted run passes
   them), names of those modules that the run would refuse (``np.lib``,
   ``plt.ginput``): up front, with the rest, rather than mid-run;
-- the reflective and I/O built-ins (``eval``, ``getattr``, ``vars``,
+- the reflective and I/O built-ins (``eval``, ``vars``, ``globals``,
   ``input``, ...) unless the scenario binds the name itself (a variable
   called ``input`` is common in PyTorch code and harmless: the restricted
   built-ins do not have it, see :mod:`gradstep.scenario.sandbox`); ``open``
   is the scenario folder's (:mod:`gradstep.scenario.folder`), and a literal
   path that leaves that folder (``open("../secret")``) is refused here;
+- ``getattr``/``setattr``/``delattr`` with a name written out that the
+  attribute itself would be refused for (``getattr(torch, "_C")``,
+  ``setattr(x, "__class__", T)``); a computed name is checked when the call
+  runs (:mod:`gradstep.scenario.reflect`);
 - every double-underscore name or attribute, except ``__name__`` read as a
   value (``type(x).__name__``) and ``super().__init__(...)``-style calls;
 - every single-underscore attribute (``t._version``, ``torch._C``,
@@ -116,6 +120,10 @@ TORCH_IMPORTS: tuple[str, ...] = (
     "torch.autograd.functional",
     "torch.autograd.gradcheck",
     "torch.func",
+    "torch.autograd.forward_ad",
+    "torch.autograd.profiler",
+    "torch.profiler",
+    "functorch",
 )
 
 #: Modules a scenario may import (``import x``, ``import x as y``, ``from x import y``):
@@ -124,7 +132,8 @@ TORCH_IMPORTS: tuple[str, ...] = (
 ALLOWED_IMPORTS: tuple[str, ...] = TORCH_IMPORTS + libraries.IMPORTS
 ALLOWED_MODULES: frozenset[str] = frozenset(ALLOWED_IMPORTS)
 ALLOWED_MODULES_TEXT = (
-    "torch (its teaching parts, torch.utils.data), numpy, matplotlib.pyplot, graphviz (to build "
+    "torch (its teaching parts, torch.utils.data), numpy, matplotlib (pyplot and its plotting "
+    "modules, mpl_toolkits.mplot3d), graphviz (to build "
     "graphs) and the standard library's pure computation ("
     + ", ".join(m for m in libraries.STDLIB_DENIED)
     + ")"
@@ -154,6 +163,7 @@ _MODULE_REASONS: dict[str, str] = {
         "it is a library beyond torch, numpy and matplotlib, which the restricted language "
         "does not review",
     ),
+    "torch.utils.benchmark": libraries.REASONS["benchmark"],
 }  # fmt: skip
 
 #: Built-ins that reach files, the interpreter or arbitrary attributes by name.
@@ -162,9 +172,6 @@ DANGEROUS_BUILTINS: frozenset[str] = frozenset(
         "eval",
         "exec",
         "compile",
-        "getattr",
-        "setattr",
-        "delattr",
         "vars",
         "globals",
         "locals",
@@ -180,6 +187,23 @@ DANGEROUS_BUILTINS: frozenset[str] = frozenset(
         "license",
     }
 )
+
+#: Built-ins that take an attribute's name: a name written out is checked as the attribute
+#: would be; the restricted built-ins check a computed one at run time
+#: (:mod:`gradstep.scenario.reflect`: no dunder, no library internal, no escape hatch).
+NAMED_ATTRIBUTE_BUILTINS: frozenset[str] = frozenset({"getattr", "setattr", "delattr"})
+
+#: Why some of the refused built-ins are, in the author's terms.
+_BUILTIN_REASONS: dict[str, str] = {
+    "globals": "it hands out the scenario's whole namespace, built-ins included (torch.utils."
+    "benchmark's Timer takes it to run code strings)",
+    "locals": "it hands out a namespace by name",
+    "vars": "it hands out an object's attributes by name, internals included",
+    "dir": "it lists internals by name",
+    "eval": "it runs a string as code, which the check cannot read",
+    "exec": "it runs a string as code, which the check cannot read",
+    "compile": "it makes code from a string, which the check cannot read",
+}
 
 #: Attributes that reach frames, code objects, tracebacks or globals without an underscore.
 FRAME_ATTRIBUTES: frozenset[str] = frozenset(
@@ -272,7 +296,8 @@ ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
         "fx",
         "backends",
         "overrides",
-        "profiler",
+        "tensorboard_trace_handler",
+        "ExecutionTraceObserver",
         "set_default_tensor_type",
         "import_ir_module",
         "import_ir_module_from_buffer",
@@ -319,6 +344,8 @@ ESCAPE_ATTRIBUTES: frozenset[str] = frozenset(
         "imread",
         "print_figure",
         "switch_backend",
+        "to_html5_video",
+        "to_jshtml",
     }
 )
 
@@ -734,10 +761,11 @@ class _Checker(ast.NodeVisitor):
                     f"the name '{name}' is not allowed: double-underscore names reach Python internals",
                 )
         elif name in DANGEROUS_BUILTINS and name not in self.bound:
+            why = _BUILTIN_REASONS.get(
+                name, "it reaches files, the interpreter or attributes by name"
+            )
             self.refuse(
-                node,
-                f"the built-in '{name}' is not available in a scenario: it reaches files, "
-                f"the interpreter or attributes by name; {TRUST_HINT}",
+                node, f"the built-in '{name}' is not available in a scenario: {why}; {TRUST_HINT}"
             )
         elif name == "type" and "type" not in self.bound:
             # a bare 'type' is only reachable here when it is not the one-argument call below
@@ -746,6 +774,9 @@ class _Checker(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         self._check_literal_path(node)
+        named = isinstance(func, ast.Name) and func.id in NAMED_ATTRIBUTE_BUILTINS
+        if named and isinstance(func, ast.Name) and func.id not in self.bound:
+            self._check_named_attribute(node, func.id)
         if isinstance(func, ast.Name) and func.id == "type" and "type" not in self.bound:
             if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
                 self.refuse(node, "'type' may only be called with one argument, as in type(x)")
@@ -844,13 +875,7 @@ class _Checker(ast.NodeVisitor):
         elif name == "utils" and _is_nn_reference(node.value):
             pass  # nn.utils: the sandbox exposes only its gradient-clipping helpers
         else:
-            reason = refused_attribute_reason(name)
-            if reason and _is_door(self._module_of(node.value), name):
-                reason = None  # torch.save, np.load: through the scenario's folder
-            if reason and name in self.own:
-                reason = self._own_attribute_reason(name)
-            if reason and self._of_sibling(node.value) and _is_escape_name(name):
-                reason = None  # pkg.ops: a name of the scenario's own module, not torch's
+            reason = self._attribute_reason(name, node.value)
             if reason:
                 self.refuse(node, reason)
             elif isinstance(node.ctx, ast.Load):
@@ -858,6 +883,38 @@ class _Checker(ast.NodeVisitor):
                 if module is not None:
                     self._check_member(node, module, name)
         self.generic_visit(node)
+
+    def _attribute_reason(self, name: str, receiver: ast.expr) -> str | None:
+        """Why ``receiver.name`` is refused, or None (the dunders and ``.format`` aside)."""
+        reason = refused_attribute_reason(name)
+        if reason and _is_door(self._module_of(receiver), name):
+            reason = None  # torch.save, np.load: through the scenario's folder
+        if reason and name in self.own:
+            reason = self._own_attribute_reason(name)
+        if reason and self._of_sibling(receiver) and _is_escape_name(name):
+            reason = None  # pkg.ops: a name of the scenario's own module, not torch's
+        return reason
+
+    def _check_named_attribute(self, node: ast.Call, builtin: str) -> None:
+        """``setattr(model, "weight", w)``: the name written out is checked as ``.weight``
+        would be; a name computed at run time is checked then (scenario.reflect)."""
+        if len(node.args) < 2 or isinstance(node.args[0], ast.Starred):
+            return
+        given = node.args[1]
+        if not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+            return
+        name = given.value
+        reason: str | None = None
+        if name in FORMAT_ATTRIBUTES:
+            reason = "a format string walks attributes named by a string; use an f-string"
+        elif not (builtin == "getattr" and name in READABLE_DUNDER_NAMES):
+            reason = self._attribute_reason(name, node.args[0])
+        if reason:
+            self.refuse(node, f"{builtin}(..., {name!r}) is not allowed: {reason}")
+        elif builtin == "getattr" and self.members is not None:
+            module = self._module_of(node.args[0])
+            if module is not None:
+                self._check_member(node, module, name)
 
     def _own_attribute_reason(self, name: str) -> str | None:
         """Why a single-underscore attribute the scenario defines is still refused: a

@@ -19,6 +19,13 @@ names are the module's public, non-module names minus the doors listed here:
   on the worker's Agg canvas; gradstep captures the figures, so the doors to
   files (``savefig``, ``imsave``, ``imread``) and to other backends
   (``use``, ``switch_backend``, which import a module by name) stay shut;
+  the pure plotting modules lecture notebooks import beside it:
+  ``matplotlib.ticker``, ``cm``, ``colors``, ``patches``, ``animation``
+  (``FuncAnimation`` and ``ArtistAnimation`` only, whose ``save``,
+  ``to_html5_video`` and ``to_jshtml`` run ffmpeg or write files and raise at
+  their line, :mod:`gradstep.scenario.animations`; no movie writers) and
+  ``mpl_toolkits.mplot3d`` (3-D loss surfaces: ``Axes3D``,
+  ``projection="3d"``);
 - ``torch.utils.data`` in-process: datasets, samplers, ``random_split`` and a
   ``DataLoader`` that refuses ``num_workers > 0`` (worker processes) up front;
 - graphviz, when installed (:data:`OPTIONAL`): ``Digraph`` and ``Graph`` to
@@ -110,6 +117,10 @@ STDLIB_DENIED: dict[str, frozenset[str]] = {
 #: ``sys.modules``); a scenario's own ``import _strptime`` stays refused by the check.
 LAZY_IMPORTS: frozenset[str] = frozenset({"_strptime"})
 
+#: torch modules a scenario may import that ``import torch`` does not load (~1 ms each):
+#: imported before the run, as the guard refuses new imports while it runs
+TORCH_LAZY: tuple[str, ...] = ("functorch",)
+
 #: numpy's doors to files, processes and foreign code (module attributes).
 NUMPY_DENIED: frozenset[str] = frozenset(
     {
@@ -135,6 +146,13 @@ PYPLOT_DENIED: frozenset[str] = frozenset(
         "ginput", "waitforbuttonpress", "connect", "disconnect", "figimage", "Enum",
     }
 )  # fmt: skip
+
+#: matplotlib.ticker's names that read attributes named by a string ("{x.__class__}")
+TICKER_DENIED: frozenset[str] = frozenset({"StrMethodFormatter"})
+
+#: matplotlib.animation: the animations, built and drawn by gradstep's captures; its
+#: writers run ffmpeg or ImageMagick or write files (handed out hardened: scenario.animations)
+ANIMATION_NAMES: frozenset[str] = frozenset({"FuncAnimation", "ArtistAnimation"})
 
 #: What a scenario may read on the top-level ``matplotlib`` module.
 MATPLOTLIB_NAMES: frozenset[str] = frozenset(
@@ -166,7 +184,15 @@ CHILDREN: dict[str, dict[str, str]] = {
         "fft": "numpy.fft",
         "polynomial": "numpy.polynomial",
     },
-    "matplotlib": {"pyplot": "matplotlib.pyplot", "cm": "matplotlib.cm"},
+    "matplotlib": {
+        "pyplot": "matplotlib.pyplot",
+        "cm": "matplotlib.cm",
+        "ticker": "matplotlib.ticker",
+        "colors": "matplotlib.colors",
+        "patches": "matplotlib.patches",
+        "animation": "matplotlib.animation",
+    },
+    "mpl_toolkits": {"mplot3d": "mpl_toolkits.mplot3d"},
     "matplotlib.pyplot": {"cm": "matplotlib.cm", "style": "matplotlib.style"},
     "matplotlib.style": {},
     "torch.utils": {"data": "torch.utils.data"},
@@ -176,6 +202,9 @@ CHILDREN: dict[str, dict[str, str]] = {
 EXPLICIT: dict[str, frozenset[str]] = {
     "matplotlib": MATPLOTLIB_NAMES,
     "matplotlib.style": frozenset({"use", "context", "available"}),
+    "matplotlib.animation": ANIMATION_NAMES,
+    "mpl_toolkits": frozenset(),
+    "mpl_toolkits.mplot3d": frozenset({"Axes3D"}),
     "torch.utils": frozenset(),
     "torch.utils.data": DATA_NAMES,
     "graphviz": GRAPHVIZ_NAMES,
@@ -191,6 +220,9 @@ DENIED: dict[str, frozenset[str]] = {
     "numpy.polynomial": frozenset(),
     "matplotlib.pyplot": PYPLOT_DENIED,
     "matplotlib.cm": frozenset(),
+    "matplotlib.ticker": TICKER_DENIED,
+    "matplotlib.colors": frozenset(),
+    "matplotlib.patches": frozenset(),
 }
 
 #: The modules a scenario may import from this module's libraries.
@@ -203,6 +235,12 @@ IMPORTS: tuple[str, ...] = (
     "matplotlib",
     "matplotlib.pyplot",
     "matplotlib.cm",
+    "matplotlib.ticker",
+    "matplotlib.colors",
+    "matplotlib.patches",
+    "matplotlib.animation",
+    "mpl_toolkits",
+    "mpl_toolkits.mplot3d",
     "torch.utils.data",
     *OPTIONAL,
     *STDLIB_DENIED,
@@ -255,5 +293,20 @@ REASONS: dict[str, str] = {
     "unflatten": "it runs Graphviz's unflatten program",
     "Source": "its render() and view() run the Graphviz program and write files",
     "set_jupyter_format": "it changes how Jupyter renders graphs (the dot program)",
+    "StrMethodFormatter": "it reads attributes named by a string ('{x.__class__}'); use "
+    "FormatStrFormatter('%.2f') or FuncFormatter",
+    "to_html5_video": "it runs ffmpeg and writes a file (gradstep shows the figure at each step)",
+    "to_jshtml": "it writes the frames to files (gradstep shows the figure at each step)",
+    "tensorboard_trace_handler": "it writes trace files for TensorBoard; "
+    "print(prof.key_averages().table()) shows the profile in the step's output",
+    "export_chrome_trace": "it writes a trace file; print(prof.key_averages().table()) shows "
+    "the profile in the step's output",
+    "export_stacks": "it writes a file; print(prof.key_averages().table()) shows the profile",
+    "export_memory_timeline": "it writes a file; print(prof.key_averages().table()) shows the profile",
+    "ExecutionTraceObserver": "it writes an execution trace file",
+    "benchmark": "its Timer runs code given as strings (stmt=..., setup=...), which the check "
+    "cannot read; time a call with time.perf_counter() before and after it",
+    "Timer": "it runs code given as strings (stmt=..., setup=...), which the check cannot read; "
+    "time a call with time.perf_counter() before and after it",
     "Enum": "Enum('E', names) makes a class from names given at run time, dunder names included",
 }

@@ -4,7 +4,8 @@
 stops what it cannot see, when the scenario runs:
 
 - :func:`restricted_globals` gives the scenario curated built-ins (no
-  ``eval``, ``getattr``, ``vars``, ...; ``type`` takes one argument and never
+  ``eval``, ``vars``, ``globals``, ...; ``getattr``/``setattr``/``delattr``
+  refuse internal names, :mod:`gradstep.scenario.reflect`; ``type`` takes one argument and never
   hands out a metaclass; ``open`` is the scenario folder's, which reads beside
   the scenario and writes to the run's scratch in memory,
   :mod:`gradstep.scenario.folder`) and an ``__import__`` that grants only the
@@ -45,7 +46,16 @@ from typing import Any, cast
 
 import torch
 
-from gradstep.scenario import enums, folder, graphs, hardened, libraries, savers
+from gradstep.scenario import (
+    animations,
+    enums,
+    folder,
+    graphs,
+    hardened,
+    libraries,
+    reflect,
+    savers,
+)
 from gradstep.scenario.audit import (
     SCENARIO_MARK,
     guarded,
@@ -102,6 +112,7 @@ _CHILDREN: dict[str, dict[str, str]] = {
         "func": "torch.func",
         "cuda": "torch.cuda",
         "utils": "torch.utils",
+        "profiler": "torch.profiler",
     },
     "torch.nn": {
         "functional": "torch.nn.functional",
@@ -109,9 +120,20 @@ _CHILDREN: dict[str, dict[str, str]] = {
         "utils": "torch.nn.utils",
     },
     "torch.optim": {"lr_scheduler": "torch.optim.lr_scheduler"},
-    "torch.autograd": {"functional": "torch.autograd.functional"},
+    "torch.autograd": {
+        "functional": "torch.autograd.functional",
+        "forward_ad": "torch.autograd.forward_ad",
+        "profiler": "torch.autograd.profiler",
+    },
     **libraries.CHILDREN,
 }
+
+#: ``torch.FloatTensor(...)`` and friends: tensor constructors of a fixed dtype (their
+#: storage argument form needs a storage, which no scenario can reach)
+LEGACY_TENSOR_TYPES = (
+    "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor", "IntTensor",
+    "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
+)  # fmt: skip
 
 #: torch's own names beyond the ATen functions: types, grad modes, seeds, constants.
 _TORCH_EXTRA = {
@@ -122,6 +144,8 @@ _TORCH_EXTRA = {
     "set_default_dtype", "set_printoptions", "broadcast_shapes", "unravel_index", "unique",
     "vmap", "typename", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "set_default_device", "get_default_device", "from_numpy", "as_tensor",
+    # the legacy typed constructors old course material uses: torch.FloatTensor([0.1, 1.0])
+    *LEGACY_TENSOR_TYPES,
 }  # fmt: skip
 
 #: ATen functions that read or map files, or view foreign memory.
@@ -147,6 +171,17 @@ _EXPLICIT: dict[str, set[str]] = {
         "functional_call", "linearize",
     },
     "torch.autograd.gradcheck": {"gradcheck", "gradgradcheck", "GradcheckError"},
+    # forward-mode AD (its module's os and torch re-exports stay out)
+    "torch.autograd.forward_ad": {
+        "dual_level", "make_dual", "unpack_dual", "enter_dual_level", "exit_dual_level",
+        "UnpackedDualTensor",
+    },
+    # the profilers in-process: a context manager whose key_averages().table() prints; their
+    # export_chrome_trace/export_stacks and tensorboard_trace_handler write files (refused)
+    "torch.autograd.profiler": {"profile", "record_function"},
+    "torch.profiler": {"profile", "record_function", "ProfilerActivity", "schedule", "ProfilerAction"},
+    # torch's deprecated alias of torch.func (its make_fx and functionalize trace programs)
+    "functorch": {"grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"},
     "torch.cuda": {"is_available", "device_count"},
     **{path: set(names) for path, names in libraries.EXPLICIT.items()},
 }  # fmt: skip
@@ -310,6 +345,9 @@ class RestrictedModule:
         return sorted(allowed_names(object.__getattribute__(self, "_gs_path")))
 
 
+reflect.PROXY_TYPES = (RestrictedModule,)  # getattr(torch, name): the proxy answers itself
+
+
 def member(path: str, name: str) -> tuple[str, str]:
     """What the proxy of ``path`` gives for ``name``, for the static check up front:
     ``(child module, "")``, ``("", "")`` for an allowed name, or ``("", reason)``."""
@@ -335,6 +373,9 @@ def restricted_module(path: str) -> RestrictedModule:
     proxy = _proxies.get(path)
     if proxy is None:
         proxy = _proxies[path] = RestrictedModule(_TOKEN, path)
+    if path == "matplotlib.animation" and not animations.install():
+        _real_module(path)  # save/to_html5_video run ffmpeg: refused at their line
+        animations.install()
     return proxy
 
 
@@ -450,6 +491,7 @@ def _namespace(
     safe["open"] = _folder_open(scenario_folder)
     safe["__import__"] = _importer(modules)
     safe["type"] = _type_of
+    safe.update(reflect.BUILTINS)  # names checked at run time (scenario.reflect)
     safe[SCENARIO_MARK] = True  # lets the audit hook tell scenario frames apart
     return {"__builtins__": safe, "__name__": name, "__doc__": None}
 
