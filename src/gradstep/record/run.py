@@ -58,8 +58,9 @@ def record_scenario(
     modules: SiblingModules | None = None
     try:
         if not trusted:
-            from gradstep.scenario import internals, sandbox
+            from gradstep.scenario import internals, reflect, sandbox
 
+            reflect.use_internals(internals.library_internal)  # getattr(v, "_" + "prev")
             scenario_folder = folder.ScenarioFolder(scenario.path)
             modules = SiblingModules(scenario_folder, _check_file)
             # names of the imported modules that the run would refuse are refused now, too,
