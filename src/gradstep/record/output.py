@@ -11,10 +11,13 @@ their own tools (:func:`shown_expressions`):
 - in a ``.py`` file without cells, nothing: it runs as a script, and
   ``plt.plot(xs, ys)`` or ``loss.item()`` written as a statement prints nothing.
 
-A value whose repr names a memory address (``[<matplotlib.lines.Line2D object at
-0x7f…>]``, a graphviz ``Digraph``) is never shown: it says nothing to a student,
-and would make two recordings of the same file differ (a figure is shown as the
-figure, :mod:`gradstep.record.figures`).
+A repr that names a memory address is shown without it: ``y.grad_fn`` shows
+``<SubBackward0 object>`` where Jupyter shows ``<SubBackward0 object at 0x7f…>``
+(NYU's autograd notebook has cells just for that), so that two recordings of the
+same file stay the same. What matplotlib and graphviz return (``plt.plot``'s
+``[<matplotlib.lines.Line2D at 0x7f…>]``, a ``Digraph``) is not shown at all:
+it says nothing to a student, and the figure is shown as the figure
+(:mod:`gradstep.record.figures`).
 """
 
 from __future__ import annotations
@@ -54,19 +57,29 @@ def message_of(error: BaseException) -> str:
     return storable(text)
 
 
-#: an object's default repr (``<torch._C.Generator object at 0x7f…>``), alone or in a list
-_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+#: the address in an object's default repr (``<SubBackward0 object at 0x7f…>``)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+
+#: libraries whose return values a cell does not show: artists, axes, graphs
+_UNSHOWN_LIBRARIES = frozenset({"matplotlib", "mpl_toolkits", "graphviz"})
+
+
+def _from_unshown_library(value: Any) -> bool:
+    items = value if isinstance(value, list | tuple) else (value,)
+    for item in items[:100]:
+        module = getattr(type(item), "__module__", None)
+        if isinstance(module, str) and module.partition(".")[0] in _UNSHOWN_LIBRARIES:
+            return True
+    return False
 
 
 def echo(value: Any) -> str | None:
-    """What Jupyter would show for a cell's last expression; nothing for None or for a
-    repr that names a memory address (see the module docstring)."""
-    if value is None:
+    """What Jupyter would show for a cell's last expression, memory addresses left out;
+    nothing for None or for what matplotlib and graphviz return (see the module
+    docstring)."""
+    if value is None or _from_unshown_library(value):
         return None
-    text = repr(value)
-    if _ADDRESS.search(text):
-        return None
-    return text
+    return _ADDRESS.sub("", repr(value))
 
 
 def shown_expressions(source: str) -> frozenset[tuple[int, int]]:
@@ -100,12 +113,26 @@ def _silenced(stmt: ast.stmt, lines: list[str]) -> bool:
     return rest.lstrip().startswith(";")
 
 
+def script_filters() -> None:
+    """Python's default warning filters for a script (``python lesson.py``, no ``-W``):
+    a DeprecationWarning shows only when the scenario's own code (``__main__``) raises
+    it, not when torch raises one inside ``hessian`` or ``make_dual``; pending
+    deprecations, import and resource warnings never; the others (UserWarning,
+    FutureWarning, RuntimeWarning...) once per line that raised them."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for hidden in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=hidden)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
 @contextlib.contextmanager
 def captured_output(out: io.StringIO) -> Iterator[list[warnings.WarningMessage]]:
     """The scenario's prints and warnings go into the step, not our stdout. Yields the
-    warnings caught so far, for ``flush_warnings`` to write where they belong."""
+    warnings caught so far, for ``flush_warnings`` to write where they belong; which
+    warnings are shown is Python's choice for a script (:func:`script_filters`)."""
     with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        script_filters()
         try:
             yield caught
         finally:
