@@ -198,8 +198,9 @@ def step_table(trace: Trace) -> str:
         detail = step_detail(trace, s)
         if s.kind == "statement":
             detail = _changes(s, known)
-            if s.output.strip():
-                detail = "→ " + s.output.strip().replace("\n", " | ")
+            if s.output.strip():  # beside the values it set (a warning of h = hessian(f)(x))
+                printed = "→ " + s.output.strip().replace("\n", " | ")
+                detail = f"{detail}  {printed}" if detail else printed
         if s.figures:
             detail = " ".join(filter(None, [detail, *map(figure_note, s.figures)]))
         for name, state in s.variables.items():
