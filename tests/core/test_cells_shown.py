@@ -103,13 +103,55 @@ def test_shown_expressions(source: str, shown: set[tuple[int, int]]) -> None:
         (None, None),
         (3, "3"),
         ([1, 2], "[1, 2]"),
-        (object(), None),
-        ([object()], None),
+        (object(), "<object object>"),  # Jupyter's repr, its address left out
+        ([object()], "[<object object>]"),
         ("<b> at 0x</b>", "'<b> at 0x</b>'"),
     ],
 )
 def test_echo(value: object, text: str | None) -> None:
     assert echo(value) == text
+
+
+def test_echo_shows_a_grad_fn_without_its_address() -> None:
+    """NYU's autograd notebook, cells 10 and 11: y.grad_fn as a cell's last expression."""
+    import torch
+
+    x = torch.ones(2, requires_grad=True)
+    y = x - 2
+    assert repr(y.grad_fn).startswith("<SubBackward0 object at 0x")
+    assert echo(y.grad_fn) == "<SubBackward0 object>"
+    assert echo(y.grad_fn.next_functions[0][0]) == "<AccumulateGrad object>"
+    assert echo(y.grad_fn.next_functions) == "((<AccumulateGrad object>, 0), (None, 0))"
+
+
+def test_echo_leaves_out_what_matplotlib_returns() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    try:
+        assert echo(ax.plot([1, 2], [3, 4])) is None  # [<matplotlib.lines.Line2D at 0x…>]
+        assert echo(ax) is None and echo(fig) is None
+        assert echo(ax.get_xlim()) is not None  # plain numbers from matplotlib: shown
+    finally:
+        plt.close(fig)
+
+
+def test_a_notebook_cell_shows_its_grad_fn(tmp_path) -> None:
+    path = _notebook(
+        tmp_path / "nb.ipynb",
+        [
+            ("code", "import torch\nx = torch.ones(2, requires_grad=True)\ny = x - 2"),
+            ("code", "y.grad_fn"),
+            ("code", "y.grad_fn.next_functions[0][0]"),
+        ],
+    )
+    assert _outputs(path) == [
+        ("y.grad_fn", "<SubBackward0 object>\n"),
+        ("y.grad_fn.next_functions[0][0]", "<AccumulateGrad object>\n"),
+    ]
 
 
 # ----------------------------------------------------------------------------- titles
