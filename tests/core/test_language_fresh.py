@@ -46,9 +46,19 @@ def printed(result: RunResult) -> str:
 
 
 def plain(code: str) -> str:
+    """What ``code`` prints run as plain Python in this process (on the Agg canvas, its
+    figures closed after: later tests record figures here)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(textwrap.dedent(code), {"__name__": "__main__"})
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(textwrap.dedent(code), {"__name__": "__main__"})
+    finally:
+        plt.close("all")
     return out.getvalue()
 
 
