@@ -169,3 +169,41 @@ torch.tanh(big.reshape(40, 40)).sum().backward()
     text = inspector.toPlainText()
     assert "40×40" in text and "min" in text and "max" in text
     assert "—" not in text.split("Local derivative")[1]
+
+
+LEAF_VS_NONLEAF = """import torch
+import torch.nn.functional as F
+x = torch.ones(1, 3)
+W = torch.ones(3, 2, requires_grad=True)
+b = torch.ones(1, 2, requires_grad=True)
+y = torch.ones(1, 2)
+z = (x @ W) + b
+y_pred = F.relu(z)
+loss = F.mse_loss(y_pred, y)
+loss.backward()
+"""
+
+
+def test_the_upstream_is_shown_from_the_tensors_gradient_step(panel) -> None:
+    """``y_pred receives its gradient`` (its tensor's hook, before the node's receive step):
+    the graph's edge already shows the arriving gradient, so the rule shows it too, not "…"."""
+    trace = record_scenario(scenario_from_source(LEAF_VS_NONLEAF, "case.py"), trusted=True)
+    inspector, session = panel(trace)
+    (hook,) = [s for s in trace.steps if s.kind == "tensor_hook" and s.text.startswith("y_pred")]
+    (rec,) = [r for r in trace.passes[0].nodes if r.node == hook.node]
+    assert rec.receive_step is not None and hook.index < rec.receive_step
+    session.go_to(hook.index)
+    assert inspector.shown_node == hook.node
+    text = inspector.toPlainText()
+    # PyTorch's gradient of the loss with respect to y_pred
+    W = torch.ones(3, 2, requires_grad=True)
+    y_pred = torch.relu(torch.ones(1, 3) @ W + torch.ones(1, 2))
+    y_pred.retain_grad()
+    torch.nn.functional.mse_loss(y_pred, torch.ones(1, 2)).backward()
+    expected = y_pred.grad
+    assert expected is not None and expected.tolist() == [[3.0, 3.0]]
+    rule_rows = [line for line in text.split("\n") if "⊙" in line and "[[1, 1]]" in line]
+    assert rule_rows, text
+    assert not rule_rows[-1].lstrip().startswith("…"), text  # the upstream is not hidden
+    all_shown(rule_rows[-1].split("⊙")[0], expected)
+    assert "=  …" in rule_rows[-1] or rule_rows[-1].rstrip().endswith("…")  # not computed yet

@@ -28,7 +28,9 @@ def rule_as_of(trace: Trace, pass_index: int, index: int, k: int) -> ChainRule:
     rec = trace.passes[pass_index].nodes[index]
     if rec.compute_step is not None and rec.compute_step <= k:
         return rule
-    received = rec.receive_step is not None and rec.receive_step <= k
+    received = (
+        rec.receive_step is not None and received_from(trace, rec.node, rec.receive_step) <= k
+    )
     if not received:
         fans = contributions(trace, pass_index)
         rule.upstream = [
@@ -38,6 +40,19 @@ def rule_as_of(trace: Trace, pass_index: int, index: int, k: int) -> ChainRule:
         ]
     rule.lines = [pending(line, hide_incoming=not received) for line in rule.lines]
     return rule
+
+
+def received_from(trace: Trace, node: str, receive_step: int) -> int:
+    """The step from which ``node``'s upstream is known: its tensor's hook step just before
+    its receive step when it has one (the engine sums the contributions before the node's
+    hooks fire, and the graph's edge shows the gradient from then on), else the receive step."""
+    first = receive_step
+    while first > 0 and first - 1 < len(trace.steps):
+        step = trace.steps[first - 1]
+        if step.kind != "tensor_hook" or step.node != node:
+            break
+        first -= 1
+    return first
 
 
 def arrived(part: Contribution, k: int) -> bool:
