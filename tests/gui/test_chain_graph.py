@@ -198,3 +198,21 @@ class _Option:
 
     def levelOfDetailFromTransform(self, transform) -> float:  # noqa: N802 - Qt's name
         return 1.0
+
+
+@pytest.mark.parametrize("lesson", ["03_two_x_squared_plus_five.py", "14_mlp_training.py"])
+def test_edge_labels_keep_apart_on_edges_side_by_side(qapp, lesson) -> None:
+    """``x * x``'s two edges run side by side, and so do the MLP's: their labels are not
+    drawn touching (two chips that touch read as one label: "100×10 ‖0.0435‖" over "10")."""
+    trace = record_scenario(load_scenario(SCENARIOS / lesson), trusted=True)
+    view = graph_view_for(trace, 0)
+    touching = []
+    for k in range(len(trace.steps)):
+        view.session.go_to(k)
+        labels = view.labels.visible()
+        rects = [lab.sceneBoundingRect().adjusted(-1, -1, 1, 1) for lab in labels]
+        for i, a in enumerate(rects):
+            for j in range(i + 1, len(rects)):
+                if _area(a.intersected(rects[j])) > 0:
+                    touching.append((k, labels[i].text, labels[j].text))
+    assert touching == []

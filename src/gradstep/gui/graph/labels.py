@@ -3,7 +3,7 @@
 At most ``MAX_LABELS`` at once (beyond, only those around the current node); a
 label goes in the middle of its edge when that spot is free, else at the spot
 along the edge (``LABEL_SPOTS``), or beside it, that covers the least of the
-labels placed before it and no node or arrowhead. A big tensor is written as its
+labels placed before it (nor comes within ``GAP`` of one) and no node or arrowhead. A big tensor is written as its
 shape and norm (``4×3 ‖0.2135‖``). The label items are made once and reused from
 step to step.
 """
@@ -29,6 +29,9 @@ MAX_LABELS = 40  # gradient labels shown at once; beyond, only around the curren
 #: where along an edge its label may go (fractions of its length), best first
 LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.16, 0.84)
 MAX_CHARS = 32  # a longer value is cut, with an ellipsis (the inspector shows it whole)
+#: scene units kept free between two labels: two chips that touch read as one
+#: ("100×10 ‖0.0435‖" over "10" on two edges running side by side)
+GAP = 3.0
 
 
 def label_text(value: object) -> str:
@@ -82,12 +85,15 @@ class EdgeLabels:
             self.items.append(label)
         placed: list[QRectF] = []
         hidden = self.blanks(st).edges
-        for label, key in zip(self.items, keys):
-            text = HIDDEN if key in hidden else label_text(grads[key])
+        shown = list(zip(self.items, keys))
+        for label, key in shown:
             middle = self._middle[key]
             assert middle is not None  # keys with a point only
-            label.set_text(text, middle)
-            label.setPos(_free_spot(label, middle, edges.get(key), placed, scene))
+            label.set_text(HIDDEN if key in hidden else label_text(grads[key]), middle)
+        # the widest first: a short label ("10") still finds a gap between them, where
+        # a wide one placed last had only spots touching the others
+        for label, key in sorted(shown, key=lambda lk: -lk[0].boundingRect().width()):
+            label.setPos(_free_spot(label, label.pos(), edges.get(key), placed, scene))
             placed.append(label.sceneBoundingRect())
             label.setVisible(True)
         for label in self.items[len(keys) :]:
@@ -109,29 +115,52 @@ def _free_spot(
 ) -> QPointF:
     """Where along its edge a label covers the least of the other labels and no node:
     the middle when it is free, else the freest spot towards either end (edges that
-    meet at one node would put their labels on top of each other)."""
+    meet at one node would put their labels on top of each other), beside or over it;
+    and when every such spot still touches a label, just clear of that label (two edges
+    running side by side, as ``x * x``'s two, had their labels touch)."""
     if edge is None:
         return middle
     shape = label.boundingRect()
     best, best_cost = middle, math.inf
     aside = shape.width() / 2 + 6  # beside the edge: the label's own half width and a gap
-    for shift in (0.0, aside, -aside):
+    above = shape.height() + 2 * GAP  # over or under it: a nearly level edge has a
+    # neighbour running alongside, where a shift to the side stays on the same line
+    for dx, dy in ((0.0, 0.0), (aside, 0.0), (-aside, 0.0), (0.0, -above), (0.0, above)):
         for t in LABEL_SPOTS:
             p = middle if t == 0.5 else edge.path.pointAtPercent(t)
-            p = QPointF(p.x() + shift, p.y())
-            rect = shape.translated(p)
-            cost = _cost(rect, placed, scene) + (1.0 if shift else 0.0)  # on its edge if it can
+            p = QPointF(p.x() + dx, p.y() + dy)
+            off = 1.0 if dx or dy else 0.0  # on its edge if it can
+            cost = _cost(shape.translated(p), placed, scene) + off
             if cost == 0:
                 return p
+            if cost < best_cost:
+                best, best_cost = p, cost
+    touched = shape.translated(best).adjusted(-GAP, -GAP, GAP, GAP)
+    for other in [r for r in placed if touched.intersects(r)]:
+        for p in _clear_of(other, best, shape):
+            cost = _cost(shape.translated(p), placed, scene) + 1.0
             if cost < best_cost:
                 best, best_cost = p, cost
     return best
 
 
+def _clear_of(other: QRectF, p: QPointF, shape: QRectF) -> list[QPointF]:
+    """``p`` moved right, left, up or down just far enough that a label of ``shape`` there
+    keeps ``GAP`` from ``other``."""
+    w, h = shape.width() / 2 + GAP + 0.5, shape.height() / 2 + GAP + 0.5
+    return [
+        QPointF(other.right() + w, p.y()),
+        QPointF(other.left() - w, p.y()),
+        QPointF(p.x(), other.top() - h),
+        QPointF(p.x(), other.bottom() + h),
+    ]
+
+
 def _cost(rect: QRectF, placed: list[QRectF], scene: QGraphicsScene) -> float:
-    """How much of the other labels ``rect`` covers; a node or an arrowhead under it costs
-    as much as a whole label."""
-    cost = sum(_area(rect.intersected(r)) for r in placed)
+    """How much of the other labels ``rect`` covers, or comes within ``GAP`` of; a node or
+    an arrowhead under it costs as much as a whole label."""
+    near = rect.adjusted(-GAP, -GAP, GAP, GAP)
+    cost = sum(_area(near.intersected(r)) for r in placed)
     for item in scene.items(rect):
         if not item.isVisible():
             continue
