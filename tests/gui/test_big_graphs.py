@@ -374,3 +374,35 @@ def test_overview_map_stays_small_in_a_small_pane(qtbot, window, stack) -> None:
     assert minimap.width() <= 0.3 * vp.width() + 4
     assert minimap.height() <= 0.3 * vp.height() + 4
     assert minimap.height() < big.height()  # drawn again, smaller
+
+
+def test_overview_map_moves_off_the_current_node(qtbot, window, stack) -> None:
+    """The map sits bottom right, but not over the node the lecture is at: scrolled there,
+    it moves to another corner (the outsider's y_pred and loss were under it)."""
+    from PySide6.QtCore import QRect
+
+    from gradstep.gui.graph.minimap import MARGIN
+
+    open_and_wait(qtbot, window, stack)
+    graph, minimap = window.graph, window.graph.minimap
+    window.session.go_to(window.trace.passes[0].first_step + 3)
+    current = graph._current_item()
+    assert current is not None
+    graph.resize(460, 340)
+    graph.fitter.zoom(4.0)  # bigger than the pane both ways: it scrolls freely
+    qtbot.wait(100)
+    assert minimap.isVisible()
+    vp = graph.viewport().rect()
+    size = minimap.size()
+    corner = QRect(  # the bottom right corner's spot, in viewport coordinates
+        vp.right() - MARGIN - size.width(), vp.bottom() - MARGIN - size.height(), *size.toTuple()
+    )
+    # scroll so that the current node is where the map sits, bottom right
+    at = QPointF(graph.mapFromScene(current.sceneBoundingRect().center()))
+    shift = at - QPointF(corner.center())
+    graph.centerOn(graph.mapToScene((QPointF(vp.center()) + shift).toPoint()))
+    node = graph.mapFromScene(current.sceneBoundingRect()).boundingRect()
+    assert node.intersects(corner)
+    minimap.place()
+    assert minimap.isVisible()
+    assert not node.intersects(minimap.geometry().translated(-graph.viewport().pos()))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from gradstep.gui.graph.items import EdgeLabel, NodeItem
 from gradstep.gui.theme import Theme
 
 LONG, SHORT = 240, 150  # the overview's sides, the long one along the graph's longer side
@@ -16,6 +17,9 @@ MIN_FILL = 0.4  # a very long graph is stretched across to at least this share o
 PANE_SHARE = 0.28  # the overview covers at most this share of the pane's width and height
 MARGIN = 10
 REFRESH_MS = 400  # after a step, the colours of the overview are redrawn this much later
+#: the view's corners the overview may sit in, the first preferred
+CORNERS = ("bottom right", "bottom left", "top right", "top left")
+CURRENT_COST = 100.0  # the current node under the map: worse than any number of others
 
 
 class Minimap(QWidget):
@@ -29,6 +33,7 @@ class Minimap(QWidget):
         self.items = items
         self.theme = theme  # the view's, as it is now
         self.wanted = True  # the user's choice (View ▸ Overview)
+        self.corner = CORNERS[0]  # where it sits: it moves only to uncover the graph
         self._image: QImage | None = None
         self._source = QRectF()
         self._sx = self._sy = 1.0
@@ -104,7 +109,9 @@ class Minimap(QWidget):
         self.update()
 
     def place(self) -> None:
-        """Bottom right of the view; shown only when the graph does not fit in it."""
+        """In a corner of the view: bottom right, unless the graph under it there is more
+        than in another corner (the current node counts most); shown only when the graph
+        does not fit in the view."""
         if self._image is None or not self.wanted:
             self.hide()
             return
@@ -114,11 +121,41 @@ class Minimap(QWidget):
             return
         size = self._image.size() + QSize(2, 2)
         self.resize(size)
-        vp = self.view.viewport().geometry()
-        self.move(vp.right() - size.width() - MARGIN, vp.bottom() - size.height() - MARGIN)
         visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         whole = visible.contains(self.view.sceneRect().adjusted(30, 30, -30, -30))
+        if not whole:
+            spots = self._corners(size)
+            # the corner it is in first: of equally good corners, it stays where it is
+            order = [self.corner, *(c for c in CORNERS if c != self.corner)]
+            self.corner = min(order, key=lambda c: self.covered(QRect(spots[c], size)))
+            self.move(spots[self.corner])
         self.setVisible(not whole)
+
+    def _corners(self, size: QSize) -> dict[str, QPoint]:
+        """Where the map's top left goes in each corner of the viewport (view coordinates)."""
+        vp = self.view.viewport().geometry()
+        left, top = vp.left() + MARGIN, vp.top() + MARGIN
+        right = vp.right() - size.width() - MARGIN
+        bottom = vp.bottom() - size.height() - MARGIN
+        return {
+            "bottom right": QPoint(right, bottom),
+            "bottom left": QPoint(left, bottom),
+            "top right": QPoint(right, top),
+            "top left": QPoint(left, top),
+        }
+
+    def covered(self, rect: QRect) -> float:
+        """How much of the graph a map at ``rect`` (view coordinates) would hide: a node
+        or a gradient label each, the current node most."""
+        where = rect.translated(-self.view.viewport().geometry().topLeft())
+        area = self.view.mapToScene(where).boundingRect()
+        current = self.items()[2]
+        cost = 0.0
+        for item in self.view.scene().items(area):
+            if not item.isVisible() or not isinstance(item, (NodeItem, EdgeLabel)):
+                continue
+            cost += CURRENT_COST if item is current else 1.0
+        return cost
 
     def to_map(self, p: QPointF) -> QPointF:
         return QPointF(
