@@ -277,3 +277,61 @@ def test_a_loop_of_many_rounds_keeps_its_rows_bounded(monkeypatch) -> None:
         == f"rounds 901–999 of `for t in range(1000):` summarised (no steps): loss {900**2:.4g} → {998**2:.4g}"
     )
     assert loads(dumps(trace)).loops == trace.loops
+
+
+def test_loops_inside_a_top_level_with_block_have_rounds_too() -> None:
+    # makemore trains inside `with torch.no_grad():`; two loops in one block, each its own
+    source = (
+        "import torch\nw = torch.zeros(1)\nwith torch.no_grad():\n"
+        "    for t in range(150):\n        loss = (w - t).pow(2).sum()\n"
+        "    z = w + 1\n"
+        "    for k in range(130):\n        loss = (w - 2 * k).pow(2).sum()\n"
+    )
+    trace = record_scenario(scenario_from_source(source, "with.py"))
+    assert trace.error is None, trace.error
+    first, second = trace.loops
+    assert (first.line, first.text, second.line, second.text) == (
+        4,
+        "for t in range(150):",
+        7,
+        "for k in range(130):",
+    )
+    assert first.summarised == [r for r in range(1, 151) if not rounds.detailed(r)]
+    assert second.summarised == [r for r in range(1, 131) if not rounds.detailed(r)]
+    assert [row[0] for row in second.values] == [float(2 * (r - 1)) ** 2 for r in second.summarised]
+    assert trace.stats["summarised_rounds"] == first.summarised_count + second.summarised_count
+    texts = [s.text for s in trace.steps]
+    assert texts.index("z = w + 1") > texts.index(
+        f"rounds 101–150 of `for t in range(150):` summarised (no steps): loss {100**2:.4g} → {149**2:.4g}"
+    )
+    assert texts[-1].startswith("rounds 101–130 of `for k in range(130):`")
+    # a loop inside a function is not counted in rounds: each statement there is no step
+    trace = record_scenario(
+        scenario_from_source(
+            "def f():\n    s = 0\n    for i in range(300):\n        s += i\n    return s\n\nv = f()\n",
+            "fn.py",
+        )
+    )
+    assert trace.loops == [] and trace.error is None
+
+
+def test_a_time_limit_in_a_notebooks_loop_says_its_cell() -> None:
+    from gradstep.record.deadline import Deadline
+
+    # as the loader converts a notebook: a marker line per cell; the loop in a with block
+    source = (
+        "# %%\nimport torch\ntotal = 0\n# %%\nwith torch.no_grad():\n"
+        "    for i in range(10**9):\n        total += i\n"
+    )
+    record_scenario(scenario_from_source(source.split("with")[0], "warm.ipynb"))  # imports
+    scenario = scenario_from_source(source, "nb.ipynb")
+    deadline = Deadline(1.0, scenario.path)
+    deadline.start()
+    try:
+        trace = record_scenario(scenario, deadline=deadline)
+    finally:
+        deadline.stop()
+    assert trace.error is not None and trace.error.type == "TimeLimit"
+    assert trace.error.message.endswith(
+        " of `for i in range(10**9):` (cell 2, line 2); the steps before it are kept"
+    )

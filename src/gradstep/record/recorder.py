@@ -69,7 +69,7 @@ class Recorder:
         self._statements = Statements(self._builder, self._snapshots)
         self._passes = BackwardPasses(self._builder, self._snapshots, jacobians=jacobians)
         namespace[STEP] = self._statements.nested
-        namespace[rounds.ROUNDS] = self._statements.rounds
+        namespace[rounds.ROUNDS] = self._statements.round_items
         namespace[rounds.ROUND] = self._statements.next_round
         namespace[rounds.DETAILED] = True
 

@@ -181,13 +181,30 @@ def two_bodies(loop: ast.For | ast.While, plain: list[ast.stmt]) -> ast.For | as
     pick = ast.If(test=ast.Name(DETAILED, ast.Load()), body=loop.body, orelse=plain)
     _at(pick.test, first)
     loop.body = [ast.copy_location(pick, first)]
-    pick.end_lineno, pick.end_col_offset = first.lineno, first.col_offset
+    last = plain[-1]  # the body as written ends where it did
+    pick.end_lineno, pick.end_col_offset = last.end_lineno, last.end_col_offset
     return loop
 
 
 def plain_copy(body: list[ast.stmt]) -> list[ast.stmt]:
     """The loop's body as written, before the step marks go in (they go in in place)."""
     return copy.deepcopy(body)
+
+
+def outer_loops(stmt: ast.stmt) -> list[ast.For | ast.While]:
+    """The loops whose rounds are counted: a top-level ``for``/``while``, or the outermost
+    ones in a top-level ``with``, ``if`` or ``try`` (makemore trains inside ``with
+    torch.no_grad():``); not those in functions, classes or other loops."""
+    if isinstance(stmt, ast.For | ast.While):
+        return [stmt]
+    found: list[ast.For | ast.While] = []
+    if isinstance(stmt, ast.With | ast.If | ast.Try | ast.TryStar):
+        bodies = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+        bodies += [h.body for h in getattr(stmt, "handlers", [])]
+        for body in bodies:
+            for child in body:
+                found += outer_loops(child)
+    return found
 
 
 def _call(name: str, *args: ast.expr) -> ast.Call:

@@ -81,6 +81,7 @@ class Statements:
         self._stretch = 0  # the first round of the stretch being summarised
         self._stretch_out = 0  # where its output starts
         self._by_round = False  # after a stretch, steps say which round they are in
+        self._loop_nodes: dict[int, ast.For | ast.While] = {}  # line -> loop with rounds
 
     def run(self, stmt: ast.stmt, text: str | None = None) -> bool:
         """Run one top-level statement and make its steps; False when the scenario must stop.
@@ -93,26 +94,14 @@ class Statements:
         self._runs = {stmt.lineno: 1}
         self._open = _Open(stmt.lineno, text, 0, top=True)
         self._builder.provenance.statement(stmt.lineno)
-        self._loop = None
-        if isinstance(stmt, ast.For | ast.While):
-            self._loop = rounds.LoopSeries(stmt, self._source.line(stmt.lineno))
-        self._round, self._by_round = 0, False
-        self._builder.pass_rounds = []
+        self._loop, self._loop_nodes = None, {}
         with captured_output(self._out) as self._caught:
             error = self._within_time_limit(self._execute(stmt))
             self._rounds_over(error)
-            self._builder.loop_round = 0
             if error is None:  # a cell's last statement: what it left open is shown now
                 self._builder.figures.statement_ran(stmt.lineno)
-        if self._loop is not None and self._loop.record.summarised_count:
-            self._loop.record.full_rounds = rounds.FULL_ROUNDS
-            self._loop.record.passes = self._builder.pass_rounds
-            self._builder.trace.loops.append(self._loop.record)
-            stats = self._builder.trace.stats
-            stats["summarised_rounds"] = (
-                stats.get("summarised_rounds", 0) + self._loop.record.summarised_count
-            )
         error = self._where_in_the_loop(error)
+        self._loop_done()
         limit = self._close_statement(stmt, text, first_step)
         error = error or limit  # the first error is the one to report
         if error is not None:
@@ -145,7 +134,7 @@ class Statements:
         builder.line = line
         self._open = self._opened_nested(line)
 
-    def rounds(self, iterable: Any, line: int) -> Iterator[Any]:
+    def round_items(self, iterable: Any, line: int) -> Iterator[Any]:
         """A top-level ``for`` loop's iterator (see ``rounds.two_bodies``): each item
         begins a round."""
         next_round = self.next_round
@@ -154,21 +143,23 @@ class Statements:
             yield item
 
     def next_round(self, line: int) -> bool:
-        """A round of the top-level loop begins (its header has fetched what it needs): the
+        """A round of a top-level loop begins (its header has fetched what it needs): the
         one that ended leaves its row if it was summarised, and this one is recorded in full
         or summarised (see :mod:`gradstep.record.rounds`). True, for a ``while``'s test."""
         builder, loop = self._builder, self._loop
         builder.deadline.check()
+        if loop is None or loop.record.line != line:  # the loop's first round
+            loop = self._loop_begins(line)
         ended = self._round
         self._round = builder.loop_round = upcoming = ended + 1
         full = rounds.detailed(upcoming)
         if builder.summarising:
             if not full:
                 with aside():
-                    loop.add(ended, builder.ns)  # type: ignore[union-attr]
+                    loop.add(ended, builder.ns)
                 return True
             with aside():
-                loop.add(ended, builder.ns)  # type: ignore[union-attr]
+                loop.add(ended, builder.ns)
             self._end_stretch(ended)
             # the detailed round is stepped from its header, which is about to bind
             builder.provenance.line(line)
@@ -180,8 +171,33 @@ class Statements:
             return True
         elif self._by_round:
             self._runs = {line: 1}  # counted within the round (see _opened_nested)
-        loop.detailed_round(upcoming)  # type: ignore[union-attr]
+        loop.detailed_round(upcoming)
         return True
+
+    def _loop_begins(self, line: int) -> rounds.LoopSeries:
+        """The first round of the loop at ``line``: the one before it in this top-level
+        statement (another loop in the same ``with`` block) is over."""
+        self._rounds_over(None)
+        self._loop_done()
+        loop = rounds.LoopSeries(self._loop_nodes[line], self._source.line(line))
+        self._loop, self._round, self._by_round = loop, 0, False
+        self._builder.pass_rounds = []
+        return loop
+
+    def _loop_done(self) -> None:
+        """The loop's record goes into the trace, if any of its rounds were summarised."""
+        loop, builder = self._loop, self._builder
+        builder.loop_round, self._loop = 0, None
+        if loop is None or not loop.record.summarised_count:
+            return
+        loop.record.full_rounds = rounds.FULL_ROUNDS
+        loop.record.passes = builder.pass_rounds
+        builder.trace.loops.append(loop.record)
+        stats = builder.trace.stats
+        stats["summarised_rounds"] = (
+            stats.get("summarised_rounds", 0) + loop.record.summarised_count
+        )
+        self._loop = None
 
     def _start_stretch(self, first: int) -> None:
         """Summarised rounds begin with round ``first``: the previous round's last step is
@@ -249,9 +265,12 @@ class Statements:
             return error
         if self._loop is None or self._round < 1 or "in round" in str(error):
             return error
+        if _scenario_line(error, self._builder.filename) not in self._loop.lines:
+            return error  # after the loop
         record = self._loop.record
         where = (
-            f"{error}, in round {self._round:,} of `{record.text}` (line {record.line}); "
+            f"{error}, in round {self._round:,} of `{record.text}` "
+            f"({self._builder.trace.scenario.where(record.line)}); "
             "the steps before it are kept"
         )
         return LimitExceeded("time", where).with_traceback(error.__traceback__)
@@ -267,12 +286,11 @@ class Statements:
                 if shown is not None:
                     print(shown)
             else:
-                plain = (
-                    rounds.plain_copy(stmt.body) if isinstance(stmt, ast.For | ast.While) else []
-                )
-                marked = builder.provenance.instrument(stmt)
-                if isinstance(marked, ast.For | ast.While):
-                    marked = rounds.two_bodies(marked, plain)
+                loops = rounds.outer_loops(stmt)
+                plain = [rounds.plain_copy(loop.body) for loop in loops]
+                marked = builder.provenance.instrument(stmt)  # in place: the loops stay
+                for loop, body in zip(loops, plain):
+                    self._loop_nodes[loop.lineno] = rounds.two_bodies(loop, body)
                 code = compile(ast.Module([marked], type_ignores=[]), builder.filename, "exec")
                 exec(code, builder.ns)
         except BaseException as e:  # noqa: BLE001 - raise BaseException(...), SystemExit, limits
@@ -384,6 +402,17 @@ class Statements:
         ]
         nodes = builder.walk(roots, new_only=True)
         return capture.register(nodes, names, line=builder.line, step=len(builder.trace.steps))
+
+
+def _scenario_line(error: BaseException, filename: str) -> int | None:
+    """The innermost line of the scenario in ``error``'s traceback."""
+    line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def _ordinal(n: int) -> str:
