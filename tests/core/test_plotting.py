@@ -157,6 +157,29 @@ def test_gradient_flow_and_pass_series_match_torch() -> None:
         assert series.grad["model.0.weight"][k] == pytest.approx(float(w.norm()), rel=1e-5)
 
 
+def test_the_loss_of_every_round_of_a_long_loop_is_plotted() -> None:
+    # 250 rounds: 22 recorded in full (their passes), 228 summarised (a row each)
+    source = MLP.replace("range(3)", "range(250)")
+    trace = record(source)
+    losses = []
+    exec(
+        source.replace("    opt.step()", "    losses.append(loss.item())\n    opt.step()"),
+        {"losses": losses},
+    )
+    series = pass_series(trace)
+    assert len(series.passes) == 22 and len(series.loss) == 22  # the passes' own plot
+    rounds = series.over_rounds
+    assert rounds is not None and rounds.name == "loss" and rounds.line == 8
+    assert rounds.rounds == list(range(1, 251))
+    assert rounds.loss == losses  # PyTorch's numbers, every round
+    full = [r for r, d in zip(rounds.rounds, rounds.detailed) if d]
+    assert full == [*range(1, 21), 100, 200]
+    assert rounds.pass_round == dict(enumerate(full))  # the cursor's pass -> its round
+    assert rounds.detail == "rounds 1–20, 100, 200 in full detail; 228 summarised"
+    # a short loop has no rounds plot: its passes are all its rounds
+    assert pass_series(record(MLP)).over_rounds is None
+
+
 def test_vanishing_gradients_are_named() -> None:
     trace = record(
         "import torch\nw = [torch.tensor(0.5, requires_grad=True) for _ in range(2)]\n"

@@ -111,6 +111,21 @@ def _verdict(params: list[ParamFlow]) -> str:
 
 
 @dataclass
+class RoundLoss:
+    """A long loop's loss over every round (see ``LoopRounds``): the summarised rounds'
+    rows and the detailed rounds' passes, in round order."""
+
+    line: int
+    text: str  # the loop's header
+    name: str  # what the loss is called
+    detail: str  # which rounds are in full detail and how many summarised
+    rounds: list[int] = field(default_factory=list)  # ascending
+    loss: list[float] = field(default_factory=list)  # NaN where unknown
+    detailed: list[bool] = field(default_factory=list)  # the round was recorded in full
+    pass_round: dict[int, int] = field(default_factory=dict)  # pass index -> its round
+
+
+@dataclass
 class PassSeries:
     """Per backward pass: each leaf's gradient and the loss (the pass's root value)."""
 
@@ -122,6 +137,8 @@ class PassSeries:
     # leaf name -> the gradient received in each pass (same reduction)
     incoming: dict[str, list[float]] = field(default_factory=dict)
     reduction: dict[str, str] = field(default_factory=dict)  # leaf name -> "value" or "norm"
+    #: the loss over every round of a long loop whose later rounds were summarised
+    over_rounds: RoundLoss | None = None
 
     @property
     def has_loss(self) -> bool:
@@ -177,7 +194,37 @@ def pass_series(trace: Trace) -> PassSeries:
             series.grad[name][k] = after
             series.incoming[name][k] = _reduce(_incoming(rec))[0]
             series.reduction[name] = how
+    series.over_rounds = round_loss(trace, series)
     return series
+
+
+def round_loss(trace: Trace, series: PassSeries) -> RoundLoss | None:
+    """The loss of every round of the longest summarised loop that follows it: a row of
+    the summary for each summarised round (as many as the trace keeps), the loss of the
+    round's last pass for each detailed round."""
+    name = series.loss_name
+    loops = [lp for lp in trace.loops if name and name in lp.names and lp.passes]
+    if not loops or name is None:
+        return None
+    loop = max(loops, key=lambda lp: lp.summarised_count)
+    column = loop.names.index(name)
+    by_round: dict[int, tuple[float, bool]] = {}
+    for r, row in zip(loop.summarised, loop.values):
+        v = scalar(row[column]) if column < len(row) else None
+        by_round[r] = (v if v is not None else math.nan, False)
+    pass_round: dict[int, int] = {}
+    for p, r in loop.passes:  # several passes in a round: the last one's loss
+        pass_round[p] = r
+        if 0 <= p < len(series.loss):
+            by_round[r] = (series.loss[p], True)
+    detail = loop.detail_text().split(" (")[0]  # without the names each row holds
+    out = RoundLoss(loop.line, loop.text, name, detail, pass_round=pass_round)
+    for r in sorted(by_round):
+        v, full = by_round[r]
+        out.rounds.append(r)
+        out.loss.append(v)
+        out.detailed.append(full)
+    return out
 
 
 def first_nonfinite(trace: Trace) -> dict[str, int]:

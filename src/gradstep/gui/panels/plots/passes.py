@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 from gradstep.gui.panels.plots.base import ThemedLayout
 from gradstep.gui.theme import Theme
 from gradstep.plotting import gradient_flow, pass_series
-from gradstep.plotting.flow import GradientFlow, PassSeries
+from gradstep.plotting.flow import GradientFlow, PassSeries, RoundLoss
 from gradstep.trace.model import Trace
 
 
@@ -121,6 +122,8 @@ class PassSeriesPlot(ThemedLayout):
     def clear_plot(self, text: str = "Several backward passes show here") -> None:
         self.clear()
         self.series, self._markers = None, []
+        self._round_marker: pg.InfiniteLine | None = None
+        self.round_items: tuple[pg.PlotDataItem, pg.PlotDataItem] | None = None
         self._message(text)
 
     def set_trace(self, trace: Trace) -> None:
@@ -137,13 +140,17 @@ class PassSeriesPlot(ThemedLayout):
             return
         self.clear()
         self.series, self._markers = series, []
+        self._round_marker, self.round_items = None, None
         self.loss_item: pg.PlotDataItem | None = None
         self.grad_items: dict[str, pg.PlotDataItem] = {}
         t = self.theme
         x = np.arange(1, len(series.passes) + 1)
         ticks = [[(int(i), str(int(i))) for i in x]] if len(x) <= 20 else None
         row = 0
-        if series.has_loss:
+        if series.over_rounds is not None:  # a long loop: the loss of every round
+            self._plot_rounds(series.over_rounds, row)
+            row += 1
+        elif series.has_loss:
             loss = self._plot(f"{series.loss_name or 'loss'} per pass", row=row)
             self.loss_item = loss.plot(
                 x,
@@ -178,6 +185,33 @@ class PassSeriesPlot(ThemedLayout):
         if ticks:
             grads.getAxis("bottom").setTicks(ticks)
 
+    def _plot_rounds(self, rounds: RoundLoss, row: int) -> None:
+        """The loss of each round as a line, the rounds recorded in full as dots on it (their
+        steps and passes can be stepped through), the loop's own words under it."""
+        t = self.theme
+        title = f"{rounds.name} per round of <code>{escape(rounds.text)}</code>"
+        item = self._plot(title, row=row)
+        x, y, full = _round_arrays(rounds)
+        line = item.plot(x, y, pen=pg.mkPen(t.muted_text, width=1.5), connect="finite")
+        dots = item.plot(
+            x[full],
+            y[full],
+            pen=None,
+            symbol="o",
+            symbolBrush=t.current,
+            symbolPen=pg.mkPen(t.background),
+            symbolSize=7,
+        )
+        finite = y[np.isfinite(y)]
+        if finite.size and finite.min() > 0 and finite.max() > 100 * finite.min():
+            item.setLogMode(y=True)  # a training loss falls by decades
+        item.setLabel("bottom", f"round — {rounds.detail}", color=t.muted_text)
+        legend = self._legend(row=row, col=1)
+        legend.addItem(line, "every round (summarised)")
+        legend.addItem(dots, "recorded in full")
+        self.round_items = (line, dots)
+        self._round_marker = self._marker(item)
+
     def _same_shape(self, series: PassSeries) -> bool:
         """The plots on screen can take ``series`` as new data (building them costs ~0.1 s)."""
         old = self.series
@@ -188,6 +222,7 @@ class PassSeriesPlot(ThemedLayout):
             and old.has_loss == series.has_loss
             and old.reduction == series.reduction
             and list(old.grad) == list(series.grad)
+            and _round_shape(old.over_rounds) == _round_shape(series.over_rounds)
         )
 
     def _update(self, series: PassSeries) -> None:
@@ -195,6 +230,10 @@ class PassSeriesPlot(ThemedLayout):
         self.series = series
         if self.loss_item is not None:
             self.loss_item.setData(x, series.loss)
+        if self.round_items is not None and series.over_rounds is not None:
+            rx, ry, full = _round_arrays(series.over_rounds)
+            self.round_items[0].setData(rx, ry)
+            self.round_items[1].setData(rx[full], ry[full])
         for name, values in series.grad.items():
             self.grad_items[name].setData(x, values)
 
@@ -207,8 +246,29 @@ class PassSeriesPlot(ThemedLayout):
         return line
 
     def set_pass(self, pass_index: int | None) -> None:
-        """Mark the pass the cursor is in (None hides the mark)."""
+        """Mark the pass the cursor is in (None hides the mark); on the loss of every
+        round, the round that pass belongs to."""
         for line in self._markers:
             line.setVisible(pass_index is not None)
             if pass_index is not None:
                 line.setPos(pass_index + 1)
+        rounds = self.series.over_rounds if self.series is not None else None
+        if self._round_marker is not None and rounds is not None:
+            at = rounds.pass_round.get(pass_index) if pass_index is not None else None
+            self._round_marker.setVisible(at is not None)
+            if at is not None:
+                self._round_marker.setPos(at)
+
+
+def _round_arrays(rounds: RoundLoss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.asarray(rounds.rounds, dtype=float),
+        np.asarray(rounds.loss, dtype=float),
+        np.asarray(rounds.detailed, dtype=bool),
+    )
+
+
+def _round_shape(rounds: RoundLoss | None) -> tuple[object, ...] | None:
+    if rounds is None:
+        return None
+    return (rounds.line, rounds.name, rounds.rounds, rounds.detailed)
