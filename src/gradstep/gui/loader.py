@@ -32,9 +32,12 @@ class LoadResult:
 
     @property
     def ok(self) -> bool:
-        """A trace worth showing: it ran (possibly into an exception, which is a step)."""
+        """A trace worth showing: it ran (possibly into an exception, which is a step, or
+        into a limit after steps worth stepping through: a long loop stopped in round
+        1,485,898 keeps the rounds before)."""
         err = self.trace.error
-        return err is None or (err.kind not in FATAL_KINDS and len(self.trace.steps) > 1)
+        shown = err is None or err.kind not in FATAL_KINDS or err.kind == "limit"
+        return err is None or (shown and len(self.trace.steps) > 1)
 
     @property
     def message(self) -> str:

@@ -37,6 +37,10 @@ class NotesView(QTextBrowser, FollowsSession):
         parts = [f"# {info.title}" if info.title else ""]
         if info.summary:
             parts.append(info.summary)
+        trace = self.session.trace
+        for loop in trace.loops:  # a long loop's later rounds are summarised: say which are not
+            where = info.where(loop.line)
+            parts.append(f"*The loop `{loop.text}` ({where}): {loop.detail_text()}.*")
         self._notes = []
         for cell in info.cells:
             if cell.get("kind") == "markdown" and cell.get("text", "").strip():
