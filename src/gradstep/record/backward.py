@@ -8,14 +8,16 @@ its roots, hooks it, lets the real engine run, and turns the hook events into st
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gc
+import itertools
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, Literal
 
 import torch
@@ -66,6 +68,8 @@ class BackwardPasses:
         self._snapshots = snapshots
         self._jacobians = jacobians
         self._source = SourceText(builder.scenario.source)  # for each pass's call as written
+        # a grouped call's text, by the scenario's code and instruction running it
+        self._call_texts: dict[tuple[CodeType, int], str] = {}
 
     @contextlib.contextmanager
     def patched_autograd(self) -> Iterator[None]:
@@ -108,11 +112,35 @@ class BackwardPasses:
         while frame is not None:
             code = frame.f_code
             if code.co_filename == self._builder.filename:
-                break
+                if outermost is None:
+                    return None
+                return self._call_text(frame) or f"{outermost}()"
             if not code.co_filename.endswith(_ENTRY_FILES) and code.co_name not in _DISPATCH:
                 outermost = code.co_name
             frame = frame.f_back
         return f"{outermost}()" if outermost is not None else None
+
+    def _call_text(self, frame: FrameType) -> str | None:
+        """The scenario's call running in ``frame``, as written (``jacrev(f)(x)``,
+        ``hessian(f, x)``), not torch's wrapper that made the backward calls
+        (``wrapper_fn``); the interpreter keeps each instruction's source span."""
+        key = (frame.f_code, frame.f_lasti)
+        text = self._call_texts.get(key)
+        if text is None:
+            span = next(
+                itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None), None
+            )
+            text = ""
+            line, end_line, col, end_col = span or (None, None, None, None)
+            if line is not None and col is not None:
+                where = ast.Pass(
+                    lineno=line, end_lineno=end_line, col_offset=col, end_col_offset=end_col
+                )
+                text = " ".join(self._source.segment(where).split())
+                if len(text) > _LABEL_CHARS:
+                    text = text[: _LABEL_CHARS - 1] + "…"
+            self._call_texts[key] = text
+        return text or None
 
     def _grouped(self, caller: str, run: Callable[[], Any]) -> Any:
         """A backward call made by a library function: run as it is, counted in one group
