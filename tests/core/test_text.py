@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gradstep.trace.model import Trace
+from gradstep.trace.model import ScenarioInfo, Step, Trace, VariableState
 from gradstep.trace.text import step_label, step_number, step_table
 
 GOLDEN = Path(__file__).parent.parent / "gui" / "golden" / "sin_of_square.trace.json"
@@ -58,7 +58,7 @@ def test_statement_rows_say_what_changed() -> None:
     assert rows[0].endswith("x = 3")
     assert rows[1].endswith("x.grad = 6")
     assert rows[2].endswith("x = 2.4000")
-    assert rows[3].endswith("del x")
+    assert rows[3].endswith("x: tensor → no tensor")  # del x, or x = 3: said as a change
     assert rows[4].endswith("→ 1")
 
 
@@ -154,3 +154,31 @@ def test_trace_json_printed_by_the_cli_is_the_same_data_with_nothing_active(
     assert _active(out) == []
     document = json.loads(out)
     assert document["steps"][0]["output"] == "\x1b[2J\x9b31m\u202e\n"
+
+
+def _tensor(value: list[float]) -> VariableState:
+    return VariableState([], "float32", False, True, None, value, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        # repro/rebind_tuple.py: inputs = (torch.rand(1), torch.rand(1)); inputs = torch.randn(3)
+        (
+            {"inputs": _tensor([1.5, 0.5, 2.0]), "inputs[0]": None, "inputs[1]": None},
+            "inputs: (tensor, tensor) → [1.5000, 0.5000, 2]",
+        ),
+        ({"inputs[0]": None, "inputs[1]": None}, "inputs: (tensor, tensor) → no tensor"),
+        (
+            {"y": None, "y[0]": _tensor([1.0]), "y[1]": _tensor([0.0])},
+            "y: tensor → (tensor, tensor), y[0] = [1], y[1] = [0]",
+        ),
+        ({"m.weight": None, "m.bias": None}, "m: (weight, bias) → no tensor"),
+    ],
+)
+def test_a_rebound_name_reads_as_a_change_of_value(changes, said) -> None:
+    trace = Trace(scenario=ScenarioInfo(path="s.py", title="s", summary="", source=""))
+    trace.steps = [Step(0, "statement", 1, "inputs = torch.randn(3)", variables=changes)]
+    row = step_table(trace).splitlines()[3]
+    assert row.endswith(said), row
+    assert "del " not in row

@@ -11,6 +11,7 @@ source, printed output, messages, names): every cell passes through
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gradstep.trace.chainrule import chain_rule_at
@@ -121,14 +122,66 @@ def taught_chain_line(trace: Trace, step: Step) -> str:
     return rule.one_line() if rule is not None else ""
 
 
+#: where a variable's name ends its holder's: ``inputs[0]`` of ``inputs``, ``model.weight``
+_HOLDER = re.compile(r"^([^\[.]+)([\[.].*)$")
+
+
+def _unbound_parts(step: Step) -> dict[str, list[str]]:
+    """The names a statement unbound, by the name that held them (``inputs`` for
+    ``inputs[0]``; a plain name holds itself)."""
+    parts: dict[str, list[str]] = {}
+    for name, new in step.variables.items():
+        if new is None:
+            found = _HOLDER.match(name)
+            holder, part = (found.group(1), found.group(2)) if found else (name, "")
+            parts.setdefault(holder, []).append(part)
+    return parts
+
+
+def _held(parts: list[str]) -> str:
+    """What a name held, by the parts of it that were tensors: ``tensor``, ``(tensor,
+    tensor)`` for ``[0]`` and ``[1]``, ``(weight, bias)`` for ``.weight`` and ``.bias``."""
+    if parts == [""]:
+        return "tensor"
+    if all(p.startswith("[") for p in parts):
+        return "(" + ", ".join("tensor" for _ in parts) + ")"
+    return "(" + ", ".join(p.lstrip(".") for p in parts) + ")"
+
+
+def _unbound_text(holder: str, parts: list[str], step: Step) -> str:
+    """A name that no longer holds what it held, worded as a change of its value, not as
+    code the author did not write: ``inputs: (tensor, tensor) → [0.1, 0.2]`` when a
+    tuple's name now holds a tensor, ``x: tensor → (tensor, tensor)`` the other way,
+    ``inputs: (tensor, tensor) → no tensor`` when it holds none any more (``del x``, or
+    ``x = 3``: the trace follows tensors only)."""
+    now = step.variables.get(holder) if parts != [""] else None
+    if now is not None:
+        after = format_value(now.value)
+    else:
+        new_parts = []
+        for name, state in step.variables.items():
+            found = _HOLDER.match(name)
+            if state is not None and found and found.group(1) == holder:
+                new_parts.append(found.group(2))
+        after = _held(new_parts) if new_parts else "no tensor"
+    return f"{holder}: {_held(parts)} → {after}"
+
+
 def _changes(step: Step, known: dict[str, VariableState], most: int = 4) -> str:
-    """What a statement changed, shortly: ``x = 2.4000, x.grad = 0``."""
+    """What a statement changed, shortly: ``x = 2.4000, x.grad = 0``; a name rebound
+    from a tuple of tensors to a tensor ``inputs: (tensor, tensor) → [1.6, 0.5]``."""
     parts: list[str] = []
+    unbound = _unbound_parts(step)
     for name, new in step.variables.items():
         old = known.get(name)
         if new is None:
-            parts.append(f"del {name}")
+            found = _HOLDER.match(name)
+            holder = found.group(1) if found else name
+            if holder in unbound:
+                parts.append(_unbound_text(holder, unbound.pop(holder), step))
             continue
+        if name in unbound:
+            continue  # said with what it held before
         if old is None or new.value != old.value or new.grad == old.grad:
             parts.append(f"{name} = {format_value(new.value)}")
         if old is not None and new.grad != old.grad:
