@@ -294,6 +294,11 @@ print(torch.allclose(jvp_model, expected), jvp_model.sum().item())
 _, ft_out = ft.jvp(lambda t: t.sin(), (primal,), (tangent,))
 print(torch.equal(ft_out, primal.cos() * tangent))
 print(getattr(model, "weight").shape, hasattr(model, "bias"))
+lin = nn.Linear(5, 5)
+func, fparams, buffers = ft.make_functional_with_buffers(lin)
+ones = tuple(torch.ones_like(p) for p in fparams)
+out_f, jvp_f = ft.jvp(lambda p: func(p, buffers, x), (fparams,), (ones,))
+print(torch.equal(out_f, lin(x)), torch.allclose(jvp_f, x.sum(1, keepdim=True) + 1))
 """
 
 
@@ -305,6 +310,7 @@ def test_forward_mode_ad_and_functorch_run_restricted(pool, tmp_path):
     lines = printed(result).splitlines()
     assert lines[0] == "True" and lines[1].startswith("True ") and lines[3] == "True"
     assert lines[2].startswith("FutureWarning: We've integrated functorch into PyTorch")
+    assert lines[-1] == "True True"  # functorch.make_functional_with_buffers, then its jvp
 
 
 @pytest.mark.parametrize(

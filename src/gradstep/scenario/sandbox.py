@@ -180,8 +180,12 @@ _EXPLICIT: dict[str, set[str]] = {
     # export_chrome_trace/export_stacks and tensorboard_trace_handler write files (refused)
     "torch.autograd.profiler": {"profile", "record_function"},
     "torch.profiler": {"profile", "record_function", "ProfilerActivity", "schedule", "ProfilerAction"},
-    # torch's deprecated alias of torch.func (its make_fx and functionalize trace programs)
-    "functorch": {"grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"},
+    # torch's deprecated alias of torch.func (its make_fx and functionalize trace programs);
+    # make_functional copies a module whose parameters the call then takes as arguments
+    "functorch": {
+        "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+        "make_functional", "make_functional_with_buffers",
+    },
     "torch.cuda": {"is_available", "device_count"},
     **{path: set(names) for path, names in libraries.EXPLICIT.items()},
 }  # fmt: skip
