@@ -259,6 +259,23 @@ def test_a_scenario_deaf_to_the_limit_is_killed_and_keeps_its_steps(pool, tmp_pa
     assert result.trace.scenario.source.startswith("import torch")
 
 
+def test_a_long_loop_deaf_to_the_limit_says_in_which_round_it_was_killed(pool, tmp_path):
+    # the parent's hard kill reads the loop's round from the page the worker shares
+    f = write(
+        tmp_path,
+        BEFORE + "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "for i in range(10**9):\n    pass\n",
+    )
+    result = pool.run(f, trusted=True, limits=Limits(seconds=1.0, grace=1.0))
+    err = result.error
+    assert err is not None and err.type == "TimeLimit", err
+    head, _, tail = err.message.partition(", in round ")
+    assert head.endswith("stuck inside one long operation"), err.message
+    round_ = int(tail.split(" ")[0].replace(",", ""))
+    assert round_ > 100  # summarised rounds ran at plain speed until the kill
+    assert " of `for i in range(10**9):` (line 6); the worker was stopped at line " in tail
+
+
 @pytest.mark.parametrize(
     ("crash", "expected"),
     [

@@ -28,9 +28,12 @@ import sys
 import types
 from typing import Any, Protocol
 
-#: slots of the page shared with the caller: the line running, how often the limit fired
+#: slots of the page shared with the caller: the line running, how often the limit fired,
+#: and a long loop's round running with the loop's line (0: no loop)
 SLOT_LINE = 0
 SLOT_FIRED = 1
+SLOT_ROUND = 2
+SLOT_LOOP = 3
 #: once the limit has passed, how often it fires again until the scenario really stops
 REFIRE_SECONDS = 0.05
 

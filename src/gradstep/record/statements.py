@@ -22,7 +22,7 @@ from gradstep.collection import collection_paused
 from gradstep.record import rounds
 from gradstep.record.aside import aside
 from gradstep.record.building import TraceBuilder
-from gradstep.record.deadline import LimitExceeded
+from gradstep.record.deadline import SLOT_LOOP, SLOT_ROUND, LimitExceeded
 from gradstep.record.encode import oid
 from gradstep.record.failures import as_reported
 from gradstep.record.graph import NameTable, sequence_length
@@ -82,6 +82,7 @@ class Statements:
         self._stretch_out = 0  # where its output starts
         self._by_round = False  # after a stretch, steps say which round they are in
         self._loop_nodes: dict[int, ast.For | ast.While] = {}  # line -> loop with rounds
+        self._slots = builder.deadline.slots  # the page the caller reads if we are stopped
 
     def run(self, stmt: ast.stmt, text: str | None = None) -> bool:
         """Run one top-level statement and make its steps; False when the scenario must stop.
@@ -152,6 +153,7 @@ class Statements:
             loop = self._loop_begins(line)
         ended = self._round
         self._round = builder.loop_round = upcoming = ended + 1
+        self._slots[SLOT_ROUND] = upcoming  # for the caller, if the worker is stopped
         full = rounds.detailed(upcoming)
         if builder.summarising:
             if not full:
@@ -181,6 +183,7 @@ class Statements:
         self._loop_done()
         loop = rounds.LoopSeries(self._loop_nodes[line], self._source.line(line))
         self._loop, self._round, self._by_round = loop, 0, False
+        self._slots[SLOT_LOOP] = line
         self._builder.pass_rounds = []
         return loop
 
@@ -188,6 +191,7 @@ class Statements:
         """The loop's record goes into the trace, if any of its rounds were summarised."""
         loop, builder = self._loop, self._builder
         builder.loop_round, self._loop = 0, None
+        self._slots[SLOT_ROUND] = self._slots[SLOT_LOOP] = 0
         if loop is None or not loop.record.summarised_count:
             return
         loop.record.full_rounds = rounds.FULL_ROUNDS

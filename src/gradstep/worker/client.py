@@ -208,6 +208,18 @@ def _at(line: int | None) -> str:
     return f" at line {line}" if line else ""
 
 
+def _in_round(worker: _Worker, trace: Trace | None) -> str:
+    """``, in round 5,123 of `for i in range(10**9):` (line 6)`` when a long loop ran."""
+    at = worker.register.loop_round if worker.register is not None else None
+    if at is None:
+        return ""
+    round_, line = at
+    lines = trace.scenario.source.splitlines() if trace is not None else []
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else "the loop"
+    where = trace.scenario.where(line) if trace is not None else f"line {line}"
+    return f", in round {round_:,} of `{text}` ({where})"
+
+
 class WorkerPool:
     """Keeps a spare worker started ahead of need (two once ``keep_spares(2)`` asked: the
     What-if panel, whose changes come seconds apart); a new one replaces each used one."""
@@ -390,8 +402,8 @@ def _finish(worker: _Worker, reader: _Reader, limits: Limits, timed_out: bool) -
         )
         error = TraceError(
             "TimeLimit",
-            f"the scenario ran longer than the time limit of {limits.seconds:g} s, {how}; "
-            f"the worker was stopped{_at(line)}",
+            f"the scenario ran longer than the time limit of {limits.seconds:g} s, {how}"
+            f"{_in_round(worker, assembler.trace)}; the worker was stopped{_at(line)}",
             line,
             "limit",
         )

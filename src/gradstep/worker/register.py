@@ -10,7 +10,8 @@ file where there is none) that the caller creates and passes to the worker.
 Slots (32-bit integers): :data:`SLOT_LINE`, the scenario line running (0: not yet
 known); :data:`SLOT_FIRED`, how many times the time limit has fired in the worker
 (0 after a time-out: the worker never got to react, it was stuck in one long
-native operation).
+native operation); :data:`SLOT_ROUND` and :data:`SLOT_LOOP`, the round of a long
+loop running and the loop's line (0: none).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import struct
 import tempfile
 from typing import IO
 
-from gradstep.record.deadline import SLOT_FIRED, SLOT_LINE
+from gradstep.record.deadline import SLOT_FIRED, SLOT_LINE, SLOT_LOOP, SLOT_ROUND
 
 _SLOTS = 4
 _FORMAT = f"{_SLOTS}i"
@@ -60,6 +61,12 @@ class Register:
     @property
     def fired(self) -> int:
         return self.read()[SLOT_FIRED]
+
+    @property
+    def loop_round(self) -> tuple[int, int] | None:
+        """``(round, loop line)`` of the long loop running, if one was."""
+        slots = self.read()
+        return (slots[SLOT_ROUND], slots[SLOT_LOOP]) if slots[SLOT_ROUND] > 0 else None
 
     def close(self) -> None:
         self.handed_over()
