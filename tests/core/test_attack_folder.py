@@ -7,7 +7,6 @@ the trace. The scenarios run as a user's would, in a sealed worker inside its wa
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from gradstep.trace.io import dumps
 from gradstep.worker import WorkerPool
 from gradstep.worker.client import RunResult
+from sealed import printed, run_restricted
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the worker's walls are Linux's"
@@ -49,15 +49,10 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def run(pool: WorkerPool, folder: Path, code: str) -> RunResult:
-    path = folder / "attack.py"
-    path.write_text(textwrap.dedent(code))
-    result = pool.run(path)
-    assert not result.trace.limits["walls"].get("python_check", "").startswith("off")
-    return result
+    return run_restricted(pool, folder, code, "attack.py")
 
 
-def outputs(result: RunResult) -> str:
-    return "".join(s.output for s in result.trace.steps)
+outputs = printed
 
 
 #: Every door to a file the restricted language has, each tried on a name in the folder,

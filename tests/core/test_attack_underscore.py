@@ -8,15 +8,13 @@ The check-level table of the same attacks is ``test_own_attributes.py``.
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
 
 from gradstep.worker import WorkerPool
-from gradstep.worker.client import RunResult
+from sealed import run_restricted as run
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the worker's walls are Linux's"
@@ -27,14 +25,6 @@ pytestmark = pytest.mark.skipif(
 def pool() -> Iterator[WorkerPool]:
     with WorkerPool(prestart=False) as p:
         yield p
-
-
-def run(pool: WorkerPool, folder: Path, code: str) -> RunResult:
-    path = folder / "lesson.py"
-    path.write_text(textwrap.dedent(code))
-    result = pool.run(path)
-    assert not result.trace.limits["walls"].get("python_check", "").startswith("off")
-    return result
 
 
 NEURON = """

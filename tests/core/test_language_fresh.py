@@ -21,6 +21,8 @@ from gradstep.scenario.check import find_refusals
 from gradstep.scenario.sandbox import member
 from gradstep.worker import WorkerPool
 from gradstep.worker.client import RunResult
+from sealed import printed
+from sealed import run_restricted as run
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the worker's walls are Linux's"
@@ -31,18 +33,6 @@ pytestmark = pytest.mark.skipif(
 def pool() -> Iterator[WorkerPool]:
     with WorkerPool(prestart=False) as p:
         yield p
-
-
-def run(pool: WorkerPool, folder: Path, code: str) -> RunResult:
-    path = folder / "lesson.py"
-    path.write_text(textwrap.dedent(code))
-    result = pool.run(path)
-    assert not result.trace.limits["walls"].get("python_check", "").startswith("off")
-    return result
-
-
-def printed(result: RunResult) -> str:
-    return "".join(s.output for s in result.trace.steps)
 
 
 def plain(code: str) -> str:
