@@ -39,16 +39,24 @@ def _refuse(what: str, why: str) -> PermissionError:
     return PermissionError(f"{what} is not available in a restricted scenario: {why}; {TRUST_HINT}")
 
 
+def _to_scratch(name: Any, call: str, write: Callable[[io.BytesIO], Any]) -> None:
+    """What ``write`` puts in a buffer, stored in the run's scratch under ``name`` (resolved,
+    and refused if it leaves the folder, before anything is written)."""
+    scenario = folder.current()
+    real = scenario.resolve(name, call)
+    buffer = io.BytesIO()
+    write(buffer)
+    scenario.store(real, buffer.getvalue())
+
+
 def torch_save(obj: Any, f: Any, pickle_protocol: int = 2) -> None:
     """``torch.save(obj, f)``: a file name goes to the run's scratch, not to disk."""
     if not _is_name(f):
         torch.save(obj, f, pickle_protocol=pickle_protocol)
         return
-    scenario = folder.current()
-    real = scenario.resolve(f, "torch.save")
-    buffer = io.BytesIO()
-    torch.save(obj, buffer, pickle_protocol=pickle_protocol)
-    scenario.store(real, buffer.getvalue())
+    _to_scratch(
+        f, "torch.save", lambda buffer: torch.save(obj, buffer, pickle_protocol=pickle_protocol)
+    )
 
 
 def torch_load(
@@ -93,11 +101,7 @@ def np_save(file: Any, arr: Any, allow_pickle: bool = True) -> None:
         name = os.fsdecode(name)
     if isinstance(name, str) and not name.endswith(".npy"):
         name += ".npy"
-    scenario = folder.current()
-    real = scenario.resolve(name, "np.save")
-    buffer = io.BytesIO()
-    np.save(buffer, arr, allow_pickle=False)
-    scenario.store(real, buffer.getvalue())
+    _to_scratch(name, "np.save", lambda buffer: np.save(buffer, arr, allow_pickle=False))
 
 
 def np_load(
