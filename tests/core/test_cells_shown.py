@@ -5,7 +5,6 @@ expression statements; and a notebook's title from its first heading, not its HT
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,7 @@ import pytest
 from gradstep.record.output import echo, shown_expressions
 from gradstep.record.run import record_scenario
 from gradstep.scenario.loader import load_scenario, scenario_from_source
-
-
-def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
-    document = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {},
-        "cells": [
-            {"cell_type": kind, "metadata": {}, "source": text, "id": f"c{i}"}
-            | ({"outputs": [], "execution_count": None} if kind == "code" else {})
-            for i, (kind, text) in enumerate(cells)
-        ],
-    }
-    path.write_text(json.dumps(document))
-    return path
+from notebooks import write_notebook
 
 
 def _outputs(path: Path) -> list[tuple[str, str]]:
@@ -50,7 +35,7 @@ CELLS = [
 
 
 def test_a_notebook_shows_each_cells_last_expression_as_jupyter(tmp_path: Path) -> None:
-    shown = _outputs(_notebook(tmp_path / "lesson.ipynb", CELLS))
+    shown = _outputs(write_notebook(tmp_path / "lesson.ipynb", CELLS))
     assert shown == [
         ("x.sum()", "tensor(3.)\n"),
         ("print('printed')", "printed\n"),
@@ -140,7 +125,7 @@ def test_echo_leaves_out_what_matplotlib_returns() -> None:
 
 
 def test_a_notebook_cell_shows_its_grad_fn(tmp_path) -> None:
-    path = _notebook(
+    path = write_notebook(
         tmp_path / "nb.ipynb",
         [
             ("code", "import torch\nx = torch.ones(2, requires_grad=True)\ny = x - 2"),
@@ -158,7 +143,7 @@ def test_a_notebook_cell_shows_its_grad_fn(tmp_path) -> None:
 
 
 def test_a_notebook_opening_with_an_html_banner_takes_its_heading_as_title(tmp_path) -> None:
-    path = _notebook(
+    path = write_notebook(
         tmp_path / "lesson.ipynb",
         [
             (

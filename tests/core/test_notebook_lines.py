@@ -3,31 +3,16 @@ them (``cell 3, line 2``), not the line of the converted file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gradstep.record.run import record_scenario
 from gradstep.scenario.loader import load_scenario
 from gradstep.trace.text import error_line, step_table
-
-
-def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
-    document = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {},
-        "cells": [
-            {"cell_type": kind, "metadata": {}, "source": text, "id": f"c{i}"}
-            | ({"outputs": [], "execution_count": None} if kind == "code" else {})
-            for i, (kind, text) in enumerate(cells)
-        ],
-    }
-    path.write_text(json.dumps(document))
-    return path
+from notebooks import write_notebook
 
 
 def test_an_error_in_a_notebook_names_its_cell_and_line(tmp_path: Path) -> None:
-    path = _notebook(
+    path = write_notebook(
         tmp_path / "lesson.ipynb",
         [
             ("markdown", "# A lesson\nWith notes."),
@@ -50,7 +35,7 @@ def test_an_error_in_a_notebook_names_its_cell_and_line(tmp_path: Path) -> None:
 
 
 def test_a_refused_notebook_lists_each_refusal_by_cell(tmp_path: Path) -> None:
-    path = _notebook(
+    path = write_notebook(
         tmp_path / "lesson.ipynb",
         [
             ("code", "import torch\nimport socket"),
