@@ -14,7 +14,7 @@ from gradstep.gui.loader import LoadResult
 from gradstep.gui.settings import remember_recent, save_breakpoints, saved_breakpoints
 from gradstep.session import Session
 from gradstep.trace.model import Trace
-from gradstep.trace.text import run_notes
+from gradstep.trace.text import loop_sentence, run_notes
 
 
 class ShownFile:
@@ -124,8 +124,5 @@ class ShownFile:
 def about_the_run(trace: Trace) -> str:
     """What a user should know of a run that its steps do not show: which rounds of a long
     loop are summarised, what went to the run's scratch, which test functions ran."""
-    lines = [
-        f"{loop.text} ({trace.scenario.where(loop.line)}): {loop.detail_text()}."
-        for loop in trace.loops
-    ]
+    lines = [loop_sentence(trace, loop) for loop in trace.loops]
     return "\n".join(lines + run_notes(trace))

@@ -16,7 +16,15 @@ from typing import Any
 
 from gradstep.trace.chainrule import chain_rule_at
 from gradstep.trace.clean import visible
-from gradstep.trace.model import NodeRecord, Step, StepFigure, Trace, VariableState, is_summary
+from gradstep.trace.model import (
+    LoopRounds,
+    NodeRecord,
+    Step,
+    StepFigure,
+    Trace,
+    VariableState,
+    is_summary,
+)
 from gradstep.trace.shorten import short_expr
 
 
@@ -281,6 +289,14 @@ def step_table(trace: Trace) -> str:
         out.append("")
         out.append(error_line(trace))
     return "\n".join(out) + "\n"
+
+
+def loop_sentence(trace: Trace, loop: LoopRounds, *, markdown: bool = False) -> str:
+    """Which rounds of a long loop are steps: ``The loop `for t in range(2000):` (line 30):
+    rounds 1–20, 100, 200 … 2,000 in full detail; 1,960 summarised.`` (the code in
+    backticks for ``markdown``), as the notes panel, the handout and the message bar say it."""
+    code = f"`{loop.text}`" if markdown else loop.text
+    return f"The loop {code} ({trace.scenario.where(loop.line)}): {loop.detail_text()}."
 
 
 def run_notes(trace: Trace) -> list[str]:

@@ -20,7 +20,7 @@ from gradstep.plotting.labels import chain_lines
 from gradstep.trace.model import Step, Trace
 from gradstep.trace.quiz import NONE, answers, exercise_blanks
 from gradstep.trace.spoilers import Spoilers
-from gradstep.trace.text import figure_note, run_notes, step_number, step_what
+from gradstep.trace.text import figure_note, loop_sentence, run_notes, step_number, step_what
 
 IMAGES = "images"
 Per = Literal["step", "node"]
@@ -206,10 +206,7 @@ def build_markdown(trace: Trace, per: Per = "node", exercise: bool = False) -> D
         "",
     )
     for loop in trace.loops:  # a long loop's later rounds are summarised: say which are not
-        doc.add(
-            f"*The loop `{loop.text}` ({trace.scenario.where(loop.line)}): {loop.detail_text()}.*",
-            "",
-        )
+        doc.add(f"*{loop_sentence(trace, loop, markdown=True)}*", "")
     for note in run_notes(trace):  # what the run did that no step shows
         doc.add(f"*{note}*", "")
     if exercise:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 from gradstep.gui.panels.panel import FollowsSession
 from gradstep.gui.theme import Theme
 from gradstep.session import Session
+from gradstep.trace.text import loop_sentence
 
 
 class NotesView(QTextBrowser, FollowsSession):
@@ -39,8 +40,7 @@ class NotesView(QTextBrowser, FollowsSession):
             parts.append(info.summary)
         trace = self.session.trace
         for loop in trace.loops:  # a long loop's later rounds are summarised: say which are not
-            where = info.where(loop.line)
-            parts.append(f"*The loop `{loop.text}` ({where}): {loop.detail_text()}.*")
+            parts.append(f"*{loop_sentence(trace, loop, markdown=True)}*")
         self._notes = []
         for cell in info.cells:
             if cell.get("kind") == "markdown" and cell.get("text", "").strip():
